@@ -1,0 +1,118 @@
+// Placement of GPU collective traffic onto up-down paths so that no link is oversubscribed.
+//
+// A job is a set of NIC-to-NIC flow demands (from a collective pattern or an explicit list).
+// Placement picks one path per (sub)flow, minimising the maximum link utilisation given the load
+// of jobs already placed. It is incremental: placing a job never moves another job's flows,
+// removing a job frees its load, and a link failure moves only the flows that crossed the link.
+//
+// Placement is a plain value owned by one thread (the controller's state owner); copy it to hand
+// an immutable snapshot to readers.
+#ifndef PULSE_CONTROLLER_PLACEMENT_H_
+#define PULSE_CONTROLLER_PLACEMENT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controller/collectives.h"
+#include "controller/paths.h"
+#include "topology/fabric.h"
+
+namespace pulse::controller {
+
+// What a scheduler asks for.
+struct JobSpec {
+  std::string id;
+  // Endpoints as GPU ids ("server-3/gpu-1") or NIC ids ("server-3/nic-1"), in rank order.
+  std::vector<std::string> endpoints;
+  CollectivePattern pattern = CollectivePattern::kRing;
+  // Used when pattern == kExplicit: flows between endpoint names.
+  std::vector<ExplicitFlow> explicit_flows;
+  // Rate of each flow; 0 means the sending NIC's line rate.
+  double rate_bps = 0;
+  int traffic_class = 3;  // the lossless RoCE class by default
+  // Strict: refuse (ResourceExhausted naming the bottleneck link) rather than push any link
+  // above 100% utilisation.
+  bool strict = false;
+  // Split each flow over up to this many sub-flows (QPs), each on its own path.
+  int max_subflows = 1;
+};
+
+// One placed (sub)flow.
+struct PlacedFlow {
+  NodeId src = topology::kNoNode;  // NIC
+  NodeId dst = topology::kNoNode;  // NIC
+  double rate_bps = 0;
+  int subflow = 0;  // index among the sub-flows of one demand
+  int phase = 0;    // the permutation phase this flow belongs to (see FlowDemand::phase)
+  Path path;
+  // UDP source port that steers this flow onto `path` under the fabric's ECMP hash model;
+  // 0 when no hash model is configured or no port was found (then rules pin the path).
+  uint16_t udp_src_port = 0;
+};
+
+struct JobPlacement {
+  JobSpec spec;
+  std::vector<PlacedFlow> flows;
+  // Max utilisation (load / capacity) over the links this job crosses, counting all jobs.
+  double max_link_load = 0;
+  // A lower bound on any placement's max utilisation for this job alone.
+  double lower_bound = 0;
+};
+
+// A flow that moved because a link failed or came back.
+struct FlowMove {
+  std::string job_id;
+  size_t flow_index = 0;  // index into JobPlacement::flows
+  Path old_path;
+  Path new_path;
+};
+
+class Placement {
+ public:
+  explicit Placement(std::shared_ptr<const Fabric> fabric);
+
+  const Fabric& fabric() const { return *fabric_; }
+  std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
+
+  // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
+  // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
+  // FailedPrecondition when two endpoints have no path, ResourceExhausted in strict mode when a
+  // link would exceed 100% (the message names the link and its load). On error nothing changes.
+  absl::StatusOr<const JobPlacement*> PlaceJob(const JobSpec& spec);
+
+  // Frees a job's load. NotFound for an unknown id.
+  absl::Status RemoveJob(const std::string& job_id);
+
+  // Marks a link down or up. Down: every flow crossing it moves to the least-loaded surviving
+  // path; flows that cross no failed link stay. Returns the moves made (and an error only if a
+  // flow has no surviving path; such flows keep their old path and are reported).
+  absl::StatusOr<std::vector<FlowMove>> SetLinkUp(topology::LinkId link, bool up);
+
+  // Moves one flow of a job to a new path (telemetry-driven re-placement). The path must be a
+  // valid up-down path over up links between the flow's endpoints.
+  absl::Status MoveFlow(const std::string& job_id, size_t flow_index, const Path& new_path);
+
+  const JobPlacement* FindJob(const std::string& job_id) const;
+  const std::map<std::string, JobPlacement>& jobs() const { return jobs_; }
+  const LinkStatus& link_status() const { return link_status_; }
+
+  // Planned load on a directed channel in bits per second, and as a fraction of capacity.
+  double LoadBps(DirectedLinkId link) const { return load_bps_[link]; }
+  double Utilisation(DirectedLinkId link) const;
+  double MaxUtilisation() const;
+
+ private:
+  std::shared_ptr<const Fabric> fabric_;
+  LinkStatus link_status_;
+  std::vector<double> load_bps_;  // indexed by DirectedLinkId
+  std::map<std::string, JobPlacement> jobs_;
+};
+
+}  // namespace pulse::controller
+
+#endif  // PULSE_CONTROLLER_PLACEMENT_H_
