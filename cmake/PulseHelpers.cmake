@@ -12,6 +12,11 @@ function(pulse_add_test)
     ENVIRONMENT "PULSE_SOURCE_DIR=${CMAKE_SOURCE_DIR};PULSE_BINARY_DIR=${CMAKE_BINARY_DIR}")
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+    # Tests that drive Open vSwitch, Mininet, etcd or podman share machine-wide state
+    # (bridges, namespaces, ports): never run two of them at once.
+    if("integration" IN_LIST T_LABELS)
+      set_tests_properties(${T_NAME} PROPERTIES RESOURCE_LOCK machine_network)
+    endif()
   else()
     set_tests_properties(${T_NAME} PROPERTIES LABELS "unit")
   endif()
