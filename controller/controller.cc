@@ -1,0 +1,445 @@
+#include "controller/controller.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "controller/log.h"
+#include "pulse/v1/pulse.pb.h"
+
+namespace pulse::controller {
+namespace {
+
+constexpr absl::string_view kJobKeyPrefix = "jobs/";
+constexpr absl::string_view kDrainKeyPrefix = "drains/";
+
+template <typename T>
+std::pair<Reply<T>, std::future<absl::StatusOr<T>>> PromiseReply() {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  auto future = promise->get_future();
+  return {[promise](absl::StatusOr<T> result) { promise->set_value(std::move(result)); },
+          std::move(future)};
+}
+
+struct PatternName {
+  CollectivePattern pattern;
+  pulse::v1::CollectivePattern proto;
+};
+constexpr PatternName kPatterns[] = {
+    {CollectivePattern::kExplicit, pulse::v1::COLLECTIVE_PATTERN_EXPLICIT},
+    {CollectivePattern::kRing, pulse::v1::COLLECTIVE_PATTERN_RING},
+    {CollectivePattern::kDoubleBinaryTree, pulse::v1::COLLECTIVE_PATTERN_DOUBLE_BINARY_TREE},
+    {CollectivePattern::kAllToAll, pulse::v1::COLLECTIVE_PATTERN_ALL_TO_ALL},
+    {CollectivePattern::kHalvingDoubling, pulse::v1::COLLECTIVE_PATTERN_HALVING_DOUBLING},
+    {CollectivePattern::kRailAligned, pulse::v1::COLLECTIVE_PATTERN_RAIL_ALIGNED},
+};
+
+}  // namespace
+
+void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out) {
+  out->Clear();
+  out->set_id(spec.id);
+  for (const auto& endpoint : spec.endpoints) out->add_endpoints(endpoint);
+  for (const auto& p : kPatterns) {
+    if (p.pattern == spec.pattern) out->set_pattern(p.proto);
+  }
+  for (const auto& flow : spec.explicit_flows) {
+    auto* f = out->add_flows();
+    f->set_src(flow.src);
+    f->set_dst(flow.dst);
+    f->set_rate_bps(flow.rate_bps);
+  }
+  out->set_rate_bps(spec.rate_bps);
+  out->set_traffic_class(spec.traffic_class);
+  out->set_strict(spec.strict);
+  out->set_max_subflows(spec.max_subflows);
+}
+
+absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto) {
+  JobSpec spec;
+  spec.id = proto.id();
+  spec.endpoints.assign(proto.endpoints().begin(), proto.endpoints().end());
+  if (proto.pattern() == pulse::v1::COLLECTIVE_PATTERN_UNSPECIFIED) {
+    spec.pattern = CollectivePattern::kRing;
+  } else {
+    bool known = false;
+    for (const auto& p : kPatterns) {
+      if (p.proto == proto.pattern()) {
+        spec.pattern = p.pattern;
+        known = true;
+      }
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job.pattern: unknown collective pattern value ", proto.pattern()));
+    }
+  }
+  if (spec.pattern != CollectivePattern::kExplicit && proto.flows_size() > 0) {
+    return absl::InvalidArgumentError(
+        "job.flows: explicit flows need pattern COLLECTIVE_PATTERN_EXPLICIT");
+  }
+  for (int i = 0; i < proto.flows_size(); ++i) {
+    const auto& f = proto.flows(i);
+    spec.explicit_flows.push_back({f.src(), f.dst(), f.rate_bps()});
+  }
+  spec.rate_bps = proto.rate_bps();
+  spec.traffic_class = proto.has_traffic_class() ? proto.traffic_class() : 3;
+  if (spec.traffic_class < 0 || spec.traffic_class > 7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job.traffic_class: must be 0..7, got ", spec.traffic_class));
+  }
+  spec.strict = proto.strict();
+  spec.max_subflows = proto.max_subflows() == 0 ? 1 : proto.max_subflows();
+  return spec;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Controller::Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions options)
+    : fabric_(std::move(fabric)),
+      options_(options),
+      events_(options.event_ring_size),
+      state_(std::make_shared<ControllerSnapshot>(fabric_)),
+      work_(boost::asio::make_work_guard(io_)) {
+  state_->link_up.assign(fabric_->links().size(), true);
+  state_->switch_connected.assign(fabric_->nodes().size(), false);
+  state_->switch_drained.assign(fabric_->nodes().size(), false);
+  published_ = std::make_shared<const ControllerSnapshot>(*state_);
+}
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(std::shared_ptr<const Fabric> fabric,
+                                                               ControllerOptions options) {
+  if (fabric == nullptr) return absl::InvalidArgumentError("Controller::Create: no fabric");
+  std::unique_ptr<Controller> controller(new Controller(std::move(fabric), options));
+  // Restore before the thread starts: nothing else can touch the state yet.
+  if (absl::Status status = controller->Restore(); !status.ok()) return status;
+  controller->Publish(false);
+  controller->thread_ = std::thread([c = controller.get()] { c->io_.run(); });
+  return controller;
+}
+
+Controller::~Controller() {
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status Controller::Restore() {
+  if (options_.store == nullptr) return absl::OkStatus();
+  absl::StatusOr<StoreSnapshot> stored = options_.store->LoadAll();
+  if (!stored.ok()) {
+    return absl::Status(stored.status().code(),
+                        absl::StrCat("restoring state: ", stored.status().message()));
+  }
+  int jobs = 0, drains = 0;
+  for (const auto& [key, value] : stored->entries) {
+    if (absl::StartsWith(key, kDrainKeyPrefix)) {
+      std::string name = key.substr(kDrainKeyPrefix.size());
+      absl::StatusOr<DrainResult> result = DoDrain(name, true);
+      if (!result.ok()) {
+        Log(LogLevel::kWarning, "restoring ", key, ": ", result.status().message());
+      } else {
+        ++drains;
+      }
+    }
+  }
+  for (const auto& [key, value] : stored->entries) {
+    if (!absl::StartsWith(key, kJobKeyPrefix)) continue;
+    pulse::v1::JobSpec proto;
+    if (!proto.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("restoring ", key, ": not a pulse.v1.JobSpec"));
+    }
+    absl::StatusOr<JobSpec> spec = JobSpecFromProto(proto);
+    if (!spec.ok()) {
+      return absl::DataLossError(absl::StrCat("restoring ", key, ": ", spec.status().message()));
+    }
+    absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(*spec);
+    if (!placed.ok()) {
+      // The fabric may have changed under a stored job: keep running, say so loudly.
+      Log(LogLevel::kError, "restoring ", key, ": cannot place: ", placed.status().message());
+      continue;
+    }
+    ++jobs;
+  }
+  Log(LogLevel::kInfo, "restored ", jobs, " jobs and ", drains, " drains from ",
+      options_.store->Describe());
+  return absl::OkStatus();
+}
+
+SnapshotPtr Controller::snapshot() const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return published_;
+}
+
+void Controller::Publish(bool forwarding_changed) {
+  state_->event_sequence = events_.last_sequence();
+  auto next = std::make_shared<const ControllerSnapshot>(*state_);
+  SnapshotPtr before;
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    before = std::move(published_);
+    published_ = next;
+  }
+  if (forwarding_changed) {
+    for (const auto& observer : observers_) observer(before, next);
+  }
+}
+
+absl::Status Controller::Persist(const WriteBatch& batch) {
+  if (options_.store == nullptr || batch.empty()) return absl::OkStatus();
+  absl::StatusOr<int64_t> revision = options_.store->Apply(batch);
+  if (!revision.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("state store refused the write: ", revision.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
+  boost::asio::post(io_, [this, spec = std::move(spec), done = std::move(done)]() mutable {
+    if (state_->placement.jobs().size() >= options_.max_jobs &&
+        state_->placement.FindJob(spec.id) == nullptr) {
+      done(absl::ResourceExhaustedError(
+          absl::StrCat("job limit reached: ", options_.max_jobs, " jobs are placed")));
+      return;
+    }
+    absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(spec);
+    if (!placed.ok()) {
+      done(placed.status());
+      return;
+    }
+    PlaceJobResult result{**placed, 0};
+    if (options_.store != nullptr) {
+      pulse::v1::JobSpec proto;
+      JobSpecToProto(spec, &proto);
+      WriteBatch batch;
+      batch.Put(absl::StrCat(kJobKeyPrefix, spec.id), proto.SerializeAsString());
+      if (absl::Status status = Persist(batch); !status.ok()) {
+        // Not durable, so not placed: undo before anyone saw it.
+        (void)state_->placement.RemoveJob(spec.id);
+        done(status);
+        return;
+      }
+    }
+    result.event_sequence = events_.Append(
+        EventType::kJobPlaced, spec.id,
+        absl::StrCat(result.job.flows.size(), " flows, max link load ", result.job.max_link_load));
+    Publish(true);
+    done(std::move(result));
+  });
+}
+
+void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {
+  boost::asio::post(io_, [this, job_id = std::move(job_id), done = std::move(done)] {
+    if (state_->placement.FindJob(job_id) == nullptr) {
+      done(absl::NotFoundError(absl::StrCat("no job with id '", job_id, "'")));
+      return;
+    }
+    WriteBatch batch;
+    batch.Delete(absl::StrCat(kJobKeyPrefix, job_id));
+    if (absl::Status status = Persist(batch); !status.ok()) {
+      done(status);
+      return;
+    }
+    if (absl::Status status = state_->placement.RemoveJob(job_id); !status.ok()) {
+      done(status);
+      return;
+    }
+    uint64_t sequence = events_.Append(EventType::kJobDeleted, job_id, "");
+    Publish(true);
+    done(sequence);
+  });
+}
+
+absl::StatusOr<topology::NodeId> Controller::FindSwitch(const std::string& name) const {
+  absl::StatusOr<topology::NodeId> node = fabric_->FindNode(name);
+  if (!node.ok()) return absl::NotFoundError(absl::StrCat("no switch named '", name, "'"));
+  if (!fabric_->node(*node).is_switch()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", name, "' is a NIC, not a switch"));
+  }
+  return *node;
+}
+
+bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,
+                                   absl::Status* first_error) {
+  const topology::Link& l = fabric_->link(link);
+  bool usable = state_->link_up[link] && !state_->switch_drained[l.a.node] &&
+                !state_->switch_drained[l.b.node];
+  if (state_->placement.link_status().IsUp(link) == usable) return false;
+  absl::StatusOr<std::vector<FlowMove>> moved = state_->placement.SetLinkUp(link, usable);
+  if (moved.ok()) {
+    moves->insert(moves->end(), moved->begin(), moved->end());
+  } else if (first_error->ok()) {
+    *first_error = moved.status();
+  }
+  return true;
+}
+
+void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
+  std::map<std::string, int> per_job;
+  for (const auto& move : moves) ++per_job[move.job_id];
+  for (const auto& [job, count] : per_job) {
+    events_.Append(EventType::kJobMoved, job, absl::StrCat(count, " flows moved: ", reason), count);
+  }
+}
+
+absl::StatusOr<DrainResult> Controller::DoDrain(const std::string& switch_name, bool drain) {
+  absl::StatusOr<topology::NodeId> node = FindSwitch(switch_name);
+  if (!node.ok()) return node.status();
+  if (state_->switch_drained[*node] == drain) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("switch '", switch_name, "' is ", drain ? "already" : "not", " drained"));
+  }
+  state_->switch_drained[*node] = drain;
+  DrainResult result;
+  std::vector<FlowMove> moves;
+  absl::Status first_error;
+  for (topology::LinkId link : fabric_->LinksOf(*node)) {
+    if (SyncLinkUsability(link, &moves, &first_error)) ++result.links_affected;
+  }
+  result.flows_moved = static_cast<int>(moves.size());
+  std::string reason = absl::StrCat(drain ? "drain of " : "undrain of ", switch_name);
+  EmitJobMoves(moves, reason);
+  result.event_sequence = events_.Append(
+      drain ? EventType::kSwitchDrained : EventType::kSwitchUndrained, switch_name,
+      absl::StrCat(result.links_affected, " links, ", result.flows_moved, " flows moved"),
+      result.flows_moved);
+  if (!first_error.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("switch '", switch_name,
+                     "' drained but some flows have no other path: ", first_error.message()));
+  }
+  return result;
+}
+
+void Controller::DrainSwitch(std::string switch_name, Reply<DrainResult> done) {
+  boost::asio::post(io_, [this, name = std::move(switch_name), done = std::move(done)] {
+    if (absl::StatusOr<topology::NodeId> node = FindSwitch(name); !node.ok()) {
+      done(node.status());
+      return;
+    }
+    WriteBatch batch;
+    if (!state_->switch_drained[*fabric_->FindNode(name)]) {
+      batch.Put(absl::StrCat(kDrainKeyPrefix, name), "1");
+    }
+    if (absl::Status status = Persist(batch); !status.ok()) {
+      done(status);
+      return;
+    }
+    absl::StatusOr<DrainResult> result = DoDrain(name, true);
+    Publish(true);
+    done(std::move(result));
+  });
+}
+
+void Controller::UndrainSwitch(std::string switch_name, Reply<DrainResult> done) {
+  boost::asio::post(io_, [this, name = std::move(switch_name), done = std::move(done)] {
+    if (absl::StatusOr<topology::NodeId> node = FindSwitch(name); !node.ok()) {
+      done(node.status());
+      return;
+    }
+    WriteBatch batch;
+    if (state_->switch_drained[*fabric_->FindNode(name)]) {
+      batch.Delete(absl::StrCat(kDrainKeyPrefix, name));
+    }
+    if (absl::Status status = Persist(batch); !status.ok()) {
+      done(status);
+      return;
+    }
+    absl::StatusOr<DrainResult> result = DoDrain(name, false);
+    Publish(true);
+    done(std::move(result));
+  });
+}
+
+std::future<absl::StatusOr<PlaceJobResult>> Controller::PlaceJob(JobSpec spec) {
+  auto [reply, future] = PromiseReply<PlaceJobResult>();
+  PlaceJob(std::move(spec), std::move(reply));
+  return std::move(future);
+}
+
+std::future<absl::StatusOr<uint64_t>> Controller::DeleteJob(std::string job_id) {
+  auto [reply, future] = PromiseReply<uint64_t>();
+  DeleteJob(std::move(job_id), std::move(reply));
+  return std::move(future);
+}
+
+std::future<absl::StatusOr<DrainResult>> Controller::DrainSwitch(std::string switch_name) {
+  auto [reply, future] = PromiseReply<DrainResult>();
+  DrainSwitch(std::move(switch_name), std::move(reply));
+  return std::move(future);
+}
+
+std::future<absl::StatusOr<DrainResult>> Controller::UndrainSwitch(std::string switch_name) {
+  auto [reply, future] = PromiseReply<DrainResult>();
+  UndrainSwitch(std::move(switch_name), std::move(reply));
+  return std::move(future);
+}
+
+void Controller::OnLinkStatus(topology::LinkId link, bool up) {
+  boost::asio::post(io_, [this, link, up] {
+    if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {
+      Log(LogLevel::kWarning, "OnLinkStatus: no link ", link);
+      return;
+    }
+    if (state_->link_up[link] == up) return;
+    state_->link_up[link] = up;
+    std::vector<FlowMove> moves;
+    absl::Status error;
+    SyncLinkUsability(link, &moves, &error);
+    std::string name = fabric_->DescribeLink(link);
+    if (!error.ok()) Log(LogLevel::kWarning, "link ", name, " down: ", error.message());
+    EmitJobMoves(moves, absl::StrCat("link ", name, up ? " up" : " down"));
+    events_.Append(up ? EventType::kLinkUp : EventType::kLinkDown, name,
+                   absl::StrCat(moves.size(), " flows moved"), static_cast<int>(moves.size()));
+    Log(LogLevel::kInfo, "link ", name, up ? " up" : " down", ", ", moves.size(), " flows moved");
+    Publish(true);
+  });
+}
+
+void Controller::OnSwitchConnected(topology::NodeId switch_node) {
+  boost::asio::post(io_, [this, switch_node] {
+    if (switch_node < 0 || switch_node >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
+        !fabric_->node(switch_node).is_switch()) {
+      Log(LogLevel::kWarning, "OnSwitchConnected: node ", switch_node, " is not a switch");
+      return;
+    }
+    if (state_->switch_connected[switch_node]) return;
+    state_->switch_connected[switch_node] = true;
+    events_.Append(EventType::kSwitchConnected, fabric_->node(switch_node).name, "");
+    // A (re)connected switch needs its whole share of forwarding: observers see it as a change.
+    Publish(true);
+  });
+}
+
+void Controller::OnSwitchLost(topology::NodeId switch_node) {
+  boost::asio::post(io_, [this, switch_node] {
+    if (switch_node < 0 || switch_node >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
+        !fabric_->node(switch_node).is_switch()) {
+      Log(LogLevel::kWarning, "OnSwitchLost: node ", switch_node, " is not a switch");
+      return;
+    }
+    if (!state_->switch_connected[switch_node]) return;
+    state_->switch_connected[switch_node] = false;
+    events_.Append(EventType::kSwitchLost, fabric_->node(switch_node).name, "");
+    Publish(false);
+  });
+}
+
+void Controller::AddForwardingObserver(ForwardingObserver observer) {
+  boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
+    observers_.push_back(std::move(observer));
+  });
+}
+
+std::future<void> Controller::Sync() {
+  auto promise = std::make_shared<std::promise<void>>();
+  auto future = promise->get_future();
+  boost::asio::post(io_, [promise] { promise->set_value(); });
+  return future;
+}
+
+}  // namespace pulse::controller

@@ -1,0 +1,170 @@
+// The controller core: the one owner of the fabric's run-time state.
+//
+// FBOSS-style: all state (placement of jobs, link and switch state, drains) is changed on ONE
+// thread, a boost::asio::io_context run by a thread the Controller owns. Public methods may be
+// called from any thread: they post the change to that thread and answer through a callback (run
+// on the controller thread, so it must not block) or a std::future. Readers never lock the state:
+// they take snapshot(), an immutable ControllerSnapshot swapped in whole after every change.
+//
+// Southbound drivers plug in on both sides:
+//   - feed the core: OnLinkStatus(link, up), OnSwitchConnected(switch), OnSwitchLost(switch);
+//   - follow it: AddForwardingObserver(fn) is called (on the controller thread) with the old and
+//     new snapshot whenever placed flows may have changed, to program the difference.
+//
+// Durability: with a StateStore, every job is written ("jobs/<id>" = serialized pulse.v1.JobSpec)
+// before the request is acknowledged, and drains as "drains/<switch>"; Create() restores both.
+#ifndef PULSE_CONTROLLER_CONTROLLER_H_
+#define PULSE_CONTROLLER_CONTROLLER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "controller/events.h"
+#include "controller/placement.h"
+#include "controller/store.h"
+#include "topology/fabric.h"
+
+namespace pulse::v1 {
+class JobSpec;
+}
+
+namespace pulse::controller {
+
+// An immutable view of the controller state at one moment. Never changes once published.
+struct ControllerSnapshot {
+  explicit ControllerSnapshot(std::shared_ptr<const Fabric> f) : fabric(f), placement(f) {}
+
+  std::shared_ptr<const Fabric> fabric;
+  // Jobs, their flows, planned link loads, and which links are usable (up and not drained).
+  Placement placement;
+  std::vector<bool> link_up;           // physical state by LinkId, as the switches report it
+  std::vector<bool> switch_connected;  // by NodeId (false for NICs)
+  std::vector<bool> switch_drained;    // by NodeId (false for NICs)
+  uint64_t event_sequence = 0;         // last event folded into this snapshot
+
+  bool LinkUsable(topology::LinkId link) const { return placement.link_status().IsUp(link); }
+};
+using SnapshotPtr = std::shared_ptr<const ControllerSnapshot>;
+
+struct ControllerOptions {
+  size_t event_ring_size = 4096;  // events kept for WatchEvents resume
+  size_t max_jobs = 10000;        // PlaceJob beyond this is ResourceExhausted
+  StateStore* store = nullptr;    // not owned; nullptr: nothing is persisted
+};
+
+struct PlaceJobResult {
+  JobPlacement job;
+  uint64_t event_sequence = 0;  // the JOB_PLACED event
+};
+
+struct DrainResult {
+  int flows_moved = 0;
+  int links_affected = 0;  // links whose usability changed
+  uint64_t event_sequence = 0;
+};
+
+template <typename T>
+using Reply = std::function<void(absl::StatusOr<T>)>;
+
+class Controller {
+ public:
+  // Builds the state for `fabric`, restores jobs and drains from options.store (if any) and
+  // starts the controller thread. Errors: a store that cannot be read or holds undecodable data.
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(std::shared_ptr<const Fabric> fabric,
+                                                            ControllerOptions options = {});
+  // Stops the thread; work still queued is dropped, its callbacks are not called.
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // The latest published state. Cheap; safe from any thread.
+  SnapshotPtr snapshot() const;
+  const Fabric& fabric() const { return *fabric_; }
+  // The event log (thread-safe).
+  EventLog& events() { return events_; }
+
+  // --- Requests (northbound). Callbacks run on the controller thread. ---
+  // Places a job (see Placement::PlaceJob for errors) after persisting it; ResourceExhausted when
+  // max_jobs are placed.
+  void PlaceJob(JobSpec spec, Reply<PlaceJobResult> done);
+  // Deletes a job; the reply is the JOB_DELETED event's sequence. NotFound for an unknown id.
+  void DeleteJob(std::string job_id, Reply<uint64_t> done);
+  // Makes every link of a switch unusable for placement and moves the flows crossing it.
+  // NotFound: no such switch; InvalidArgument: a NIC; FailedPrecondition: already drained, or some
+  // flow had no other path (the switch stays drained, those flows stay).
+  void DrainSwitch(std::string switch_name, Reply<DrainResult> done);
+  // Undoes DrainSwitch (links that are physically up become usable). FailedPrecondition if the
+  // switch is not drained.
+  void UndrainSwitch(std::string switch_name, Reply<DrainResult> done);
+
+  // The same as futures, for code that may block (tests, tools).
+  std::future<absl::StatusOr<PlaceJobResult>> PlaceJob(JobSpec spec);
+  std::future<absl::StatusOr<uint64_t>> DeleteJob(std::string job_id);
+  std::future<absl::StatusOr<DrainResult>> DrainSwitch(std::string switch_name);
+  std::future<absl::StatusOr<DrainResult>> UndrainSwitch(std::string switch_name);
+
+  // --- Southbound hooks: any thread, fire-and-forget. ---
+  // A link's physical state. Down moves the flows crossing it; both emit LINK_DOWN / LINK_UP (and
+  // JOB_MOVED per job whose flows moved). Repeated reports of the same state are ignored.
+  void OnLinkStatus(topology::LinkId link, bool up);
+  void OnSwitchConnected(topology::NodeId switch_node);
+  void OnSwitchLost(topology::NodeId switch_node);
+
+  // Called on the controller thread after every change that may alter forwarding (job placed,
+  // deleted or moved; link or drain changes), with the snapshots before and after. Observers must
+  // not block; they are never removed (register before traffic starts).
+  using ForwardingObserver =
+      std::function<void(const SnapshotPtr& before, const SnapshotPtr& after)>;
+  void AddForwardingObserver(ForwardingObserver observer);
+
+  // Resolves once everything posted before it has run: a barrier for tests and shutdown.
+  std::future<void> Sync();
+
+ private:
+  Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions options);
+  absl::Status Restore();
+  void Publish(bool forwarding_changed);
+  // Brings a link's usability in Placement in line with physical state and drains; adds the
+  // moves made to `moves` and returns false if it changed nothing.
+  bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,
+                         absl::Status* first_error);
+  void EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason);
+  absl::Status Persist(const WriteBatch& batch);
+  absl::StatusOr<topology::NodeId> FindSwitch(const std::string& name) const;
+  absl::StatusOr<DrainResult> DoDrain(const std::string& switch_name, bool drain);
+
+  const std::shared_ptr<const Fabric> fabric_;
+  const ControllerOptions options_;
+  EventLog events_;
+
+  // Owned by the controller thread.
+  std::shared_ptr<ControllerSnapshot> state_;  // the working copy, copied into each snapshot
+  std::vector<ForwardingObserver> observers_;
+
+  mutable std::mutex snapshot_mu_;  // guards only the pointer swap
+  SnapshotPtr published_;
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+// JobSpec <-> pulse.v1.JobSpec: the persisted form (and the wire form of the API). Decoding checks
+// only what the proto cannot express (pattern and traffic class values); Placement checks the rest.
+void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out);
+absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto);
+
+}  // namespace pulse::controller
+
+#endif  // PULSE_CONTROLLER_CONTROLLER_H_
