@@ -8,40 +8,52 @@
 namespace pulse::controller {
 namespace {
 
+constexpr int kTopLevel = 3;
+
 // The nodes reachable from `start` by climbing only, each with the up-channels that reach it
-// from one level below. parents[node] lists directed (upward) link ids arriving at node.
+// from one level below. parents[node] lists directed (upward) link ids arriving at node. Climbing
+// is done one level at a time, on demand: the search stops at the lowest level where the two
+// ends meet, so a leaf-to-leaf query never scans the (wide) downlink lists of the spines.
 struct UpReach {
   absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>> parents;
   std::vector<std::vector<NodeId>> by_level;  // by_level[l]: reached nodes at level l
+  int climbed_to = 0;                         // highest level whose nodes are all known
 };
 
-UpReach Climb(const Fabric& fabric, const LinkStatus& status, NodeId start) {
+UpReach StartClimb(const Fabric& fabric, NodeId start) {
   UpReach reach;
-  reach.by_level.resize(4);
-  reach.by_level[fabric.node(start).level].push_back(start);
+  reach.by_level.resize(kTopLevel + 1);
+  const int level = fabric.node(start).level;
+  reach.by_level[level].push_back(start);
   reach.parents[start];
-  for (int level = fabric.node(start).level; level < 3; ++level) {
-    for (NodeId n : reach.by_level[level]) {
+  reach.climbed_to = level;
+  return reach;
+}
+
+// Extends `reach` until the nodes at `level` are known.
+void ClimbTo(const Fabric& fabric, const LinkStatus& status, UpReach& reach, int level) {
+  for (; reach.climbed_to < level; ++reach.climbed_to) {
+    const int from_level = reach.climbed_to;
+    for (NodeId n : reach.by_level[from_level]) {
       for (LinkId l : fabric.LinksOf(n)) {
         if (!status.IsUp(l)) continue;
         NodeId peer = fabric.Peer(l, n);
-        if (fabric.node(peer).level != level + 1) continue;
+        if (fabric.node(peer).level != from_level + 1) continue;
         auto [it, inserted] = reach.parents.try_emplace(peer);
-        if (inserted) reach.by_level[level + 1].push_back(peer);
+        if (inserted) reach.by_level[from_level + 1].push_back(peer);
         it->second.push_back(fabric.DirectedFrom(l, n));
       }
     }
   }
-  return reach;
 }
 
 // Every upward channel sequence from the root of `reach` to `top`, appended to `out`.
 void UpwardWalks(const Fabric& fabric, const UpReach& reach, NodeId top,
-                 std::vector<DirectedLinkId>& suffix,
-                 std::vector<std::vector<DirectedLinkId>>& out, size_t limit) {
+                 std::vector<DirectedLinkId>& suffix, std::vector<std::vector<DirectedLinkId>>& out,
+                 size_t limit) {
   const auto& parents = reach.parents.at(top);
   if (parents.empty()) {
-    out.emplace_back(suffix.rbegin(), suffix.rend());
+    if (out.size() < limit) out.emplace_back(suffix.rbegin(), suffix.rend());
     return;
   }
   for (DirectedLinkId up : parents) {
@@ -53,6 +65,48 @@ void UpwardWalks(const Fabric& fabric, const UpReach& reach, NodeId top,
 }
 
 }  // namespace
+
+std::vector<std::vector<DirectedLinkId>> ShortestUpDownWalks(const Fabric& fabric,
+                                                             const LinkStatus& status, NodeId from,
+                                                             NodeId to, size_t max_walks) {
+  std::vector<std::vector<DirectedLinkId>> walks;
+  if (max_walks == 0) return walks;
+  if (from == to) {
+    walks.emplace_back();
+    return walks;
+  }
+  UpReach from_src = StartClimb(fabric, from);
+  UpReach from_dst = StartClimb(fabric, to);
+  const int lowest = std::max(fabric.node(from).level, fabric.node(to).level);
+  for (int level = lowest; level <= kTopLevel && walks.empty(); ++level) {
+    ClimbTo(fabric, status, from_src, level);
+    ClimbTo(fabric, status, from_dst, level);
+    std::vector<NodeId> meeting;
+    for (NodeId node : from_src.by_level[level]) {
+      if (from_dst.parents.contains(node)) meeting.push_back(node);
+    }
+    std::sort(meeting.begin(), meeting.end());
+    for (NodeId top : meeting) {
+      std::vector<DirectedLinkId> scratch;
+      std::vector<std::vector<DirectedLinkId>> ups, downs;
+      UpwardWalks(fabric, from_src, top, scratch, ups, max_walks);
+      UpwardWalks(fabric, from_dst, top, scratch, downs, max_walks);
+      for (const auto& up : ups) {
+        for (const auto& down_as_up : downs) {
+          if (walks.size() >= max_walks) return walks;
+          std::vector<DirectedLinkId> walk = up;
+          walk.reserve(up.size() + down_as_up.size());
+          // The destination's climb, reversed and flipped, is the descent.
+          for (auto it = down_as_up.rbegin(); it != down_as_up.rend(); ++it) {
+            walk.push_back(*it ^ 1);
+          }
+          walks.push_back(std::move(walk));
+        }
+      }
+    }
+  }
+  return walks;
+}
 
 absl::StatusOr<std::vector<Path>> UpDownPaths(const Fabric& fabric, const LinkStatus& status,
                                               NodeId src, NodeId dst, size_t max_paths) {
@@ -67,38 +121,17 @@ absl::StatusOr<std::vector<Path>> UpDownPaths(const Fabric& fabric, const LinkSt
     return absl::InvalidArgumentError(
         absl::StrCat("flow from '", fabric.node(src).name, "' to itself"));
   }
-  UpReach from_src = Climb(fabric, status, src);
-  UpReach from_dst = Climb(fabric, status, dst);
+  if (status.size() != fabric.links().size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "link status covers ", status.size(), " links but the fabric has ", fabric.links().size()));
+  }
   std::vector<Path> paths;
-  for (int level = 1; level <= 3 && paths.empty(); ++level) {
-    std::vector<NodeId> meeting;
-    for (NodeId node : from_src.by_level[level]) {
-      if (from_dst.parents.contains(node)) meeting.push_back(node);
-    }
-    std::sort(meeting.begin(), meeting.end());
-    for (NodeId top : meeting) {
-      std::vector<DirectedLinkId> scratch;
-      std::vector<std::vector<DirectedLinkId>> ups, downs;
-      UpwardWalks(fabric, from_src, top, scratch, ups, max_paths);
-      UpwardWalks(fabric, from_dst, top, scratch, downs, max_paths);
-      for (const auto& up : ups) {
-        for (const auto& down_as_up : downs) {
-          if (paths.size() >= max_paths) return paths;
-          Path p;
-          p.hops = up;
-          // The destination's climb, reversed and flipped, is the descent.
-          for (auto it = down_as_up.rbegin(); it != down_as_up.rend(); ++it) {
-            p.hops.push_back(*it ^ 1);
-          }
-          paths.push_back(std::move(p));
-        }
-      }
-    }
+  for (auto& walk : ShortestUpDownWalks(fabric, status, src, dst, max_paths)) {
+    paths.push_back(Path{std::move(walk)});
   }
   if (paths.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("no up-down path from '",
-                                                      fabric.node(src).name, "' to '",
-                                                      fabric.node(dst).name, "'"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no up-down path from '", fabric.node(src).name, "' to '", fabric.node(dst).name, "'"));
   }
   return paths;
 }

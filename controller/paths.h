@@ -41,11 +41,20 @@ class LinkStatus {
 };
 
 // All shortest up-down paths from NIC `src` to NIC `dst` over links that are up, at most
-// `max_paths` of them (in a deterministic order). Errors: src or dst not a NIC, src == dst,
-// or no up-down path left (FailedPrecondition naming both NICs).
+// `max_paths` of them (in a deterministic order). Errors: src or dst not a NIC, src == dst, a
+// status of the wrong size (InvalidArgument), or no up-down path left (FailedPrecondition naming
+// both NICs).
 absl::StatusOr<std::vector<Path>> UpDownPaths(
     const Fabric& fabric, const LinkStatus& status, NodeId src, NodeId dst,
     size_t max_paths = std::numeric_limits<size_t>::max());
+
+// The shortest up-down walks (as directed channels) from any node `from` to any node `to` over up
+// links, at most `max_walks`, in the same deterministic order as UpDownPaths. Empty when there is
+// none; one empty walk when from == to. This is UpDownPaths without the NIC checks, for callers
+// that route between switches (leaf-to-leaf path caches, ECMP groups).
+std::vector<std::vector<DirectedLinkId>> ShortestUpDownWalks(
+    const Fabric& fabric, const LinkStatus& status, NodeId from, NodeId to,
+    size_t max_walks = std::numeric_limits<size_t>::max());
 
 // True if `path` is a connected walk from `src` to `dst` that climbs and then descends.
 bool IsValleyFree(const Fabric& fabric, const Path& path, NodeId src, NodeId dst);
