@@ -1,0 +1,139 @@
+#ifndef PULSE_SOUTHBOUND_DRIVER_H_
+#define PULSE_SOUTHBOUND_DRIVER_H_
+
+// The boundary between the controller core and any switch protocol (OpenFlow today, gNMI
+// later). Everything here is in the core's vocabulary: datapath ids, port numbers, counters and
+// a protocol-free description of desired forwarding. No OpenFlow type appears in this header.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/optional.h"
+
+namespace pulse::southbound {
+
+// A switch is identified by its 64-bit datapath id; ports by the switch's own port numbers.
+using Dpid = uint64_t;
+using PortNo = uint32_t;
+
+// One port as reported by the switch when it connects.
+struct SwitchPort {
+  PortNo port = 0;
+  std::string name;
+  uint64_t hw_addr = 0;  // 48-bit MAC
+  bool up = false;
+  uint64_t speed_kbps = 0;
+};
+
+// Cumulative counters of one port, as read from the switch.
+struct PortCounters {
+  PortNo port = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+  uint64_t rx_drops = 0;
+  uint64_t tx_drops = 0;
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+};
+
+// What a driver reports to the core. Called on the driver's event thread; implementations
+// post the change to the state owner rather than doing work inline.
+class FabricEventSink {
+ public:
+  virtual ~FabricEventSink() = default;
+  // A switch finished its handshake (also after a reconnect, which replaces the old session).
+  virtual void OnSwitchConnected(Dpid dpid, const std::vector<SwitchPort>& ports) = 0;
+  // The session to a switch ended (closed, keepalive timeout, protocol error).
+  virtual void OnSwitchLost(Dpid dpid) = 0;
+  virtual void OnPortStatus(Dpid dpid, PortNo port, bool up) = 0;
+  // A link seen by discovery (e.g. LLDP): port_a of dpid_a reaches port_b of dpid_b.
+  virtual void OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo port_b) = 0;
+  // Reply to RequestPortStats.
+  virtual void OnPortCounters(Dpid dpid, const std::vector<PortCounters>& counters) = 0;
+};
+
+// ---- Desired forwarding state of one switch ----
+
+// Match on a subset of header fields; unset fields are wildcards. Masks are prefix-style
+// bit masks (0xffffffff: exact).
+struct RuleMatch {
+  absl::optional<PortNo> in_port;
+  absl::optional<uint16_t> eth_type;
+  absl::optional<uint32_t> ipv4_src;
+  uint32_t ipv4_src_mask = 0xffffffff;
+  absl::optional<uint32_t> ipv4_dst;
+  uint32_t ipv4_dst_mask = 0xffffffff;
+  absl::optional<uint8_t> ip_proto;
+  absl::optional<uint16_t> udp_src;
+  absl::optional<uint16_t> udp_dst;
+  absl::optional<uint8_t> dscp;
+};
+
+// What a rule does, in order: optionally pick a queue, then forward to a port or a group.
+struct RuleAction {
+  absl::optional<uint32_t> set_queue;
+  absl::optional<PortNo> output_port;
+  absl::optional<uint32_t> group_id;
+};
+
+struct ForwardingRule {
+  uint16_t priority = 0;
+  RuleMatch match;
+  RuleAction action;
+};
+
+enum class GroupKind {
+  kSelect,        // spread flows over buckets by weight (ECMP)
+  kFastFailover,  // first bucket whose watch_port is live
+};
+
+struct GroupBucket {
+  uint16_t weight = 1;
+  PortNo watch_port = 0;  // 0: none
+  PortNo output_port = 0;
+};
+
+struct ForwardingGroup {
+  uint32_t id = 0;
+  GroupKind kind = GroupKind::kSelect;
+  std::vector<GroupBucket> buckets;
+};
+
+// The complete desired forwarding state of one switch. The driver reconciles the switch to
+// exactly this (adds, modifies and deletes), so the core never sends deltas itself.
+struct SwitchForwarding {
+  Dpid dpid = 0;
+  std::vector<ForwardingGroup> groups;
+  std::vector<ForwardingRule> rules;
+};
+
+// Completion of an asynchronous driver call: OK once the switch confirmed (barrier reply),
+// else the reason (DeadlineExceeded, Unavailable if disconnected, the switch's error).
+using DoneCallback = std::function<void(absl::Status)>;
+
+// A southbound protocol driver. Implemented by the OpenFlow driver; the core holds one per
+// protocol and never sees protocol messages.
+class SwitchDriver {
+ public:
+  virtual ~SwitchDriver() = default;
+  // Starts listening/connecting; events go to `sink`, which must outlive the driver.
+  virtual absl::Status Start(FabricEventSink* sink) = 0;
+  // Closes every session; no callback runs after Stop returns.
+  virtual void Stop() = 0;
+  // Reconciles one switch with `desired` (reads back actual flows/groups, sends the difference,
+  // confirms with a barrier). Idempotent: applying the same state twice changes nothing.
+  virtual void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) = 0;
+  // Asks for port counters; the answer arrives through FabricEventSink::OnPortCounters.
+  virtual void RequestPortStats(Dpid dpid) = 0;
+  // Sends a discovery probe out of every port of every switch (results via OnLinkObserved).
+  virtual void ProbeLinks() = 0;
+};
+
+}  // namespace pulse::southbound
+
+#endif  // PULSE_SOUTHBOUND_DRIVER_H_
