@@ -7,12 +7,12 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/log.h"
 
 namespace pulse::controller {
 namespace {
@@ -321,12 +321,9 @@ absl::Status EmbeddedStore::Recover() {
       recovery_.cut_record_index = index;
       recovery_.discarded_bytes = static_cast<int64_t>(log_data.size() - offset);
       recovery_.cut_reason = reason;
-      std::fprintf(stderr,
-                   "pulse store: log %s: record %lld at offset %zu is damaged (%s); cutting %lld "
-                   "bytes, keeping %lld records before it\n",
-                   log_path.c_str(), static_cast<long long>(index), offset, reason.c_str(),
-                   static_cast<long long>(recovery_.discarded_bytes),
-                   static_cast<long long>(index));
+      Log(LogLevel::kWarning, "embedded store: log ", log_path, ": record ", index, " at offset ",
+          offset, " is damaged (", reason, "); cutting ", recovery_.discarded_bytes,
+          " bytes, keeping the ", index, " records before it");
       break;
     }
     if (static_cast<int64_t>(rec->sequence) <= revision_) {
@@ -396,8 +393,7 @@ absl::StatusOr<int64_t> EmbeddedStore::Apply(const WriteBatch& batch) {
     if (options_.snapshot_after_log_bytes > 0 && log_size_ >= options_.snapshot_after_log_bytes) {
       // The batch is already durable in the log; a failed snapshot only costs replay time later.
       if (absl::Status snap = SnapshotLocked(); !snap.ok()) {
-        std::fprintf(stderr, "pulse store: snapshot failed: %s\n",
-                     std::string(snap.message()).c_str());
+        Log(LogLevel::kWarning, "embedded store: snapshot failed: ", snap.message());
       }
     }
     // Copied under mu_ so a watch registered after this batch never sees it.
