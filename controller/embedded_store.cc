@@ -304,16 +304,18 @@ absl::Status EmbeddedStore::Recover() {
   }
   size_t offset = 0;
   int64_t index = 0;
+  uint64_t prev_sequence = 0;
   while (offset < log_data.size()) {
     absl::string_view rest(log_data.data() + offset, log_data.size() - offset);
     absl::StatusOr<ParsedRecord> rec = ParseRecord(rest, options_.max_record_bytes);
     std::string reason;
     if (!rec.ok()) {
       reason = std::string(rec.status().message());
-    } else if (static_cast<int64_t>(rec->sequence) > revision_ + 1) {
+    } else if (rec->sequence == 0 || static_cast<int64_t>(rec->sequence) > revision_ + 1) {
       reason = absl::StrCat("sequence gap: ", rec->sequence, " after ", revision_);
-    } else if (static_cast<int64_t>(rec->sequence) <= revision_ && !recovery_.snapshot_loaded) {
-      reason = absl::StrCat("sequence out of order: ", rec->sequence, " after ", revision_);
+    } else if (index > 0 && rec->sequence != prev_sequence + 1) {
+      // Records are written strictly one after another; anything else is not our log.
+      reason = absl::StrCat("sequence out of order: ", rec->sequence, " after ", prev_sequence);
     }
     if (!reason.empty()) {
       recovery_.tail_cut = true;
@@ -333,6 +335,7 @@ absl::Status EmbeddedStore::Recover() {
       revision_ = static_cast<int64_t>(rec->sequence);
       ++recovery_.records_replayed;
     }
+    prev_sequence = rec->sequence;
     offset += rec->total_bytes;
     ++index;
   }

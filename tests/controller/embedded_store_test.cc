@@ -208,6 +208,31 @@ TEST(EmbeddedStoreTest, ImpossibleLengthIsCut) {
   EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(2));
 }
 
+TEST(EmbeddedStoreTest, RepeatedRecordWithValidCrcIsCut) {
+  TempDir dir;
+  int64_t last = 0;
+  {
+    auto store = MustOpen(dir.path());
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
+    ASSERT_TRUE(store->Snapshot().ok());
+    for (int i = 6; i < 9; ++i) {
+      last = store->log_size_bytes();
+      ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
+    }
+  }
+  std::string log = ReadFile(dir.Sub("log"));
+  const int64_t clean_size = static_cast<int64_t>(log.size());
+  log += log.substr(last);  // record 8 again: a valid record, but not the next one
+  WriteFile(dir.Sub("log"), log);
+  auto store = MustOpen(dir.path());
+  EXPECT_TRUE(store->recovery().tail_cut);
+  EXPECT_EQ(store->recovery().cut_reason.rfind("sequence out of order", 0), 0u)
+      << store->recovery().cut_reason;
+  EXPECT_EQ(store->recovery().cut_offset_bytes, clean_size);
+  EXPECT_EQ(store->recovery().records_replayed, 3);
+  EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(9));
+}
+
 TEST(EmbeddedStoreTest, SnapshotPlusLogReplay) {
   TempDir dir;
   {
