@@ -1,0 +1,173 @@
+#include "northbound/auth.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "yaml-cpp/yaml.h"
+
+namespace pulse::northbound {
+namespace {
+
+struct MethodRole {
+  absl::string_view method;
+  Role role;
+};
+
+// The one table of who may call what.
+constexpr MethodRole kMethodRoles[] = {
+    {"/pulse.v1.TopologyService/GetTopology", Role::kViewer},
+    {"/pulse.v1.JobService/PlaceJob", Role::kScheduler},
+    {"/pulse.v1.JobService/GetJob", Role::kViewer},
+    {"/pulse.v1.JobService/ListJobs", Role::kViewer},
+    {"/pulse.v1.JobService/DeleteJob", Role::kScheduler},
+    {"/pulse.v1.LinkService/ListLinks", Role::kViewer},
+    {"/pulse.v1.LinkService/TopLinks", Role::kViewer},
+    {"/pulse.v1.EventService/WatchEvents", Role::kViewer},
+    {"/pulse.v1.MaintenanceService/DrainSwitch", Role::kAdmin},
+    {"/pulse.v1.MaintenanceService/UndrainSwitch", Role::kAdmin},
+};
+
+// Compares without an early exit so response time does not reveal how much of a guess matched.
+bool SecretEquals(absl::string_view a, absl::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i % (b.empty() ? 1 : b.size())];
+  return diff == 0 && !b.empty();
+}
+
+}  // namespace
+
+absl::StatusOr<Role> ParseRole(absl::string_view name) {
+  if (name == "viewer") return Role::kViewer;
+  if (name == "scheduler") return Role::kScheduler;
+  if (name == "admin") return Role::kAdmin;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown role '", name, "' (expected viewer, scheduler or admin)"));
+}
+
+absl::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kScheduler:
+      return "scheduler";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+absl::StatusOr<std::vector<Token>> ParseTokens(absl::string_view yaml_text,
+                                               absl::string_view source_name) {
+  auto error = [&](const std::string& where, absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", where, ": ", what));
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
+  }
+  if (!root.IsMap()) return error("(top)", "expected a map with key 'tokens'");
+  std::vector<Token> tokens;
+  try {
+    for (const auto& entry : root) {
+      std::string key = entry.first.as<std::string>();
+      if (key != "tokens") return error(key, "unknown key (expected 'tokens')");
+    }
+    YAML::Node list = root["tokens"];
+    if (!list || !list.IsSequence()) return error("tokens", "expected a list");
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string where = absl::StrCat("tokens[", i, "]");
+      const YAML::Node& item = list[i];
+      if (!item.IsMap()) return error(where, "expected a map with name, token, role");
+      Token token;
+      for (const auto& field : item) {
+        std::string key = field.first.as<std::string>();
+        if (!field.second.IsScalar())
+          return error(absl::StrCat(where, ".", key), "expected a string");
+        std::string value = field.second.as<std::string>();
+        if (key == "name") {
+          token.name = value;
+        } else if (key == "token") {
+          token.secret = value;
+        } else if (key == "role") {
+          absl::StatusOr<Role> role = ParseRole(value);
+          if (!role.ok()) return error(absl::StrCat(where, ".role"), role.status().message());
+          token.role = *role;
+        } else {
+          return error(absl::StrCat(where, ".", key), "unknown key (expected name, token, role)");
+        }
+      }
+      if (token.secret.size() < 16) {
+        return error(absl::StrCat(where, ".token"), "missing or shorter than 16 characters");
+      }
+      if (!item["role"]) return error(absl::StrCat(where, ".role"), "missing");
+      if (token.name.empty()) token.name = where;
+      for (const Token& other : tokens) {
+        if (other.secret == token.secret) {
+          return error(absl::StrCat(where, ".token"), "same secret as an earlier token");
+        }
+      }
+      tokens.push_back(std::move(token));
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
+  }
+  if (tokens.empty()) return error("tokens", "empty list (omit the tokens file to turn auth off)");
+  return tokens;
+}
+
+absl::StatusOr<std::vector<Token>> LoadTokensFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokens file '", path, "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseTokens(text.str(), path);
+}
+
+std::optional<Role> RequiredRole(absl::string_view full_method) {
+  for (const auto& entry : kMethodRoles) {
+    if (entry.method == full_method) return entry.role;
+  }
+  return std::nullopt;
+}
+
+grpc::Status Authorizer::Check(const grpc::CallbackServerContext& context,
+                               absl::string_view full_method) const {
+  std::optional<Role> needed = RequiredRole(full_method);
+  if (!needed) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("method ", full_method, " is not in the access table"));
+  }
+  if (!enabled()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing 'authorization: Bearer <token>' metadata");
+  }
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::ConsumePrefix(&value, "Bearer ")) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "authorization metadata must be 'Bearer <token>'");
+  }
+  const Token* found = nullptr;
+  for (const Token& token : tokens_) {
+    if (SecretEquals(value, token.secret)) found = &token;
+  }
+  if (found == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
+  }
+  if (static_cast<int>(found->role) < static_cast<int>(*needed)) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat(full_method, " needs role ", RoleName(*needed), "; token '",
+                                     found->name, "' has role ", RoleName(found->role)));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace pulse::northbound

@@ -1,0 +1,298 @@
+#include "northbound/convert.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace pulse::northbound {
+namespace {
+
+using controller::ControllerSnapshot;
+using topology::Fabric;
+using topology::Node;
+using topology::NodeId;
+
+pulse::v1::SwitchRole ToProtoRole(topology::SwitchRole role) {
+  switch (role) {
+    case topology::SwitchRole::kLeaf:
+      return pulse::v1::SWITCH_ROLE_LEAF;
+    case topology::SwitchRole::kSpine:
+      return pulse::v1::SWITCH_ROLE_SPINE;
+    case topology::SwitchRole::kSuperSpine:
+      return pulse::v1::SWITCH_ROLE_SUPER_SPINE;
+  }
+  return pulse::v1::SWITCH_ROLE_UNSPECIFIED;
+}
+
+void FillPorts(const Fabric& fabric, NodeId id,
+               google::protobuf::RepeatedPtrField<pulse::v1::Port>* out) {
+  for (const topology::Port& port : fabric.node(id).ports) {
+    auto* p = out->Add();
+    p->set_number(port.number);
+    p->set_speed_bps(port.speed_bps);
+    if (port.link != topology::kNoLink) {
+      const topology::Link& link = fabric.link(port.link);
+      const topology::LinkEnd& peer =
+          link.a.node == id && link.a.port == port.number ? link.b : link.a;
+      p->set_peer(fabric.node(peer.node).name);
+      p->set_peer_port(peer.port);
+    }
+  }
+}
+
+// A known endpoint name: GPU or NIC.
+absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
+                           const std::string& field) {
+  absl::StatusOr<NodeId> nic = fabric.ResolveEndpoint(name);
+  if (!nic.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", nic.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+void FillTopology(const ControllerSnapshot& snapshot, pulse::v1::Topology* out) {
+  const Fabric& fabric = *snapshot.fabric;
+  std::set<int> rails, planes;
+  for (NodeId id : fabric.switches()) {
+    const Node& node = fabric.node(id);
+    auto* s = out->add_switches();
+    s->set_name(node.name);
+    s->set_role(ToProtoRole(node.role));
+    s->set_level(node.level);
+    s->set_pod(node.pod);
+    s->set_rail(node.rail);
+    s->set_plane(node.plane);
+    s->set_datapath_id(node.datapath_id);
+    FillPorts(fabric, id, s->mutable_ports());
+    s->set_connected(snapshot.switch_connected[id]);
+    s->set_drained(snapshot.switch_drained[id]);
+    if (node.rail >= 0) rails.insert(node.rail);
+    planes.insert(node.plane);
+  }
+  for (topology::LinkId id = 0; id < static_cast<topology::LinkId>(fabric.links().size()); ++id) {
+    const topology::Link& link = fabric.link(id);
+    auto* l = out->add_links();
+    l->set_id(id);
+    l->set_a_node(fabric.node(link.a.node).name);
+    l->set_a_port(link.a.port);
+    l->set_b_node(fabric.node(link.b.node).name);
+    l->set_b_port(link.b.port);
+    l->set_capacity_bps(link.capacity_bps);
+    l->set_cable_length_m(link.cable_length_m);
+    l->set_up(snapshot.link_up[id]);
+    l->set_usable(snapshot.LinkUsable(id));
+  }
+  for (const topology::Server& server : fabric.servers()) {
+    auto* s = out->add_servers();
+    s->set_name(server.name);
+    s->set_pod(server.pod);
+    for (NodeId nic : server.nics) s->add_nics(fabric.node(nic).name);
+    for (topology::GpuId gpu : server.gpus) s->add_gpus(fabric.gpus()[gpu].name);
+  }
+  for (NodeId id : fabric.nics()) {
+    const Node& node = fabric.node(id);
+    auto* n = out->add_nics();
+    n->set_name(node.name);
+    n->set_server(node.server >= 0 ? fabric.servers()[node.server].name : "");
+    n->set_rail(node.rail);
+    n->set_pod(node.pod);
+    FillPorts(fabric, id, n->mutable_ports());
+    if (node.rail >= 0) rails.insert(node.rail);
+  }
+  // The scheduler view, keyed by (kind, key) and sorted so replies are deterministic.
+  std::map<std::pair<int, std::string>, std::set<std::string>> groups;
+  for (const topology::Gpu& gpu : fabric.gpus()) {
+    auto* g = out->add_gpus();
+    g->set_name(gpu.name);
+    g->set_server(gpu.server >= 0 ? fabric.servers()[gpu.server].name : "");
+    g->set_index(gpu.index);
+    if (gpu.nic == topology::kNoNode) continue;
+    const Node& nic = fabric.node(gpu.nic);
+    g->set_nic(nic.name);
+    for (topology::LinkId link : fabric.LinksOf(gpu.nic)) {
+      const Node& peer = fabric.node(fabric.Peer(link, gpu.nic));
+      if (!peer.is_switch()) continue;
+      groups[{pulse::v1::GROUP_KIND_LEAF, peer.name}].insert(gpu.name);
+      groups[{pulse::v1::GROUP_KIND_PLANE, absl::StrCat("plane-", peer.plane)}].insert(gpu.name);
+    }
+    if (nic.rail >= 0) {
+      groups[{pulse::v1::GROUP_KIND_RAIL, absl::StrCat("rail-", nic.rail)}].insert(gpu.name);
+    }
+    int pod = gpu.server >= 0 ? fabric.servers()[gpu.server].pod : -1;
+    if (pod >= 0) groups[{pulse::v1::GROUP_KIND_POD, absl::StrCat("pod-", pod)}].insert(gpu.name);
+  }
+  for (const auto& [kind_key, gpus] : groups) {
+    auto* g = out->add_groups();
+    g->set_kind(static_cast<pulse::v1::GroupKind>(kind_key.first));
+    g->set_key(kind_key.second);
+    for (const auto& name : gpus) g->add_gpus(name);
+  }
+  for (int rail : rails) out->add_rails(rail);
+  for (int plane : planes) out->add_planes(plane);
+  out->set_event_sequence(snapshot.event_sequence);
+}
+
+void FillJob(const Fabric& fabric, const controller::JobPlacement& job, bool include_flows,
+             pulse::v1::Job* out) {
+  controller::JobSpecToProto(job.spec, out->mutable_spec());
+  out->set_max_link_load(job.max_link_load);
+  out->set_lower_bound(job.lower_bound);
+  if (!include_flows) return;
+  for (const controller::PlacedFlow& flow : job.flows) {
+    auto* f = out->add_flows();
+    f->set_src(fabric.node(flow.src).name);
+    f->set_dst(fabric.node(flow.dst).name);
+    f->set_rate_bps(flow.rate_bps);
+    f->set_subflow(flow.subflow);
+    f->set_phase(flow.phase);
+    f->set_udp_src_port(flow.udp_src_port);
+    const auto& hops = flow.path.hops;
+    for (size_t i = 0; i < hops.size(); ++i) {
+      f->add_links(fabric.DescribeDirected(hops[i]));
+      if (i + 1 < hops.size()) {
+        auto* hop = f->add_hops();
+        hop->set_switch_name(fabric.node(fabric.Head(hops[i])).name);
+        hop->set_in_port(fabric.HeadPort(hops[i]));
+        hop->set_out_port(fabric.TailPort(hops[i + 1]));
+      }
+    }
+  }
+}
+
+void FillLinkLoad(const ControllerSnapshot& snapshot, controller::DirectedLinkId d,
+                  pulse::v1::LinkLoad* out) {
+  const Fabric& fabric = *snapshot.fabric;
+  topology::LinkId link = Fabric::LinkOf(d);
+  out->set_name(fabric.DescribeDirected(d));
+  out->set_link_id(link);
+  out->set_from_node(fabric.node(fabric.Tail(d)).name);
+  out->set_from_port(fabric.TailPort(d));
+  out->set_to_node(fabric.node(fabric.Head(d)).name);
+  out->set_to_port(fabric.HeadPort(d));
+  out->set_capacity_bps(fabric.link(link).capacity_bps);
+  out->set_planned_load_bps(snapshot.placement.LoadBps(d));
+  out->set_planned_utilisation(snapshot.placement.Utilisation(d));
+  out->set_up(snapshot.link_up[link]);
+  out->set_usable(snapshot.LinkUsable(link));
+}
+
+void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
+  out->set_sequence(event.sequence);
+  out->set_time_unix_ms(event.time_unix_ms);
+  pulse::v1::EventType type = pulse::v1::EVENT_TYPE_UNSPECIFIED;
+  switch (event.type) {
+    case controller::EventType::kLinkDown:
+      type = pulse::v1::EVENT_TYPE_LINK_DOWN;
+      break;
+    case controller::EventType::kLinkUp:
+      type = pulse::v1::EVENT_TYPE_LINK_UP;
+      break;
+    case controller::EventType::kSwitchConnected:
+      type = pulse::v1::EVENT_TYPE_SWITCH_CONNECTED;
+      break;
+    case controller::EventType::kSwitchLost:
+      type = pulse::v1::EVENT_TYPE_SWITCH_LOST;
+      break;
+    case controller::EventType::kJobPlaced:
+      type = pulse::v1::EVENT_TYPE_JOB_PLACED;
+      break;
+    case controller::EventType::kJobMoved:
+      type = pulse::v1::EVENT_TYPE_JOB_MOVED;
+      break;
+    case controller::EventType::kJobDeleted:
+      type = pulse::v1::EVENT_TYPE_JOB_DELETED;
+      break;
+    case controller::EventType::kSwitchDrained:
+      type = pulse::v1::EVENT_TYPE_SWITCH_DRAINED;
+      break;
+    case controller::EventType::kSwitchUndrained:
+      type = pulse::v1::EVENT_TYPE_SWITCH_UNDRAINED;
+      break;
+  }
+  out->set_type(type);
+  out->set_subject(event.subject);
+  out->set_detail(event.detail);
+  out->set_flows_moved(event.flows_moved);
+}
+
+absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJobRequest& request,
+                                                       const Fabric& fabric,
+                                                       const ApiLimits& limits) {
+  if (!request.has_job()) return absl::InvalidArgumentError("job: missing");
+  const pulse::v1::JobSpec& job = request.job();
+  if (job.id().empty()) return absl::InvalidArgumentError("job.id: must not be empty");
+  if (job.id().size() > 128) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job.id: longer than 128 characters (", job.id().size(), ")"));
+  }
+  for (char c : job.id()) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job.id: '", job.id(), "' has a character outside [A-Za-z0-9._:-]"));
+    }
+  }
+  if (job.endpoints_size() > limits.max_endpoints_per_job) {
+    return absl::InvalidArgumentError(absl::StrCat("job.endpoints: ", job.endpoints_size(),
+                                                   " endpoints exceed the limit of ",
+                                                   limits.max_endpoints_per_job));
+  }
+  if (job.flows_size() > limits.max_explicit_flows_per_job) {
+    return absl::InvalidArgumentError(absl::StrCat("job.flows: ", job.flows_size(),
+                                                   " flows exceed the limit of ",
+                                                   limits.max_explicit_flows_per_job));
+  }
+  bool explicit_pattern = job.pattern() == pulse::v1::COLLECTIVE_PATTERN_EXPLICIT;
+  if (!explicit_pattern && job.endpoints_size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job.endpoints: a collective needs at least 2 endpoints, got ", job.endpoints_size()));
+  }
+  if (explicit_pattern && job.flows_size() == 0) {
+    return absl::InvalidArgumentError(
+        "job.flows: COLLECTIVE_PATTERN_EXPLICIT needs at least one flow");
+  }
+  absl::flat_hash_map<std::string, int> seen;
+  for (int i = 0; i < job.endpoints_size(); ++i) {
+    std::string field = absl::StrCat("job.endpoints[", i, "]");
+    if (absl::Status status = CheckEndpoint(fabric, job.endpoints(i), field); !status.ok()) {
+      return status;
+    }
+    auto [it, inserted] = seen.emplace(job.endpoints(i), i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate of job.endpoints[",
+                                                     it->second, "] ('", job.endpoints(i), "')"));
+    }
+  }
+  for (int i = 0; i < job.flows_size(); ++i) {
+    const auto& flow = job.flows(i);
+    std::string field = absl::StrCat("job.flows[", i, "]");
+    if (absl::Status s = CheckEndpoint(fabric, flow.src(), field + ".src"); !s.ok()) return s;
+    if (absl::Status s = CheckEndpoint(fabric, flow.dst(), field + ".dst"); !s.ok()) return s;
+    if (!(flow.rate_bps() >= 0) || std::isinf(flow.rate_bps())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".rate_bps: must be a finite number >= 0"));
+    }
+  }
+  if (!(job.rate_bps() >= 0) || std::isinf(job.rate_bps())) {
+    return absl::InvalidArgumentError("job.rate_bps: must be a finite number >= 0");
+  }
+  if (job.max_subflows() < 0 || job.max_subflows() > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job.max_subflows: must be 0..64, got ", job.max_subflows()));
+  }
+  return controller::JobSpecFromProto(job);
+}
+
+}  // namespace pulse::northbound

@@ -1,0 +1,43 @@
+// Between the controller's vocabulary and pulse.v1 messages: snapshots to replies, requests to
+// JobSpecs. Request checks here name the offending field ("job.endpoints[3]: ...") so a scheduler
+// can fix its request; everything deeper (paths, capacity) is Placement's to judge.
+#ifndef PULSE_NORTHBOUND_CONVERT_H_
+#define PULSE_NORTHBOUND_CONVERT_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "grpcpp/support/status.h"
+#include "pulse/v1/pulse.pb.h"
+
+namespace pulse::northbound {
+
+// Limits on what one request may ask for.
+struct ApiLimits {
+  int max_endpoints_per_job = 4096;
+  int max_explicit_flows_per_job = 65536;
+  int max_message_bytes = 16 << 20;  // gRPC send and receive limit
+};
+
+// absl::Status -> grpc::Status with the same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+void FillTopology(const controller::ControllerSnapshot& snapshot, pulse::v1::Topology* out);
+void FillJob(const controller::Fabric& fabric, const controller::JobPlacement& job,
+             bool include_flows, pulse::v1::Job* out);
+void FillLinkLoad(const controller::ControllerSnapshot& snapshot, controller::DirectedLinkId link,
+                  pulse::v1::LinkLoad* out);
+void FillEvent(const controller::Event& event, pulse::v1::Event* out);
+
+// Checks a PlaceJob request against the fabric and limits and converts it. InvalidArgument
+// naming the field for a malformed request or unknown endpoint.
+absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJobRequest& request,
+                                                       const controller::Fabric& fabric,
+                                                       const ApiLimits& limits);
+
+}  // namespace pulse::northbound
+
+#endif  // PULSE_NORTHBOUND_CONVERT_H_

@@ -1,0 +1,435 @@
+#include "northbound/server.h"
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "pulse/v1/pulse.grpc.pb.h"
+
+namespace pulse::northbound {
+namespace {
+
+using controller::Controller;
+using grpc::CallbackServerContext;
+using grpc::ServerUnaryReactor;
+
+// Everything a handler needs.
+struct Env {
+  Controller* controller;
+  Authorizer auth;
+  ApiLimits limits;
+};
+
+// Finishes `reactor` with `status` and returns it: the common early exit.
+ServerUnaryReactor* FinishNow(CallbackServerContext* context, const grpc::Status& status) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+class TopologyServiceImpl final : public pulse::v1::TopologyService::CallbackService {
+ public:
+  explicit TopologyServiceImpl(const Env* env) : env_(env) {}
+
+  ServerUnaryReactor* GetTopology(CallbackServerContext* context,
+                                  const pulse::v1::GetTopologyRequest*,
+                                  pulse::v1::GetTopologyResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.TopologyService/GetTopology");
+    if (!auth.ok()) return FinishNow(context, auth);
+    FillTopology(*env_->controller->snapshot(), response->mutable_topology());
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+ private:
+  const Env* env_;
+};
+
+class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
+ public:
+  explicit JobServiceImpl(const Env* env) : env_(env) {}
+
+  ServerUnaryReactor* PlaceJob(CallbackServerContext* context,
+                               const pulse::v1::PlaceJobRequest* request,
+                               pulse::v1::PlaceJobResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/PlaceJob");
+    if (!auth.ok()) return FinishNow(context, auth);
+    absl::StatusOr<controller::JobSpec> spec =
+        JobSpecFromRequest(*request, env_->controller->fabric(), env_->limits);
+    if (!spec.ok()) return FinishNow(context, ToGrpcStatus(spec.status()));
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    const controller::Fabric* fabric = &env_->controller->fabric();
+    env_->controller->PlaceJob(*std::move(spec), [reactor, response, fabric](
+                                                     absl::StatusOr<controller::PlaceJobResult> r) {
+      if (!r.ok()) {
+        reactor->Finish(ToGrpcStatus(r.status()));
+        return;
+      }
+      FillJob(*fabric, r->job, true, response->mutable_job());
+      response->set_event_sequence(r->event_sequence);
+      reactor->Finish(grpc::Status::OK);
+    });
+    return reactor;
+  }
+
+  ServerUnaryReactor* GetJob(CallbackServerContext* context,
+                             const pulse::v1::GetJobRequest* request,
+                             pulse::v1::GetJobResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/GetJob");
+    if (!auth.ok()) return FinishNow(context, auth);
+    if (request->id().empty()) {
+      return FinishNow(context,
+                       grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must not be empty"));
+    }
+    controller::SnapshotPtr snapshot = env_->controller->snapshot();
+    const controller::JobPlacement* job = snapshot->placement.FindJob(request->id());
+    if (job == nullptr) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                             absl::StrCat("id: no job '", request->id(), "'")));
+    }
+    FillJob(*snapshot->fabric, *job, true, response->mutable_job());
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+  ServerUnaryReactor* ListJobs(CallbackServerContext* context,
+                               const pulse::v1::ListJobsRequest* request,
+                               pulse::v1::ListJobsResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/ListJobs");
+    if (!auth.ok()) return FinishNow(context, auth);
+    controller::SnapshotPtr snapshot = env_->controller->snapshot();
+    for (const auto& [id, job] : snapshot->placement.jobs()) {
+      FillJob(*snapshot->fabric, job, request->include_flows(), response->add_jobs());
+    }
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+  ServerUnaryReactor* DeleteJob(CallbackServerContext* context,
+                                const pulse::v1::DeleteJobRequest* request,
+                                pulse::v1::DeleteJobResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/DeleteJob");
+    if (!auth.ok()) return FinishNow(context, auth);
+    if (request->id().empty()) {
+      return FinishNow(context,
+                       grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must not be empty"));
+    }
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    env_->controller->DeleteJob(request->id(), [reactor, response](absl::StatusOr<uint64_t> r) {
+      if (!r.ok()) {
+        reactor->Finish(ToGrpcStatus(
+            absl::Status(r.status().code(), absl::StrCat("id: ", r.status().message()))));
+        return;
+      }
+      response->set_event_sequence(*r);
+      reactor->Finish(grpc::Status::OK);
+    });
+    return reactor;
+  }
+
+ private:
+  const Env* env_;
+};
+
+class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
+ public:
+  explicit LinkServiceImpl(const Env* env) : env_(env) {}
+
+  ServerUnaryReactor* ListLinks(CallbackServerContext* context, const pulse::v1::ListLinksRequest*,
+                                pulse::v1::ListLinksResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.LinkService/ListLinks");
+    if (!auth.ok()) return FinishNow(context, auth);
+    controller::SnapshotPtr snapshot = env_->controller->snapshot();
+    for (int d = 0; d < snapshot->fabric->num_directed_links(); ++d) {
+      FillLinkLoad(*snapshot, d, response->add_links());
+    }
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+  ServerUnaryReactor* TopLinks(CallbackServerContext* context,
+                               const pulse::v1::TopLinksRequest* request,
+                               pulse::v1::TopLinksResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.LinkService/TopLinks");
+    if (!auth.ok()) return FinishNow(context, auth);
+    if (request->n() < 1 || request->n() > 10000) {
+      return FinishNow(context,
+                       grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    absl::StrCat("n: must be 1..10000, got ", request->n())));
+    }
+    controller::SnapshotPtr snapshot = env_->controller->snapshot();
+    std::vector<controller::DirectedLinkId> order(snapshot->fabric->num_directed_links());
+    for (size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int>(d);
+    size_t n = std::min<size_t>(request->n(), order.size());
+    std::partial_sort(order.begin(), order.begin() + n, order.end(), [&](int a, int b) {
+      double ua = snapshot->placement.Utilisation(a), ub = snapshot->placement.Utilisation(b);
+      return ua != ub ? ua > ub : a < b;
+    });
+    for (size_t i = 0; i < n; ++i) FillLinkLoad(*snapshot, order[i], response->add_links());
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+ private:
+  const Env* env_;
+};
+
+// Streams events in order. One write in flight at a time; new events wake it through an event
+// log listener. Finish is only ever called from a gRPC reactor callback (or the constructor) and
+// only when no write is in flight, so no Write can follow it.
+class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Event> {
+ public:
+  WatchEventsReactor(const Env* env, CallbackServerContext* context, uint64_t from_sequence)
+      : env_(env), log_(env->controller->events()) {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.EventService/WatchEvents");
+    if (!auth.ok()) {
+      Finish(auth);
+      return;
+    }
+    next_sequence_ = from_sequence == 0 ? log_.last_sequence() + 1 : from_sequence;
+    if (from_sequence != 0 && from_sequence < log_.oldest_sequence()) {
+      absl::StatusOr<std::vector<controller::Event>> probe = log_.ReadFrom(from_sequence, 1);
+      if (!probe.ok()) {
+        Finish(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            absl::StrCat("from_sequence: ", probe.status().message())));
+        return;
+      }
+    }
+    listener_id_ = log_.Subscribe([this] { Pump(); });
+    subscribed_ = true;
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    grpc::Status finish_status;
+    bool finish_now = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok || cancelled_) {
+        finished_ = finish_now = true;
+        finish_status = grpc::Status(grpc::StatusCode::CANCELLED, "stream ended");
+      } else if (!pending_finish_.ok()) {
+        finished_ = finish_now = true;
+        finish_status = pending_finish_;
+      }
+    }
+    if (finish_now) {
+      Finish(finish_status);
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    bool finish_now = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      if (!writing_ && !finished_) {
+        finished_ = true;
+        finish_now = true;
+      }
+    }
+    if (finish_now) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    if (subscribed_) log_.Unsubscribe(listener_id_);
+    delete this;
+  }
+
+ private:
+  // Starts the next write if none is in flight and an event is waiting.
+  void Pump() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (writing_ || finished_ || cancelled_ || !pending_finish_.ok()) return;
+    absl::StatusOr<std::vector<controller::Event>> events = log_.ReadFrom(next_sequence_, 1);
+    if (!events.ok()) {
+      // Fell behind the ring: say so in-band, then end the stream with OUT_OF_RANGE.
+      event_.Clear();
+      event_.set_sequence(next_sequence_);
+      event_.set_type(pulse::v1::EVENT_TYPE_RESYNC_NEEDED);
+      event_.set_detail(std::string(events.status().message()));
+      pending_finish_ =
+          grpc::Status(grpc::StatusCode::OUT_OF_RANGE, std::string(events.status().message()));
+    } else if (events->empty()) {
+      return;
+    } else {
+      event_.Clear();
+      FillEvent(events->front(), &event_);
+      next_sequence_ = events->front().sequence + 1;
+    }
+    writing_ = true;
+    lock.unlock();
+    StartWrite(&event_);
+  }
+
+  const Env* env_;
+  controller::EventLog& log_;
+  int listener_id_ = 0;
+  bool subscribed_ = false;
+
+  std::mutex mu_;
+  uint64_t next_sequence_ = 0;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  grpc::Status pending_finish_ = grpc::Status::OK;  // sent after the write in flight completes
+  pulse::v1::Event event_;                          // the write in flight
+};
+
+class EventServiceImpl final : public pulse::v1::EventService::CallbackService {
+ public:
+  explicit EventServiceImpl(const Env* env) : env_(env) {}
+
+  grpc::ServerWriteReactor<pulse::v1::Event>* WatchEvents(
+      CallbackServerContext* context, const pulse::v1::WatchEventsRequest* request) override {
+    return new WatchEventsReactor(env_, context, request->from_sequence());
+  }
+
+ private:
+  const Env* env_;
+};
+
+class MaintenanceServiceImpl final : public pulse::v1::MaintenanceService::CallbackService {
+ public:
+  explicit MaintenanceServiceImpl(const Env* env) : env_(env) {}
+
+  ServerUnaryReactor* DrainSwitch(CallbackServerContext* context,
+                                  const pulse::v1::DrainSwitchRequest* request,
+                                  pulse::v1::DrainSwitchResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.MaintenanceService/DrainSwitch");
+    if (!auth.ok()) return FinishNow(context, auth);
+    return Drain(context, request->switch_name(), true, response);
+  }
+
+  ServerUnaryReactor* UndrainSwitch(CallbackServerContext* context,
+                                    const pulse::v1::UndrainSwitchRequest* request,
+                                    pulse::v1::UndrainSwitchResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.MaintenanceService/UndrainSwitch");
+    if (!auth.ok()) return FinishNow(context, auth);
+    return Drain(context, request->switch_name(), false, response);
+  }
+
+ private:
+  template <typename Response>
+  ServerUnaryReactor* Drain(CallbackServerContext* context, const std::string& name, bool drain,
+                            Response* response) {
+    if (name.empty()) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                             "switch_name: must not be empty"));
+    }
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto done = [reactor, response](absl::StatusOr<controller::DrainResult> r) {
+      if (!r.ok()) {
+        reactor->Finish(ToGrpcStatus(
+            absl::Status(r.status().code(), absl::StrCat("switch_name: ", r.status().message()))));
+        return;
+      }
+      response->set_flows_moved(r->flows_moved);
+      response->set_links_affected(r->links_affected);
+      response->set_event_sequence(r->event_sequence);
+      reactor->Finish(grpc::Status::OK);
+    };
+    if (drain) {
+      env_->controller->DrainSwitch(name, std::move(done));
+    } else {
+      env_->controller->UndrainSwitch(name, std::move(done));
+    }
+    return reactor;
+  }
+
+  const Env* env_;
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view key) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read '", path, "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+struct ApiServer::Services {
+  Env env;
+  TopologyServiceImpl topology{&env};
+  JobServiceImpl jobs{&env};
+  LinkServiceImpl links{&env};
+  EventServiceImpl events{&env};
+  MaintenanceServiceImpl maintenance{&env};
+};
+
+absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controller,
+                                                            ApiServerOptions options) {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  bool has_tls = !options.tls.cert_file.empty() || !options.tls.key_file.empty();
+  if (has_tls) {
+    if (options.tls.cert_file.empty()) return absl::InvalidArgumentError("tls.cert: missing");
+    if (options.tls.key_file.empty()) return absl::InvalidArgumentError("tls.key: missing");
+    absl::StatusOr<std::string> cert = ReadFile(options.tls.cert_file, "tls.cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadFile(options.tls.key_file, "tls.key");
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    if (!options.tls.client_ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadFile(options.tls.client_ca_file, "tls.client_ca");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  } else if (!options.tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("tls.client_ca: needs tls.cert and tls.key");
+  } else if (options.insecure) {
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    return absl::InvalidArgumentError(
+        "tls.cert: missing; give tls.cert and tls.key, or set insecure: true for plaintext");
+  }
+  if (options.limits.max_message_bytes < 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limits.max_message_bytes: must be at least 1024, got ", options.limits.max_message_bytes));
+  }
+
+  std::unique_ptr<ApiServer> server(new ApiServer());
+  server->services_ = std::make_unique<Services>();
+  server->services_->env = Env{controller, Authorizer(std::move(options.tokens)), options.limits};
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
+  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  builder.RegisterService(&server->services_->topology);
+  builder.RegisterService(&server->services_->jobs);
+  builder.RegisterService(&server->services_->links);
+  builder.RegisterService(&server->services_->events);
+  builder.RegisterService(&server->services_->maintenance);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot bind '", options.listen_address, "'"));
+  }
+  Log(LogLevel::kInfo, "API listening on ", options.listen_address, " (port ", server->port_, ", ",
+      has_tls ? (options.tls.client_ca_file.empty() ? "TLS" : "mutual TLS") : "PLAINTEXT",
+      ", auth ", server->services_->env.auth.enabled() ? "on" : "off", ")");
+  return server;
+}
+
+void ApiServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+  server_.reset();
+}
+
+ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace pulse::northbound

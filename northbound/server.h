@@ -1,0 +1,63 @@
+// The pulse.v1 gRPC server: every service on the callback API, over TLS (optionally mutual) or,
+// only when asked, plaintext; bearer-token auth (northbound/auth.h); gRPC health and reflection.
+//
+// Handlers never block: reads answer from the controller's latest snapshot; writes post to the
+// controller thread and finish the call from its reply. WatchEvents is a server-streaming reactor
+// fed by the controller's event log.
+#ifndef PULSE_NORTHBOUND_SERVER_H_
+#define PULSE_NORTHBOUND_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/controller.h"
+#include "northbound/auth.h"
+#include "northbound/convert.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace pulse::northbound {
+
+struct TlsFiles {
+  std::string cert_file;       // PEM server certificate (chain)
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // PEM CA; when set, clients must present a certificate it signed
+};
+
+struct ApiServerOptions {
+  std::string listen_address = "127.0.0.1:50051";  // port 0 picks a free port (see port())
+  bool insecure = false;  // plaintext; must be set explicitly when no TLS is given
+  TlsFiles tls;
+  std::vector<Token> tokens;  // empty: authentication off
+  ApiLimits limits;
+};
+
+class ApiServer {
+ public:
+  // Binds and starts serving. Errors name the option: "tls.cert: ...", "listen: cannot bind ...".
+  static absl::StatusOr<std::unique_ptr<ApiServer>> Start(controller::Controller* controller,
+                                                          ApiServerOptions options);
+  ~ApiServer();  // Shutdown(0)
+
+  int port() const { return port_; }
+  // Stops accepting calls, gives running calls (event streams included) `grace` to end, then
+  // cancels them. Safe to call more than once. The controller must outlive this call.
+  void Shutdown(absl::Duration grace);
+
+  struct Services;
+
+ private:
+  ApiServer() = default;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace pulse::northbound
+
+#endif  // PULSE_NORTHBOUND_SERVER_H_
