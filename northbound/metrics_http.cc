@@ -1,0 +1,165 @@
+#include "northbound/metrics_http.h"
+
+#include <chrono>
+#include <optional>
+
+#include <boost/asio/strand.hpp>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace pulse::northbound {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+// One connection: read a request, answer it, repeat while keep-alive. Owns itself through
+// shared_from_this; the server pointer is used only while the server is alive.
+class MetricsHttpServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, MetricsHttpServer* server, std::shared_ptr<std::atomic<bool>> alive)
+      : stream_(std::move(socket)), server_(server), alive_(std::move(alive)) {}
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(server_->options_.max_header_bytes);
+    parser_->body_limit(server_->options_.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(server_->options_.read_timeout_ms));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || !alive_->load()) {
+      Close();
+      return;
+    }
+    if (ec == http::error::header_limit || ec == http::error::body_limit ||
+        ec == http::error::buffer_overflow) {
+      Respond(http::status::payload_too_large, "request too large\n", /*keep_alive=*/false, 11);
+      return;
+    }
+    if (ec) {
+      Respond(http::status::bad_request, "bad request\n", /*keep_alive=*/false, 11);
+      return;
+    }
+    const http::request<http::string_body>& req = parser_->get();
+    const bool keep_alive = req.keep_alive();
+    const unsigned version = req.version();
+    std::string target(req.target());
+    const size_t query = target.find('?');
+    if (query != std::string::npos) target.resize(query);
+    if (target != "/metrics" && target != "/healthz") {
+      Respond(http::status::not_found, "not found\n", keep_alive, version);
+      return;
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      Respond(http::status::method_not_allowed, "method not allowed\n", keep_alive, version);
+      return;
+    }
+    if (target == "/healthz") {
+      Respond(http::status::ok, "ok\n", keep_alive, version);
+    } else {
+      Respond(http::status::ok, server_->render_metrics_ ? server_->render_metrics_() : "",
+              keep_alive, version, "text/plain; version=0.0.4; charset=utf-8",
+              req.method() == http::verb::head);
+    }
+  }
+
+  void Respond(http::status status, std::string body, bool keep_alive, unsigned version,
+               const char* content_type = "text/plain; charset=utf-8", bool head = false) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, version);
+    res->set(http::field::server, "pulse");
+    res->set(http::field::content_type, content_type);
+    res->keep_alive(keep_alive);
+    if (status == http::status::method_not_allowed) res->set(http::field::allow, "GET, HEAD");
+    res->body() = std::move(body);
+    res->prepare_payload();
+    if (head) res->body().clear();
+    server_->requests_served_.fetch_add(1);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive || !self->alive_->load()) {
+                          self->Close();
+                          return;
+                        }
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  MetricsHttpServer* server_;
+  std::shared_ptr<std::atomic<bool>> alive_;
+};
+
+MetricsHttpServer::MetricsHttpServer(asio::io_context& io, const MetricsHttpOptions& options,
+                                     Renderer render_metrics)
+    : io_(io),
+      options_(options),
+      render_metrics_(std::move(render_metrics)),
+      acceptor_(io),
+      alive_(std::make_shared<std::atomic<bool>>(true)) {}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  alive_->store(false);
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
+    asio::io_context& io, const MetricsHttpOptions& options, Renderer render_metrics) {
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options.bind_address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics http: bad bind address '",
+                                                   options.bind_address, "': ", ec.message()));
+  }
+  std::unique_ptr<MetricsHttpServer> server(
+      new MetricsHttpServer(io, options, std::move(render_metrics)));
+  const tcp::endpoint endpoint(address, options.port);
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) server->acceptor_.bind(endpoint, ec);
+  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("metrics http: cannot listen on ",
+                                               options.bind_address, ":", options.port, ": ",
+                                               ec.message()));
+  }
+  server->port_ = server->acceptor_.local_endpoint(ec).port();
+  server->Accept();
+  return server;
+}
+
+void MetricsHttpServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_),
+                         [this, alive = alive_](beast::error_code ec, tcp::socket socket) {
+                           if (!alive->load()) return;
+                           if (!ec)
+                             std::make_shared<Session>(std::move(socket), this, alive)->Read();
+                           if (acceptor_.is_open()) Accept();
+                         });
+}
+
+void MetricsHttpServer::Stop() {
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+}  // namespace pulse::northbound
