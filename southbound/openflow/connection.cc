@@ -1,0 +1,328 @@
+#include "southbound/openflow/connection.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "southbound/openflow/channel.h"
+#include "southbound/openflow/codec.h"
+
+namespace pulse::openflow {
+namespace {
+
+void Log(const std::string& peer, const std::string& text) {
+  std::fprintf(stderr, "[openflow %s] %s\n", peer.c_str(), text.c_str());
+}
+
+}  // namespace
+
+absl::Status MergeMultipart(MultipartReply* into, MultipartReply part) {
+  if (into->body.index() != part.body.index())
+    return absl::InvalidArgumentError("MULTIPART_REPLY: parts of one xid have different types");
+  auto append = [](auto& dst, auto& src) {
+    dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
+  };
+  if (auto* f = std::get_if<FlowStatsReply>(&into->body)) {
+    append(f->flows, std::get<FlowStatsReply>(part.body).flows);
+  } else if (auto* t = std::get_if<TableStatsReply>(&into->body)) {
+    append(t->tables, std::get<TableStatsReply>(part.body).tables);
+  } else if (auto* p = std::get_if<PortStatsReply>(&into->body)) {
+    append(p->ports, std::get<PortStatsReply>(part.body).ports);
+  } else if (auto* g = std::get_if<GroupStatsReply>(&into->body)) {
+    append(g->groups, std::get<GroupStatsReply>(part.body).groups);
+  } else if (auto* d = std::get_if<GroupDescReply>(&into->body)) {
+    append(d->groups, std::get<GroupDescReply>(part.body).groups);
+  } else if (auto* pd = std::get_if<PortDescReply>(&into->body)) {
+    append(pd->ports, std::get<PortDescReply>(part.body).ports);
+  } else {
+    return absl::InvalidArgumentError("MULTIPART_REPLY: this multipart type cannot span parts");
+  }
+  into->flags = part.flags;
+  return absl::OkStatus();
+}
+
+Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
+                       const ChannelOptions& options)
+    : socket_(std::move(socket)),
+      channel_(channel),
+      options_(options),
+      handshake_timer_(socket_.get_executor()),
+      keepalive_timer_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  last_rx_ = std::chrono::steady_clock::now();
+}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  auto self = shared_from_this();
+  handshake_timer_.expires_after(options_.handshake_timeout);
+  handshake_timer_.async_wait([self](const boost::system::error_code& ec) {
+    if (!ec && !self->ready() && !self->closed()) self->Close("handshake timeout");
+  });
+  ArmKeepalive();
+  absl::Status s = Send(MakeHello(NextXid()));
+  if (!s.ok()) return Close(std::string(s.message()));
+  ReadMore();
+}
+
+uint32_t Connection::NextXid() {
+  uint32_t xid = next_xid_++;
+  if (next_xid_ == 0) next_xid_ = 1;
+  return xid;
+}
+
+void Connection::ReadMore() {
+  auto self = shared_from_this();
+  socket_.async_read_some(
+      boost::asio::buffer(read_chunk_), [self](const boost::system::error_code& ec, size_t n) {
+        if (self->closed()) return;
+        if (ec) {
+          self->Close(ec == boost::asio::error::eof ? "closed by switch"
+                                                    : absl::StrCat("read: ", ec.message()));
+          return;
+        }
+        self->OnBytes(n);
+      });
+}
+
+void Connection::OnBytes(size_t n) {
+  last_rx_ = std::chrono::steady_clock::now();
+  read_buffer_.insert(read_buffer_.end(), read_chunk_.begin(), read_chunk_.begin() + n);
+  size_t consumed = 0;
+  while (!closed()) {
+    absl::Span<const uint8_t> rest(read_buffer_.data() + consumed, read_buffer_.size() - consumed);
+    absl::StatusOr<size_t> len = NextMessageLength(rest);
+    if (!len.ok()) return Close(absl::StrCat("framing: ", len.status().message()));
+    if (*len == 0) break;
+    absl::StatusOr<Message> message = Decode(rest.subspan(0, *len));
+    consumed += *len;
+    if (!message.ok()) {
+      if (absl::IsUnimplemented(message.status())) continue;  // a kind we do not model
+      return Close(absl::StrCat("decode: ", message.status().message()));
+    }
+    OnMessage(std::move(*message));
+  }
+  if (closed()) return;
+  read_buffer_.erase(read_buffer_.begin(), read_buffer_.begin() + consumed);
+  ReadMore();
+}
+
+void Connection::OnMessage(Message message) {
+  if (state_ == State::kHello) {
+    if (auto* hello = std::get_if<Hello>(&message.body)) return OnHello(*hello);
+    return Close(absl::StrCat("expected HELLO, got ",
+                              MsgTypeName(static_cast<uint8_t>(TypeOf(message.body)))));
+  }
+  if (auto* echo = std::get_if<EchoRequest>(&message.body)) {
+    (void)Send(Message{message.xid, EchoReply{std::move(echo->data)}});
+    return;
+  }
+  auto it = pending_.find(message.xid);
+  if (it != pending_.end()) {
+    if (auto* error = std::get_if<Error>(&message.body)) {
+      return Complete(message.xid, absl::FailedPreconditionError(absl::StrCat(
+                                       "switch ", peer_, " returned ERROR type ", error->type,
+                                       " code ", error->code, " for xid ", message.xid)));
+    }
+    if (auto* part = std::get_if<MultipartReply>(&message.body)) {
+      Pending& p = it->second;
+      if (p.partial.has_value()) {
+        absl::Status merged = MergeMultipart(&*p.partial, std::move(*part));
+        if (!merged.ok()) return Complete(message.xid, merged);
+      } else {
+        p.partial = std::move(*part);
+      }
+      if (p.partial->flags & kMultipartMore) return;  // wait for the rest
+      Message whole{message.xid, std::move(*p.partial)};
+      return Complete(message.xid, std::move(whole));
+    }
+    return Complete(message.xid, std::move(message));
+  }
+  if (std::holds_alternative<EchoReply>(message.body)) return;  // keepalive answer
+  if (auto* error = std::get_if<Error>(&message.body)) {
+    Log(peer_, absl::StrCat("ERROR type ", error->type, " code ", error->code, " xid ", message.xid,
+                            " (", error->data.size(), " bytes of request)"));
+  }
+  if (state_ == State::kReady && channel_ != nullptr)
+    channel_->OnUnsolicited(shared_from_this(), message);
+}
+
+void Connection::OnHello(const Hello& hello) {
+  bool ok = hello.versions.empty() ? hello.header_version >= kOfp13Version
+                                   : std::find(hello.versions.begin(), hello.versions.end(),
+                                               kOfp13Version) != hello.versions.end();
+  if (!ok) {
+    std::string why = absl::StrCat("only OpenFlow 1.3 (0x04) is supported; peer offered 0x",
+                                   absl::Hex(hello.header_version));
+    Log(peer_, why);
+    (void)Send(MakeHelloFailed(0, why));
+    close_after_flush_ = true;
+    close_reason_ = "HELLO_FAILED: " + why;
+    if (!writing_) Close(close_reason_);
+    return;
+  }
+  state_ = State::kFeatures;
+  auto self = shared_from_this();
+  Request(
+      Message{0, FeaturesRequest{}},
+      [self](absl::StatusOr<Message> reply) { self->OnFeatures(std::move(reply)); },
+      options_.handshake_timeout);
+}
+
+void Connection::OnFeatures(absl::StatusOr<Message> reply) {
+  if (closed()) return;
+  if (!reply.ok()) return Close(absl::StrCat("FEATURES: ", reply.status().message()));
+  auto* features = std::get_if<FeaturesReply>(&reply->body);
+  if (features == nullptr) return Close("FEATURES: reply is not a FEATURES_REPLY");
+  features_ = *features;
+  state_ = State::kPortDesc;
+  auto self = shared_from_this();
+  Request(
+      Message{0, MultipartRequest{0, PortDescRequest{}}},
+      [self](absl::StatusOr<Message> reply) { self->OnPortDesc(std::move(reply)); },
+      options_.handshake_timeout);
+}
+
+void Connection::OnPortDesc(absl::StatusOr<Message> reply) {
+  if (closed()) return;
+  if (!reply.ok()) return Close(absl::StrCat("PORT_DESC: ", reply.status().message()));
+  auto* mp = std::get_if<MultipartReply>(&reply->body);
+  auto* desc = mp ? std::get_if<PortDescReply>(&mp->body) : nullptr;
+  if (desc == nullptr) return Close("PORT_DESC: reply is not a PORT_DESC multipart reply");
+  ports_ = std::move(desc->ports);
+  state_ = State::kReady;
+  handshake_timer_.cancel();
+  if (channel_ != nullptr) channel_->OnReady(shared_from_this());
+}
+
+absl::Status Connection::Send(Message message) {
+  if (closed()) return absl::UnavailableError(absl::StrCat("switch ", peer_, ": session closed"));
+  if (message.xid == 0) message.xid = NextXid();
+  absl::StatusOr<std::vector<uint8_t>> bytes = Encode(message);
+  if (!bytes.ok()) return bytes.status();
+  return Enqueue(std::move(*bytes));
+}
+
+void Connection::Request(Message message, ReplyCallback done, std::chrono::milliseconds timeout) {
+  if (closed()) {
+    done(absl::UnavailableError(absl::StrCat("switch ", peer_, ": session closed")));
+    return;
+  }
+  if (message.xid == 0 || pending_.count(message.xid)) message.xid = NextXid();
+  uint32_t xid = message.xid;
+  Pending& p = pending_[xid];
+  p.done = std::move(done);
+  p.timer = std::make_unique<boost::asio::steady_timer>(socket_.get_executor());
+  p.timer->expires_after(timeout.count() > 0 ? timeout : options_.request_timeout);
+  auto weak = weak_from_this();
+  p.timer->async_wait([weak, xid](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->Complete(xid, absl::DeadlineExceededError(
+                            absl::StrCat("switch ", self->peer_, ": no reply to xid ", xid)));
+  });
+  absl::Status s = Send(std::move(message));
+  if (!s.ok()) Complete(xid, s);
+}
+
+void Connection::Barrier(StatusCallback done, std::chrono::milliseconds timeout) {
+  Request(
+      Message{0, BarrierRequest{}},
+      [done = std::move(done)](absl::StatusOr<Message> reply) {
+        if (!reply.ok()) return done(reply.status());
+        if (!std::holds_alternative<BarrierReply>(reply->body))
+          return done(absl::InternalError("reply to BARRIER_REQUEST is not a BARRIER_REPLY"));
+        done(absl::OkStatus());
+      },
+      timeout);
+}
+
+void Connection::Complete(uint32_t xid, absl::StatusOr<Message> result) {
+  auto it = pending_.find(xid);
+  if (it == pending_.end()) return;
+  ReplyCallback done = std::move(it->second.done);
+  if (it->second.timer) it->second.timer->cancel();
+  pending_.erase(it);
+  done(std::move(result));
+}
+
+absl::Status Connection::Enqueue(std::vector<uint8_t> bytes) {
+  if (queued_bytes_ + bytes.size() > options_.write_queue_cap_bytes) {
+    std::string why = absl::StrCat("write queue over cap (", queued_bytes_, " + ", bytes.size(),
+                                   " > ", options_.write_queue_cap_bytes, " bytes)");
+    Close(why);
+    return absl::ResourceExhaustedError(absl::StrCat("switch ", peer_, ": ", why));
+  }
+  queued_bytes_ += bytes.size();
+  write_queue_.push_back(std::move(bytes));
+  WriteMore();
+  return absl::OkStatus();
+}
+
+void Connection::WriteMore() {
+  if (writing_ || closed()) return;
+  if (write_queue_.empty()) {
+    if (close_after_flush_) Close(close_reason_);
+    return;
+  }
+  writing_ = true;
+  auto self = shared_from_this();
+  boost::asio::async_write(socket_, boost::asio::buffer(write_queue_.front()),
+                           [self](const boost::system::error_code& ec, size_t) {
+                             self->writing_ = false;
+                             if (self->closed()) return;
+                             if (ec) return self->Close(absl::StrCat("write: ", ec.message()));
+                             self->queued_bytes_ -= self->write_queue_.front().size();
+                             self->write_queue_.pop_front();
+                             self->WriteMore();
+                           });
+}
+
+void Connection::ArmKeepalive() {
+  auto interval = std::min(options_.echo_interval, options_.echo_timeout);
+  keepalive_timer_.expires_after(interval);
+  auto weak = weak_from_this();
+  keepalive_timer_.async_wait([weak](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed()) return;
+    auto silent = std::chrono::steady_clock::now() - self->last_rx_;
+    if (silent >= self->options_.echo_timeout) {
+      return self->Close(absl::StrCat(
+          "echo timeout: nothing received for ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(silent).count(), " ms"));
+    }
+    if (silent >= self->options_.echo_interval && self->state_ == State::kReady)
+      (void)self->Send(Message{0, EchoRequest{}});
+    self->ArmKeepalive();
+  });
+}
+
+void Connection::Close(const std::string& reason) {
+  if (closed()) return;
+  state_ = State::kClosed;
+  close_reason_ = reason;
+  boost::system::error_code ec;
+  handshake_timer_.cancel();
+  keepalive_timer_.cancel();
+  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  write_queue_.clear();
+  queued_bytes_ = 0;
+  // Fail pending requests; callbacks may issue new calls, which fail fast as we are closed.
+  std::map<uint32_t, Pending> pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [xid, p] : pending) {
+    if (p.timer) p.timer->cancel();
+    p.done(absl::UnavailableError(absl::StrCat("switch ", peer_, ": session closed: ", reason)));
+  }
+  Channel* channel = channel_;
+  channel_ = nullptr;
+  if (channel != nullptr) channel->OnClosed(shared_from_this(), reason);
+}
+
+}  // namespace pulse::openflow
