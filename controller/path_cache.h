@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "controller/paths.h"
 #include "topology/fabric.h"
@@ -99,7 +100,7 @@ class PathCache {
   std::shared_ptr<const Fabric> fabric_;
   size_t max_walks_;
   LinkStatus status_;
-  absl::flat_hash_map<uint64_t, LeafPathSet> entries_;
+  absl::node_hash_map<uint64_t, LeafPathSet> entries_;  // stable addresses
   // leaf -> keys of the entries with that leaf as source or destination.
   absl::flat_hash_map<NodeId, std::vector<uint64_t>> entries_by_leaf_;
   // switch -> the leaves it is an up-ancestor (or self) of in the full fabric; filled lazily.

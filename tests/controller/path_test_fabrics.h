@@ -93,6 +93,38 @@ inline absl::StatusOr<topology::Fabric> BuildFatTree(int k, int64_t speed_bps = 
   return std::move(b).Build();
 }
 
+// Two independent leaf-spine planes: every NIC has port 1 on "p0-leaf-i" and port 2 on
+// "p1-leaf-i"; switches carry their plane number.
+inline absl::StatusOr<topology::Fabric> BuildTwoPlaneLeafSpine(
+    int leaves, int spines, int servers_per_leaf, int64_t speed_bps = 100 * kTestGbps) {
+  topology::FabricBuilder b;
+  std::vector<std::vector<topology::NodeId>> leaf_ids(2), spine_ids(2);
+  for (int plane = 0; plane < 2; ++plane) {
+    for (int i = 0; i < leaves; ++i) {
+      leaf_ids[plane].push_back(b.AddSwitch(absl::StrCat("p", plane, "-leaf-", i),
+                                            topology::SwitchRole::kLeaf, -1, -1, plane));
+    }
+    for (int i = 0; i < spines; ++i) {
+      spine_ids[plane].push_back(b.AddSwitch(absl::StrCat("p", plane, "-spine-", i),
+                                             topology::SwitchRole::kSpine, -1, -1, plane));
+    }
+  }
+  for (int l = 0; l < leaves; ++l) {
+    for (int s = 0; s < servers_per_leaf; ++s) {
+      topology::ServerId server = b.AddServer(absl::StrCat("server-", l * servers_per_leaf + s));
+      topology::NodeId nic = b.AddNic(server, 0);
+      for (int plane = 0; plane < 2; ++plane) b.AddLink(nic, leaf_ids[plane][l], speed_bps);
+    }
+  }
+  for (int plane = 0; plane < 2; ++plane) {
+    for (int l = 0; l < leaves; ++l) {
+      for (int s = 0; s < spines; ++s)
+        b.AddLink(leaf_ids[plane][l], spine_ids[plane][s], speed_bps);
+    }
+  }
+  return std::move(b).Build();
+}
+
 // The link between two nodes (the first one if parallel), or kNoLink.
 inline topology::LinkId LinkBetween(const topology::Fabric& fabric, topology::NodeId a,
                                     topology::NodeId b) {
