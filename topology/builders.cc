@@ -43,6 +43,15 @@ absl::Status CheckLinkBudget(absl::string_view param, double links) {
   return absl::OkStatus();
 }
 
+// GPUs are not links but cost memory the same way; the same budget bounds them.
+absl::Status CheckGpuBudget(double servers, int gpus_per_server) {
+  if (servers * gpus_per_server > static_cast<double>(kMaxLinks)) {
+    return Invalid("gpus_per_server", absl::StrCat("fabric too large: ", servers * gpus_per_server,
+                                                   " GPUs (limit ", kMaxLinks, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCables(const CableLengths& c) {
   if (!(c.host_m >= 0) || !(c.leaf_spine_m >= 0) || !(c.spine_super_spine_m >= 0)) {
     return Invalid("cables", "lengths must be >= 0 metres");
@@ -186,6 +195,7 @@ absl::StatusOr<Fabric> LeafSpine(const LeafSpineParams& p) {
     return s;
   }
   const int gpus = p.gpus_per_server == 0 ? p.nics_per_server : p.gpus_per_server;
+  if (auto s = CheckGpuBudget(servers, gpus); !s.ok()) return s;
 
   Assembler a(p.cables);
   std::vector<std::vector<NodeId>> leaf(p.planes), spine(p.planes);
@@ -237,6 +247,7 @@ absl::StatusOr<Fabric> FatTree(const FatTreeParams& p) {
   const double servers = static_cast<double>(k) * k * k / 4;
   if (auto s = CheckLinkBudget("k", servers * p.nics_per_server + servers * 2); !s.ok()) return s;
   const int gpus = p.gpus_per_server == 0 ? p.nics_per_server : p.gpus_per_server;
+  if (auto s = CheckGpuBudget(servers, gpus); !s.ok()) return s;
 
   Assembler a(p.cables);
   std::vector<NodeId> edge, agg, core;  // edge[pod * half + i], agg[pod * half + j]
@@ -325,6 +336,9 @@ absl::StatusOr<Fabric> RailOptimized(const RailOptimizedParams& p) {
     return s;
   }
   const int gpus = p.gpus_per_server == 0 ? p.rails : p.gpus_per_server;
+  if (auto s = CheckGpuBudget(static_cast<double>(p.groups) * p.servers_per_group, gpus); !s.ok()) {
+    return s;
+  }
 
   Assembler a(p.cables);
   // rail_switch[plane][g * rails + r]

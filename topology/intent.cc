@@ -64,6 +64,10 @@ absl::StatusOr<int64_t> ParseSpeedBps(absl::string_view text) {
 
 namespace {
 
+// Highest switch port an explicit link may name: room for any real switch, and no overflow when
+// the next free port is counted up from it.
+constexpr int32_t kMaxPort = 65535;
+
 // Walks the YAML tree and turns every problem into "source:line: field: what".
 class IntentParser {
  public:
@@ -585,9 +589,11 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
       int32_t port = 0;
       if (size_t colon = text->rfind(':'); colon != std::string::npos) {
         name = text->substr(0, colon);
-        if (!absl::SimpleAtoi(absl::string_view(*text).substr(colon + 1), &port) || port < 1) {
+        if (!absl::SimpleAtoi(absl::string_view(*text).substr(colon + 1), &port) || port < 1 ||
+            port > kMaxPort) {
           return Error(ln[keys[e]], f,
-                       absl::StrCat("expected \"node:port\" with a port >= 1, got '", *text, "'"));
+                       absl::StrCat("expected \"node:port\" with a port from 1 to ", kMaxPort,
+                                    ", got '", *text, "'"));
         }
       }
       auto it = nodes.find(name);

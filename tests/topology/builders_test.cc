@@ -220,6 +220,10 @@ TEST(LeafSpineTest, ImpossibleParametersNameTheParameter) {
   p.leaves = 1'000'000;
   p.servers_per_leaf = 1'000;
   EXPECT_THAT(std::string(LeafSpine(p).status().message()), HasSubstr("too large"));
+  p.leaves = 10;
+  p.servers_per_leaf = 2;
+  p.gpus_per_server = 1'000'000;
+  EXPECT_THAT(std::string(LeafSpine(p).status().message()), StartsWith("gpus_per_server:"));
 }
 
 TEST(LeafSpineTest, GpusShareNicsRoundRobin) {

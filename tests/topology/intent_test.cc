@@ -184,7 +184,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"link bad port",
                   "switches:\n  - {name: l0, role: leaf}\n  - {name: s0, role: spine}\nlinks:\n"
                   "  - {a: \"l0:x\", b: s0, speed: 100G}\n",
-                  "fabric.yaml:5: links[0].a", "port >= 1"},
+                  "fabric.yaml:5: links[0].a", "port from 1"},
+        ErrorCase{"link port too big",
+                  "switches:\n  - {name: l0, role: leaf}\n  - {name: s0, role: spine}\nlinks:\n"
+                  "  - {a: \"l0:2147483647\", b: s0, speed: 100G}\n",
+                  "fabric.yaml:5: links[0].a", "port from 1 to 65535"},
         ErrorCase{"link port twice",
                   "switches:\n  - {name: l0, role: leaf}\n  - {name: s0, role: spine}\n"
                   "  - {name: s1, role: spine}\nlinks:\n"
