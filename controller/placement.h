@@ -60,9 +60,18 @@ struct JobPlacement {
   std::vector<PlacedFlow> flows;
   // Max utilisation (load / capacity) over the links this job crosses, counting all jobs.
   double max_link_load = 0;
-  // A lower bound on any placement's max utilisation for this job alone.
+  // A lower bound on any placement's max utilisation for this job alone (lower_bound.h), and the
+  // cut that gives it.
   double lower_bound = 0;
+  std::string lower_bound_cut;
+  // How many of `flows` were placed by exact edge colouring (the rest by the heuristic).
+  size_t exact_flows = 0;
 };
+
+// The fabric demands of a job: its collective expanded over its endpoints, or its explicit flows
+// resolved to NICs (pairs on one server ride NVLink and are dropped). Validates the spec the way
+// PlaceJob does (InvalidArgument naming the job and the bad field).
+absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec);
 
 // A flow that moved because a link failed or came back.
 struct FlowMove {
@@ -71,6 +80,9 @@ struct FlowMove {
   Path old_path;
   Path new_path;
 };
+
+// The regular Clos structure exact (edge-colouring) placement relies on; see placement.cc.
+struct ClosShape;
 
 class Placement {
  public:
@@ -89,8 +101,10 @@ class Placement {
   absl::Status RemoveJob(const std::string& job_id);
 
   // Marks a link down or up. Down: every flow crossing it moves to the least-loaded surviving
-  // path; flows that cross no failed link stay. Returns the moves made (and an error only if a
-  // flow has no surviving path; such flows keep their old path and are reported).
+  // path; flows that cross no failed link stay. Up: nothing moves (placements stay stable; use
+  // MoveFlow or re-place a job to use the link again). Returns the moves made. If some flow has
+  // no surviving path it keeps its old path and the call returns FailedPrecondition naming it;
+  // the other moves are applied all the same. InvalidArgument for a link id out of range.
   absl::StatusOr<std::vector<FlowMove>> SetLinkUp(topology::LinkId link, bool up);
 
   // Moves one flow of a job to a new path (telemetry-driven re-placement). The path must be a
@@ -111,6 +125,10 @@ class Placement {
   LinkStatus link_status_;
   std::vector<double> load_bps_;  // indexed by DirectedLinkId
   std::map<std::string, JobPlacement> jobs_;
+  void RefreshJobLoads();  // recomputes every job's max_link_load from load_bps_
+
+  std::shared_ptr<const ClosShape> shape_;  // null: the fabric is irregular, no exact colouring
+  int links_down_ = 0;
 };
 
 }  // namespace pulse::controller

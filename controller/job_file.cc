@@ -1,0 +1,280 @@
+#include "controller/job_file.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace pulse::controller {
+namespace {
+
+constexpr size_t kMaxEndpoints = 1'000'000;
+
+// "file:line: field: problem"
+absl::Status FieldError(absl::string_view source, const YAML::Node& node, absl::string_view field,
+                        absl::string_view problem) {
+  int line = node.IsDefined() ? node.Mark().line + 1 : 0;
+  return absl::InvalidArgumentError(
+      line > 0 ? absl::StrCat(source, ":", line, ": ", field, ": ", problem)
+               : absl::StrCat(source, ": ", field, ": ", problem));
+}
+
+absl::StatusOr<std::string> ScalarOf(absl::string_view source, const YAML::Node& node,
+                                     absl::string_view field) {
+  if (!node.IsScalar()) return FieldError(source, node, field, "expected a scalar");
+  return node.Scalar();
+}
+
+absl::StatusOr<bool> BoolOf(absl::string_view source, const YAML::Node& node,
+                            absl::string_view field) {
+  auto text = ScalarOf(source, node, field);
+  if (!text.ok()) return text.status();
+  std::string lower = absl::AsciiStrToLower(*text);
+  if (lower == "true" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "off") return false;
+  return FieldError(source, node, field, absl::StrCat("expected true or false, got '", *text, "'"));
+}
+
+absl::StatusOr<int> IntOf(absl::string_view source, const YAML::Node& node,
+                          absl::string_view field) {
+  auto text = ScalarOf(source, node, field);
+  if (!text.ok()) return text.status();
+  int value = 0;
+  if (!absl::SimpleAtoi(*text, &value)) {
+    return FieldError(source, node, field, absl::StrCat("expected an integer, got '", *text, "'"));
+  }
+  return value;
+}
+
+absl::StatusOr<double> RateOf(absl::string_view source, const YAML::Node& node,
+                              absl::string_view field) {
+  auto text = ScalarOf(source, node, field);
+  if (!text.ok()) return text.status();
+  auto rate = ParseRateBps(*text);
+  if (!rate.ok()) return FieldError(source, node, field, rate.status().message());
+  return *rate;
+}
+
+absl::Status CheckKeys(absl::string_view source, const YAML::Node& map, absl::string_view where,
+                       std::initializer_list<absl::string_view> allowed) {
+  for (const auto& kv : map) {
+    std::string key = kv.first.Scalar();
+    bool ok = false;
+    for (absl::string_view a : allowed) ok |= key == a;
+    if (!ok) {
+      return FieldError(source, kv.first, absl::StrCat(where, key), "unknown key");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node& root) {
+  if (!root.IsMap()) return FieldError(source, root, "job", "expected a mapping at the top");
+  if (auto s = CheckKeys(source, root, "",
+                         {"id", "pattern", "endpoints", "rate", "strict", "max_subflows",
+                          "traffic_class", "flows"});
+      !s.ok()) {
+    return s;
+  }
+  JobSpec spec;
+  if (!root["id"]) return FieldError(source, root, "id", "missing (every job needs an id)");
+  auto id = ScalarOf(source, root["id"], "id");
+  if (!id.ok()) return id.status();
+  if (id->empty()) return FieldError(source, root["id"], "id", "must not be empty");
+  spec.id = *id;
+  if (root["pattern"]) {
+    auto name = ScalarOf(source, root["pattern"], "pattern");
+    if (!name.ok()) return name.status();
+    auto pattern = ParseCollectivePattern(*name);
+    if (!pattern.ok())
+      return FieldError(source, root["pattern"], "pattern", pattern.status().message());
+    spec.pattern = *pattern;
+  }
+  if (const YAML::Node eps = root["endpoints"]) {
+    std::vector<YAML::Node> items;
+    if (eps.IsScalar()) {
+      items.push_back(eps);
+    } else if (eps.IsSequence()) {
+      for (const auto& item : eps) items.push_back(item);
+    } else {
+      return FieldError(source, eps, "endpoints", "expected a list of names or a range");
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string field = absl::StrCat("endpoints[", i, "]");
+      auto text = ScalarOf(source, items[i], field);
+      if (!text.ok()) return text.status();
+      auto names = ExpandEndpointRange(*text);
+      if (!names.ok()) return FieldError(source, items[i], field, names.status().message());
+      if (spec.endpoints.size() + names->size() > kMaxEndpoints) {
+        return FieldError(source, items[i], field, "too many endpoints");
+      }
+      spec.endpoints.insert(spec.endpoints.end(), names->begin(), names->end());
+    }
+  }
+  if (root["rate"]) {
+    auto rate = RateOf(source, root["rate"], "rate");
+    if (!rate.ok()) return rate.status();
+    spec.rate_bps = *rate;
+  }
+  if (root["strict"]) {
+    auto strict = BoolOf(source, root["strict"], "strict");
+    if (!strict.ok()) return strict.status();
+    spec.strict = *strict;
+  }
+  if (root["max_subflows"]) {
+    auto n = IntOf(source, root["max_subflows"], "max_subflows");
+    if (!n.ok()) return n.status();
+    if (*n < 1 || *n > 64) {
+      return FieldError(source, root["max_subflows"], "max_subflows", "must be 1..64");
+    }
+    spec.max_subflows = *n;
+  }
+  if (root["traffic_class"]) {
+    auto tc = IntOf(source, root["traffic_class"], "traffic_class");
+    if (!tc.ok()) return tc.status();
+    if (*tc < 0 || *tc > 7) {
+      return FieldError(source, root["traffic_class"], "traffic_class", "must be 0..7");
+    }
+    spec.traffic_class = *tc;
+  }
+  if (const YAML::Node flows = root["flows"]) {
+    if (spec.pattern != CollectivePattern::kExplicit) {
+      return FieldError(source, flows, "flows", "only allowed with pattern: explicit");
+    }
+    if (!flows.IsSequence()) return FieldError(source, flows, "flows", "expected a list");
+    for (size_t i = 0; i < flows.size(); ++i) {
+      const YAML::Node f = flows[i];
+      std::string where = absl::StrCat("flows[", i, "]");
+      if (!f.IsMap()) return FieldError(source, f, where, "expected {src, dst, rate}");
+      if (auto s = CheckKeys(source, f, where + ".", {"src", "dst", "rate"}); !s.ok()) return s;
+      ExplicitFlow flow;
+      for (const char* key : {"src", "dst"}) {
+        if (!f[key]) return FieldError(source, f, absl::StrCat(where, ".", key), "missing");
+        auto name = ScalarOf(source, f[key], absl::StrCat(where, ".", key));
+        if (!name.ok()) return name.status();
+        (std::string(key) == "src" ? flow.src : flow.dst) = *name;
+      }
+      if (f["rate"]) {
+        auto rate = RateOf(source, f["rate"], where + ".rate");
+        if (!rate.ok()) return rate.status();
+        flow.rate_bps = *rate;
+      }
+      spec.explicit_flows.push_back(std::move(flow));
+    }
+  }
+  if (spec.pattern == CollectivePattern::kExplicit && spec.explicit_flows.empty()) {
+    return FieldError(source, root, "flows", "pattern explicit needs a non-empty flows list");
+  }
+  if (spec.pattern != CollectivePattern::kExplicit && spec.endpoints.empty()) {
+    return FieldError(source, root, "endpoints", "empty job: no endpoints");
+  }
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ExpandEndpointRange(absl::string_view pattern) {
+  std::vector<std::string> out{""};
+  size_t i = 0;
+  while (i < pattern.size()) {
+    char c = pattern[i];
+    if (c == ']')
+      return absl::InvalidArgumentError(absl::StrCat("unbalanced ']' in '", pattern, "'"));
+    if (c != '[') {
+      for (auto& s : out) s.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t close = pattern.find(']', i);
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("unbalanced '[' in '", pattern, "'"));
+    }
+    absl::string_view body = pattern.substr(i + 1, close - i - 1);
+    size_t dash = body.find('-');
+    int lo = 0, hi = 0;
+    if (dash == absl::string_view::npos || !absl::SimpleAtoi(body.substr(0, dash), &lo) ||
+        !absl::SimpleAtoi(body.substr(dash + 1), &hi) || lo < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("range '[", body, "]' in '", pattern, "' is not [lo-hi]"));
+    }
+    if (lo > hi) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("range '[", body, "]' in '", pattern, "' has lo > hi"));
+    }
+    if (out.size() * static_cast<size_t>(hi - lo + 1) > kMaxEndpoints) {
+      return absl::InvalidArgumentError(absl::StrCat("'", pattern, "' expands to too many names"));
+    }
+    std::vector<std::string> next;
+    next.reserve(out.size() * (hi - lo + 1));
+    for (const auto& s : out) {
+      for (int v = lo; v <= hi; ++v) next.push_back(absl::StrCat(s, v));
+    }
+    out = std::move(next);
+    i = close + 1;
+  }
+  if (out.size() == 1 && out[0].empty()) {
+    return absl::InvalidArgumentError("empty endpoint name");
+  }
+  return out;
+}
+
+absl::StatusOr<double> ParseRateBps(absl::string_view text) {
+  std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (absl::EndsWith(t, "bps")) t.resize(t.size() - 3);
+  double scale = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 'k':
+        scale = 1e3;
+        break;
+      case 'm':
+        scale = 1e6;
+        break;
+      case 'g':
+        scale = 1e9;
+        break;
+      case 't':
+        scale = 1e12;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) t.pop_back();
+  }
+  double value = 0;
+  if (!absl::SimpleAtod(t, &value) || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rate '", text, "' is not a number of bps (e.g. 100G, 400Gbps, 1e11)"));
+  }
+  if (value <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rate '", text, "' must be > 0 (omit the rate for the NIC's line rate)"));
+  }
+  return value * scale;
+}
+
+absl::StatusOr<JobSpec> ParseJobYaml(absl::string_view yaml_text, absl::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+    return ParseJobNode(source, root);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
+}
+
+absl::StatusOr<JobSpec> LoadJobFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read job file '", path, "'"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseJobYaml(buffer.str(), path);
+}
+
+}  // namespace pulse::controller

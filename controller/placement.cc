@@ -1,0 +1,721 @@
+#include "controller/placement.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "controller/edge_coloring.h"
+#include "controller/lower_bound.h"
+
+namespace pulse::controller {
+
+using topology::SwitchRole;
+
+namespace {
+
+constexpr double kEps = 1e-9;
+constexpr int kMaxSubflows = 64;
+
+std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
+
+}  // namespace
+
+// The regular Clos structure exact placement relies on. Leaves are grouped in blocks (one block
+// on a two-tier fabric, one per pod on a three-tier one); every leaf of a block has `parallel`
+// links to every spine of its block, so an edge colour c at a leaf names spine c / parallel and
+// its (c % parallel)-th link. On three tiers the spine at position a of every block has the same
+// super-spine sequence, so a second colour names the super-spine link.
+struct ClosShape {
+  bool three_tier = false;
+  int blocks = 0;
+  int leaf_colours = 0;       // spines per block * parallel links
+  int spine_colours = 0;      // uplinks per spine (three tiers)
+  double min_fabric_bps = 0;  // smallest switch-to-switch link capacity
+  int spines_per_block = 0;
+  int parallel = 0;
+  std::vector<int> leaf_index;                // by NodeId, -1 if not a leaf
+  std::vector<int> leaf_block;                // by leaf index
+  std::vector<std::vector<LinkId>> leaf_up;   // [leaf index][colour]
+  std::vector<std::vector<LinkId>> spine_up;  // [block * spines_per_block + pos][colour]
+  std::vector<LinkId> nic_link;               // by NodeId: the NIC's only link, kNoLink otherwise
+  std::vector<int> nic_leaf;                  // by NodeId: leaf index of the NIC, -1 otherwise
+};
+
+namespace {
+
+// Sorts a node's links to the tier above by (peer, link id) and checks each peer of `peers`
+// gets exactly `parallel` of them. Returns the ordered links, or empty on mismatch.
+std::vector<LinkId> OrderedUplinks(const Fabric& fabric, NodeId node,
+                                   const std::vector<NodeId>& peers, int parallel) {
+  absl::flat_hash_map<NodeId, int> position;
+  for (size_t i = 0; i < peers.size(); ++i) position[peers[i]] = static_cast<int>(i);
+  std::vector<std::pair<int, LinkId>> ups;
+  for (LinkId l : fabric.LinksOf(node)) {
+    NodeId peer = fabric.Peer(l, node);
+    if (fabric.node(peer).level <= fabric.node(node).level) continue;
+    auto it = position.find(peer);
+    if (it == position.end()) return {};
+    ups.emplace_back(it->second, l);
+  }
+  if (ups.size() != peers.size() * static_cast<size_t>(parallel)) return {};
+  std::sort(ups.begin(), ups.end());
+  std::vector<LinkId> out;
+  for (size_t i = 0; i < ups.size(); ++i) {
+    if (ups[i].first != static_cast<int>(i) / parallel) return {};
+    out.push_back(ups[i].second);
+  }
+  return out;
+}
+
+}  // namespace
+
+// Builds the shape, or returns null when the fabric is not regular enough for exact colouring
+// (multi-homed NICs, unequal leaf-spine wiring, missing pods...). Placement then uses the
+// heuristic for everything, which is always correct, just not provably optimal.
+static std::shared_ptr<ClosShape> BuildClosShape(const Fabric& fabric) {
+  auto shape = std::make_shared<ClosShape>();
+  const size_t n = fabric.nodes().size();
+  shape->leaf_index.assign(n, -1);
+  shape->nic_link.assign(n, topology::kNoLink);
+  shape->nic_leaf.assign(n, -1);
+  std::vector<NodeId> leaves, spines, supers;
+  for (NodeId sw : fabric.switches()) {
+    switch (fabric.node(sw).role) {
+      case SwitchRole::kLeaf:
+        leaves.push_back(sw);
+        break;
+      case SwitchRole::kSpine:
+        spines.push_back(sw);
+        break;
+      case SwitchRole::kSuperSpine:
+        supers.push_back(sw);
+        break;
+    }
+  }
+  if (leaves.empty() || spines.empty()) return nullptr;
+  shape->three_tier = !supers.empty();
+  for (size_t i = 0; i < leaves.size(); ++i) shape->leaf_index[leaves[i]] = static_cast<int>(i);
+  for (NodeId nic : fabric.nics()) {
+    const auto& links = fabric.LinksOf(nic);
+    if (links.size() != 1) return nullptr;
+    NodeId leaf = fabric.Peer(links[0], nic);
+    if (shape->leaf_index[leaf] < 0) return nullptr;
+    shape->nic_link[nic] = links[0];
+    shape->nic_leaf[nic] = shape->leaf_index[leaf];
+  }
+  // Blocks: all leaves on two tiers; pods on three.
+  std::map<int, int> block_of_pod;
+  std::vector<std::vector<NodeId>> block_spines;
+  if (shape->three_tier) {
+    for (NodeId s : spines) {
+      int pod = fabric.node(s).pod;
+      if (pod < 0) return nullptr;
+      auto [it, inserted] = block_of_pod.emplace(pod, static_cast<int>(block_of_pod.size()));
+      if (inserted) block_spines.emplace_back();
+      block_spines[it->second].push_back(s);
+    }
+  } else {
+    block_spines.push_back(spines);
+  }
+  shape->blocks = static_cast<int>(block_spines.size());
+  shape->spines_per_block = static_cast<int>(block_spines[0].size());
+  for (const auto& b : block_spines) {
+    if (static_cast<int>(b.size()) != shape->spines_per_block) return nullptr;
+  }
+  // Parallel links from the first leaf to its first spine fix `parallel`.
+  shape->parallel = 0;
+  for (LinkId l : fabric.LinksOf(leaves[0])) {
+    NodeId peer = fabric.Peer(l, leaves[0]);
+    if (fabric.node(peer).level == 2) {
+      int count = 0;
+      for (LinkId m : fabric.LinksOf(leaves[0])) count += fabric.Peer(m, leaves[0]) == peer;
+      shape->parallel = count;
+      break;
+    }
+  }
+  if (shape->parallel == 0) return nullptr;
+  shape->leaf_colours = shape->spines_per_block * shape->parallel;
+  for (const auto& link : fabric.links()) {
+    if (fabric.node(link.a.node).is_nic() || fabric.node(link.b.node).is_nic()) continue;
+    double cap = static_cast<double>(link.capacity_bps);
+    if (shape->min_fabric_bps == 0 || cap < shape->min_fabric_bps) shape->min_fabric_bps = cap;
+  }
+  for (NodeId leaf : leaves) {
+    int block = 0;
+    if (shape->three_tier) {
+      auto it = block_of_pod.find(fabric.node(leaf).pod);
+      if (it == block_of_pod.end()) return nullptr;
+      block = it->second;
+    }
+    std::vector<LinkId> ups = OrderedUplinks(fabric, leaf, block_spines[block], shape->parallel);
+    if (ups.empty()) return nullptr;
+    shape->leaf_block.push_back(block);
+    shape->leaf_up.push_back(std::move(ups));
+  }
+  if (shape->three_tier) {
+    // Spine position a of every block must reach the same super-spines in the same order.
+    for (int a = 0; a < shape->spines_per_block; ++a) {
+      std::vector<NodeId> reference;
+      for (int b = 0; b < shape->blocks; ++b) {
+        NodeId spine = block_spines[b][a];
+        std::vector<std::pair<NodeId, LinkId>> ups;
+        for (LinkId l : fabric.LinksOf(spine)) {
+          NodeId peer = fabric.Peer(l, spine);
+          if (fabric.node(peer).level == 3) ups.emplace_back(peer, l);
+        }
+        std::sort(ups.begin(), ups.end());
+        std::vector<NodeId> peers;
+        std::vector<LinkId> links;
+        for (const auto& [peer, l] : ups) peers.push_back(peer), links.push_back(l);
+        if (b == 0) {
+          reference = peers;
+          if (a == 0) shape->spine_colours = static_cast<int>(peers.size());
+        }
+        if (peers != reference || static_cast<int>(peers.size()) != shape->spine_colours ||
+            peers.empty()) {
+          return nullptr;
+        }
+        shape->spine_up.push_back(std::move(links));
+      }
+    }
+    // spine_up was filled position-major; reorder to block-major.
+    std::vector<std::vector<LinkId>> by_block(shape->spine_up.size());
+    for (int a = 0; a < shape->spines_per_block; ++a) {
+      for (int b = 0; b < shape->blocks; ++b) {
+        by_block[b * shape->spines_per_block + a] =
+            std::move(shape->spine_up[a * shape->blocks + b]);
+      }
+    }
+    shape->spine_up = std::move(by_block);
+  }
+  return shape;
+}
+
+namespace {
+
+struct Loads {
+  const Fabric& fabric;
+  std::vector<double>& bps;
+
+  double Capacity(DirectedLinkId d) const {
+    return static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+  }
+  double UtilWith(DirectedLinkId d, double extra_bps) const {
+    double cap = Capacity(d);
+    double load = bps[d] + extra_bps;
+    if (cap <= 0) return load > 0 ? std::numeric_limits<double>::infinity() : 0;
+    return load / cap;
+  }
+  void Add(const Path& path, double rate) {
+    for (DirectedLinkId d : path.hops) bps[d] += rate;
+  }
+  void Remove(const Path& path, double rate) {
+    for (DirectedLinkId d : path.hops) {
+      bps[d] -= rate;
+      if (bps[d] < 1e-6) bps[d] = 0;  // keep float dust from showing as load
+    }
+  }
+  // (max utilisation along the path with `rate` added, sum of the same) for comparing paths.
+  std::pair<double, double> Cost(const Path& path, double rate) const {
+    double max = 0, sum = 0;
+    for (DirectedLinkId d : path.hops) {
+      double u = UtilWith(d, rate);
+      max = std::max(max, u);
+      sum += u;
+    }
+    return {max, sum};
+  }
+};
+
+// Index of the least-costly path not in `exclude`, or -1.
+int LeastLoaded(const Loads& loads, const std::vector<Path>& paths, double rate,
+                const std::vector<const Path*>& exclude) {
+  int best = -1;
+  std::pair<double, double> best_cost;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    bool excluded = false;
+    for (const Path* p : exclude) excluded |= (*p == paths[i]);
+    if (excluded) continue;
+    auto cost = loads.Cost(paths[i], rate);
+    if (best < 0 || cost.first < best_cost.first - kEps ||
+        (cost.first <= best_cost.first + kEps && cost.second < best_cost.second - kEps)) {
+      best = static_cast<int>(i);
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// Paths of the other sub-flows of flow i's demand (sub-flows of one demand are stored
+// consecutively, subflow 0 first), so a moved sub-flow does not land on a sibling's path.
+std::vector<const Path*> SiblingPaths(const JobPlacement& job, size_t i) {
+  std::vector<const Path*> out;
+  const PlacedFlow& f = job.flows[i];
+  size_t start = i - static_cast<size_t>(f.subflow);
+  for (size_t j = start; j < job.flows.size(); ++j) {
+    const PlacedFlow& g = job.flows[j];
+    if (g.subflow != static_cast<int>(j - start) || g.src != f.src || g.dst != f.dst) break;
+    if (j != i) out.push_back(&g.path);
+  }
+  return out;
+}
+
+absl::StatusOr<NodeId> ResolveFor(const Fabric& fabric, const JobSpec& spec, absl::string_view name,
+                                  absl::string_view what) {
+  auto nic = fabric.ResolveEndpoint(name);
+  if (!nic.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(JobPrefix(spec), what, ": ", nic.status().message()));
+  }
+  return *nic;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec) {
+  const std::string where = JobPrefix(spec);
+  if (spec.id.empty()) return absl::InvalidArgumentError("job id is empty");
+  if (!std::isfinite(spec.rate_bps) || spec.rate_bps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "rate must be > 0 bps, or 0 for line rate; got ", spec.rate_bps));
+  }
+  if (spec.max_subflows < 1 || spec.max_subflows > kMaxSubflows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "max_subflows must be 1..", kMaxSubflows, ", got ", spec.max_subflows));
+  }
+  if (spec.traffic_class < 0 || spec.traffic_class > 7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "traffic_class must be 0..7, got ", spec.traffic_class));
+  }
+  std::vector<NodeId> nics;
+  absl::flat_hash_set<std::string> seen;
+  for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+    if (!seen.insert(spec.endpoints[i]).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "endpoint '", spec.endpoints[i], "' is listed twice"));
+    }
+    auto nic = ResolveFor(fabric, spec, spec.endpoints[i], absl::StrCat("endpoint ", i));
+    if (!nic.ok()) return nic.status();
+    nics.push_back(*nic);
+  }
+  if (spec.pattern != CollectivePattern::kExplicit) {
+    if (spec.endpoints.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no endpoints"));
+    }
+    auto demands = CollectiveFlows(fabric, spec.pattern, nics, spec.rate_bps);
+    if (!demands.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, demands.status().message()));
+    }
+    return demands;
+  }
+  if (spec.explicit_flows.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no explicit flows"));
+  }
+  std::vector<FlowDemand> demands;
+  for (size_t i = 0; i < spec.explicit_flows.size(); ++i) {
+    const ExplicitFlow& f = spec.explicit_flows[i];
+    const std::string what = absl::StrCat("flow ", i);
+    auto src = ResolveFor(fabric, spec, f.src, absl::StrCat(what, " source"));
+    if (!src.ok()) return src.status();
+    auto dst = ResolveFor(fabric, spec, f.dst, absl::StrCat(what, " destination"));
+    if (!dst.ok()) return dst.status();
+    if (f.src == f.dst || *src == *dst) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, what, " from '", f.src, "' to '", f.dst, "' is a flow to itself"));
+    }
+    if (!std::isfinite(f.rate_bps) || f.rate_bps < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, what, ": rate must be > 0 bps (0: the job's rate), got ", f.rate_bps));
+    }
+    // Two GPUs of one server talk over NVLink: no fabric demand.
+    if (fabric.node(*src).server == fabric.node(*dst).server) continue;
+    double rate = f.rate_bps > 0 ? f.rate_bps : spec.rate_bps;
+    if (rate <= 0) rate = NicLineRateBps(fabric, *src);
+    if (rate <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, what, ": source NIC '", fabric.node(*src).name, "' has no capacity"));
+    }
+    demands.push_back(FlowDemand{*src, *dst, rate, 0});
+  }
+  return demands;
+}
+
+Placement::Placement(std::shared_ptr<const Fabric> fabric)
+    : fabric_(std::move(fabric)),
+      link_status_(*fabric_),
+      load_bps_(fabric_->num_directed_links(), 0.0),
+      shape_(BuildClosShape(*fabric_)) {}
+
+double Placement::Utilisation(DirectedLinkId link) const {
+  double cap = static_cast<double>(fabric_->link(Fabric::LinkOf(link)).capacity_bps);
+  if (cap <= 0) return load_bps_[link] > 0 ? std::numeric_limits<double>::infinity() : 0;
+  return load_bps_[link] / cap;
+}
+
+double Placement::MaxUtilisation() const {
+  double max = 0;
+  for (DirectedLinkId d = 0; d < static_cast<DirectedLinkId>(load_bps_.size()); ++d) {
+    max = std::max(max, Utilisation(d));
+  }
+  return max;
+}
+
+const JobPlacement* Placement::FindJob(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+// Exact placement of a group of equal-rate demands by edge colouring, with `multiplicity` flows
+// allowed per fabric link: each link owns that many consecutive colours. Returns false (placing
+// nothing) when the group does not fit: unequal rates, or a leaf or pod with more crossing flows
+// than colours.
+bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
+                       const std::vector<const FlowDemand*>& phase, int multiplicity,
+                       std::vector<PlacedFlow>& out) {
+  const int m = multiplicity;
+  const double rate = phase.front()->rate_bps;
+  for (const FlowDemand* d : phase) {
+    if (std::abs(d->rate_bps - rate) > kEps * rate) return false;
+  }
+  const int leaf_count = static_cast<int>(shape.leaf_up.size());
+  std::vector<BipartiteEdge> edges;
+  std::vector<size_t> edge_demand;
+  for (size_t i = 0; i < phase.size(); ++i) {
+    int a = shape.nic_leaf[phase[i]->src], b = shape.nic_leaf[phase[i]->dst];
+    if (a != b) {
+      edges.emplace_back(a, b);
+      edge_demand.push_back(i);
+    }
+  }
+  auto colours = ColourBipartiteEdges(leaf_count, leaf_count, edges, shape.leaf_colours * m);
+  if (!colours.ok()) return false;
+  // Three tiers: per spine position, colour the block -> block flows with super-spine links.
+  std::vector<int> core_colour(edges.size(), -1);
+  if (shape.three_tier) {
+    std::vector<std::vector<size_t>> by_position(shape.spines_per_block);
+    for (size_t e = 0; e < edges.size(); ++e) {
+      if (shape.leaf_block[edges[e].first] != shape.leaf_block[edges[e].second]) {
+        by_position[(*colours)[e] / m / shape.parallel].push_back(e);
+      }
+    }
+    for (const auto& group : by_position) {
+      if (group.empty()) continue;
+      std::vector<BipartiteEdge> pod_edges;
+      for (size_t e : group) {
+        pod_edges.emplace_back(shape.leaf_block[edges[e].first], shape.leaf_block[edges[e].second]);
+      }
+      auto cc =
+          ColourBipartiteEdges(shape.blocks, shape.blocks, pod_edges, shape.spine_colours * m);
+      if (!cc.ok()) return false;
+      for (size_t j = 0; j < group.size(); ++j) core_colour[group[j]] = (*cc)[j] / m;
+    }
+  }
+  std::vector<int> colour_of(phase.size(), -1);
+  std::vector<int> core_of(phase.size(), -1);
+  for (size_t e = 0; e < edges.size(); ++e) {
+    colour_of[edge_demand[e]] = (*colours)[e] / m;
+    core_of[edge_demand[e]] = core_colour[e];
+  }
+  for (size_t i = 0; i < phase.size(); ++i) {
+    const FlowDemand& d = *phase[i];
+    PlacedFlow f;
+    f.src = d.src;
+    f.dst = d.dst;
+    f.rate_bps = d.rate_bps;
+    f.phase = d.phase;
+    const int src_leaf = shape.nic_leaf[d.src], dst_leaf = shape.nic_leaf[d.dst];
+    const NodeId src_leaf_node = fabric.Peer(shape.nic_link[d.src], d.src);
+    auto& hops = f.path.hops;
+    hops.push_back(fabric.DirectedFrom(shape.nic_link[d.src], d.src));
+    if (src_leaf != dst_leaf) {
+      const int c = colour_of[i];
+      const LinkId up = shape.leaf_up[src_leaf][c];
+      const LinkId down = shape.leaf_up[dst_leaf][c];
+      hops.push_back(fabric.DirectedFrom(up, src_leaf_node));
+      const int src_block = shape.leaf_block[src_leaf], dst_block = shape.leaf_block[dst_leaf];
+      if (src_block != dst_block) {
+        const int position = c / shape.parallel;
+        const LinkId core_up =
+            shape.spine_up[src_block * shape.spines_per_block + position][core_of[i]];
+        const LinkId core_down =
+            shape.spine_up[dst_block * shape.spines_per_block + position][core_of[i]];
+        NodeId src_spine = fabric.Peer(up, src_leaf_node);
+        hops.push_back(fabric.DirectedFrom(core_up, src_spine));
+        NodeId core = fabric.Peer(core_up, src_spine);
+        hops.push_back(fabric.DirectedFrom(core_down, core));
+      }
+      NodeId dst_spine = fabric.Peer(down, fabric.Peer(shape.nic_link[d.dst], d.dst));
+      hops.push_back(fabric.DirectedFrom(down, dst_spine));
+    }
+    hops.push_back(
+        fabric.DirectedFrom(shape.nic_link[d.dst], fabric.Peer(shape.nic_link[d.dst], d.dst)));
+    out.push_back(std::move(f));
+  }
+  return true;
+}
+
+// Moves flows of `job` off its most loaded link while that lowers the maximum over the links it
+// uses. Other jobs' flows never move.
+void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads, JobPlacement& job,
+                    double stop_at) {
+  absl::flat_hash_map<DirectedLinkId, std::vector<size_t>> on_link;
+  for (size_t i = 0; i < job.flows.size(); ++i) {
+    for (DirectedLinkId d : job.flows[i].path.hops) on_link[d].push_back(i);
+  }
+  const size_t max_rounds = std::min<size_t>(4 * job.flows.size() + 16, 5000);
+  for (size_t round = 0; round < max_rounds; ++round) {
+    DirectedLinkId worst = -1;
+    double worst_util = 0;
+    for (const auto& [d, flows] : on_link) {
+      if (flows.empty()) continue;
+      double u = loads.UtilWith(d, 0);
+      if (u > worst_util + kEps || (std::abs(u - worst_util) <= kEps && d < worst)) {
+        worst = d;
+        worst_util = u;
+      }
+    }
+    if (worst < 0 || worst_util <= stop_at + kEps) return;
+    bool moved = false;
+    for (size_t i : on_link[worst]) {
+      PlacedFlow& f = job.flows[i];
+      auto paths = UpDownPaths(fabric, status, f.src, f.dst);
+      if (!paths.ok()) continue;
+      loads.Remove(f.path, f.rate_bps);
+      std::vector<const Path*> exclude = SiblingPaths(job, i);
+      exclude.push_back(&f.path);
+      int best = LeastLoaded(loads, *paths, f.rate_bps, exclude);
+      if (best >= 0 && loads.Cost((*paths)[best], f.rate_bps).first < worst_util - kEps) {
+        for (DirectedLinkId d : f.path.hops) {
+          auto& v = on_link[d];
+          v.erase(std::find(v.begin(), v.end(), i));
+        }
+        f.path = (*paths)[best];
+        for (DirectedLinkId d : f.path.hops) on_link[d].push_back(i);
+        loads.Add(f.path, f.rate_bps);
+        moved = true;
+        break;
+      }
+      loads.Add(f.path, f.rate_bps);
+    }
+    if (!moved) return;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
+  if (jobs_.count(spec.id) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("job '", spec.id, "' is already placed"));
+  }
+  auto demands = JobDemands(*fabric_, spec);
+  if (!demands.ok()) return demands.status();
+
+  JobPlacement job;
+  job.spec = spec;
+  LowerBound bound = PlacementLowerBound(*fabric_, link_status_, *demands);
+  job.lower_bound = bound.max_utilisation;
+  job.lower_bound_cut = bound.where;
+
+  std::vector<double> scratch = load_bps_;
+  Loads loads{*fabric_, scratch};
+
+  // Exact colouring when the fabric is a regular Clos with every link up and flows are not
+  // split. Equal-rate jobs whose phases fit a link together (ring: 2 x rate/2) colour each phase
+  // with one flow per link; otherwise (double tree: 8 phases x rate/4) the whole job is coloured
+  // at once with as many flows per link as fit. What does not colour goes to the heuristic.
+  std::vector<const FlowDemand*> heuristic;
+  auto place_group = [&](const std::vector<const FlowDemand*>& group, int multiplicity) {
+    size_t before = job.flows.size();
+    if (!PlaceGroupExactly(*fabric_, *shape_, group, multiplicity, job.flows)) return false;
+    for (size_t i = before; i < job.flows.size(); ++i) {
+      loads.Add(job.flows[i].path, job.flows[i].rate_bps);
+    }
+    job.exact_flows += job.flows.size() - before;
+    return true;
+  };
+  if (shape_ != nullptr && links_down_ == 0 && spec.max_subflows == 1 && !demands->empty()) {
+    std::map<int, std::vector<const FlowDemand*>> phases;
+    std::vector<const FlowDemand*> all;
+    const double rate = demands->front().rate_bps;
+    bool equal_rates = true;
+    for (const FlowDemand& d : *demands) {
+      phases[d.phase].push_back(&d);
+      all.push_back(&d);
+      equal_rates &= std::abs(d.rate_bps - rate) <= kEps * rate;
+    }
+    bool done = false;
+    if (equal_rates && phases.size() * rate > shape_->min_fabric_bps * (1 + kEps)) {
+      const int multiplicity =
+          std::max(1, static_cast<int>(std::floor(shape_->min_fabric_bps / rate + kEps)));
+      if (static_cast<int64_t>(shape_->leaf_colours) * multiplicity <= 8192) {
+        done = place_group(all, multiplicity);
+      }
+    }
+    if (!done) {
+      for (auto& [phase, members] : phases) {
+        if (!place_group(members, 1))
+          heuristic.insert(heuristic.end(), members.begin(), members.end());
+      }
+    }
+  } else {
+    for (const FlowDemand& d : *demands) heuristic.push_back(&d);
+  }
+
+  // Heuristic: largest first, each (sub)flow on the least-loaded path.
+  std::stable_sort(
+      heuristic.begin(), heuristic.end(),
+      [](const FlowDemand* a, const FlowDemand* b) { return a->rate_bps > b->rate_bps; });
+  for (const FlowDemand* d : heuristic) {
+    auto paths = UpDownPaths(*fabric_, link_status_, d->src, d->dst);
+    if (!paths.ok()) {
+      return absl::Status(paths.status().code(),
+                          absl::StrCat(JobPrefix(spec), paths.status().message()));
+    }
+    const int parts = std::min<int>(spec.max_subflows, static_cast<int>(paths->size()));
+    const double part_rate = d->rate_bps / parts;
+    std::vector<const Path*> used;
+    for (int s = 0; s < parts; ++s) {
+      int best = LeastLoaded(loads, *paths, part_rate, used);
+      PlacedFlow f;
+      f.src = d->src;
+      f.dst = d->dst;
+      f.rate_bps = part_rate;
+      f.subflow = s;
+      f.phase = d->phase;
+      f.path = (*paths)[best];
+      loads.Add(f.path, part_rate);
+      used.push_back(&(*paths)[best]);
+      job.flows.push_back(std::move(f));
+    }
+  }
+  // Local improvement: also after colouring, which ignores the load of other jobs.
+  ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
+
+  // Max over the job's links, and the strict-mode check.
+  DirectedLinkId worst = -1;
+  for (const PlacedFlow& f : job.flows) {
+    for (DirectedLinkId d : f.path.hops) {
+      if (worst < 0 || loads.UtilWith(d, 0) > loads.UtilWith(worst, 0)) worst = d;
+    }
+  }
+  job.max_link_load = worst < 0 ? 0 : loads.UtilWith(worst, 0);
+  if (spec.strict && job.max_link_load > 1 + 1e-9) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%sstrict placement refused: %s would carry %.0f%% of %.0f Gb/s", JobPrefix(spec),
+        fabric_->DescribeDirected(worst), 100 * job.max_link_load, loads.Capacity(worst) / 1e9));
+  }
+  load_bps_ = std::move(scratch);
+  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
+  (void)inserted;
+  RefreshJobLoads();
+  return &it->second;
+}
+
+void Placement::RefreshJobLoads() {
+  for (auto& [id, job] : jobs_) {
+    double max = 0;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) max = std::max(max, Utilisation(d));
+    }
+    job.max_link_load = max;
+  }
+}
+
+absl::Status Placement::RemoveJob(const std::string& job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  Loads loads{*fabric_, load_bps_};
+  for (const PlacedFlow& f : it->second.flows) loads.Remove(f.path, f.rate_bps);
+  jobs_.erase(it);
+  RefreshJobLoads();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up) {
+  if (link < 0 || link >= static_cast<LinkId>(fabric_->links().size())) {
+    return absl::InvalidArgumentError(absl::StrCat("no link ", link));
+  }
+  std::vector<FlowMove> moves;
+  if (link_status_.IsUp(link) == up) return moves;
+  link_status_.SetUp(link, up);
+  links_down_ += up ? -1 : 1;
+  if (up) return moves;
+
+  Loads loads{*fabric_, load_bps_};
+  std::vector<std::string> stranded;
+  for (auto& [id, job] : jobs_) {
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      PlacedFlow& f = job.flows[i];
+      bool crosses = false;
+      for (DirectedLinkId d : f.path.hops) crosses |= Fabric::LinkOf(d) == link;
+      if (!crosses) continue;
+      auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
+      if (!paths.ok()) {
+        if (stranded.size() < 5) {
+          stranded.push_back(absl::StrCat("job '", id, "' flow ", i, " ('",
+                                          fabric_->node(f.src).name, "' -> '",
+                                          fabric_->node(f.dst).name, "')"));
+        } else if (stranded.size() == 5) {
+          stranded.push_back("...");
+        }
+        continue;
+      }
+      loads.Remove(f.path, f.rate_bps);
+      std::vector<const Path*> exclude = SiblingPaths(job, i);
+      int best = LeastLoaded(loads, *paths, f.rate_bps, exclude);
+      if (best < 0) best = LeastLoaded(loads, *paths, f.rate_bps, {});
+      FlowMove move{id, i, f.path, (*paths)[best]};
+      f.path = (*paths)[best];
+      f.udp_src_port = 0;
+      loads.Add(f.path, f.rate_bps);
+      moves.push_back(std::move(move));
+    }
+  }
+  RefreshJobLoads();
+  if (!stranded.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("link ", fabric_->DescribeLink(link), " down: no surviving path for ",
+                     absl::StrJoin(stranded, ", "), "; ", moves.size(), " other flows moved"));
+  }
+  return moves;
+}
+
+absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
+                                 const Path& new_path) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  if (flow_index >= it->second.flows.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("job '", job_id, "' has no flow ", flow_index));
+  }
+  PlacedFlow& f = it->second.flows[flow_index];
+  if (!IsValleyFree(*fabric_, new_path, f.src, f.dst)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job '", job_id, "' flow ", flow_index, ": new path is not an up-down path from '",
+        fabric_->node(f.src).name, "' to '", fabric_->node(f.dst).name, "'"));
+  }
+  for (DirectedLinkId d : new_path.hops) {
+    if (!link_status_.IsUp(Fabric::LinkOf(d))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job '", job_id, "' flow ", flow_index, ": link ",
+                       fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
+    }
+  }
+  Loads loads{*fabric_, load_bps_};
+  loads.Remove(f.path, f.rate_bps);
+  f.path = new_path;
+  f.udp_src_port = 0;
+  loads.Add(f.path, f.rate_bps);
+  RefreshJobLoads();
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::controller

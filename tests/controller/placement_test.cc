@@ -1,0 +1,441 @@
+#include "controller/placement.h"
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "controller/lower_bound.h"
+#include "tests/controller/placement_test_fabrics.h"
+
+namespace pulse::controller {
+namespace {
+
+using placement_testing::kGbps;
+using topology::Fabric;
+using topology::NodeId;
+
+std::shared_ptr<const Fabric> MustBuild(absl::StatusOr<Fabric> f) {
+  EXPECT_TRUE(f.ok()) << f.status();
+  return std::make_shared<const Fabric>(*std::move(f));
+}
+
+std::string NicName(const Fabric& f, int i) { return f.node(f.nics()[i]).name; }
+
+// An explicit job of unit-rate (line-rate) flows i -> perm[i], fixed points dropped.
+JobSpec PermutationJob(const Fabric& f, const std::vector<int>& perm, const std::string& id) {
+  JobSpec spec;
+  spec.id = id;
+  spec.pattern = CollectivePattern::kExplicit;
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (static_cast<int>(i) == perm[i]) continue;
+    spec.explicit_flows.push_back({NicName(f, i), NicName(f, perm[i]), 0});
+  }
+  return spec;
+}
+
+std::vector<int> RandomPermutation(int n, std::mt19937& rng) {
+  std::vector<int> perm(n);
+  for (int i = 0; i < n; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rng);
+  return perm;
+}
+
+void ExpectPathsValid(const Fabric& f, const JobPlacement& job) {
+  for (const PlacedFlow& flow : job.flows) {
+    ASSERT_TRUE(IsValleyFree(f, flow.path, flow.src, flow.dst))
+        << f.node(flow.src).name << " -> " << f.node(flow.dst).name;
+  }
+}
+
+// Recomputes every channel's load from the placed flows: the placement's books must agree.
+void ExpectLoadsConsistent(const Placement& p) {
+  std::vector<double> load(p.fabric().num_directed_links(), 0);
+  for (const auto& [id, job] : p.jobs()) {
+    for (const PlacedFlow& flow : job.flows) {
+      for (auto d : flow.path.hops) load[d] += flow.rate_bps;
+    }
+  }
+  for (size_t d = 0; d < load.size(); ++d) ASSERT_NEAR(p.LoadBps(d), load[d], 1.0) << d;
+}
+
+// Property test: every random permutation of line-rate flows on a 1:1 leaf-spine (with parallel
+// links) or k-ary fat-tree is placed with maximum link load exactly 1.0.
+TEST(PlacementPropertyTest, RandomPermutationsPlaceAtExactlyLineRate) {
+  struct Case {
+    std::shared_ptr<const Fabric> fabric;
+    int permutations;
+  };
+  std::vector<Case> cases;
+  // (leaves, spines, hosts per leaf, parallel): hosts == spines * parallel (1:1).
+  const int shapes[][4] = {{2, 1, 1, 1},   {2, 2, 2, 1},   {3, 2, 4, 2}, {4, 4, 4, 1},
+                           {5, 3, 6, 2},   {8, 8, 8, 1},   {8, 4, 8, 2}, {16, 8, 8, 1},
+                           {12, 6, 12, 2}, {32, 16, 16, 1}};
+  for (const auto& s : shapes) {
+    cases.push_back({MustBuild(placement_testing::LeafSpineFabric(s[0], s[1], s[2], s[3])), 1000});
+  }
+  for (int k : {4, 6, 8, 10})
+    cases.push_back({MustBuild(placement_testing::FatTreeFabric(k)), 400});
+  cases.push_back({MustBuild(placement_testing::FatTreeFabric(16)), 40});
+
+  std::mt19937 rng(2024);
+  int placed = 0;
+  for (const Case& c : cases) {
+    Placement p(c.fabric);
+    const int n = static_cast<int>(c.fabric->nics().size());
+    for (int t = 0; t < c.permutations; ++t) {
+      std::vector<int> perm = RandomPermutation(n, rng);
+      JobSpec spec = PermutationJob(*c.fabric, perm, "perm");
+      if (spec.explicit_flows.empty()) continue;
+      auto job = p.PlaceJob(spec);
+      ASSERT_TRUE(job.ok()) << job.status();
+      ASSERT_EQ((*job)->exact_flows, (*job)->flows.size());
+      ASSERT_NEAR((*job)->max_link_load, 1.0, 1e-9) << "nics " << n << " trial " << t;
+      ASSERT_NEAR(p.MaxUtilisation(), 1.0, 1e-9);
+      if (t % 50 == 0) {
+        ExpectPathsValid(*c.fabric, **job);
+        ExpectLoadsConsistent(p);
+      }
+      ASSERT_TRUE(p.RemoveJob("perm").ok());
+      ASSERT_NEAR(p.MaxUtilisation(), 0.0, 1e-12);
+      ++placed;
+    }
+  }
+  EXPECT_GE(placed, 10000);
+}
+
+TEST(PlacementTest, CollectivesOnLeafSpineAndFatTreeAreAtMostLineRate) {
+  for (auto fabric : {MustBuild(placement_testing::LeafSpineFabric(8, 4, 4)),
+                      MustBuild(placement_testing::FatTreeFabric(6))}) {
+    for (auto pattern :
+         {CollectivePattern::kRing, CollectivePattern::kAllToAll,
+          CollectivePattern::kDoubleBinaryTree, CollectivePattern::kHalvingDoubling}) {
+      Placement p(fabric);
+      JobSpec spec;
+      spec.id = "job";
+      spec.pattern = pattern;
+      std::mt19937 rng(static_cast<int>(pattern));
+      std::vector<int> order = RandomPermutation(32, rng);
+      for (int i : order) spec.endpoints.push_back(NicName(*fabric, i));
+      auto job = p.PlaceJob(spec);
+      ASSERT_TRUE(job.ok()) << job.status();
+      EXPECT_EQ((*job)->exact_flows, (*job)->flows.size()) << CollectivePatternName(pattern);
+      EXPECT_LE((*job)->max_link_load, 1.0 + 1e-9) << CollectivePatternName(pattern);
+      EXPECT_GE((*job)->max_link_load, (*job)->lower_bound - 1e-9);
+      ExpectPathsValid(*fabric, **job);
+      ExpectLoadsConsistent(p);
+    }
+  }
+}
+
+TEST(PlacementTest, OversubscribedFabricUsesHeuristicAndReportsGap) {
+  // 2:1 oversubscribed: 4 hosts per leaf, 2 uplinks. Every host sends off-leaf.
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(4, 2, 4));
+  Placement p(fabric);
+  std::vector<int> perm(16);
+  for (int i = 0; i < 16; ++i) perm[i] = (i + 4) % 16;
+  auto job = p.PlaceJob(PermutationJob(*fabric, perm, "shift"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  // Leaf cut: 4 x 100G out over 2 x 100G uplinks.
+  EXPECT_NEAR((*job)->lower_bound, 2.0, 1e-9);
+  EXPECT_NE((*job)->lower_bound_cut.find("leaf-"), std::string::npos);
+  EXPECT_NEAR((*job)->max_link_load, 2.0, 1e-9);  // the heuristic reaches the bound here
+  ExpectPathsValid(*fabric, **job);
+  ExpectLoadsConsistent(p);
+}
+
+TEST(PlacementTest, HeuristicLocalImprovementReachesBoundWithExistingLoad) {
+  // With an existing job loading some uplinks, a new job avoids them.
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 4, 4));
+  Placement p(fabric);
+  JobSpec first;
+  first.id = "first";
+  first.pattern = CollectivePattern::kExplicit;
+  first.rate_bps = 50 * kGbps;
+  first.explicit_flows = {{NicName(*fabric, 0), NicName(*fabric, 4), 0},
+                          {NicName(*fabric, 1), NicName(*fabric, 5), 0}};
+  ASSERT_TRUE(p.PlaceJob(first).ok());
+  JobSpec second = first;
+  second.id = "second";
+  second.explicit_flows = {{NicName(*fabric, 2), NicName(*fabric, 6), 0},
+                           {NicName(*fabric, 3), NicName(*fabric, 7), 0}};
+  auto job = p.PlaceJob(second);
+  ASSERT_TRUE(job.ok());
+  EXPECT_NEAR(p.MaxUtilisation(), 0.5, 1e-9);  // four flows on four distinct spines
+}
+
+TEST(PlacementTest, SplittingSpreadsOneFlowOverSubflows) {
+  // 100G hosts, 25G fabric links, 4 spines: one flow needs all four spines.
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 4, 1, 1, 100 * kGbps, 25 * kGbps));
+  for (int subflows : {1, 2, 4, 8}) {
+    Placement p(fabric);
+    JobSpec spec;
+    spec.id = "big";
+    spec.pattern = CollectivePattern::kExplicit;
+    spec.max_subflows = subflows;
+    spec.explicit_flows = {{NicName(*fabric, 0), NicName(*fabric, 1), 0}};
+    auto job = p.PlaceJob(spec);
+    ASSERT_TRUE(job.ok()) << job.status();
+    const int used = std::min(subflows, 4);
+    EXPECT_EQ((*job)->flows.size(), static_cast<size_t>(used));
+    EXPECT_NEAR((*job)->max_link_load, 4.0 / used, 1e-9) << subflows;
+    EXPECT_NEAR((*job)->lower_bound, 1.0, 1e-9);  // NIC line rate; fabric cut 100/100
+    ExpectPathsValid(*fabric, **job);
+  }
+}
+
+TEST(PlacementTest, PlacingAndRemovingNeverMovesOtherJobs) {
+  auto fabric = MustBuild(placement_testing::FatTreeFabric(4));
+  Placement p(fabric);
+  std::mt19937 rng(5);
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "a")).ok());
+  const std::vector<PlacedFlow> before = p.FindJob("a")->flows;
+  std::vector<double> load_before(fabric->num_directed_links());
+  for (size_t d = 0; d < load_before.size(); ++d) load_before[d] = p.LoadBps(d);
+
+  JobSpec b;
+  b.id = "b";
+  b.pattern = CollectivePattern::kAllToAll;
+  for (int i = 0; i < 16; ++i) b.endpoints.push_back(NicName(*fabric, i));
+  b.rate_bps = 30 * kGbps;
+  ASSERT_TRUE(p.PlaceJob(b).ok());
+  ASSERT_EQ(p.FindJob("a")->flows.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_EQ(p.FindJob("a")->flows[i].path, before[i].path);
+  ExpectLoadsConsistent(p);
+
+  ASSERT_TRUE(p.RemoveJob("b").ok());
+  for (size_t d = 0; d < load_before.size(); ++d) EXPECT_NEAR(p.LoadBps(d), load_before[d], 1.0);
+  EXPECT_EQ(p.RemoveJob("b").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PlacementTest, LinkFailureMovesOnlyFlowsCrossingIt) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(8, 8, 8));
+  Placement p(fabric);
+  std::mt19937 rng(11);
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(64, rng), "a")).ok());
+  JobSpec ring;
+  ring.id = "ring";
+  for (int i = 0; i < 64; i += 3) ring.endpoints.push_back(NicName(*fabric, i));
+  ring.rate_bps = 20 * kGbps;
+  ASSERT_TRUE(p.PlaceJob(ring).ok());
+
+  // A leaf-spine link that carries traffic.
+  topology::LinkId failed = topology::kNoLink;
+  for (const PlacedFlow& f : p.FindJob("a")->flows) {
+    if (f.path.hops.size() == 4) {
+      failed = Fabric::LinkOf(f.path.hops[1]);
+      break;
+    }
+  }
+  ASSERT_NE(failed, topology::kNoLink);
+  std::map<std::string, std::vector<PlacedFlow>> before;
+  size_t crossing = 0;
+  for (const auto& [id, job] : p.jobs()) {
+    before[id] = job.flows;
+    for (const PlacedFlow& f : job.flows) {
+      for (auto d : f.path.hops) crossing += Fabric::LinkOf(d) == failed;
+    }
+  }
+  auto moves = p.SetLinkUp(failed, false);
+  ASSERT_TRUE(moves.ok()) << moves.status();
+  EXPECT_EQ(moves->size(), crossing);
+  std::set<std::pair<std::string, size_t>> moved;
+  for (const FlowMove& m : *moves) {
+    moved.insert({m.job_id, m.flow_index});
+    bool old_crossed = false;
+    for (auto d : m.old_path.hops) old_crossed |= Fabric::LinkOf(d) == failed;
+    EXPECT_TRUE(old_crossed);
+  }
+  for (const auto& [id, job] : p.jobs()) {
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      for (auto d : job.flows[i].path.hops) EXPECT_NE(Fabric::LinkOf(d), failed);
+      if (!moved.count({id, i})) {
+        EXPECT_EQ(job.flows[i].path, before[id][i].path);
+      }
+    }
+    ExpectPathsValid(*fabric, job);
+  }
+  ExpectLoadsConsistent(p);
+  // Coming back up moves nothing.
+  auto up = p.SetLinkUp(failed, true);
+  ASSERT_TRUE(up.ok());
+  EXPECT_TRUE(up->empty());
+  EXPECT_EQ(p.SetLinkUp(-1, false).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PlacementTest, StrictModeRefusesOverloadNamingTheLink) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 2, 2));
+  Placement p(fabric);
+  JobSpec a;
+  a.id = "a";
+  a.pattern = CollectivePattern::kExplicit;
+  a.explicit_flows = {{NicName(*fabric, 0), NicName(*fabric, 2), 0}};
+  ASSERT_TRUE(p.PlaceJob(a).ok());
+  JobSpec b = a;
+  b.id = "b";
+  b.strict = true;
+  b.rate_bps = 50 * kGbps;
+  auto refused = p.PlaceJob(b);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("server-0/nic-0"), absl::string_view::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("would carry 150%"), absl::string_view::npos)
+      << refused.status();
+  EXPECT_EQ(p.FindJob("b"), nullptr);
+  EXPECT_NEAR(p.MaxUtilisation(), 1.0, 1e-9);  // nothing changed
+  b.strict = false;
+  auto allowed = p.PlaceJob(b);
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_NEAR((*allowed)->max_link_load, 1.5, 1e-9);
+  EXPECT_NEAR(p.FindJob("a")->max_link_load, 1.5, 1e-9);  // refreshed: a shares the NIC link
+}
+
+TEST(PlacementTest, MoveFlowChecksThePath) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 2, 1));
+  Placement p(fabric);
+  JobSpec a;
+  a.id = "a";
+  a.pattern = CollectivePattern::kExplicit;
+  a.explicit_flows = {{NicName(*fabric, 0), NicName(*fabric, 1), 0}};
+  ASSERT_TRUE(p.PlaceJob(a).ok());
+  auto paths = UpDownPaths(*fabric, p.link_status(), fabric->nics()[0], fabric->nics()[1]);
+  ASSERT_TRUE(paths.ok());
+  ASSERT_EQ(paths->size(), 2u);
+  const Path other = p.FindJob("a")->flows[0].path == (*paths)[0] ? (*paths)[1] : (*paths)[0];
+  ASSERT_TRUE(p.MoveFlow("a", 0, other).ok());
+  EXPECT_EQ(p.FindJob("a")->flows[0].path, other);
+  ExpectLoadsConsistent(p);
+  Path reversed;
+  for (auto it = other.hops.rbegin(); it != other.hops.rend(); ++it)
+    reversed.hops.push_back(*it ^ 1);
+  EXPECT_EQ(p.MoveFlow("a", 0, reversed).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.MoveFlow("a", 5, other).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.MoveFlow("nope", 0, other).code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PlacementTest, LowerBoundIncastIsPerNic) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 2, 2));
+  std::vector<FlowDemand> incast;
+  for (int i = 1; i < 4; ++i) incast.push_back({fabric->nics()[i], fabric->nics()[0], 100e9, 0});
+  LowerBound lb = PlacementLowerBound(*fabric, LinkStatus(*fabric), incast);
+  EXPECT_NEAR(lb.max_utilisation, 3.0, 1e-9);
+  EXPECT_EQ(lb.where, "nic server-0/nic-0 in");
+  EXPECT_EQ(PlacementLowerBound(*fabric, LinkStatus(*fabric), {}).max_utilisation, 0);
+}
+
+// --- bad input: each a clear status, and nothing changes ---
+
+class PlacementBadInputTest : public ::testing::Test {
+ protected:
+  PlacementBadInputTest()
+      : fabric_(MustBuild(placement_testing::LeafSpineFabric(2, 2, 2))), placement_(fabric_) {}
+
+  JobSpec Ring() {
+    JobSpec spec;
+    spec.id = "ring";
+    for (int i = 0; i < 4; ++i) spec.endpoints.push_back(NicName(*fabric_, i));
+    return spec;
+  }
+  void ExpectError(const JobSpec& spec, absl::StatusCode code, absl::string_view text) {
+    auto result = placement_.PlaceJob(spec);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), code) << result.status();
+    EXPECT_NE(result.status().message().find(text), absl::string_view::npos) << result.status();
+    EXPECT_EQ(placement_.MaxUtilisation(), 0);
+  }
+
+  std::shared_ptr<const Fabric> fabric_;
+  Placement placement_;
+};
+
+TEST_F(PlacementBadInputTest, UnknownEndpoint) {
+  JobSpec spec = Ring();
+  spec.endpoints[2] = "server-99/gpu-0";
+  ExpectError(spec, absl::StatusCode::kInvalidArgument, "server-99/gpu-0");
+}
+
+TEST_F(PlacementBadInputTest, SwitchAsEndpoint) {
+  JobSpec spec = Ring();
+  spec.endpoints[0] = "leaf-0";
+  ExpectError(spec, absl::StatusCode::kInvalidArgument, "is a switch");
+}
+
+TEST_F(PlacementBadInputTest, FlowToItself) {
+  JobSpec spec;
+  spec.id = "self";
+  spec.pattern = CollectivePattern::kExplicit;
+  spec.explicit_flows = {{"server-1/nic-0", "server-1/nic-0", 0}};
+  ExpectError(spec, absl::StatusCode::kInvalidArgument, "to itself");
+}
+
+TEST_F(PlacementBadInputTest, NegativeAndNonFiniteRate) {
+  JobSpec spec = Ring();
+  spec.rate_bps = -5;
+  ExpectError(spec, absl::StatusCode::kInvalidArgument, "rate");
+  spec.rate_bps = std::nan("");
+  ExpectError(spec, absl::StatusCode::kInvalidArgument, "rate");
+  JobSpec flows;
+  flows.id = "x";
+  flows.pattern = CollectivePattern::kExplicit;
+  flows.explicit_flows = {{"server-0/nic-0", "server-2/nic-0", -1}};
+  ExpectError(flows, absl::StatusCode::kInvalidArgument, "flow 0: rate");
+}
+
+TEST_F(PlacementBadInputTest, EmptyJobAndDuplicates) {
+  JobSpec empty;
+  empty.id = "empty";
+  ExpectError(empty, absl::StatusCode::kInvalidArgument, "empty job");
+  empty.pattern = CollectivePattern::kExplicit;
+  ExpectError(empty, absl::StatusCode::kInvalidArgument, "empty job");
+  JobSpec dup = Ring();
+  dup.endpoints.push_back(dup.endpoints[0]);
+  ExpectError(dup, absl::StatusCode::kInvalidArgument, "listed twice");
+  JobSpec no_id = Ring();
+  no_id.id = "";
+  ExpectError(no_id, absl::StatusCode::kInvalidArgument, "id");
+  JobSpec subflows = Ring();
+  subflows.max_subflows = 0;
+  ExpectError(subflows, absl::StatusCode::kInvalidArgument, "max_subflows");
+}
+
+TEST_F(PlacementBadInputTest, DuplicateJobId) {
+  ASSERT_TRUE(placement_.PlaceJob(Ring()).ok());
+  auto again = placement_.PlaceJob(Ring());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(again.status().message().find("'ring'"), absl::string_view::npos);
+}
+
+TEST_F(PlacementBadInputTest, NoPath) {
+  // Cut leaf-0 off from both spines: NICs on leaf-0 reach nothing beyond it.
+  const NodeId leaf0 = *fabric_->FindNode("leaf-0");
+  for (auto l : fabric_->LinksOf(leaf0)) {
+    if (fabric_->node(fabric_->Peer(l, leaf0)).is_switch()) {
+      ASSERT_TRUE(placement_.SetLinkUp(l, false).ok());
+    }
+  }
+  ExpectError(Ring(), absl::StatusCode::kFailedPrecondition, "no up-down path");
+}
+
+TEST_F(PlacementBadInputTest, FailureWithNoSurvivingPathIsReported) {
+  JobSpec spec;
+  spec.id = "a";
+  spec.pattern = CollectivePattern::kExplicit;
+  spec.explicit_flows = {{"server-0/nic-0", "server-2/nic-0", 0}};
+  ASSERT_TRUE(placement_.PlaceJob(spec).ok());
+  const NodeId nic = fabric_->nics()[0];
+  auto result = placement_.SetLinkUp(fabric_->LinksOf(nic)[0], false);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("server-0/nic-0"), absl::string_view::npos);
+  ASSERT_NE(placement_.FindJob("a"), nullptr);  // the flow keeps its old path
+  EXPECT_EQ(placement_.FindJob("a")->flows.size(), 1u);
+}
+
+}  // namespace
+}  // namespace pulse::controller
