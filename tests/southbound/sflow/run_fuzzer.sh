@@ -3,7 +3,7 @@
 # Seeds come from an empty corpus directory created per run (the fuzzer finds the version word and
 # the XDR structure quickly); crashes make the script exit non-zero.
 set -eu
-fuzzer="$1"
+fuzzer="$(readlink -f "$1")"
 seconds="${2:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
