@@ -1,13 +1,14 @@
 #!/bin/sh
 # Runs the sFlow decoder fuzzer for a bounded time: run_fuzzer.sh FUZZER_BINARY [SECONDS]
-# Seeds come from an empty corpus directory created per run (the fuzzer finds the version word and
-# the XDR structure quickly); crashes make the script exit non-zero.
+# Seeds: the datagrams in corpus/ next to this script (compact and expanded samples) plus a minimal
+# empty datagram; the working corpus lives in a temporary directory. A crash exits non-zero.
 set -eu
 fuzzer="$(readlink -f "$1")"
 seconds="${2:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
+cp "$(dirname "$(readlink -f "$0")")"/corpus/* "$work/corpus/" 2>/dev/null || true
 # A minimal valid datagram (version 5, IPv4 agent, no samples) as a seed.
 printf '\000\000\000\005\000\000\000\001\177\000\000\001\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\000' \
   > "$work/corpus/empty_v5"
