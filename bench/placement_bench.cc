@@ -1,0 +1,219 @@
+// Placement benchmark: quality (max link load against plain ECMP and the cut lower bound) and
+// speed (time to place, time to reroute after a failure) on the fabrics of issue #2. One line
+// per case:
+//   case=<name> pulse_max_load=<x> ecmp_max_load=<y> lower_bound=<z> place_ms=<t> peak_rss_mb=<m>
+// (the reroute case adds reroute_ms and moved_flows). Loads are utilisations: 1.00 is line rate.
+//
+// The ECMP column imitates switch hashing: every flow gets a random UDP source port, which on a
+// symmetric Clos makes each shortest up-down path equally likely and independent per flow; the
+// simulation draws that path directly (seeded, so runs repeat).
+//
+// Usage: pulse_placement_bench [--quick]   (--quick skips the 16k/32k-GPU cases)
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/lower_bound.h"
+#include "controller/placement.h"
+#include "topology/builders.h"
+
+namespace pulse::controller {
+namespace {
+
+using topology::Fabric;
+using topology::NodeId;
+
+double PeakRssMb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// Max utilisation when every demand takes a uniformly random shortest up-down path.
+double EcmpMaxLoad(const Fabric& fabric, const LinkStatus& status,
+                   const std::vector<FlowDemand>& demands, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> load(fabric.num_directed_links(), 0);
+  for (const FlowDemand& d : demands) {
+    auto paths = UpDownPaths(fabric, status, d.src, d.dst);
+    if (!paths.ok()) continue;
+    const Path& p = (*paths)[rng() % paths->size()];
+    for (auto hop : p.hops) load[hop] += d.rate_bps;
+  }
+  double max = 0;
+  for (size_t d = 0; d < load.size(); ++d) {
+    max = std::max(max, load[d] / fabric.link(Fabric::LinkOf(d)).capacity_bps);
+  }
+  return max;
+}
+
+std::shared_ptr<const Fabric> Must(absl::StatusOr<Fabric> fabric) {
+  if (!fabric.ok()) {
+    std::fprintf(stderr, "fabric: %s\n", std::string(fabric.status().message()).c_str());
+    std::exit(1);
+  }
+  return std::make_shared<const Fabric>(*std::move(fabric));
+}
+
+std::shared_ptr<const Fabric> LeafSpine(int leaves, int spines, int servers_per_leaf) {
+  topology::LeafSpineParams p;
+  p.leaves = leaves;
+  p.spines = spines;
+  p.servers_per_leaf = servers_per_leaf;
+  p.host_speed_bps = p.fabric_speed_bps = 400 * topology::kGbps;
+  return Must(topology::LeafSpine(p));
+}
+
+// A random permutation of the NICs as explicit line-rate flows (at most `flows` of them).
+JobSpec PermutationJob(const Fabric& fabric, std::mt19937_64& rng, size_t flows) {
+  std::vector<int> perm(fabric.nics().size());
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int>(i);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  // Make it a derangement so every NIC sends: swap each fixed point with its neighbour.
+  for (size_t i = 0; i < perm.size() && perm.size() > 1; ++i) {
+    if (perm[i] == static_cast<int>(i)) std::swap(perm[i], perm[(i + 1) % perm.size()]);
+  }
+  JobSpec spec;
+  spec.id = "perm";
+  spec.pattern = CollectivePattern::kExplicit;
+  for (size_t i = 0; i < perm.size() && spec.explicit_flows.size() < flows; ++i) {
+    if (perm[i] == static_cast<int>(i)) continue;
+    spec.explicit_flows.push_back(
+        {fabric.node(fabric.nics()[i]).name, fabric.node(fabric.nics()[perm[i]]).name, 0});
+  }
+  return spec;
+}
+
+// A collective over `count` GPUs in random rank order (a scheduler that ignores topology).
+JobSpec CollectiveJob(const Fabric& fabric, CollectivePattern pattern, size_t count,
+                      std::mt19937_64& rng, bool shuffle) {
+  JobSpec spec;
+  spec.id = std::string(CollectivePatternName(pattern));
+  spec.pattern = pattern;
+  for (size_t i = 0; i < count && i < fabric.gpus().size(); ++i) {
+    spec.endpoints.push_back(fabric.gpus()[i].name);
+  }
+  if (shuffle) std::shuffle(spec.endpoints.begin(), spec.endpoints.end(), rng);
+  return spec;
+}
+
+struct Result {
+  std::unique_ptr<Placement> placement;
+  std::vector<FlowDemand> demands;
+};
+
+// Places `spec`, prints the case line, and returns the placement for follow-up cases.
+Result RunCase(const std::string& name, std::shared_ptr<const Fabric> fabric, const JobSpec& spec,
+               uint64_t seed) {
+  Result r;
+  r.placement = std::make_unique<Placement>(fabric);
+  auto demands = JobDemands(*fabric, spec);
+  if (!demands.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(demands.status().message()).c_str());
+    std::exit(1);
+  }
+  r.demands = *std::move(demands);
+  auto start = std::chrono::steady_clock::now();
+  auto job = r.placement->PlaceJob(spec);
+  double place_ms = MsSince(start);
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(job.status().message()).c_str());
+    std::exit(1);
+  }
+  double ecmp = EcmpMaxLoad(*fabric, r.placement->link_status(), r.demands, seed);
+  std::printf(
+      "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
+      "peak_rss_mb=%.0f\n",
+      name.c_str(), r.placement->MaxUtilisation(), ecmp, (*job)->lower_bound, place_ms,
+      PeakRssMb());
+  std::fflush(stdout);
+  return r;
+}
+
+void RerouteCase(const std::string& name, Result& r, uint64_t seed) {
+  Placement& p = *r.placement;
+  const Fabric& fabric = p.fabric();
+  // The leaf-to-spine link carrying the most flows.
+  std::vector<int> flows_on(fabric.links().size(), 0);
+  for (const auto& [id, job] : p.jobs()) {
+    for (const PlacedFlow& f : job.flows) {
+      for (auto hop : f.path.hops) {
+        const auto& link = fabric.link(Fabric::LinkOf(hop));
+        if (fabric.node(link.a.node).is_switch()) ++flows_on[Fabric::LinkOf(hop)];
+      }
+    }
+  }
+  topology::LinkId failed = static_cast<topology::LinkId>(
+      std::max_element(flows_on.begin(), flows_on.end()) - flows_on.begin());
+  auto start = std::chrono::steady_clock::now();
+  auto moves = p.SetLinkUp(failed, false);
+  double reroute_ms = MsSince(start);
+  if (!moves.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(moves.status().message()).c_str());
+    std::exit(1);
+  }
+  double ecmp = EcmpMaxLoad(fabric, p.link_status(), r.demands, seed);
+  LowerBound lb = PlacementLowerBound(fabric, p.link_status(), r.demands);
+  std::printf(
+      "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
+      "peak_rss_mb=%.0f reroute_ms=%.2f moved_flows=%zu failed_link=%s\n",
+      name.c_str(), p.MaxUtilisation(), ecmp, lb.max_utilisation, reroute_ms, PeakRssMb(),
+      reroute_ms, moves->size(), fabric.DescribeLink(failed).c_str());
+  std::fflush(stdout);
+}
+
+int Main(int argc, char** argv) {
+  bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  std::mt19937_64 rng(42);
+
+  // Quality: 64 leaves x 64 spines x 64 servers, 1:1.
+  auto ls64 = LeafSpine(64, 64, 64);
+  RunCase("leaf-spine-64x64-perm", ls64, PermutationJob(*ls64, rng, ls64->nics().size()), 1);
+  RunCase("leaf-spine-64x64-ring", ls64,
+          CollectiveJob(*ls64, CollectivePattern::kRing, ls64->gpus().size(), rng, true), 2);
+
+  // k = 16 fat-tree: 1,024 servers.
+  topology::FatTreeParams ft;
+  ft.k = 16;
+  auto ft16 = Must(topology::FatTree(ft));
+  RunCase("fat-tree-k16-perm", ft16, PermutationJob(*ft16, rng, ft16->nics().size()), 3);
+
+  // 1,024-GPU rail-optimized: 4 groups x 32 servers x 8 rails, 32 spines (1:1).
+  topology::RailOptimizedParams rail;
+  rail.groups = 4;
+  rail.servers_per_group = 32;
+  rail.rails = 8;
+  rail.spines = 32;
+  rail.host_speed_bps = rail.fabric_speed_bps = 400 * topology::kGbps;
+  auto rail1k = Must(topology::RailOptimized(rail));
+  RunCase("rail-1024gpu-all-to-all", rail1k,
+          CollectiveJob(*rail1k, CollectivePattern::kAllToAll, 1024, rng, false), 4);
+  if (quick) return 0;
+
+  // Speed: 512 leaves x 64 spines x 64 servers = 32,768 NICs.
+  auto ls512 = LeafSpine(512, 64, 64);
+  RunCase("leaf-spine-512x64-ring-16384gpu", ls512,
+          CollectiveJob(*ls512, CollectivePattern::kRing, 16384, rng, true), 5);
+  Result perm =
+      RunCase("leaf-spine-512x64-perm-32768flow", ls512, PermutationJob(*ls512, rng, 32768), 6);
+  RerouteCase("leaf-spine-512x64-reroute-spine-link", perm, 7);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pulse::controller
+
+int main(int argc, char** argv) { return pulse::controller::Main(argc, argv); }
