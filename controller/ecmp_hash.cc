@@ -1,1 +1,218 @@
-// placeholder: being written
+#include "controller/ecmp_hash.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "controller/addressing.h"
+
+namespace pulse::controller {
+namespace {
+
+constexpr size_t kMaxTraceHops = 8;  // a 3-tier up-down path has at most 6
+
+// The selected fields as bytes, in network order; returns the byte count.
+size_t HashBytes(const EcmpHashModel& model, const FiveTuple& t, uint8_t* out) {
+  size_t n = 0;
+  auto put32 = [&](uint32_t v) {
+    out[n++] = static_cast<uint8_t>(v >> 24);
+    out[n++] = static_cast<uint8_t>(v >> 16);
+    out[n++] = static_cast<uint8_t>(v >> 8);
+    out[n++] = static_cast<uint8_t>(v);
+  };
+  auto put16 = [&](uint16_t v) {
+    out[n++] = static_cast<uint8_t>(v >> 8);
+    out[n++] = static_cast<uint8_t>(v);
+  };
+  if (model.fields & kHashSrcIp) put32(t.src_ip);
+  if (model.fields & kHashDstIp) put32(t.dst_ip);
+  if (model.fields & kHashProto) out[n++] = t.proto;
+  if (model.fields & kHashSrcPort) put16(t.src_port);
+  if (model.fields & kHashDstPort) put16(t.dst_port);
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name) {
+  if (name == "crc32") return HashAlgorithm::kCrc32;
+  if (name == "crc16-ccitt") return HashAlgorithm::kCrc16Ccitt;
+  if (name == "xor-fold") return HashAlgorithm::kXorFold;
+  return absl::InvalidArgumentError(absl::StrCat("unknown ECMP hash algorithm '", name,
+                                                 "' (expected crc32, crc16-ccitt or xor-fold)"));
+}
+
+absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::kCrc32:
+      return "crc32";
+    case HashAlgorithm::kCrc16Ccitt:
+      return "crc16-ccitt";
+    case HashAlgorithm::kXorFold:
+      return "xor-fold";
+  }
+  return "crc32";
+}
+
+uint32_t Crc32(const uint8_t* data, size_t size, uint32_t seed) {
+  uint32_t crc = 0xFFFFFFFFu ^ seed;
+  for (size_t i = 0; i < size; ++i) {
+    crc ^= data[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+uint16_t Crc16Ccitt(const uint8_t* data, size_t size, uint32_t seed) {
+  uint16_t crc = static_cast<uint16_t>(0xFFFFu ^ (seed & 0xFFFFu));
+  for (size_t i = 0; i < size; ++i) {
+    crc ^= static_cast<uint16_t>(data[i] << 8);
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000u) ? static_cast<uint16_t>((crc << 1) ^ 0x1021u)
+                            : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& t) {
+  switch (model.algorithm) {
+    case HashAlgorithm::kCrc32: {
+      uint8_t bytes[13];
+      return Crc32(bytes, HashBytes(model, t, bytes), model.seed);
+    }
+    case HashAlgorithm::kCrc16Ccitt: {
+      uint8_t bytes[13];
+      return Crc16Ccitt(bytes, HashBytes(model, t, bytes), model.seed);
+    }
+    case HashAlgorithm::kXorFold: {
+      uint32_t h = model.seed;
+      if (model.fields & kHashSrcIp) h ^= t.src_ip;
+      if (model.fields & kHashDstIp) h ^= t.dst_ip;
+      if (model.fields & kHashProto) h ^= t.proto;
+      if (model.fields & kHashSrcPort) h ^= static_cast<uint32_t>(t.src_port) << 16;
+      if (model.fields & kHashDstPort) h ^= t.dst_port;
+      return (h >> 16) ^ (h & 0xFFFFu);
+    }
+  }
+  return 0;
+}
+
+size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {
+  if (n_members == 0) return 0;
+  return HashFiveTuple(model, tuple) % n_members;
+}
+
+size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
+                            const std::vector<EcmpMember>& members) {
+  if (members.empty()) return 0;
+  uint64_t total = 0;
+  for (const EcmpMember& m : members) total += m.weight;
+  if (total == 0) return SelectMember(model, tuple, members.size());
+  uint64_t slot = HashFiveTuple(model, tuple) % total;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (slot < members[i].weight) return i;
+    slot -= members[i].weight;
+  }
+  return members.size() - 1;
+}
+
+absl::StatusOr<FiveTuple> RoceTuple(const Fabric& fabric, NodeId src_nic, NodeId dst_nic,
+                                    uint16_t udp_src_port) {
+  auto src = NicAddress(fabric, src_nic);
+  if (!src.ok()) return src.status();
+  auto dst = NicAddress(fabric, dst_nic);
+  if (!dst.ok()) return dst.status();
+  return FiveTuple{*src, *dst, kUdpProto, udp_src_port, kRoceV2Port};
+}
+
+absl::StatusOr<Path> TraceEcmpPath(EcmpGroups& groups, const HashModels& models, NodeId src_nic,
+                                   NodeId dst_nic, const FiveTuple& tuple,
+                                   DirectedLinkId first_hop) {
+  const Fabric& f = groups.fabric();
+  const NodeId n = static_cast<NodeId>(f.nodes().size());
+  if (src_nic < 0 || src_nic >= n || !f.node(src_nic).is_nic() || dst_nic < 0 || dst_nic >= n ||
+      !f.node(dst_nic).is_nic() || src_nic == dst_nic) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ECMP trace needs two distinct NICs, got ", src_nic, " and ", dst_nic));
+  }
+  Path path;
+  if (first_hop < 0) {
+    std::vector<EcmpMember> uplinks;
+    for (LinkId l : f.LinksOf(src_nic)) {
+      if (!groups.status().IsUp(l)) continue;
+      const DirectedLinkId d = f.DirectedFrom(l, src_nic);
+      uplinks.push_back(EcmpMember{f.TailPort(d), d, 0, 1});
+    }
+    if (uplinks.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("NIC '", f.node(src_nic).name, "' has no link up"));
+    }
+    std::sort(uplinks.begin(), uplinks.end(),
+              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+    first_hop = uplinks[SelectMember(models.default_model, tuple, uplinks.size())].link;
+  } else if (first_hop >= f.num_directed_links() || f.Tail(first_hop) != src_nic) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ECMP trace: first hop ", first_hop, " does not leave the source NIC"));
+  }
+  path.hops.push_back(first_hop);
+  NodeId at = f.Head(first_hop);
+  while (at != dst_nic) {
+    if (path.hops.size() >= kMaxTraceHops) {
+      return absl::InternalError(absl::StrCat("ECMP trace from '", f.node(src_nic).name, "' to '",
+                                              f.node(dst_nic).name, "' did not arrive within ",
+                                              kMaxTraceHops, " hops"));
+    }
+    auto members = groups.NextHops(at, dst_nic);
+    if (!members.ok()) return members.status();
+    const size_t pick = SelectWeightedMember(models.For(at), tuple, *members);
+    path.hops.push_back((*members)[pick].link);
+    at = f.Head((*members)[pick].link);
+  }
+  return path;
+}
+
+absl::StatusOr<EcmpLoad> EcmpBaseline(EcmpGroups& groups, const HashModels& models,
+                                      const std::vector<FlowDemand>& flows, uint64_t seed,
+                                      uint16_t port_min, uint16_t port_max) {
+  const Fabric& f = groups.fabric();
+  if (port_min > port_max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ECMP baseline: port range ", port_min, "-", port_max, " is empty"));
+  }
+  EcmpLoad load;
+  load.load_bps.assign(f.num_directed_links(), 0);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> port(port_min, port_max);
+  for (size_t i = 0; i < flows.size(); ++i) {
+    const FlowDemand& flow = flows[i];
+    const uint16_t src_port = static_cast<uint16_t>(port(rng));
+    auto tuple = RoceTuple(f, flow.src, flow.dst, src_port);
+    if (!tuple.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ECMP baseline flow ", i, ": ", tuple.status().message()));
+    }
+    auto path = TraceEcmpPath(groups, models, flow.src, flow.dst, *tuple);
+    if (path.status().code() == absl::StatusCode::kInvalidArgument) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ECMP baseline flow ", i, ": ", path.status().message()));
+    }
+    if (!path.ok()) {
+      ++load.unrouted_flows;
+      continue;
+    }
+    double rate = flow.rate_bps;
+    if (rate <= 0) rate = static_cast<double>(f.link(Fabric::LinkOf(path->hops[0])).capacity_bps);
+    for (DirectedLinkId d : path->hops) load.load_bps[d] += rate;
+  }
+  for (DirectedLinkId d = 0; d < f.num_directed_links(); ++d) {
+    const double u = load.load_bps[d] / static_cast<double>(f.link(Fabric::LinkOf(d)).capacity_bps);
+    if (u > load.max_utilisation) {
+      load.max_utilisation = u;
+      load.busiest = d;
+    }
+  }
+  return load;
+}
+
+}  // namespace pulse::controller
