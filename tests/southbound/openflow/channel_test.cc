@@ -7,98 +7,15 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/southbound/openflow/channel_harness.h"
 #include "tests/southbound/openflow/fake_switch.h"
 
 namespace pulse::openflow {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::ChannelHarness;
 using testing::FakeSwitch;
-
-// A Channel on 127.0.0.1:0 with its io_context running on a background thread, and the events
-// it reported.
-class ChannelHarness {
- public:
-  explicit ChannelHarness(ChannelOptions options = {}) {
-    options.listen_address = "127.0.0.1";
-    options.port = 0;
-    ChannelHandlers handlers;
-    handlers.on_ready = [this](const ConnectionPtr& c) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ready_.push_back({c->dpid(), c->ports().size()});
-    };
-    handlers.on_lost = [this](uint64_t dpid, const std::string& reason) {
-      std::lock_guard<std::mutex> lock(mu_);
-      lost_.push_back({dpid, reason});
-    };
-    channel_ = std::make_unique<Channel>(io_, options, handlers);
-    absl::Status s = channel_->Start();
-    EXPECT_TRUE(s.ok()) << s;
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~ChannelHarness() {
-    RunOnIo([this] { channel_->Stop(); });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-
-  uint16_t port() const { return channel_->port(); }
-  Channel& channel() { return *channel_; }
-
-  // Runs fn on the io thread and waits for it.
-  template <class Fn>
-  auto RunOnIo(Fn fn) -> decltype(fn()) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto future = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-
-  // Polls `predicate` (which may call the accessors below) until true or timeout.
-  bool WaitFor(std::function<bool()> predicate, milliseconds timeout = milliseconds(5000)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!predicate()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    return true;
-  }
-  size_t ready_count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ready_.size();
-  }
-  std::vector<std::pair<uint64_t, size_t>> ready() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ready_;
-  }
-  std::vector<std::pair<uint64_t, std::string>> lost() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lost_;
-  }
-
-  // Sends a barrier to dpid and waits for its outcome.
-  absl::Status BarrierTo(uint64_t dpid, milliseconds timeout = milliseconds(0)) {
-    std::promise<absl::Status> done;
-    auto future = done.get_future();
-    RunOnIo([&] {
-      ConnectionPtr c = channel_->Find(dpid);
-      if (!c) return done.set_value(absl::NotFoundError("no session"));
-      c->Barrier([&done](absl::Status s) { done.set_value(s); }, timeout);
-    });
-    return future.get();
-  }
-
- private:
-  std::mutex mu_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ =
-      boost::asio::make_work_guard(io_);
-  std::unique_ptr<Channel> channel_;
-  std::thread thread_;
-  std::vector<std::pair<uint64_t, size_t>> ready_;
-  std::vector<std::pair<uint64_t, std::string>> lost_;
-};
 
 TEST(ChannelTest, HandshakeReassemblesMultipartPortDesc) {
   ChannelHarness h;
