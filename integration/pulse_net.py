@@ -1,0 +1,317 @@
+"""Mininet labs built from Pulse intent files, for the integration suite.
+
+A lab is the fabric an intent file describes (exported by `pulse-fabric`, so Mininet and the
+controller read the same file), made of Open vSwitch bridges on the userspace datapath with one
+Mininet host per NIC. Run with /usr/bin/python3 (Debian's, which sees Mininet) as root.
+
+Everything the suite asserts comes from the switches and the hosts: `ovs-ofctl` flow, group and
+port counters, ping and iperf3 results. Nothing here trusts the controller's own view.
+"""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from mininet.clean import cleanup as mininet_cleanup
+from mininet.link import Link, TCLink
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import OVSSwitch, RemoteController
+
+SOURCE_DIR = os.environ.get(
+    "PULSE_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY_DIR = os.environ.get("PULSE_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
+
+
+def binary(name):
+    """Path of a built Pulse program."""
+    for sub in ("northbound", "tools", "southbound/openflow", ""):
+        path = os.path.join(BINARY_DIR, sub, name)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(f"{name} not built under {BINARY_DIR}")
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, check=True, timeout=60):
+    """Runs a command in the root namespace, returns stdout."""
+    res = subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True,
+                         timeout=timeout)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{cmd} failed ({res.returncode}): {res.stderr.strip()}")
+    return res.stdout
+
+
+def ensure_ovs():
+    """Starts ovsdb-server and ovs-vswitchd (userspace datapath needs no kernel module)."""
+    if subprocess.run(["ovs-vsctl", "--timeout=2", "show"], capture_output=True).returncode == 0:
+        return
+    run(["/usr/share/openvswitch/scripts/ovs-ctl", "start", "--system-id=random"], check=False,
+        timeout=60)
+    for _ in range(50):
+        if subprocess.run(["ovs-vsctl", "--timeout=2", "show"],
+                          capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("Open vSwitch did not start")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def export_fabric(intent_path, miswire=None):
+    cmd = [binary("pulse-fabric"), "--fabric", intent_path]
+    if miswire:
+        cmd += ["--miswire", miswire]
+    return json.loads(run(cmd))
+
+
+class PulseLab:
+    """A Mininet fabric from an intent file, its switches pointed at a controller port.
+
+    bw_mbps caps every link with TCLink (htb) so throughput is set by the fabric, not the CPU;
+    None leaves links uncapped.
+    """
+
+    def __init__(self, intent_path, of_port, bw_mbps=None, miswire=None, fail_mode="secure"):
+        self.intent_path = intent_path
+        self.fabric = export_fabric(intent_path, miswire)
+        self.of_port = of_port
+        self.bw_mbps = bw_mbps
+        self.fail_mode = fail_mode
+        self.net = None
+
+    def start(self):
+        ensure_ovs()
+        mininet_cleanup_quiet()
+        setLogLevel("warning")
+        link_cls = TCLink if self.bw_mbps else Link
+        net = Mininet(controller=None, switch=OVSSwitch, link=link_cls, autoSetMacs=False,
+                      build=False)
+        net.addController(RemoteController("c0", ip="127.0.0.1", port=self.of_port))
+        for sw in self.fabric["switches"]:
+            net.addSwitch(sw["name"], dpid="%016x" % sw["dpid"], datapath="user",
+                          protocols="OpenFlow13", failMode=self.fail_mode)
+        for h in self.fabric["hosts"]:
+            net.addHost(h["name"], ip=h["ip"] + "/8", mac=h["mac"])
+        for l in self.fabric["links"]:
+            opts = {"bw": self.bw_mbps} if self.bw_mbps else {}
+            a_is_host = l["a"].startswith("h") and l["a"][1:].isdigit()
+            net.addLink(l["a"], l["b"], port1=(0 if a_is_host else l["a_port"]),
+                        port2=l["b_port"], **opts)
+        net.build()
+        net.start()
+        for h in net.hosts:
+            # TCP through the userspace datapath needs checksum offload off (environment notes).
+            h.cmd("ethtool -K %s tx off >/dev/null 2>&1" % h.defaultIntf())
+        self.net = net
+        return self
+
+    def stop(self):
+        if self.net is not None:
+            with contextlib.suppress(Exception):
+                self.net.stop()
+            self.net = None
+        mininet_cleanup_quiet()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- reading the switches ----
+    def host(self, name):
+        return self.net.get(name)
+
+    def host_of_nic(self, nic_name):
+        for h in self.fabric["hosts"]:
+            if h["nic"] == nic_name:
+                return self.net.get(h["name"])
+        raise KeyError(nic_name)
+
+    def wait_connected(self, timeout_s=30):
+        """Waits until every bridge reports its controller connection is up."""
+        deadline = time.time() + timeout_s
+        names = [s["name"] for s in self.fabric["switches"]]
+        while time.time() < deadline:
+            out = run("ovs-vsctl --timeout=5 --columns=is_connected find controller", check=False)
+            if out.count("true") >= len(names):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def dump_flows(self, switch):
+        return run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch]).splitlines()[1:]
+
+    def dump_groups(self, switch):
+        return run(["ovs-ofctl", "-O", "OpenFlow13", "dump-groups", switch]).splitlines()[1:]
+
+    def port_tx_bytes(self, switch):
+        """{port_number: tx_bytes} from the switch's own counters."""
+        out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", switch])
+        result = {}
+        for m in re.finditer(r"port\s+\"?(\w+)\"?:\s*rx pkts=\d+, bytes=(\d+).*?\n\s*tx pkts=\d+,"
+                             r" bytes=(\d+)", out, re.S):
+            if m.group(1).isdigit():
+                result[int(m.group(1))] = int(m.group(3))
+        return result
+
+    def port_rx_bytes(self, switch):
+        out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", switch])
+        result = {}
+        for m in re.finditer(r"port\s+\"?(\w+)\"?:\s*rx pkts=\d+, bytes=(\d+)", out):
+            if m.group(1).isdigit():
+                result[int(m.group(1))] = int(m.group(2))
+        return result
+
+    def set_link(self, a, b, up):
+        """Takes the link between nodes a and b down or up, from both ends."""
+        self.net.configLinkStatus(a, b, "up" if up else "down")
+
+    def switch_ports_to(self, switch, peer):
+        """Port numbers on `switch` whose link goes to `peer`."""
+        ports = []
+        for l in self.fabric["links"]:
+            if l["a"] == switch and l["b"] == peer:
+                ports.append(l["a_port"])
+            if l["b"] == switch and l["a"] == peer:
+                ports.append(l["b_port"])
+        return ports
+
+
+def mininet_cleanup_quiet():
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), \
+            contextlib.redirect_stderr(devnull):
+        with contextlib.suppress(Exception):
+            mininet_cleanup()
+
+
+class Controller:
+    """A pulse-controller process on loopback ports, with its own config and state dir."""
+
+    def __init__(self, intent_path, of_port=None, api_port=None, state_dir=None, extra=None):
+        self.intent_path = os.path.abspath(intent_path)
+        self.of_port = of_port or free_port()
+        self.api_port = api_port or free_port()
+        self.metrics_port = free_port()
+        self.tmp = tempfile.mkdtemp(prefix="pulse-it-")
+        self.state_dir = state_dir or os.path.join(self.tmp, "state")
+        self.extra = extra or {}
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "controller.log")
+
+    @property
+    def api(self):
+        return f"127.0.0.1:{self.api_port}"
+
+    def write_config(self):
+        lines = [
+            f"listen: 127.0.0.1:{self.api_port}",
+            f"fabric: {self.intent_path}",
+            f"state_dir: {self.state_dir}",
+            "insecure: true",
+            "log_level: info",
+            "openflow:",
+            f"  listen: 127.0.0.1:{self.of_port}",
+            f"metrics_listen: 127.0.0.1:{self.metrics_port}",
+        ]
+        for k, v in self.extra.items():
+            lines.append(f"{k}: {v}")
+        path = os.path.join(self.tmp, "pulse.yaml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self, wait=True):
+        cfg = self.write_config()
+        self.logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen([binary("pulse-controller"), "--config", cfg],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout_s=20):
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pulse-controller exited {self.proc.returncode}:\n"
+                                   + self.log_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", self.api_port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("pulse-controller did not listen:\n" + self.log_tail())
+
+    def kill(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+    def log_tail(self, n=60):
+        with contextlib.suppress(Exception):
+            with open(self.log_path) as f:
+                return "".join(f.readlines()[-n:])
+        return ""
+
+    def pulsectl(self, *args, check=True, timeout=30):
+        cmd = [binary("pulsectl"), "--server", self.api, "--insecure", *args]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"pulsectl {' '.join(args)} failed: {res.stderr}{res.stdout}")
+        return res.stdout
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cport=None):
+    """Runs one bounded iperf3 flow from host src to host dst; returns received bits/s."""
+    server = lab.host(dst).popen(["iperf3", "-s", "-1", "-p", str(port), "-J"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    args = ["iperf3", "-c", lab.fabric_ip(dst) if hasattr(lab, "fabric_ip") else
+            lab.host(dst).IP(), "-p", str(port), "-t", str(seconds), "-J"]
+    if udp:
+        args += ["-u", "-b", bitrate or "50M"]
+    if cport:
+        args += ["--cport", str(cport)]
+    client = lab.host(src).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, _ = client.communicate(timeout=seconds + 20)
+    finally:
+        with contextlib.suppress(Exception):
+            server.kill()
+    data = json.loads(out) if out.strip().startswith("{") else {}
+    end = data.get("end", {})
+    summary = end.get("sum_received") or end.get("sum") or {}
+    return float(summary.get("bits_per_second", 0.0))
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
