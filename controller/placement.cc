@@ -379,7 +379,7 @@ namespace {
 // nothing) when the group does not fit: unequal rates, or a leaf or pod with more crossing flows
 // than colours.
 bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
-                       const std::vector<const FlowDemand*>& phase, int multiplicity,
+                       const std::vector<const FlowDemand*>& phase, int multiplicity, int rotation,
                        std::vector<PlacedFlow>& out) {
   const int m = multiplicity;
   const double rate = phase.front()->rate_bps;
@@ -398,6 +398,9 @@ bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
   }
   auto colours = ColourBipartiteEdges(leaf_count, leaf_count, edges, shape.leaf_colours * m);
   if (!colours.ok()) return false;
+  // Renaming colours keeps the colouring proper; rotating by phase spreads the phases of one job
+  // over different spines instead of stacking every phase's colour 0 on the first spine.
+  for (int& c : *colours) c = ((c / m + rotation) % shape.leaf_colours) * m + c % m;
   // Three tiers: per spine position, colour the block -> block flows with super-spine links.
   std::vector<int> core_colour(edges.size(), -1);
   if (shape.three_tier) {
@@ -416,7 +419,9 @@ bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
       auto cc =
           ColourBipartiteEdges(shape.blocks, shape.blocks, pod_edges, shape.spine_colours * m);
       if (!cc.ok()) return false;
-      for (size_t j = 0; j < group.size(); ++j) core_colour[group[j]] = (*cc)[j] / m;
+      for (size_t j = 0; j < group.size(); ++j) {
+        core_colour[group[j]] = ((*cc)[j] / m + rotation) % shape.spine_colours;
+      }
     }
   }
   std::vector<int> colour_of(phase.size(), -1);
@@ -533,9 +538,12 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   // with one flow per link; otherwise (double tree: 8 phases x rate/4) the whole job is coloured
   // at once with as many flows per link as fit. What does not colour goes to the heuristic.
   std::vector<const FlowDemand*> heuristic;
-  auto place_group = [&](const std::vector<const FlowDemand*>& group, int multiplicity) {
+  auto place_group = [&](const std::vector<const FlowDemand*>& group, int multiplicity,
+                         int rotation) {
     size_t before = job.flows.size();
-    if (!PlaceGroupExactly(*fabric_, *shape_, group, multiplicity, job.flows)) return false;
+    if (!PlaceGroupExactly(*fabric_, *shape_, group, multiplicity, rotation, job.flows)) {
+      return false;
+    }
     for (size_t i = before; i < job.flows.size(); ++i) {
       loads.Add(job.flows[i].path, job.flows[i].rate_bps);
     }
@@ -557,13 +565,14 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
       const int multiplicity =
           std::max(1, static_cast<int>(std::floor(shape_->min_fabric_bps / rate + kEps)));
       if (static_cast<int64_t>(shape_->leaf_colours) * multiplicity <= 8192) {
-        done = place_group(all, multiplicity);
+        done = place_group(all, multiplicity, 0);
       }
     }
     if (!done) {
       for (auto& [phase, members] : phases) {
-        if (!place_group(members, 1))
+        if (!place_group(members, 1, phase)) {
           heuristic.insert(heuristic.end(), members.begin(), members.end());
+        }
       }
     }
   } else {
