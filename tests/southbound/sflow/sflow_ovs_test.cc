@@ -1,10 +1,12 @@
 // Integration: a real Open vSwitch bridge (userspace datapath) exports sFlow to the collector
 // while two network namespaces ping each other through it. Asserts on what the switch itself
-// reported: interface counter samples for the bridge ports and flow samples whose sampled
-// headers carry the ICMP packets between the two namespaces.
+// reported: interface counter samples for the bridge ports (turned into non-zero port rates by
+// the telemetry module) and flow samples whose sampled headers carry the ICMP packets between the
+// two namespaces.
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "southbound/sflow/collector.h"
+#include "southbound/sflow/telemetry_adapter.h"
 
 namespace pulse::southbound::sflow {
 namespace {
@@ -33,6 +36,16 @@ int Shell(const std::string& command) {
 constexpr char kBridge[] = "ptel0";
 constexpr uint32_t kHostA = 0x0a4d0001;  // 10.77.0.1
 constexpr uint32_t kHostB = 0x0a4d0002;  // 10.77.0.2
+
+// Kernel ifindex of a network device (what Open vSwitch reports as the sFlow ifIndex), 0 if absent.
+uint32_t IfIndex(const std::string& device) {
+  FILE* f = std::fopen(("/sys/class/net/" + device + "/ifindex").c_str(), "r");
+  if (f == nullptr) return 0;
+  unsigned value = 0;
+  if (std::fscanf(f, "%u", &value) != 1) value = 0;
+  std::fclose(f);
+  return value;
+}
 
 void CleanUp() {
   Shell(absl::StrCat("ovs-vsctl --timeout=10 --if-exists del-br ", kBridge));
@@ -82,6 +95,19 @@ TEST_F(SflowOvsTest, CollectsCounterAndFlowSamplesFromOvs) {
   asio::io_context io;
   std::mutex mu;
   std::vector<Datagram> received;
+  // The bridge is "switch 1"; its ports ptel-a0 and ptel-b0 are ports 1 and 2.
+  const uint32_t if_a = IfIndex("ptel-a0");
+  const uint32_t if_b = IfIndex("ptel-b0");
+  ASSERT_NE(if_a, 0u);
+  ASSERT_NE(if_b, 0u);
+  PortResolver resolve = [&](const Datagram&,
+                             uint32_t if_index) -> std::optional<controller::PortKey> {
+    if (if_index == if_a) return controller::PortKey{1, 1};
+    if (if_index == if_b) return controller::PortKey{1, 2};
+    return std::nullopt;
+  };
+  controller::Telemetry telemetry;
+  const auto epoch = std::chrono::steady_clock::now();
   CollectorOptions options;
   options.bind_address = "127.0.0.1";
   options.port = 0;
@@ -89,6 +115,12 @@ TEST_F(SflowOvsTest, CollectsCounterAndFlowSamplesFromOvs) {
       Collector::Start(io, options, [&](const Datagram& d, const asio::ip::udp::endpoint&) {
         std::lock_guard<std::mutex> lock(mu);
         received.push_back(d);
+        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - epoch)
+                                   .count();
+        for (const controller::PortCounterSample& s : ToPortCounterSamples(d, resolve, now_ms)) {
+          (void)telemetry.Ingest(s);  // a repeated timestamp is refused, not fatal
+        }
       });
   ASSERT_TRUE(collector.ok()) << collector.status();
   auto work = asio::make_work_guard(io);
@@ -104,9 +136,12 @@ TEST_F(SflowOvsTest, CollectsCounterAndFlowSamplesFromOvs) {
 
   // Give the agent's 1 s counter polling time to report (bounded).
   bool have_counters = false, have_flows = false;
-  for (int i = 0; i < 50 && !(have_counters && have_flows); ++i) {
+  bool have_rates = false;
+  for (int i = 0; i < 50 && !(have_counters && have_flows && have_rates); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::lock_guard<std::mutex> lock(mu);
+    have_rates =
+        telemetry.LatestRates({1, 1}) != nullptr && telemetry.LatestRates({1, 2}) != nullptr;
     for (const Datagram& d : received) {
       for (const CounterSample& c : d.counter_samples) {
         if (c.interface.has_value() && c.interface->out_octets > 0) have_counters = true;
@@ -138,6 +173,20 @@ TEST_F(SflowOvsTest, CollectsCounterAndFlowSamplesFromOvs) {
   EXPECT_EQ(stats.decode_errors, 0u);
   EXPECT_TRUE(have_counters) << "no interface counter sample with traffic";
   EXPECT_TRUE(have_flows) << "no flow sample carrying the ICMP packets between the namespaces";
+  // Rates from the switch's own counters: each bridge port sent ICMP (requests or replies).
+  for (uint32_t port : {1u, 2u}) {
+    const controller::PortRates* rates = telemetry.LatestRates({1, port});
+    ASSERT_NE(rates, nullptr) << "no rate for bridge port " << port;
+    const controller::RingBuffer<controller::PortRates>* history = telemetry.History({1, port});
+    double max_tx_bps = 0;
+    for (size_t i = 0; i < history->size(); ++i) {
+      max_tx_bps = std::max(max_tx_bps, history->at(i).tx_bps);
+    }
+    std::printf("sflow_ovs: port %u rate samples=%zu max_tx_bps=%.0f\n", port, history->size(),
+                max_tx_bps);
+    EXPECT_GT(max_tx_bps, 0) << "port " << port;
+    EXPECT_LT(max_tx_bps, 1e9) << "port " << port;  // 5 pings/s cannot be a gigabit
+  }
 }
 
 }  // namespace

@@ -1,0 +1,57 @@
+#include "southbound/sflow/telemetry_adapter.h"
+
+namespace pulse::southbound::sflow {
+
+std::vector<controller::PortCounterSample> ToPortCounterSamples(const Datagram& datagram,
+                                                                const PortResolver& resolve,
+                                                                int64_t now_ms) {
+  std::vector<controller::PortCounterSample> out;
+  for (const CounterSample& sample : datagram.counter_samples) {
+    if (!sample.interface.has_value() || !resolve) continue;
+    const InterfaceCounters& c = *sample.interface;
+    std::optional<controller::PortKey> key = resolve(datagram, c.if_index);
+    if (!key.has_value()) continue;
+    controller::PortCounterSample s;
+    s.key = *key;
+    s.time_ms = now_ms;
+    s.rx_bytes = c.in_octets;
+    s.tx_bytes = c.out_octets;
+    s.rx_packets =
+        (uint64_t{c.in_unicast_packets} + c.in_multicast_packets + c.in_broadcast_packets) &
+        0xffffffffu;
+    s.tx_packets =
+        (uint64_t{c.out_unicast_packets} + c.out_multicast_packets + c.out_broadcast_packets) &
+        0xffffffffu;
+    s.rx_drops = c.in_discards;
+    s.tx_drops = c.out_discards;
+    s.rx_errors = c.in_errors;
+    s.tx_errors = c.out_errors;
+    s.byte_counter_bits = 64;
+    s.packet_counter_bits = 32;
+    s.speed_bps = c.if_speed_bps > static_cast<uint64_t>(INT64_MAX)
+                      ? 0
+                      : static_cast<int64_t>(c.if_speed_bps);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<controller::FlowKey> ToFlowKey(const FlowSample& sample) {
+  if (!sample.header.has_value() || !sample.header->info.tuple.has_value()) return std::nullopt;
+  const FiveTuple& t = *sample.header->info.tuple;
+  return controller::FlowKey{t.src_ipv4, t.dst_ipv4, t.ip_protocol, t.src_port, t.dst_port};
+}
+
+int FeedFlowSamples(const Datagram& datagram, controller::FlowRateEstimator& estimator,
+                    int64_t now_ms) {
+  int used = 0;
+  for (const FlowSample& sample : datagram.flow_samples) {
+    std::optional<controller::FlowKey> key = ToFlowKey(sample);
+    if (!key.has_value()) continue;
+    estimator.AddSample(*key, sample.header->frame_length_bytes, sample.sampling_rate, now_ms);
+    ++used;
+  }
+  return used;
+}
+
+}  // namespace pulse::southbound::sflow
