@@ -1,0 +1,185 @@
+#include "northbound/config.h"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace pulse::northbound {
+namespace {
+
+std::string Resolve(absl::string_view base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return absl::StrCat(base_dir, "/", path);
+}
+
+class Parser {
+ public:
+  Parser(absl::string_view source) : source_(source) {}
+
+  absl::Status Error(const std::string& key, absl::string_view problem) const {
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", key, ": ", problem));
+  }
+
+  absl::Status String(const YAML::Node& node, const std::string& key, std::string* out) const {
+    if (!node.IsScalar()) return Error(key, "expected a string");
+    *out = node.as<std::string>();
+    return absl::OkStatus();
+  }
+  absl::Status Bool(const YAML::Node& node, const std::string& key, bool* out) const {
+    bool value;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      return Error(key, "expected true or false");
+    }
+    *out = value;
+    return absl::OkStatus();
+  }
+  absl::Status Int(const YAML::Node& node, const std::string& key, int64_t min, int64_t max,
+                   int64_t* out) const {
+    int64_t value;
+    if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
+      return Error(key, "expected an integer");
+    }
+    if (value < min || value > max) {
+      return Error(key, absl::StrCat("must be ", min, "..", max, ", got ", value));
+    }
+    *out = value;
+    return absl::OkStatus();
+  }
+
+  // Calls `handlers[key]` for each key of a map; an unknown key is an error.
+  absl::Status Map(
+      const YAML::Node& node, const std::string& prefix,
+      const std::map<std::string,
+                     std::function<absl::Status(const YAML::Node&, const std::string&)>>& handlers)
+      const {
+    if (!node.IsMap()) return Error(prefix.empty() ? "(top)" : prefix, "expected a map");
+    for (const auto& entry : node) {
+      std::string key = entry.first.as<std::string>();
+      std::string full = prefix.empty() ? key : absl::StrCat(prefix, ".", key);
+      auto it = handlers.find(key);
+      if (it == handlers.end()) {
+        std::string known;
+        for (const auto& [name, fn] : handlers)
+          absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+        return Error(full, absl::StrCat("unknown key (expected one of ", known, ")"));
+      }
+      if (absl::Status status = it->second(entry.second, full); !status.ok()) return status;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string source_;
+};
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
+                                               absl::string_view source_name,
+                                               absl::string_view base_dir) {
+  DaemonConfig config;
+  Parser p(source_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+    if (root.IsNull()) return config;  // an empty file: all defaults
+    using Handler = std::function<absl::Status(const YAML::Node&, const std::string&)>;
+    auto str = [&](std::string* out, bool path) -> Handler {
+      return [&p, out, path, base_dir](const YAML::Node& n, const std::string& key) {
+        absl::Status status = p.String(n, key, out);
+        if (status.ok() && path) *out = Resolve(base_dir, *out);
+        return status;
+      };
+    };
+    auto integer = [&](auto* out, int64_t min, int64_t max) -> Handler {
+      return [&p, out, min, max](const YAML::Node& n, const std::string& key) {
+        int64_t value = 0;
+        absl::Status status = p.Int(n, key, min, max, &value);
+        if (status.ok()) *out = static_cast<std::remove_pointer_t<decltype(out)>>(value);
+        return status;
+      };
+    };
+    absl::Status status = p.Map(
+        root, "",
+        {{"listen", str(&config.listen, false)},
+         {"fabric", str(&config.fabric_file, true)},
+         {"state_dir", str(&config.state_dir, true)},
+         {"tokens_file", str(&config.tokens_file, true)},
+         {"insecure", [&](const YAML::Node& n,
+                          const std::string& key) { return p.Bool(n, key, &config.insecure); }},
+         {"log_level",
+          [&](const YAML::Node& n, const std::string& key) -> absl::Status {
+            std::string name;
+            if (absl::Status s = p.String(n, key, &name); !s.ok()) return s;
+            absl::StatusOr<LogLevel> level = ParseLogLevel(name);
+            if (!level.ok()) return p.Error(key, level.status().message());
+            config.log_level = *level;
+            return absl::OkStatus();
+          }},
+         {"tls",
+          [&](const YAML::Node& n, const std::string& key) {
+            return p.Map(n, key,
+                         {{"cert", str(&config.tls.cert_file, true)},
+                          {"key", str(&config.tls.key_file, true)},
+                          {"client_ca", str(&config.tls.client_ca_file, true)}});
+          }},
+         {"limits",
+          [&](const YAML::Node& n, const std::string& key) {
+            return p.Map(
+                n, key,
+                {{"max_endpoints_per_job",
+                  integer(&config.limits.max_endpoints_per_job, 2, 1 << 20)},
+                 {"max_explicit_flows_per_job",
+                  integer(&config.limits.max_explicit_flows_per_job, 1, 1 << 24)},
+                 {"max_message_bytes", integer(&config.limits.max_message_bytes, 1024, 1 << 30)},
+                 {"max_jobs", integer(&config.max_jobs, 1, 1 << 24)}});
+          }},
+         {"events", [&](const YAML::Node& n, const std::string& key) {
+            return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});
+          }}});
+    if (!status.ok()) return status;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
+  }
+  return config;
+}
+
+absl::StatusOr<DaemonConfig> LoadDaemonConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string base_dir;
+  if (size_t slash = path.rfind('/'); slash != std::string::npos) base_dir = path.substr(0, slash);
+  return ParseDaemonConfig(text.str(), path, base_dir);
+}
+
+absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
+  if (config.fabric_file.empty()) {
+    return absl::InvalidArgumentError("fabric: missing (the fabric intent file to serve)");
+  }
+  if (config.listen.empty()) return absl::InvalidArgumentError("listen: must not be empty");
+  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+    return absl::InvalidArgumentError(config.tls.cert_file.empty()
+                                          ? "tls.cert: missing (tls.key is set)"
+                                          : "tls.key: missing (tls.cert is set)");
+  }
+  if (config.tls.cert_file.empty() && !config.tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("tls.client_ca: needs tls.cert and tls.key");
+  }
+  if (config.tls.cert_file.empty() && !config.insecure) {
+    return absl::InvalidArgumentError(
+        "tls: missing; give tls.cert and tls.key, or set insecure: true (--insecure) for "
+        "plaintext");
+  }
+  if (!config.tls.cert_file.empty() && config.insecure) {
+    return absl::InvalidArgumentError("insecure: true contradicts tls.cert; choose one");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::northbound

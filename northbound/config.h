@@ -1,0 +1,57 @@
+// The pulse-controller daemon's configuration: a YAML file, checked whole before anything starts
+// (unknown keys and wrong types are errors naming the key), then overridden by command-line flags.
+//
+//   listen: 127.0.0.1:50051        # gRPC API address; port 0 picks a free port
+//   fabric: examples/leaf-spine.yaml   # fabric intent file (required); relative to the config file
+//   state_dir: /var/lib/pulse       # optional: persist jobs and drains there (embedded store)
+//   insecure: false                 # plaintext API; only when no TLS is given
+//   tls: {cert: server.pem, key: server.key, client_ca: clients-ca.pem}  # client_ca: mutual TLS
+//   tokens_file: tokens.yaml        # optional: bearer tokens with roles (auth off without it)
+//   log_level: info                 # debug | info | warning | error
+//   limits: {max_endpoints_per_job: 4096, max_explicit_flows_per_job: 65536,
+//            max_message_bytes: 16777216, max_jobs: 10000}
+//   events: {ring_size: 4096}       # events kept for WatchEvents resume
+#ifndef PULSE_NORTHBOUND_CONFIG_H_
+#define PULSE_NORTHBOUND_CONFIG_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/log.h"
+#include "northbound/convert.h"
+#include "northbound/server.h"
+
+namespace pulse::northbound {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string fabric_file;
+  std::string state_dir;  // empty: nothing persisted
+  bool insecure = false;
+  TlsFiles tls;
+  std::string tokens_file;  // empty: auth off
+  LogLevel log_level = LogLevel::kInfo;
+  ApiLimits limits;
+  size_t max_jobs = 10000;
+  size_t event_ring_size = 4096;
+};
+
+// Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved
+// against `base_dir` (the config file's directory; "" keeps them as written). InvalidArgument
+// "SOURCE: key: problem" on any error.
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
+                                               absl::string_view source_name,
+                                               absl::string_view base_dir);
+// Reads and parses a config file. NotFound when it cannot be read.
+absl::StatusOr<DaemonConfig> LoadDaemonConfigFile(const std::string& path);
+
+// Checks what must hold after flags are applied: a fabric file, TLS files or insecure, sane
+// limits. The message names the key.
+absl::Status ValidateDaemonConfig(const DaemonConfig& config);
+
+}  // namespace pulse::northbound
+
+#endif  // PULSE_NORTHBOUND_CONFIG_H_

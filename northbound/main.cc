@@ -1,0 +1,172 @@
+// pulse-controller: serves the pulse.v1 API for one fabric.
+//
+//   pulse-controller --config examples/pulse.yaml
+//   pulse-controller --fabric examples/leaf-spine.yaml --insecure --listen 127.0.0.1:50051
+//
+// Given only a fabric it runs in planning mode: the API works, no switches are attached.
+// Flags override the config file. SIGTERM / SIGINT shut it down cleanly.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "controller/controller.h"
+#include "controller/embedded_store.h"
+#include "controller/log.h"
+#include "northbound/auth.h"
+#include "northbound/config.h"
+#include "northbound/server.h"
+#include "topology/intent.h"
+
+ABSL_FLAG(std::string, config, "", "YAML config file (see northbound/config.h)");
+ABSL_FLAG(std::string, listen, "", "API listen address host:port (overrides listen)");
+ABSL_FLAG(std::string, fabric, "", "fabric intent file (overrides fabric)");
+ABSL_FLAG(std::string, state_dir, "", "state directory (overrides state_dir)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (overrides tls.cert)");
+ABSL_FLAG(std::string, tls_key, "", "PEM server key (overrides tls.key)");
+ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA for mutual TLS (overrides tls.client_ca)");
+ABSL_FLAG(std::string, tokens_file, "", "bearer tokens file (overrides tokens_file)");
+ABSL_FLAG(std::string, log_level, "", "debug|info|warning|error (overrides log_level)");
+ABSL_FLAG(bool, insecure, false, "serve plaintext (sets insecure: true)");
+ABSL_FLAG(int64_t, max_jobs, 0, "job limit (overrides limits.max_jobs; 0: keep)");
+ABSL_FLAG(int64_t, max_endpoints_per_job, 0,
+          "endpoint limit (overrides limits.max_endpoints_per_job; 0: keep)");
+ABSL_FLAG(int64_t, max_message_bytes, 0,
+          "gRPC message limit (overrides limits.max_message_bytes; 0: keep)");
+ABSL_FLAG(std::string, port_file, "",
+          "write the bound API port to this file once serving (for tests and scripts)");
+
+namespace {
+
+using pulse::Log;
+using pulse::LogLevel;
+
+int Fail(const absl::Status& status) {
+  Log(LogLevel::kError, "pulse-controller: ", status.message());
+  return 2;
+}
+
+int Run() {
+  pulse::northbound::DaemonConfig config;
+  if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    absl::StatusOr<pulse::northbound::DaemonConfig> loaded =
+        pulse::northbound::LoadDaemonConfigFile(path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = *std::move(loaded);
+  }
+  auto override_string = [](const absl::Flag<std::string>& flag, std::string* out) {
+    if (std::string v = absl::GetFlag(flag); !v.empty()) *out = v;
+  };
+  override_string(FLAGS_listen, &config.listen);
+  override_string(FLAGS_fabric, &config.fabric_file);
+  override_string(FLAGS_state_dir, &config.state_dir);
+  override_string(FLAGS_tls_cert, &config.tls.cert_file);
+  override_string(FLAGS_tls_key, &config.tls.key_file);
+  override_string(FLAGS_tls_client_ca, &config.tls.client_ca_file);
+  override_string(FLAGS_tokens_file, &config.tokens_file);
+  if (absl::GetFlag(FLAGS_insecure)) config.insecure = true;
+  if (std::string level = absl::GetFlag(FLAGS_log_level); !level.empty()) {
+    absl::StatusOr<LogLevel> parsed = pulse::ParseLogLevel(level);
+    if (!parsed.ok())
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--log_level: ", parsed.status().message())));
+    config.log_level = *parsed;
+  }
+  if (int64_t v = absl::GetFlag(FLAGS_max_jobs); v > 0) config.max_jobs = v;
+  if (int64_t v = absl::GetFlag(FLAGS_max_endpoints_per_job); v > 0) {
+    config.limits.max_endpoints_per_job = static_cast<int>(v);
+  }
+  if (int64_t v = absl::GetFlag(FLAGS_max_message_bytes); v > 0) {
+    config.limits.max_message_bytes = static_cast<int>(v);
+  }
+  if (absl::Status status = pulse::northbound::ValidateDaemonConfig(config); !status.ok()) {
+    return Fail(status);
+  }
+  pulse::SetLogLevel(config.log_level);
+
+  absl::StatusOr<pulse::topology::Intent> intent =
+      pulse::topology::LoadIntentFile(config.fabric_file);
+  if (!intent.ok()) return Fail(intent.status());
+  auto fabric = std::make_shared<const pulse::topology::Fabric>(std::move(intent->fabric));
+  Log(LogLevel::kInfo, "fabric '", intent->name, "' from ", config.fabric_file, ": ",
+      fabric->switches().size(), " switches, ", fabric->nics().size(), " NICs, ",
+      fabric->gpus().size(), " GPUs, ", fabric->links().size(), " links");
+
+  std::unique_ptr<pulse::controller::EmbeddedStore> store;
+  if (!config.state_dir.empty()) {
+    pulse::controller::EmbeddedStoreOptions store_options;
+    store_options.state_dir = config.state_dir;
+    absl::StatusOr<std::unique_ptr<pulse::controller::EmbeddedStore>> opened =
+        pulse::controller::EmbeddedStore::Open(store_options);
+    if (!opened.ok()) {
+      return Fail(absl::Status(opened.status().code(),
+                               absl::StrCat("state_dir: ", opened.status().message())));
+    }
+    store = *std::move(opened);
+  } else {
+    Log(LogLevel::kWarning, "no state_dir: jobs are not persisted across restarts");
+  }
+
+  std::vector<pulse::northbound::Token> tokens;
+  if (!config.tokens_file.empty()) {
+    absl::StatusOr<std::vector<pulse::northbound::Token>> loaded =
+        pulse::northbound::LoadTokensFile(config.tokens_file);
+    if (!loaded.ok()) {
+      return Fail(absl::Status(loaded.status().code(),
+                               absl::StrCat("tokens_file: ", loaded.status().message())));
+    }
+    tokens = *std::move(loaded);
+  }
+
+  pulse::controller::ControllerOptions controller_options;
+  controller_options.max_jobs = config.max_jobs;
+  controller_options.event_ring_size = config.event_ring_size;
+  controller_options.store = store.get();
+  auto controller = pulse::controller::Controller::Create(fabric, controller_options);
+  if (!controller.ok()) return Fail(controller.status());
+
+  pulse::northbound::ApiServerOptions server_options;
+  server_options.listen_address = config.listen;
+  server_options.insecure = config.insecure;
+  server_options.tls = config.tls;
+  server_options.tokens = std::move(tokens);
+  server_options.limits = config.limits;
+  auto server = pulse::northbound::ApiServer::Start(controller->get(), server_options);
+  if (!server.ok()) return Fail(server.status());
+
+  if (std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());  // appear whole, never half-written
+  }
+  Log(LogLevel::kInfo, "pulse-controller serving (planning mode: no switches attached)");
+
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    Log(LogLevel::kInfo, "signal ", signal, ": shutting down");
+    (*server)->Shutdown(absl::Seconds(2));
+  });
+  io.run();
+  server->reset();      // before the controller: in-flight calls finish against it
+  controller->reset();  // before the store it writes to
+  store.reset();
+  Log(LogLevel::kInfo, "pulse-controller stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("pulse-controller: the Pulse SDN controller (pulse.v1 gRPC API)");
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}
