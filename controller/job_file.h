@@ -4,8 +4,9 @@
 //   pattern: ring                   # explicit | ring | double-binary-tree | all-to-all |
 //                                   # halving-doubling | rail-aligned (default ring)
 //   endpoints:                      # GPU or NIC names in rank order; an item may be a range:
-//     - server-[0-3]/gpu-[0-7]      # [a-b] expands to a..b; several ranges nest, leftmost
-//                                   # slowest: server-0/gpu-0 .. server-0/gpu-7, server-1/gpu-0 ..
+//     - server-[0-3]/gpu-[0-7]      # [a-b] expands to a..b; ranges nest, leftmost slowest:
+//                                   # server-0/gpu-0 .. server-0/gpu-7, server-1/gpu-0 ..
+//                                   # (quote a range inside a [...] flow list)
 //   rate: 100G                      # per rank, see collectives.h; bits per second as a number or
 //                                   # with a K/M/G/T suffix (optionally "bps"); omit for line rate
 //   strict: false                   # refuse rather than overload a link
