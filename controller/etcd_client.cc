@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -18,19 +19,24 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
                       absl::StrCat("etcd ", what, ": ", status.error_message()));
 }
 
-// Runs `call(context)` until it succeeds, fails with something other than UNAVAILABLE, or the
-// deadline passes. Retrying is safe for everything we send: puts and deletes of fixed values,
-// reads, and transactions guarded by compares.
+// Runs `call(context)` until it succeeds, fails for a reason other than an unreachable member,
+// or `timeout` passes. Each attempt gets a third of the time: a write that reached a follower
+// just as the raft leader died is silently dropped by etcd and would otherwise hang until the
+// overall deadline, while a fresh attempt lands once a new raft leader is up (about a second).
+// Retrying is safe for everything we send: puts and deletes of fixed values, reads, and
+// transactions guarded by compares.
 template <typename Call>
 absl::Status CallWithRetry(absl::Duration timeout, absl::string_view what, Call call) {
   const absl::Time deadline = absl::Now() + timeout;
+  const absl::Duration attempt_timeout = std::max(timeout / 3, absl::Milliseconds(250));
   while (true) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(deadline));
+    context.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + attempt_timeout)));
     context.set_wait_for_ready(true);
     grpc::Status status = call(&context);
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
-        absl::Now() + absl::Milliseconds(50) >= deadline) {
+    bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (!retryable || absl::Now() + absl::Milliseconds(50) >= deadline) {
       return FromGrpc(status, what);
     }
     absl::SleepFor(absl::Milliseconds(50));

@@ -3,8 +3,9 @@
 //
 // One gRPC channel spans every endpoint of the etcd cluster with round-robin balancing, so when a
 // member dies its connection drops out and calls go to the members that are left. Unary calls
-// that fail with UNAVAILABLE (a member died under them, or has no raft leader for a moment) are
-// retried on the channel until the call's deadline; every call is bounded by rpc_timeout.
+// are tried in attempts of a third of rpc_timeout; an attempt that fails with UNAVAILABLE or runs
+// out of time (a member died under it, or the raft leader died and etcd dropped the proposal) is
+// retried until rpc_timeout is spent, so every call is bounded by rpc_timeout.
 // Thread-safe: any thread may call any method.
 #ifndef PULSE_CONTROLLER_ETCD_CLIENT_H_
 #define PULSE_CONTROLLER_ETCD_CLIENT_H_

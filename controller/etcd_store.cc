@@ -28,8 +28,10 @@ std::string EtcdLeaderKey(absl::string_view cluster) {
 class EtcdStore::EtcdWatch : public StoreWatch {
  public:
   EtcdWatch(std::shared_ptr<EtcdClient> client, std::string key_prefix, size_t strip_bytes,
-            int64_t after_revision, StoreWatchCallback callback)
+            int64_t after_revision, StoreWatchCallback callback,
+            std::shared_ptr<std::atomic<int64_t>> restarts)
       : client_(std::move(client)),
+        restarts_(std::move(restarts)),
         key_prefix_(std::move(key_prefix)),
         strip_bytes_(strip_bytes),
         next_revision_(after_revision + 1),
@@ -64,6 +66,8 @@ class EtcdStore::EtcdWatch : public StoreWatch {
       }
       // Stream broke (member died, no leader): back off briefly, then resume from next_revision_.
       absl::MutexLock lock(&mu_);
+      if (stopped_) return;
+      restarts_->fetch_add(1);
       mu_.AwaitWithTimeout(absl::Condition(&stopped_), absl::Milliseconds(100));
     }
   }
@@ -83,6 +87,7 @@ class EtcdStore::EtcdWatch : public StoreWatch {
     create->set_range_end(EtcdClient::PrefixEnd(key_prefix_));
     create->set_start_revision(next_revision_);
     absl::Status result = absl::OkStatus();
+    bool server_canceled = false;
     if (stream->Write(request)) {
       etcdserverpb::WatchResponse response;
       while (stream->Read(&response)) {
@@ -92,17 +97,19 @@ class EtcdStore::EtcdWatch : public StoreWatch {
                 "etcd watch on ", key_prefix_, ": revision ", next_revision_,
                 " was compacted (oldest kept ", response.compact_revision(), "); reload"));
           }
+          server_canceled = true;
           break;
         }
         Deliver(response);
       }
     }
+    // After a server-side cancel the stream is still open; close it so Finish returns.
+    if (server_canceled) context->TryCancel();
+    grpc::Status status = stream->Finish();
     {
       absl::MutexLock lock(&mu_);
-      context_->TryCancel();
       context_ = nullptr;
     }
-    grpc::Status status = stream->Finish();
     if (result.ok() && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
       Log(LogLevel::kInfo, "etcd watch on ", key_prefix_, " broke (", status.error_message(),
           "); resuming from revision ", next_revision_);
@@ -136,6 +143,7 @@ class EtcdStore::EtcdWatch : public StoreWatch {
   }
 
   std::shared_ptr<EtcdClient> client_;
+  std::shared_ptr<std::atomic<int64_t>> restarts_;
   const std::string key_prefix_;
   const size_t strip_bytes_;
   int64_t next_revision_;  // only touched by the watch thread
@@ -238,7 +246,7 @@ absl::StatusOr<std::unique_ptr<StoreWatch>> EtcdStore::Watch(absl::string_view p
   if (after_revision < 0) return absl::InvalidArgumentError("etcd store: negative revision");
   return std::unique_ptr<StoreWatch>(new EtcdWatch(client_, absl::StrCat(state_prefix_, prefix),
                                                    state_prefix_.size(), after_revision,
-                                                   std::move(callback)));
+                                                   std::move(callback), watch_restarts_));
 }
 
 std::string EtcdStore::Describe() const {
@@ -246,7 +254,8 @@ std::string EtcdStore::Describe() const {
   return absl::StrCat("etcd store at ", absl::StrJoin(client_->options().endpoints, ","), " under ",
                       state_prefix_,
                       generation > 0 ? absl::StrCat(", leader at generation ", generation)
-                                     : std::string(", follower"));
+                                     : std::string(", follower"),
+                      ", watch streams reopened ", watch_restarts_->load());
 }
 
 }  // namespace pulse::controller

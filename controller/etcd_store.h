@@ -60,6 +60,9 @@ class EtcdStore : public StateStore {
                                                     StoreWatchCallback callback) override;
   std::string Describe() const override;
 
+  // How many times a watch stream broke and was reopened (e.g. its etcd member died).
+  int64_t watch_restarts() const { return watch_restarts_->load(); }
+
  private:
   class EtcdWatch;
   EtcdStore(std::shared_ptr<EtcdClient> client, EtcdStoreOptions options);
@@ -69,6 +72,8 @@ class EtcdStore : public StateStore {
   const std::string state_prefix_;
   const std::string leader_key_;
   std::atomic<int64_t> fence_generation_{0};
+  // Shared with the watches, which may outlive nothing but are simplest to count this way.
+  std::shared_ptr<std::atomic<int64_t>> watch_restarts_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace pulse::controller
