@@ -14,6 +14,8 @@ absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
   constexpr double kInfinite = std::numeric_limits<double>::infinity();
   absl::flat_hash_map<NodeId, double> capacity;  // C(node), memoised
   absl::flat_hash_map<NodeId, std::vector<WeightedHop>> weights;
+  capacity.reserve(next_hops.size());
+  weights.reserve(next_hops.size());
   // Depth is bounded by the DAG's length (at most 6 hops on a 3-tier Clos).
   std::function<double(NodeId, int)> reach = [&](NodeId node, int depth) -> double {
     if (node == destination) return kInfinite;
@@ -23,16 +25,26 @@ absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
     capacity[node] = 0;  // guards against a cycle in bad input
     // Channels grouped by the node they lead to, in order of first appearance.
     std::vector<std::pair<NodeId, double>> heads;  // (next node, total channel capacity)
-    for (DirectedLinkId d : hops->second) {
-      NodeId h = fabric.Head(d);
-      double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
-      auto it =
-          std::find_if(heads.begin(), heads.end(), [&](const auto& e) { return e.first == h; });
-      if (it == heads.end()) {
+    absl::flat_hash_map<NodeId, size_t> head_index;
+    std::vector<size_t> head_of(hops->second.size());
+    for (size_t i = 0; i < hops->second.size(); ++i) {
+      const DirectedLinkId d = hops->second[i];
+      const NodeId h = fabric.Head(d);
+      const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+      size_t index = heads.size();
+      if (hops->second.size() <= 8) {  // small groups: a scan beats hashing
+        for (size_t j = 0; j < heads.size(); ++j) {
+          if (heads[j].first == h) index = j;
+        }
+      } else {
+        index = head_index.try_emplace(h, heads.size()).first->second;
+      }
+      if (index == heads.size()) {
         heads.emplace_back(h, cap);
       } else {
-        it->second += cap;
+        heads[index].second += cap;
       }
+      head_of[i] = index;
     }
     double total = 0;
     std::vector<WeightedHop> out;
@@ -42,12 +54,10 @@ absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
       total += through;
       channel_bps = through / channel_bps;  // now: the share of each channel's capacity
     }
-    for (DirectedLinkId d : hops->second) {
-      NodeId h = fabric.Head(d);
-      auto it =
-          std::find_if(heads.begin(), heads.end(), [&](const auto& e) { return e.first == h; });
-      double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
-      out.push_back(WeightedHop{d, cap * it->second});
+    for (size_t i = 0; i < hops->second.size(); ++i) {
+      const DirectedLinkId d = hops->second[i];
+      const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+      out.push_back(WeightedHop{d, cap * heads[head_of[i]].second});
     }
     weights[node] = std::move(out);
     capacity[node] = total;
@@ -70,15 +80,15 @@ LeafPathSet PathCache::Compute(NodeId src_leaf, NodeId dst_leaf) {
   for (DirectedLinkId d : set.walks.front()) {
     set.top_level = std::max(set.top_level, f.node(f.Head(d)).level);
   }
+  std::vector<DirectedLinkId> channels;
+  for (const auto& walk : set.walks) channels.insert(channels.end(), walk.begin(), walk.end());
+  std::sort(channels.begin(), channels.end());
+  channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
   absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>> next;
-  absl::flat_hash_set<DirectedLinkId> seen;
-  for (const auto& walk : set.walks) {
-    for (DirectedLinkId d : walk) {
-      if (seen.insert(d).second) {
-        next[f.Tail(d)].push_back(d);
-        set.links.push_back(Fabric::LinkOf(d));
-      }
-    }
+  next.reserve(channels.size());
+  for (DirectedLinkId d : channels) {
+    next[f.Tail(d)].push_back(d);
+    set.links.push_back(Fabric::LinkOf(d));
   }
   std::sort(set.links.begin(), set.links.end());
   set.links.erase(std::unique(set.links.begin(), set.links.end()), set.links.end());

@@ -11,13 +11,39 @@ namespace {
 constexpr int kTopLevel = 3;
 
 // The nodes reachable from `start` by climbing only, each with the up-channels that reach it
-// from one level below. parents[node] lists directed (upward) link ids arriving at node. Climbing
-// is done one level at a time, on demand: the search stops at the lowest level where the two
-// ends meet, so a leaf-to-leaf query never scans the (wide) downlink lists of the spines.
+// from one level below, kept as per-node linked lists in flat arrays (no allocation per node).
+// Climbing is done one level at a time, on demand: the search stops at the lowest level where
+// the two ends meet, so a leaf-to-leaf query never scans the (wide) downlink lists of spines.
 struct UpReach {
-  absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>> parents;
+  absl::flat_hash_map<NodeId, int> slot;      // node -> index into first/last
+  std::vector<int> first, last;               // per slot: first/last parent edge, -1 if none
+  std::vector<DirectedLinkId> edge_channel;   // parent edges: the upward channel
+  std::vector<int> edge_next;                 // next parent edge of the same node, or -1
   std::vector<std::vector<NodeId>> by_level;  // by_level[l]: reached nodes at level l
   int climbed_to = 0;                         // highest level whose nodes are all known
+
+  bool Contains(NodeId n) const { return slot.contains(n); }
+  void AddParent(NodeId n, DirectedLinkId channel) {
+    const int s = slot.at(n);
+    const int e = static_cast<int>(edge_channel.size());
+    edge_channel.push_back(channel);
+    edge_next.push_back(-1);
+    if (last[s] < 0) {
+      first[s] = e;
+    } else {
+      edge_next[last[s]] = e;
+    }
+    last[s] = e;
+  }
+  // Adds `n`; false if it was already there.
+  bool Add(NodeId n) {
+    auto [it, inserted] = slot.try_emplace(n, static_cast<int>(first.size()));
+    if (inserted) {
+      first.push_back(-1);
+      last.push_back(-1);
+    }
+    return inserted;
+  }
 };
 
 UpReach StartClimb(const Fabric& fabric, NodeId start) {
@@ -25,7 +51,7 @@ UpReach StartClimb(const Fabric& fabric, NodeId start) {
   reach.by_level.resize(kTopLevel + 1);
   const int level = fabric.node(start).level;
   reach.by_level[level].push_back(start);
-  reach.parents[start];
+  reach.Add(start);
   reach.climbed_to = level;
   return reach;
 }
@@ -39,9 +65,8 @@ void ClimbTo(const Fabric& fabric, const LinkStatus& status, UpReach& reach, int
         if (!status.IsUp(l)) continue;
         NodeId peer = fabric.Peer(l, n);
         if (fabric.node(peer).level != from_level + 1) continue;
-        auto [it, inserted] = reach.parents.try_emplace(peer);
-        if (inserted) reach.by_level[from_level + 1].push_back(peer);
-        it->second.push_back(fabric.DirectedFrom(l, n));
+        if (reach.Add(peer)) reach.by_level[from_level + 1].push_back(peer);
+        reach.AddParent(peer, fabric.DirectedFrom(l, n));
       }
     }
   }
@@ -51,13 +76,14 @@ void ClimbTo(const Fabric& fabric, const LinkStatus& status, UpReach& reach, int
 void UpwardWalks(const Fabric& fabric, const UpReach& reach, NodeId top,
                  std::vector<DirectedLinkId>& suffix, std::vector<std::vector<DirectedLinkId>>& out,
                  size_t limit) {
-  const auto& parents = reach.parents.at(top);
-  if (parents.empty()) {
+  int e = reach.first[reach.slot.at(top)];
+  if (e < 0) {
     if (out.size() < limit) out.emplace_back(suffix.rbegin(), suffix.rend());
     return;
   }
-  for (DirectedLinkId up : parents) {
+  for (; e >= 0; e = reach.edge_next[e]) {
     if (out.size() >= limit) return;
+    const DirectedLinkId up = reach.edge_channel[e];
     suffix.push_back(up);
     UpwardWalks(fabric, reach, fabric.Tail(up), suffix, out, limit);
     suffix.pop_back();
@@ -83,12 +109,14 @@ std::vector<std::vector<DirectedLinkId>> ShortestUpDownWalks(const Fabric& fabri
     ClimbTo(fabric, status, from_dst, level);
     std::vector<NodeId> meeting;
     for (NodeId node : from_src.by_level[level]) {
-      if (from_dst.parents.contains(node)) meeting.push_back(node);
+      if (from_dst.Contains(node)) meeting.push_back(node);
     }
     std::sort(meeting.begin(), meeting.end());
+    std::vector<DirectedLinkId> scratch;
+    std::vector<std::vector<DirectedLinkId>> ups, downs;
     for (NodeId top : meeting) {
-      std::vector<DirectedLinkId> scratch;
-      std::vector<std::vector<DirectedLinkId>> ups, downs;
+      ups.clear();
+      downs.clear();
       UpwardWalks(fabric, from_src, top, scratch, ups, max_walks);
       UpwardWalks(fabric, from_dst, top, scratch, downs, max_walks);
       for (const auto& up : ups) {
