@@ -606,15 +606,24 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
       job.flows.push_back(std::move(f));
     }
   }
-  // Local improvement: also after colouring, which ignores the load of other jobs.
-  ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
-
-  // Max over the job's links, and the strict-mode check.
-  DirectedLinkId worst = -1;
-  for (const PlacedFlow& f : job.flows) {
-    for (DirectedLinkId d : f.path.hops) {
-      if (worst < 0 || loads.UtilWith(d, 0) > loads.UtilWith(worst, 0)) worst = d;
+  // The busiest channel the job uses.
+  auto busiest = [&]() {
+    DirectedLinkId worst = -1;
+    double worst_util = -1;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) {
+        double u = loads.UtilWith(d, 0);
+        if (u > worst_util) worst = d, worst_util = u;
+      }
     }
+    return worst;
+  };
+  DirectedLinkId worst = busiest();
+  // Local improvement (also after colouring, which ignores the load of other jobs), unless the
+  // job already meets its lower bound.
+  if (worst >= 0 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
+    worst = busiest();
   }
   job.max_link_load = worst < 0 ? 0 : loads.UtilWith(worst, 0);
   if (spec.strict && job.max_link_load > 1 + 1e-9) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/lower_bound.h"
 #include "tests/controller/placement_test_fabrics.h"
+#include "topology/builders.h"
 
 namespace pulse::controller {
 namespace {
@@ -105,6 +106,51 @@ TEST(PlacementPropertyTest, RandomPermutationsPlaceAtExactlyLineRate) {
     }
   }
   EXPECT_GE(placed, 10000);
+}
+
+// The fabrics topology/builders.h makes (the ones the controller runs on) colour exactly too;
+// multi-plane fabrics (NICs with one port per plane) fall back to the heuristic, still valid.
+TEST(PlacementTest, TopologyBuilderFabrics) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 6;
+  ls.spines = 3;
+  ls.servers_per_leaf = 6;
+  ls.uplinks_per_spine = 2;
+  topology::FatTreeParams ft;
+  ft.k = 6;
+  topology::RailOptimizedParams rail;
+  rail.groups = 2;
+  rail.servers_per_group = 4;
+  rail.rails = 4;
+  rail.spines = 4;
+  std::vector<std::shared_ptr<const Fabric>> exact = {MustBuild(topology::LeafSpine(ls)),
+                                                      MustBuild(topology::FatTree(ft)),
+                                                      MustBuild(topology::RailOptimized(rail))};
+  std::mt19937 rng(99);
+  for (const auto& fabric : exact) {
+    Placement p(fabric);
+    for (int t = 0; t < 50; ++t) {
+      auto job = p.PlaceJob(
+          PermutationJob(*fabric, RandomPermutation(fabric->nics().size(), rng), "perm"));
+      ASSERT_TRUE(job.ok()) << job.status();
+      EXPECT_EQ((*job)->exact_flows, (*job)->flows.size());
+      EXPECT_NEAR((*job)->max_link_load, 1.0, 1e-9);
+      ExpectPathsValid(*fabric, **job);
+      ASSERT_TRUE(p.RemoveJob("perm").ok());
+    }
+  }
+  ls.planes = 2;
+  auto planes = MustBuild(topology::LeafSpine(ls));
+  Placement p(planes);
+  JobSpec ring;
+  ring.id = "ring";
+  for (const auto& gpu : planes->gpus()) ring.endpoints.push_back(gpu.name);
+  auto job = p.PlaceJob(ring);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ((*job)->exact_flows, 0u);
+  EXPECT_LE((*job)->max_link_load, 1.0 + 1e-9);
+  ExpectPathsValid(*planes, **job);
+  ExpectLoadsConsistent(p);
 }
 
 TEST(PlacementTest, CollectivesOnLeafSpineAndFatTreeAreAtMostLineRate) {
