@@ -91,3 +91,55 @@ TEST(JsonStreamTest, LimitsSizeAndDepth) {
 
 }  // namespace
 }  // namespace pulse::southbound::ovsdb
+
+namespace pulse::southbound::ovsdb {
+namespace {
+
+// Random bytes and random cuts of valid messages never crash the splitter: every call returns
+// a value, "need more", or an error, and an error stays an error.
+TEST(JsonStreamTest, RandomInputNeverCrashes) {
+  uint32_t state = 12345;
+  auto next = [&] {
+    state = state * 1103515245u + 12345u;
+    return state >> 16;
+  };
+  const std::string valid = R"({"id":1,"result":[{"rows":[{"name":"p\"0"}]}],"error":null})";
+  int values = 0, errors = 0;
+  for (int round = 0; round < 2000; ++round) {
+    JsonStreamSplitter s(4096);
+    bool failed = false;
+    for (int chunk = 0; chunk < 8; ++chunk) {
+      std::string bytes;
+      if (next() % 2 == 0) {
+        bytes = valid.substr(next() % valid.size());
+      } else {
+        for (uint32_t i = 0, n = next() % 32; i < n; ++i) {
+          const char alphabet[] = "{}[]\",:\\ab1 \n";
+          bytes.push_back(next() % 4 == 0 ? static_cast<char>(next() & 0xff)
+                                          : alphabet[next() % (sizeof(alphabet) - 1)]);
+        }
+      }
+      s.Append(bytes);
+      while (true) {
+        absl::StatusOr<std::optional<nlohmann::json>> v = s.Next();
+        if (!v.ok()) {
+          failed = true;
+          ++errors;
+          break;
+        }
+        EXPECT_FALSE(failed);
+        if (!v->has_value()) break;
+        ++values;
+      }
+      if (failed) {
+        EXPECT_FALSE(s.Next().ok());
+        break;
+      }
+    }
+  }
+  EXPECT_GT(values, 0);
+  EXPECT_GT(errors, 0);
+}
+
+}  // namespace
+}  // namespace pulse::southbound::ovsdb

@@ -4,10 +4,12 @@
 // Needs root, openvswitch-switch and iproute2. Creates bridge pulseq0 and veth pqv0/pqv1, and
 // removes them afterwards.
 #include <chrono>
+#include <iostream>
 #include <string>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "controller/headroom.h"
@@ -23,6 +25,7 @@ namespace {
 constexpr char kBridge[] = "pulseq0";
 constexpr char kPort[] = "pqv0";
 constexpr char kPeer[] = "pqv1";
+constexpr char kNetns[] = "pulseqns";  // holds kPeer with 10.250.0.2; the bridge port has .1
 
 absl::StatusOr<std::string> Sh(const std::vector<std::string>& argv) {
   return SystemCommandRunner()(argv);
@@ -42,6 +45,24 @@ int RunCount(const std::vector<std::string>& argv, const std::string& needle) {
     ++n;
   }
   return n;
+}
+
+// Packets sent so far by HTB class 1:`minor` of `dev` (from `tc -s class show`), -1 if absent.
+int64_t ClassPackets(const std::string& dev, int minor) {
+  const std::string out = ShOk({"tc", "-s", "class", "show", "dev", dev});
+  const std::string head = absl::StrCat("class htb 1:", minor, " ");
+  size_t pos = out.find(head);
+  if (pos == std::string::npos) return -1;
+  pos = out.find(" Sent ", pos);
+  if (pos == std::string::npos) return -1;
+  const size_t bytes_end = out.find(" bytes ", pos);
+  const size_t pkt_end = out.find(" pkt", bytes_end + 7);
+  int64_t packets = -1;
+  if (bytes_end == std::string::npos || pkt_end == std::string::npos ||
+      !absl::SimpleAtoi(out.substr(bytes_end + 7, pkt_end - bytes_end - 7), &packets)) {
+    return -1;
+  }
+  return packets;
 }
 
 // Polls `pred` every 100 ms for at most `tries` times.
@@ -65,10 +86,16 @@ class OvsdbQosIntegrationTest : public ::testing::Test {
     }
     Cleanup();
     ShOk({"ovs-vsctl", "add-br", kBridge, "--", "set", "bridge", kBridge, "datapath_type=netdev"});
+    ShOk({"ip", "netns", "add", kNetns});
     ShOk({"ip", "link", "add", kPort, "type", "veth", "peer", "name", kPeer});
+    ShOk({"ip", "link", "set", kPeer, "netns", kNetns});
+    ShOk({"ip", "netns", "exec", kNetns, "ip", "addr", "add", "10.250.0.2/24", "dev", kPeer});
+    ShOk({"ip", "netns", "exec", kNetns, "ip", "link", "set", kPeer, "up"});
     ShOk({"ip", "link", "set", kPort, "up"});
-    ShOk({"ip", "link", "set", kPeer, "up"});
     ShOk({"ovs-vsctl", "add-port", kBridge, kPort});
+    // The bridge's local port (a tap on the netdev datapath) is the sending host.
+    ShOk({"ip", "addr", "add", "10.250.0.1/24", "dev", kBridge});
+    ShOk({"ip", "link", "set", kBridge, "up"});
   }
   void TearDown() override { Cleanup(); }
   static void Cleanup() {
@@ -79,6 +106,7 @@ class OvsdbQosIntegrationTest : public ::testing::Test {
     }
     (void)Sh({"ovs-vsctl", "--if-exists", "del-br", kBridge});
     (void)Sh({"ip", "link", "del", kPort});
+    (void)Sh({"ip", "netns", "del", kNetns});
   }
 
   // The plan for this port: 1 Gb/s line rate; queue 0 best effort (<= 200 Mb/s), queue 1 the
@@ -223,6 +251,40 @@ TEST_F(OvsdbQosIntegrationTest, ProgramReadBackDriftRepair) {
   EXPECT_EQ(ShOk({"ovs-vsctl", "get", "port", kPort, "qos"}), "[]");
   EXPECT_FALSE(Sh({"ovs-vsctl", "get", "qos", new_qos, "type"}).ok());
   EXPECT_FALSE(Sh({"ovs-vsctl", "get", "queue", new_queue1, "other_config"}).ok());
+  client.Close();
+}
+
+// Data plane: packets marked DSCP 26 leave the port in queue 1 (class 1:2), DSCP 48 in queue 2
+// (class 1:3), unmarked ones in queue 0 (class 1:1), counted by the kernel's HTB classes.
+TEST_F(OvsdbQosIntegrationTest, DscpFiltersPutEachClassInItsQueue) {
+  OvsdbClient client;
+  ASSERT_TRUE(client.Connect(kDefaultOvsdbEndpoint).ok());
+  ASSERT_TRUE(ProgramPortQos(client, Want()).ok());
+  ASSERT_TRUE(Eventually([] { return ClassPackets(kPort, 3) >= 0; }))
+      << ShOk({"tc", "class", "show", "dev", kPort});
+  TcDscpClassifier tc;
+  ASSERT_TRUE(
+      tc.Install(kPort, {{26, HtbClassMinorOfQueue(1)}, {48, HtbClassMinorOfQueue(2)}}).ok());
+  // Warm up ARP/MAC learning with unmarked pings, then count from here.
+  (void)Sh({"ping", "-c", "3", "-i", "0.2", "-W", "1", "10.250.0.2"});
+  const int64_t q0 = ClassPackets(kPort, 1), q1 = ClassPackets(kPort, 2),
+                q2 = ClassPackets(kPort, 3);
+  ASSERT_GE(q0, 0);
+  const std::string roce =
+      ShOk({"ping", "-Q", "0x68", "-c", "50", "-i", "0.01", "-W", "1", "10.250.0.2"});
+  EXPECT_TRUE(absl::StrContains(roce, "50 received")) << roce;
+  const std::string cnp =
+      ShOk({"ping", "-Q", "0xc0", "-c", "30", "-i", "0.01", "-W", "1", "10.250.0.2"});
+  EXPECT_TRUE(absl::StrContains(cnp, "30 received")) << cnp;
+  const std::string plain = ShOk({"ping", "-c", "20", "-i", "0.01", "-W", "1", "10.250.0.2"});
+  EXPECT_TRUE(absl::StrContains(plain, "20 received")) << plain;
+  const int64_t d0 = ClassPackets(kPort, 1) - q0, d1 = ClassPackets(kPort, 2) - q1,
+                d2 = ClassPackets(kPort, 3) - q2;
+  std::cout << "queue packets: q0 +" << d0 << ", q1 (DSCP 26) +" << d1 << ", q2 (DSCP 48) +" << d2
+            << "\n";
+  EXPECT_EQ(d1, 50);
+  EXPECT_EQ(d2, 30);
+  EXPECT_GE(d0, 20);  // unmarked pings plus any ARP/IPv6 chatter
   client.Close();
 }
 
