@@ -6,6 +6,15 @@
 // where generation is the revision at which this replica won the election. A deposed leader
 // (its lease expired and someone else created the key since) therefore cannot write, even if it
 // has not noticed yet. Followers LoadAll once and Watch from that revision to keep a hot copy.
+//
+// Wiring in the daemon (cluster mode), all callbacks posting to the state owner thread:
+//   client   = EtcdClient::Connect({endpoints, rpc_timeout})
+//   store    = EtcdStore::Open(client, {cluster})
+//   election = LeaderElection::Start(client, {cluster, candidate_id = own address}, {
+//     on_elected(g):      store->SetLeaderFence(g); state = LoadAll(); drop the follower watch;
+//                         ROLE_REQUEST(MASTER, generation_id = g) to every switch; serve writes
+//     on_lost(g, why):    store->SetLeaderFence(0); stop serving writes; LoadAll + Watch again
+//     on_leader_changed:  remember leader.id, where followers forward writes })
 #ifndef PULSE_CONTROLLER_ETCD_STORE_H_
 #define PULSE_CONTROLLER_ETCD_STORE_H_
 
@@ -48,6 +57,8 @@ class EtcdStore : public StateStore {
 
   // FailedPrecondition if not leader or deposed; Unavailable/DeadlineExceeded if etcd did not
   // answer in time (the batch may or may not have been applied; it is idempotent to retry).
+  // The client already retries within rpc_timeout, so a batch can land twice: same content at
+  // two revisions, which watchers see as two updates.
   absl::StatusOr<int64_t> Apply(const WriteBatch& batch) override;
   // A linearizable read of every state key; the revision is etcd's store revision.
   absl::StatusOr<StoreSnapshot> LoadAll() override;

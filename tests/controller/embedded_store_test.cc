@@ -5,12 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "controller/log.h"
 #include "gtest/gtest.h"
 
 namespace pulse::controller {
@@ -47,6 +49,16 @@ void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
 }
+
+// Quiets the store's per-cut warning in tests that cut hundreds of logs on purpose.
+class QuietLog {
+ public:
+  QuietLog() : saved_(GetLogLevel()) { SetLogLevel(LogLevel::kError); }
+  ~QuietLog() { SetLogLevel(saved_); }
+
+ private:
+  LogLevel saved_;
+};
 
 std::unique_ptr<EmbeddedStore> MustOpen(const std::string& dir, int64_t snapshot_after = 0) {
   EmbeddedStoreOptions options;
@@ -129,6 +141,7 @@ TEST(EmbeddedStoreTest, ReopenRestoresThousandBatches) {
 }
 
 TEST(EmbeddedStoreTest, TornTailAtEveryByteOfLastRecordIsCut) {
+  QuietLog quiet;
   TempDir dir;
   std::string source = dir.Sub("source");
   int64_t size_before_last = 0;
@@ -186,6 +199,41 @@ TEST(EmbeddedStoreTest, CorruptCrcInTheMiddleCutsFromThere) {
   EXPECT_EQ(store->recovery().discarded_bytes, static_cast<int64_t>(log.size()) - offsets[5]);
   EXPECT_EQ(store->LoadAll()->revision, 5);
   EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(5));
+}
+
+// Damage to any byte of any record keeps exactly the records before it.
+TEST(EmbeddedStoreTest, AnySingleByteCorruptionKeepsExactlyThePrefix) {
+  QuietLog quiet;
+  TempDir dir;
+  std::string source = dir.Sub("source");
+  std::vector<int64_t> starts;
+  {
+    auto store = MustOpen(source);
+    for (int i = 0; i < 12; ++i) {
+      starts.push_back(store->log_size_bytes());
+      ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
+    }
+  }
+  const std::string clean = ReadFile(source + "/log");
+  std::string trial = dir.Sub("trial");
+  for (size_t pos = 0; pos < clean.size(); ++pos) {
+    int record =
+        static_cast<int>(std::upper_bound(starts.begin(), starts.end(), static_cast<int64_t>(pos)) -
+                         starts.begin()) -
+        1;
+    SCOPED_TRACE(absl::StrCat("byte ", pos, " of record ", record));
+    fs::create_directories(trial);
+    std::string damaged = clean;
+    damaged[pos] ^= 0x5A;
+    WriteFile(trial + "/log", damaged);
+    auto store = MustOpen(trial);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->recovery().tail_cut);
+    EXPECT_EQ(store->recovery().cut_record_index, record);
+    EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(record));
+    store.reset();
+    fs::remove_all(trial);
+  }
 }
 
 TEST(EmbeddedStoreTest, ImpossibleLengthIsCut) {
