@@ -632,10 +632,28 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
         fabric_->DescribeDirected(worst), 100 * job.max_link_load, loads.Capacity(worst) / 1e9));
   }
   load_bps_ = std::move(scratch);
+  for (PlacedFlow& f : job.flows) Steer(f);
   auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
   (void)inserted;
   RefreshJobLoads();
   return &it->second;
+}
+
+void Placement::EnableSteering(HashModels models, SteeringOptions options) {
+  steering_ = std::make_shared<Steering>(Steering{std::move(models), options, EcmpGroups(fabric_)});
+  for (LinkId l = 0; l < static_cast<LinkId>(fabric_->links().size()); ++l) {
+    if (!link_status_.IsUp(l)) steering_->groups.SetLinkUp(l, false);
+  }
+  for (auto& [id, job] : jobs_) {
+    for (PlacedFlow& f : job.flows) Steer(f);
+  }
+}
+
+void Placement::Steer(PlacedFlow& flow) {
+  flow.udp_src_port = 0;
+  if (steering_ == nullptr) return;
+  auto port = FindSteeringPort(steering_->groups, steering_->models, flow.path, steering_->options);
+  if (port.ok()) flow.udp_src_port = *port;
 }
 
 void Placement::RefreshJobLoads() {
@@ -666,6 +684,24 @@ absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up)
   if (link_status_.IsUp(link) == up) return moves;
   link_status_.SetUp(link, up);
   links_down_ += up ? -1 : 1;
+  if (steering_ != nullptr) {
+    // Groups that gained or lost a member hash differently: re-steer the flows through them.
+    EcmpGroupsUpdate update = steering_->groups.SetLinkUp(link, up);
+    absl::flat_hash_set<std::pair<NodeId, NodeId>> changed;
+    for (const EcmpGroup& g : update.changed) changed.insert({g.switch_id, g.destination});
+    for (auto& [id, job] : jobs_) {
+      for (PlacedFlow& f : job.flows) {
+        if (f.path.hops.empty()) continue;
+        const NodeId dst_leaf = fabric_->Tail(f.path.hops.back());
+        for (DirectedLinkId d : f.path.hops) {
+          if (changed.contains({fabric_->Tail(d), dst_leaf})) {
+            Steer(f);
+            break;
+          }
+        }
+      }
+    }
+  }
   if (up) return moves;
 
   Loads loads{*fabric_, load_bps_};
@@ -693,7 +729,7 @@ absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up)
       if (best < 0) best = LeastLoaded(loads, *paths, f.rate_bps, {});
       FlowMove move{id, i, f.path, (*paths)[best]};
       f.path = (*paths)[best];
-      f.udp_src_port = 0;
+      Steer(f);
       loads.Add(f.path, f.rate_bps);
       moves.push_back(std::move(move));
     }
@@ -730,7 +766,7 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
   Loads loads{*fabric_, load_bps_};
   loads.Remove(f.path, f.rate_bps);
   f.path = new_path;
-  f.udp_src_port = 0;
+  Steer(f);
   loads.Add(f.path, f.rate_bps);
   RefreshJobLoads();
   return absl::OkStatus();

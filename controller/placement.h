@@ -19,7 +19,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "controller/collectives.h"
+#include "controller/ecmp_groups.h"
+#include "controller/ecmp_hash.h"
 #include "controller/paths.h"
+#include "controller/steering.h"
 #include "topology/fabric.h"
 
 namespace pulse::controller {
@@ -91,6 +94,13 @@ class Placement {
   const Fabric& fabric() const { return *fabric_; }
   std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
 
+  // Host-side steering: from now on every flow placed or moved gets the UDP source port that
+  // makes the switches' own ECMP hashing (`models`) follow its path (steering.h); ports already
+  // assigned are recomputed. Without it udp_src_port stays 0 (rules must pin paths). The port
+  // search costs about (ECMP width) hashes per flow, so it is off by default. The ECMP group
+  // model it keeps is shared by copies of this Placement (only the owner thread mutates).
+  void EnableSteering(HashModels models, SteeringOptions options = {});
+
   // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
   // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
   // FailedPrecondition when two endpoints have no path, ResourceExhausted in strict mode when a
@@ -125,7 +135,15 @@ class Placement {
   LinkStatus link_status_;
   std::vector<double> load_bps_;  // indexed by DirectedLinkId
   std::map<std::string, JobPlacement> jobs_;
-  void RefreshJobLoads();  // recomputes every job's max_link_load from load_bps_
+  void RefreshJobLoads();        // recomputes every job's max_link_load from load_bps_
+  void Steer(PlacedFlow& flow);  // sets udp_src_port when steering is enabled
+
+  struct Steering {
+    HashModels models;
+    SteeringOptions options;
+    EcmpGroups groups;
+  };
+  std::shared_ptr<Steering> steering_;  // null: steering off
 
   std::shared_ptr<const ClosShape> shape_;  // null: the fabric is irregular, no exact colouring
   int links_down_ = 0;

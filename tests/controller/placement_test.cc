@@ -153,6 +153,46 @@ TEST(PlacementTest, TopologyBuilderFabrics) {
   ExpectLoadsConsistent(p);
 }
 
+// With steering on, plain ECMP hashing of each flow's 5-tuple (with its udp_src_port) follows
+// the planned path, before and after a link failure.
+TEST(PlacementTest, SteeringPortsMakeEcmpFollowThePlan) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 4;
+  ls.spines = 4;
+  ls.servers_per_leaf = 4;
+  auto fabric = MustBuild(topology::LeafSpine(ls));
+  Placement p(fabric);
+  HashModels models;
+  models.default_model.seed = 7;
+  p.EnableSteering(models);
+  std::mt19937 rng(3);
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "perm")).ok());
+  auto expect_followed = [&](EcmpGroups& groups) {
+    int steered = 0;
+    for (const PlacedFlow& f : p.FindJob("perm")->flows) {
+      ASSERT_NE(f.udp_src_port, 0) << fabric->node(f.src).name;
+      auto tuple = RoceTuple(*fabric, f.src, f.dst, f.udp_src_port);
+      ASSERT_TRUE(tuple.ok()) << tuple.status();
+      auto traced = TraceEcmpPath(groups, models, f.src, f.dst, *tuple, f.path.hops[0]);
+      ASSERT_TRUE(traced.ok()) << traced.status();
+      EXPECT_EQ(*traced, f.path);
+      ++steered;
+    }
+    EXPECT_GT(steered, 0);
+  };
+  EcmpGroups groups(fabric);
+  expect_followed(groups);
+  // Fail the first spine link some flow crosses; moved and re-hashed flows must still follow.
+  topology::LinkId failed = topology::kNoLink;
+  for (const PlacedFlow& f : p.FindJob("perm")->flows) {
+    if (f.path.hops.size() == 4) failed = Fabric::LinkOf(f.path.hops[1]);
+  }
+  ASSERT_NE(failed, topology::kNoLink);
+  ASSERT_TRUE(p.SetLinkUp(failed, false).ok());
+  groups.SetLinkUp(failed, false);
+  expect_followed(groups);
+}
+
 TEST(PlacementTest, CollectivesOnLeafSpineAndFatTreeAreAtMostLineRate) {
   for (auto fabric : {MustBuild(placement_testing::LeafSpineFabric(8, 4, 4)),
                       MustBuild(placement_testing::FatTreeFabric(6))}) {
