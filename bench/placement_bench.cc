@@ -4,9 +4,9 @@
 //   case=<name> pulse_max_load=<x> ecmp_max_load=<y> lower_bound=<z> place_ms=<t> peak_rss_mb=<m>
 // (the reroute case adds reroute_ms and moved_flows). Loads are utilisations: 1.00 is line rate.
 //
-// The ECMP column imitates switch hashing: every flow gets a random UDP source port, which on a
-// symmetric Clos makes each shortest up-down path equally likely and independent per flow; the
-// simulation draws that path directly (seeded, so runs repeat).
+// The ECMP column is paths' EcmpBaseline (ecmp_hash.h): every flow gets a random UDP source port
+// and is traced hop by hop through the switches' ECMP groups with a CRC-32 5-tuple hash, a
+// different hash seed per switch (seeded, so runs repeat).
 //
 // Usage: pulse_placement_bench [--quick]   (--quick skips the 16k/32k-GPU cases)
 #include <sys/resource.h>
@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/ecmp_groups.h"
+#include "controller/ecmp_hash.h"
 #include "controller/lower_bound.h"
 #include "controller/placement.h"
 #include "topology/builders.h"
@@ -42,22 +44,26 @@ double MsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// Max utilisation when every demand takes a uniformly random shortest up-down path.
-double EcmpMaxLoad(const Fabric& fabric, const LinkStatus& status,
+// Max utilisation under plain switch ECMP with random UDP source ports, links in `status`.
+double EcmpMaxLoad(std::shared_ptr<const Fabric> fabric, const LinkStatus& status,
                    const std::vector<FlowDemand>& demands, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<double> load(fabric.num_directed_links(), 0);
-  for (const FlowDemand& d : demands) {
-    auto paths = UpDownPaths(fabric, status, d.src, d.dst);
-    if (!paths.ok()) continue;
-    const Path& p = (*paths)[rng() % paths->size()];
-    for (auto hop : p.hops) load[hop] += d.rate_bps;
+  EcmpGroups groups(fabric);
+  for (topology::LinkId l = 0; l < static_cast<topology::LinkId>(fabric->links().size()); ++l) {
+    if (!status.IsUp(l)) groups.SetLinkUp(l, false);
   }
-  double max = 0;
-  for (size_t d = 0; d < load.size(); ++d) {
-    max = std::max(max, load[d] / fabric.link(Fabric::LinkOf(d)).capacity_bps);
+  // Every switch hashes with its own seed, as operators configure to avoid hash polarisation
+  // (with one seed everywhere, tiers make correlated choices: a k=16 fat-tree permutation then
+  // reaches a max load of 15).
+  HashModels models;
+  for (NodeId sw : fabric->switches()) {
+    models.per_switch[sw].seed = static_cast<uint32_t>(0x9E3779B9u * (sw + 1));
   }
-  return max;
+  auto load = EcmpBaseline(groups, models, demands, seed);
+  if (!load.ok()) {
+    std::fprintf(stderr, "ecmp baseline: %s\n", std::string(load.status().message()).c_str());
+    std::exit(1);
+  }
+  return load->max_utilisation;
 }
 
 std::shared_ptr<const Fabric> Must(absl::StatusOr<Fabric> fabric) {
@@ -133,7 +139,7 @@ Result RunCase(const std::string& name, std::shared_ptr<const Fabric> fabric, co
     std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(job.status().message()).c_str());
     std::exit(1);
   }
-  double ecmp = EcmpMaxLoad(*fabric, r.placement->link_status(), r.demands, seed);
+  double ecmp = EcmpMaxLoad(fabric, r.placement->link_status(), r.demands, seed);
   std::printf(
       "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
       "peak_rss_mb=%.0f\n",
@@ -165,7 +171,7 @@ void RerouteCase(const std::string& name, Result& r, uint64_t seed) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(moves.status().message()).c_str());
     std::exit(1);
   }
-  double ecmp = EcmpMaxLoad(fabric, p.link_status(), r.demands, seed);
+  double ecmp = EcmpMaxLoad(p.fabric_ptr(), p.link_status(), r.demands, seed);
   LowerBound lb = PlacementLowerBound(fabric, p.link_status(), r.demands);
   std::printf(
       "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
