@@ -23,28 +23,24 @@ absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
     auto hops = next_hops.find(node);
     if (hops == next_hops.end() || depth > 16) return 0;
     capacity[node] = 0;  // guards against a cycle in bad input
-    // Channels grouped by the node they lead to, in order of first appearance.
-    std::vector<std::pair<NodeId, double>> heads;  // (next node, total channel capacity)
-    absl::flat_hash_map<NodeId, size_t> head_index;
-    std::vector<size_t> head_of(hops->second.size());
+    // Channels grouped by the node they lead to (sorting by head: no hashing per node).
+    std::vector<std::pair<NodeId, size_t>> by_head;  // (next node, index into hops)
+    by_head.reserve(hops->second.size());
     for (size_t i = 0; i < hops->second.size(); ++i) {
-      const DirectedLinkId d = hops->second[i];
-      const NodeId h = fabric.Head(d);
-      const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
-      size_t index = heads.size();
-      if (hops->second.size() <= 8) {  // small groups: a scan beats hashing
-        for (size_t j = 0; j < heads.size(); ++j) {
-          if (heads[j].first == h) index = j;
-        }
-      } else {
-        index = head_index.try_emplace(h, heads.size()).first->second;
-      }
-      if (index == heads.size()) {
+      by_head.emplace_back(fabric.Head(hops->second[i]), i);
+    }
+    std::sort(by_head.begin(), by_head.end());
+    std::vector<std::pair<NodeId, double>> heads;  // (next node, total channel capacity)
+    std::vector<size_t> head_of(hops->second.size());
+    for (const auto& [h, i] : by_head) {
+      const double cap =
+          static_cast<double>(fabric.link(Fabric::LinkOf(hops->second[i])).capacity_bps);
+      if (heads.empty() || heads.back().first != h) {
         heads.emplace_back(h, cap);
       } else {
-        heads[index].second += cap;
+        heads.back().second += cap;
       }
-      head_of[i] = index;
+      head_of[i] = heads.size() - 1;
     }
     double total = 0;
     std::vector<WeightedHop> out;
