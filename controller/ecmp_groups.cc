@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "absl/container/flat_hash_set.h"
@@ -99,12 +100,11 @@ EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
       if (!hops.empty()) next_hops.emplace(n, std::move(hops));
     }
   }
-  for (NodeId n : touched) distance[n] = kUnreachable;
-
   Table table;
   for (auto& [node, weighted] : EcmpWeights(f, dst, next_hops)) {
     Entry& e = table[node];
     e.descending = descending.contains(node);
+    e.distance = e.descending ? f.node(node).level - f.node(dst).level : distance[node];
     e.group.switch_id = node;
     e.group.destination = dst;
     int64_t divisor = 0;
@@ -122,7 +122,157 @@ EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
     std::sort(e.group.members.begin(), e.group.members.end(),
               [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
   }
+  for (NodeId n : touched) distance[n] = kUnreachable;
   return table;
+}
+
+std::vector<EcmpMember> EcmpGroups::Weigh(NodeId dst, const Table& table,
+                                          const std::vector<DirectedLinkId>& hops) const {
+  const Fabric& f = *fabric_;
+  constexpr double kInfinite = std::numeric_limits<double>::infinity();
+  // Same rule as EcmpWeights: per next node h, min(channel capacity to h, C(h)) shared among
+  // the channels by capacity; C(h) is the sum of h's member capacities.
+  std::vector<std::pair<NodeId, size_t>> by_head;
+  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(f.Head(hops[i]), i);
+  std::sort(by_head.begin(), by_head.end());
+  std::vector<double> share(hops.size(), 0);
+  for (size_t a = 0; a < by_head.size();) {
+    size_t b = a;
+    double channel_bps = 0;
+    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
+      channel_bps +=
+          static_cast<double>(f.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
+    }
+    const NodeId h = by_head[a].first;
+    double reach = kInfinite;
+    if (h != dst) {
+      reach = 0;
+      if (auto it = table.find(h); it != table.end()) {
+        for (const EcmpMember& m : it->second.group.members) reach += m.capacity_bps;
+      }
+    }
+    const double ratio = std::min(channel_bps, reach) / channel_bps;
+    for (size_t k = a; k < b; ++k) share[by_head[k].second] = ratio;
+    a = b;
+  }
+  std::vector<EcmpMember> members;
+  int64_t divisor = 0;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    EcmpMember m;
+    m.port = f.TailPort(hops[i]);
+    m.link = hops[i];
+    m.capacity_bps = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps) * share[i];
+    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
+    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
+    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
+    members.push_back(m);
+  }
+  for (EcmpMember& m : members) m.weight = static_cast<uint32_t>(m.weight / divisor);
+  std::sort(members.begin(), members.end(),
+            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  return members;
+}
+
+size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vector<LinkId>& failed,
+                                      std::vector<EcmpGroup>& diff) {
+  const Fabric& f = *fabric_;
+  // Ancestors now (the climb from dst is small: it never scans downlink lists).
+  absl::flat_hash_set<NodeId> ancestors{dst};
+  std::vector<NodeId> frontier{dst};
+  while (!frontier.empty()) {
+    std::vector<NodeId> next;
+    for (NodeId n : frontier) {
+      for (LinkId l : up_links_[n]) {
+        if (status_.IsUp(l) && ancestors.insert(f.Peer(l, n)).second) {
+          next.push_back(f.Peer(l, n));
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  // Seeds: groups that used a failed channel, and switches that stopped being ancestors.
+  absl::flat_hash_set<NodeId> dirty;
+  std::vector<NodeId> queue;
+  auto mark = [&](NodeId n) {
+    if (table.contains(n) && dirty.insert(n).second) queue.push_back(n);
+  };
+  for (LinkId l : failed) {
+    const NodeId lower = f.link(l).a.node, upper = f.link(l).b.node;
+    if (auto it = table.find(lower);
+        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 0))) {
+      mark(lower);
+    }
+    if (auto it = table.find(upper);
+        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 1))) {
+      mark(upper);
+    }
+  }
+  for (const auto& [n, e] : table) {
+    if (e.descending && !ancestors.contains(n)) mark(n);
+  }
+  // Everything whose group leads into a dirty switch may change too (distance or capacity).
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const NodeId x = queue[i];
+    for (const auto* links : {&up_links_[x], &down_links_[x]}) {
+      for (LinkId l : *links) {
+        const NodeId n = f.Peer(l, x);
+        auto it = table.find(n);
+        if (it != table.end() && HasChannel(it->second.group, f.DirectedFrom(l, n))) mark(n);
+      }
+    }
+  }
+  // Rebuild: ancestors bottom-up (their next hops are lower ancestors), then the others top-down
+  // (their next hops are higher).
+  std::vector<NodeId> order(dirty.begin(), dirty.end());
+  std::sort(order.begin(), order.end(), [&](NodeId a, NodeId b) {
+    const bool aa = ancestors.contains(a), ab = ancestors.contains(b);
+    if (aa != ab) return aa;
+    const int la = f.node(a).level, lb = f.node(b).level;
+    if (la != lb) return aa ? la < lb : la > lb;
+    return a < b;
+  });
+  auto distance_of = [&](NodeId p) {
+    if (ancestors.contains(p)) return f.node(p).level - f.node(dst).level;
+    auto it = table.find(p);
+    return it == table.end() ? kUnreachable : it->second.distance;
+  };
+  for (NodeId n : order) {
+    EcmpGroup old = table.at(n).group;
+    std::vector<DirectedLinkId> hops;
+    int dist = kUnreachable;
+    const bool is_ancestor = ancestors.contains(n);
+    if (is_ancestor) {
+      for (LinkId l : down_links_[n]) {
+        if (status_.IsUp(l) && ancestors.contains(f.Peer(l, n)))
+          hops.push_back(f.DirectedFrom(l, n));
+      }
+      dist = f.node(n).level - f.node(dst).level;
+    } else {
+      int best = kUnreachable;
+      for (LinkId l : up_links_[n]) {
+        if (status_.IsUp(l)) best = std::min(best, distance_of(f.Peer(l, n)));
+      }
+      if (best < kUnreachable) {
+        for (LinkId l : up_links_[n]) {
+          if (status_.IsUp(l) && distance_of(f.Peer(l, n)) == best) {
+            hops.push_back(f.DirectedFrom(l, n));
+          }
+        }
+        dist = best + 1;
+      }
+    }
+    if (hops.empty()) {
+      table.erase(n);
+      diff.push_back(EcmpGroup{n, dst, {}});
+      continue;
+    }
+    Entry& e = table.at(n);
+    e.descending = is_ancestor;
+    e.distance = dist;
+    e.group.members = Weigh(dst, table, hops);
+    if (!(e.group == old)) diff.push_back(e.group);
+  }
+  return order.size();
 }
 
 const EcmpGroups::Table* EcmpGroups::TableFor(NodeId dst_leaf) {
@@ -232,10 +382,18 @@ EcmpGroupsUpdate EcmpGroups::SetLinksUp(const std::vector<LinkId>& links, bool u
   }
   std::sort(destinations.begin(), destinations.end());
   for (NodeId dst : destinations) {
-    Table fresh = Compute(dst);
     ++update.destinations_recomputed;
     Table& old = tables_.at(dst);
     std::vector<EcmpGroup> diff;
+    if (!up) {
+      update.groups_recomputed += RepairAfterFailure(dst, old, changed, diff);
+      std::sort(diff.begin(), diff.end(),
+                [](const EcmpGroup& a, const EcmpGroup& b) { return a.switch_id < b.switch_id; });
+      update.changed.insert(update.changed.end(), diff.begin(), diff.end());
+      continue;
+    }
+    Table fresh = Compute(dst);
+    update.groups_recomputed += fresh.size();
     for (const auto& [sw, entry] : fresh) {
       auto it = old.find(sw);
       if (it == old.end() || !(it->second.group == entry.group)) diff.push_back(entry.group);
