@@ -1,0 +1,50 @@
+// Desired forwarding of every switch, computed from the controller's state.
+//
+// Two layers, both proactive (nothing waits for a packet-in):
+//  - Destination forwarding for all traffic: each switch sends a packet for NIC d either out of
+//    d's own port (the leaf d hangs off) or into the ECMP group towards d's leaf (ecmp_groups.h),
+//    so every pair of NICs is connected over up-down paths with no per-job state.
+//  - Pins for placed job flows, at higher priority: at every switch on a placed flow's path, the
+//    flow (IPv4 source and destination, plus UDP and source port when the flow is steered by a
+//    port) leaves by the planned port. A pin overrides ECMP hashing, so the planned spine is the
+//    one the traffic crosses whatever the switches' hash does.
+//
+// The result is the complete desired state of each switch (southbound/driver.h); the driver
+// reconciles switches to it, so this code never computes deltas. It is a pure function of the
+// state, unit-tested without switches.
+#ifndef PULSE_CONTROLLER_FORWARDING_H_
+#define PULSE_CONTROLLER_FORWARDING_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "controller/ecmp_groups.h"
+#include "controller/placement.h"
+#include "southbound/driver.h"
+#include "topology/fabric.h"
+
+namespace pulse::controller {
+
+struct ForwardingOptions {
+  uint16_t pin_priority = 300;          // placed job flows
+  uint16_t destination_priority = 200;  // per-destination-NIC forwarding
+};
+
+// Group ids: the group of any switch towards leaf L has id GroupIdForLeaf(L); ids start at 1.
+uint32_t GroupIdForLeaf(const topology::Fabric& fabric, topology::NodeId leaf);
+
+// The desired forwarding of every switch (in Fabric::switches() order). `groups` must reflect
+// the same link usability as `placement.link_status()`; it is updated lazily (cached tables).
+// Destinations a switch cannot reach get no rule there (their packets are dropped by the table
+// miss rather than sent the wrong way).
+std::vector<southbound::SwitchForwarding> ComputeForwarding(const topology::Fabric& fabric,
+                                                            const Placement& placement,
+                                                            EcmpGroups& groups,
+                                                            const ForwardingOptions& options = {});
+
+// The rules of a placed flow at one switch: the match every pin of the flow uses.
+southbound::RuleMatch PinMatch(const topology::Fabric& fabric, const PlacedFlow& flow);
+
+}  // namespace pulse::controller
+
+#endif  // PULSE_CONTROLLER_FORWARDING_H_
