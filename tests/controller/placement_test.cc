@@ -253,6 +253,36 @@ TEST(PlacementTest, HeuristicLocalImprovementReachesBoundWithExistingLoad) {
   EXPECT_NEAR(p.MaxUtilisation(), 0.5, 1e-9);  // four flows on four distinct spines
 }
 
+// Arbitrary demand (random pairs and rates, some split): never below the cut bound, always on
+// valid paths with consistent books; several jobs stack without moving each other.
+TEST(PlacementTest, RandomDemandsRespectTheBound) {
+  auto fabric = MustBuild(placement_testing::FatTreeFabric(4));
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 200; ++trial) {
+    Placement p(fabric);
+    for (int j = 0; j < 3; ++j) {
+      JobSpec spec;
+      spec.id = absl::StrCat("job-", j);
+      spec.pattern = CollectivePattern::kExplicit;
+      spec.max_subflows = 1 + rng() % 3;
+      const int flows = 1 + rng() % 12;
+      for (int f = 0; f < flows; ++f) {
+        int a = rng() % 16, b = rng() % 16;
+        if (a == b) b = (b + 1) % 16;
+        spec.explicit_flows.push_back(
+            {NicName(*fabric, a), NicName(*fabric, b), (5 + rng() % 95) * 1e9});
+      }
+      auto job = p.PlaceJob(spec);
+      ASSERT_TRUE(job.ok()) << job.status();
+      if (j == 0) {
+        EXPECT_GE((*job)->max_link_load, (*job)->lower_bound - 1e-9);
+      }
+      ExpectPathsValid(*fabric, **job);
+    }
+    ExpectLoadsConsistent(p);
+  }
+}
+
 TEST(PlacementTest, SplittingSpreadsOneFlowOverSubflows) {
   // 100G hosts, 25G fabric links, 4 spines: one flow needs all four spines.
   auto fabric = MustBuild(placement_testing::LeafSpineFabric(2, 4, 1, 1, 100 * kGbps, 25 * kGbps));
