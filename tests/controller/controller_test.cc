@@ -1,0 +1,189 @@
+#include "controller/controller.h"
+
+#include <filesystem>
+
+#include "controller/embedded_store.h"
+#include "gtest/gtest.h"
+#include "pulse/v1/pulse.pb.h"
+#include "tests/northbound/test_fabric.h"
+
+namespace pulse::controller {
+namespace {
+
+JobSpec Ring(const std::string& id, std::vector<std::string> endpoints, double rate = 10e9) {
+  JobSpec spec;
+  spec.id = id;
+  spec.endpoints = std::move(endpoints);
+  spec.rate_bps = rate;
+  return spec;
+}
+
+double TotalLoad(const ControllerSnapshot& s) {
+  double total = 0;
+  for (int d = 0; d < s.fabric->num_directed_links(); ++d) total += s.placement.LoadBps(d);
+  return total;
+}
+
+TEST(ControllerTest, PlaceAndDeletePublishSnapshotsAndEvents) {
+  auto controller = Controller::Create(testing::SmallLeafSpine());
+  ASSERT_TRUE(controller.ok());
+  Controller& c = **controller;
+  SnapshotPtr empty = c.snapshot();
+  auto placed = c.PlaceJob(Ring("a", {"server-0/gpu-0", "server-2/gpu-0"})).get();
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  EXPECT_EQ(placed->event_sequence, 1u);
+  EXPECT_FALSE(placed->job.flows.empty());
+  SnapshotPtr after = c.snapshot();
+  EXPECT_EQ(after->placement.jobs().size(), 1u);
+  EXPECT_EQ(after->event_sequence, 1u);
+  EXPECT_GT(TotalLoad(*after), 0);
+  // The old snapshot is immutable: still empty.
+  EXPECT_TRUE(empty->placement.jobs().empty());
+  EXPECT_EQ(TotalLoad(*empty), 0);
+
+  EXPECT_EQ(c.PlaceJob(Ring("a", {"server-1/gpu-0", "server-3/gpu-0"})).get().status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto deleted = c.DeleteJob("a").get();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 2u);
+  EXPECT_EQ(TotalLoad(*c.snapshot()), 0);
+  EXPECT_EQ(c.DeleteJob("a").get().status().code(), absl::StatusCode::kNotFound);
+  auto events = c.events().ReadFrom(1, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].type, EventType::kJobPlaced);
+  EXPECT_EQ((*events)[1].type, EventType::kJobDeleted);
+}
+
+TEST(ControllerTest, LinkDownMovesFlowsAndTellsObservers) {
+  auto fabric = testing::SmallLeafSpine();
+  auto controller = Controller::Create(fabric);
+  ASSERT_TRUE(controller.ok());
+  Controller& c = **controller;
+  int observed = 0;
+  c.AddForwardingObserver([&](const SnapshotPtr& before, const SnapshotPtr& after) {
+    EXPECT_NE(before, after);
+    ++observed;  // runs on the controller thread; read after Sync()
+  });
+  ASSERT_TRUE(c.PlaceJob(Ring("a", {"server-0/gpu-0", "server-2/gpu-0"})).get().ok());
+  // Take down the uplink the first flow uses.
+  const auto& flow = c.snapshot()->placement.FindJob("a")->flows[0];
+  topology::LinkId uplink = topology::Fabric::LinkOf(flow.path.hops[1]);
+  c.OnLinkStatus(uplink, false);
+  c.OnLinkStatus(uplink, false);  // repeated report: ignored
+  c.Sync().wait();
+  SnapshotPtr s = c.snapshot();
+  EXPECT_FALSE(s->link_up[uplink]);
+  EXPECT_FALSE(s->LinkUsable(uplink));
+  for (const auto& f : s->placement.FindJob("a")->flows) {
+    for (auto hop : f.path.hops) EXPECT_NE(topology::Fabric::LinkOf(hop), uplink);
+  }
+  EXPECT_EQ(s->placement.LoadBps(topology::Fabric::Directed(uplink, 0)) +
+                s->placement.LoadBps(topology::Fabric::Directed(uplink, 1)),
+            0);
+  auto events = c.events().ReadFrom(2, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].type, EventType::kJobMoved);
+  EXPECT_EQ((*events)[1].type, EventType::kLinkDown);
+  EXPECT_EQ(observed, 2);  // placed, link down
+
+  // Switch sessions.
+  topology::NodeId leaf = *fabric->FindNode("leaf-0");
+  c.OnSwitchConnected(leaf);
+  c.OnSwitchLost(*fabric->FindNode("server-0/nic-0"));  // not a switch: ignored
+  c.Sync().wait();
+  EXPECT_TRUE(c.snapshot()->switch_connected[leaf]);
+  c.OnSwitchLost(leaf);
+  c.Sync().wait();
+  EXPECT_FALSE(c.snapshot()->switch_connected[leaf]);
+  EXPECT_EQ(c.events().last_sequence(), 5u);
+}
+
+TEST(ControllerTest, DrainKeepsLinkDownWhenUndrainedAndLinkStillDown) {
+  auto fabric = testing::SmallLeafSpine();
+  auto controller = Controller::Create(fabric);
+  ASSERT_TRUE(controller.ok());
+  Controller& c = **controller;
+  topology::LinkId link = fabric->LinksOf(*fabric->FindNode("spine-0"))[0];
+  c.OnLinkStatus(link, false);
+  auto drained = c.DrainSwitch("spine-0").get();
+  ASSERT_TRUE(drained.ok());
+  EXPECT_EQ(drained->links_affected, 1);  // the other link was already unusable
+  auto undrained = c.UndrainSwitch("spine-0").get();
+  ASSERT_TRUE(undrained.ok());
+  EXPECT_EQ(undrained->links_affected, 1);
+  EXPECT_FALSE(c.snapshot()->LinkUsable(link));  // still physically down
+  c.OnLinkStatus(link, true);
+  c.Sync().wait();
+  EXPECT_TRUE(c.snapshot()->LinkUsable(link));
+}
+
+TEST(ControllerTest, JobsAndDrainsSurviveRestartThroughStore) {
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("pulse-controller-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto fabric = testing::SmallLeafSpine();
+  EmbeddedStoreOptions store_options;
+  store_options.state_dir = dir;
+  {
+    auto store = EmbeddedStore::Open(store_options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ControllerOptions options;
+    options.store = store->get();
+    auto controller = Controller::Create(fabric, options);
+    ASSERT_TRUE(controller.ok());
+    JobSpec spec = Ring("kept", {"server-0/gpu-0", "server-3/gpu-0"}, 7e9);
+    spec.strict = true;
+    spec.traffic_class = 4;
+    ASSERT_TRUE((*controller)->PlaceJob(spec).get().ok());
+    ASSERT_TRUE(
+        (*controller)->PlaceJob(Ring("gone", {"server-1/gpu-0", "server-2/gpu-0"})).get().ok());
+    ASSERT_TRUE((*controller)->DeleteJob("gone").get().ok());
+    ASSERT_TRUE((*controller)->DrainSwitch("spine-1").get().ok());
+    auto snapshot = (*store)->LoadAll();
+    ASSERT_TRUE(snapshot.ok());
+    EXPECT_EQ(snapshot->entries.count("jobs/kept"), 1u);
+    EXPECT_EQ(snapshot->entries.count("jobs/gone"), 0u);
+    EXPECT_EQ(snapshot->entries.count("drains/spine-1"), 1u);
+  }
+  auto store = EmbeddedStore::Open(store_options);
+  ASSERT_TRUE(store.ok());
+  ControllerOptions options;
+  options.store = store->get();
+  auto controller = Controller::Create(fabric, options);
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  SnapshotPtr s = (*controller)->snapshot();
+  ASSERT_EQ(s->placement.jobs().size(), 1u);
+  const JobPlacement* kept = s->placement.FindJob("kept");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_TRUE(kept->spec.strict);
+  EXPECT_EQ(kept->spec.traffic_class, 4);
+  EXPECT_EQ(kept->spec.rate_bps, 7e9);
+  EXPECT_TRUE(s->switch_drained[*s->fabric->FindNode("spine-1")]);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(JobSpecProtoTest, RoundTripsAndChecksValues) {
+  JobSpec spec;
+  spec.id = "x";
+  spec.endpoints = {"a", "b"};
+  spec.pattern = CollectivePattern::kExplicit;
+  spec.explicit_flows = {{"a", "b", 5}};
+  spec.traffic_class = 0;
+  spec.max_subflows = 4;
+  pulse::v1::JobSpec proto;
+  JobSpecToProto(spec, &proto);
+  auto back = JobSpecFromProto(proto);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->pattern, CollectivePattern::kExplicit);
+  EXPECT_EQ(back->traffic_class, 0);  // explicitly 0, not the default 3
+  EXPECT_EQ(back->explicit_flows[0].rate_bps, 5);
+  EXPECT_EQ(back->max_subflows, 4);
+  proto.set_traffic_class(8);
+  EXPECT_NE(JobSpecFromProto(proto).status().message().find("job.traffic_class"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pulse::controller
