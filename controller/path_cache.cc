@@ -1,66 +1,81 @@
 #include "controller/path_cache.h"
 
 #include <algorithm>
-#include <functional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace pulse::controller {
 
-absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
-    const Fabric& fabric, NodeId destination,
-    const absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>>& next_hops) {
-  constexpr double kInfinite = std::numeric_limits<double>::infinity();
-  absl::flat_hash_map<NodeId, double> capacity;  // C(node), memoised
+namespace {
+
+// Memoised C(node) over a next-hop DAG (see EcmpWeights). Children are evaluated before a node's
+// own grouping, so the scratch vectors are shared by all nodes without clashing.
+struct WeightSolver {
+  const Fabric& fabric;
+  NodeId destination;
+  const absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>>& next_hops;
+  absl::flat_hash_map<NodeId, double> capacity;
   absl::flat_hash_map<NodeId, std::vector<WeightedHop>> weights;
-  capacity.reserve(next_hops.size());
-  weights.reserve(next_hops.size());
-  // Depth is bounded by the DAG's length (at most 6 hops on a 3-tier Clos).
-  std::function<double(NodeId, int)> reach = [&](NodeId node, int depth) -> double {
-    if (node == destination) return kInfinite;
+  std::vector<std::pair<NodeId, size_t>> by_head;  // (next node, index into hops)
+  std::vector<double> share;                       // per hop: share of its channel capacity
+
+  double Reach(NodeId node, int depth) {
+    if (node == destination) return std::numeric_limits<double>::infinity();
     if (auto it = capacity.find(node); it != capacity.end()) return it->second;
-    auto hops = next_hops.find(node);
-    if (hops == next_hops.end() || depth > 16) return 0;
+    auto found = next_hops.find(node);
+    // Depth is bounded by the DAG's length (at most 6 hops on a 3-tier Clos).
+    if (found == next_hops.end() || depth > 16) return 0;
+    const std::vector<DirectedLinkId>& hops = found->second;
     capacity[node] = 0;  // guards against a cycle in bad input
+    for (DirectedLinkId d : hops) Reach(fabric.Head(d), depth + 1);
     // Channels grouped by the node they lead to (sorting by head: no hashing per node).
-    std::vector<std::pair<NodeId, size_t>> by_head;  // (next node, index into hops)
-    by_head.reserve(hops->second.size());
-    for (size_t i = 0; i < hops->second.size(); ++i) {
-      by_head.emplace_back(fabric.Head(hops->second[i]), i);
-    }
+    by_head.clear();
+    for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(fabric.Head(hops[i]), i);
     std::sort(by_head.begin(), by_head.end());
-    std::vector<std::pair<NodeId, double>> heads;  // (next node, total channel capacity)
-    std::vector<size_t> head_of(hops->second.size());
-    for (const auto& [h, i] : by_head) {
-      const double cap =
-          static_cast<double>(fabric.link(Fabric::LinkOf(hops->second[i])).capacity_bps);
-      if (heads.empty() || heads.back().first != h) {
-        heads.emplace_back(h, cap);
-      } else {
-        heads.back().second += cap;
-      }
-      head_of[i] = heads.size() - 1;
-    }
+    share.assign(hops.size(), 0);
     double total = 0;
-    std::vector<WeightedHop> out;
-    out.reserve(hops->second.size());
-    for (auto& [h, channel_bps] : heads) {
-      const double through = std::min(channel_bps, reach(h, depth + 1));
+    for (size_t a = 0; a < by_head.size();) {
+      size_t b = a;
+      double channel_bps = 0;
+      for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
+        channel_bps +=
+            static_cast<double>(fabric.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
+      }
+      const NodeId h = by_head[a].first;
+      double reach = 0;
+      if (h == destination) {
+        reach = std::numeric_limits<double>::infinity();
+      } else if (auto it = capacity.find(h); it != capacity.end()) {
+        reach = it->second;
+      }
+      const double through = std::min(channel_bps, reach);
       total += through;
-      channel_bps = through / channel_bps;  // now: the share of each channel's capacity
+      for (size_t k = a; k < b; ++k) share[by_head[k].second] = through / channel_bps;
+      a = b;
     }
-    for (size_t i = 0; i < hops->second.size(); ++i) {
-      const DirectedLinkId d = hops->second[i];
-      const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
-      out.push_back(WeightedHop{d, cap * heads[head_of[i]].second});
+    std::vector<WeightedHop> out;
+    out.reserve(hops.size());
+    for (size_t i = 0; i < hops.size(); ++i) {
+      const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(hops[i])).capacity_bps);
+      out.push_back(WeightedHop{hops[i], cap * share[i]});
     }
     weights[node] = std::move(out);
     capacity[node] = total;
     return total;
-  };
-  for (const auto& [node, hops] : next_hops) reach(node, 0);
-  return weights;
+  }
+};
+
+}  // namespace
+
+absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
+    const Fabric& fabric, NodeId destination,
+    const absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>>& next_hops) {
+  WeightSolver solver{fabric, destination, next_hops, {}, {}, {}, {}};
+  solver.capacity.reserve(next_hops.size());
+  solver.weights.reserve(next_hops.size());
+  for (const auto& [node, hops] : next_hops) solver.Reach(node, 0);
+  return std::move(solver.weights);
 }
 
 PathCache::PathCache(std::shared_ptr<const Fabric> fabric, size_t max_walks_per_pair)
