@@ -1,12 +1,14 @@
 // pulse-plan: place jobs on a fabric offline and print the per-link load and a summary.
 //
 //   pulse-plan --fabric examples/leaf-spine.yaml --job examples/ring.yaml [--job more.yaml ...]
-//              [--fail-link LINK ...] [--all-links]
+//              [--fail-link LINK ...] [--all-links] [--flows] [--steer]
 //
 // Jobs are placed in the order given, each on top of the previous ones (as the controller
 // would). --fail-link takes a link as "switch:port" of either end (e.g. "leaf-0:3") and fails it
 // after placing, showing which flows move. The table lists every loaded channel (every channel
-// with --all-links), busiest first. Exit status: 0 placed, 1 bad input or refused placement.
+// with --all-links), busiest first. --flows lists every placed flow with its path; --steer
+// computes the UDP source port that makes CRC-32 5-tuple ECMP (seed 0 on every switch) follow
+// each path (shown with --flows). Exit status: 0 placed, 1 bad input or refused placement.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -30,7 +32,7 @@ using pulse::topology::Fabric;
 
 constexpr char kUsage[] =
     "usage: pulse-plan --fabric FABRIC.yaml --job JOB.yaml [--job JOB.yaml ...]\n"
-    "                  [--fail-link SWITCH:PORT ...] [--all-links]\n";
+    "                  [--fail-link SWITCH:PORT ...] [--all-links] [--flows] [--steer]\n";
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "pulse-plan: %s\n", message.c_str());
@@ -71,6 +73,23 @@ void PrintLinkTable(const Placement& p, bool all_links) {
   }
 }
 
+void PrintFlows(const Placement& p) {
+  std::printf("\n%-12s %5s %-22s %-22s %9s %6s  %s\n", "job", "flow", "src", "dst", "gbps", "port",
+              "path");
+  for (const auto& [id, job] : p.jobs()) {
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      const auto& f = job.flows[i];
+      std::string path = p.fabric().node(f.src).name;
+      for (auto hop : f.path.hops) {
+        path += " > " + p.fabric().node(p.fabric().Head(hop)).name;
+      }
+      std::printf("%-12s %5zu %-22s %-22s %9.2f %6u  %s\n", id.c_str(), i,
+                  p.fabric().node(f.src).name.c_str(), p.fabric().node(f.dst).name.c_str(),
+                  f.rate_bps / 1e9, f.udp_src_port, path.c_str());
+    }
+  }
+}
+
 void PrintSummary(const Placement& p) {
   std::printf("\n%-20s %-20s %6s %8s %6s %9s %9s %6s  %s\n", "job", "pattern", "ranks", "flows",
               "exact", "max_load", "lower_bd", "gap", "bound from");
@@ -87,7 +106,7 @@ void PrintSummary(const Placement& p) {
 int Main(int argc, char** argv) {
   std::string fabric_path;
   std::vector<std::string> job_paths, fail_links;
-  bool all_links = false;
+  bool all_links = false, flows = false, steer = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -96,6 +115,10 @@ int Main(int argc, char** argv) {
       return 0;
     } else if (arg == "--all-links") {
       all_links = true;
+    } else if (arg == "--flows") {
+      flows = true;
+    } else if (arg == "--steer") {
+      steer = true;
     } else if (arg == "--fabric" || arg == "--job" || arg == "--fail-link") {
       const char* v = value();
       if (v == nullptr) return Fail(absl::StrCat(arg, " needs a value\n", kUsage));
@@ -113,6 +136,7 @@ int Main(int argc, char** argv) {
   if (!intent.ok()) return Fail(std::string(intent.status().message()));
   auto fabric = std::make_shared<const Fabric>(std::move(intent->fabric));
   Placement placement(fabric);
+  if (steer) placement.EnableSteering(pulse::controller::HashModels{});
   std::printf("fabric %s: %zu switches, %zu NICs, %zu links\n", intent->name.c_str(),
               fabric->switches().size(), fabric->nics().size(), fabric->links().size());
 
@@ -136,6 +160,7 @@ int Main(int argc, char** argv) {
   }
   std::printf("\n");
   PrintLinkTable(placement, all_links);
+  if (flows) PrintFlows(placement);
   PrintSummary(placement);
   return 0;
 }
