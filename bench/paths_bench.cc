@@ -184,13 +184,15 @@ int main(int argc, char** argv) {
   start = Timer();
   pc::EcmpGroupsUpdate gu = groups.SetLinkUp(failed, false);
   std::printf(
-      "ECMP groups, spine link failure: %.1f ms cpu (%zu destinations recomputed, %zu groups "
-      "changed)\n",
-      CpuMsSince(start), gu.destinations_recomputed, gu.changed.size());
+      "ECMP groups, spine link failure: %.1f ms cpu (%zu destinations touched, %zu groups "
+      "rebuilt, %zu changed)\n",
+      CpuMsSince(start), gu.destinations_recomputed, gu.groups_recomputed, gu.changed.size());
   start = Timer();
   gu = groups.SetLinkUp(failed, true);
-  std::printf("ECMP groups, spine link recovery: %.1f ms cpu (%zu destinations recomputed)\n",
-              CpuMsSince(start), gu.destinations_recomputed);
+  std::printf(
+      "ECMP groups, spine link recovery: %.1f ms cpu (%zu destinations recomputed, "
+      "%zu groups)\n",
+      CpuMsSince(start), gu.destinations_recomputed, gu.groups_recomputed);
   pc::HashModels models;
   start = Timer();
   auto baseline = pc::EcmpBaseline(groups, models, flows, 1);
