@@ -150,9 +150,11 @@ OvsdbClient::OvsdbClient() : impl_(std::make_shared<Impl>()) {
 
 OvsdbClient::~OvsdbClient() {
   Close();
+  // Let run() drain instead of stop(): the aborted read/write handlers hold a shared_ptr to
+  // Impl, and leaving them queued inside Impl's own io_context would keep it alive forever.
   impl_->work.reset();
-  impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->monitors.clear();
 }
 
 bool OvsdbClient::connected() const { return impl_->open; }
