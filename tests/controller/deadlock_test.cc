@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "topology/builders.h"
 
 namespace pulse::controller {
 namespace {
@@ -136,6 +137,41 @@ TEST(DeadlockTest, UpDownAllPairsAcyclicOnFatTree) {
 TEST(DeadlockTest, UpDownAllPairsAcyclicOnRailOptimized) {
   Fabric fabric = RailOptimized(4, 4, 2);
   ExpectAllPairsAcyclic(fabric, 240);
+}
+
+// The same property on the shared builders' fabrics (parallel uplinks, multi-NIC servers).
+TEST(DeadlockTest, UpDownAllPairsAcyclicOnBuilderFabrics) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 4;
+  ls.spines = 2;
+  ls.servers_per_leaf = 2;
+  ls.nics_per_server = 2;
+  ls.uplinks_per_spine = 2;
+  absl::StatusOr<Fabric> leaf_spine = topology::LeafSpine(ls);
+  ASSERT_TRUE(leaf_spine.ok()) << leaf_spine.status();
+  ExpectAllPairsAcyclic(*leaf_spine, 16 * 15);
+
+  absl::StatusOr<Fabric> fat_tree = topology::FatTree(4);
+  ASSERT_TRUE(fat_tree.ok()) << fat_tree.status();
+  ExpectAllPairsAcyclic(*fat_tree, 16 * 15);
+
+  topology::RailOptimizedParams ro;
+  ro.groups = 2;
+  ro.servers_per_group = 2;
+  ro.rails = 4;
+  ro.spines = 4;
+  absl::StatusOr<Fabric> rails = topology::RailOptimized(ro);
+  ASSERT_TRUE(rails.ok()) << rails.status();
+  ExpectAllPairsAcyclic(*rails, 16 * 15);
+}
+
+TEST(DeadlockTest, SingleLinkFailuresOnBuilderFatTreeStayAcyclic) {
+  absl::StatusOr<Fabric> fabric = topology::FatTree(4);
+  ASSERT_TRUE(fabric.ok()) << fabric.status();
+  absl::StatusOr<DeadlockReport> report =
+      CheckWithSingleLinkFailures(*fabric, AllPairsUpDown(*fabric), {3, 4}, UpDownRerouter());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->deadlock_free) << report->description;
 }
 
 // Three leaves, spines 0..2, one NIC per leaf (two on leaf-2): the bounce scenario.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "topology/builders.h"
 
 namespace pulse::controller {
 namespace {
@@ -158,6 +159,29 @@ TEST(QosPlanTest, ExportsSonicConfigDb) {
   ASSERT_TRUE(four.ok());
   EXPECT_TRUE((*four)["PORT_QOS_MAP"].contains("Ethernet12"));
   EXPECT_FALSE(ExportSonicConfigDb(*plan, "leaf-9").ok());
+}
+
+// A builder fat-tree carries cable lengths per tier; the plan uses them (no defaults needed) and
+// the spine-superspine ports get the published 100G / 300 m headroom.
+TEST(QosPlanTest, PlansBuilderFatTree) {
+  absl::StatusOr<Fabric> fabric = topology::FatTree(4);
+  ASSERT_TRUE(fabric.ok()) << fabric.status();
+  absl::StatusOr<QosPlan> plan = PlanQos(*fabric, DefaultQosPolicy());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->switches.size(), 20u);
+  int core_ports = 0;
+  for (const SwitchQosPlan& sw : plan->switches) {
+    EXPECT_EQ(sw.ports.size(), 4u) << sw.name;
+    for (const PortQosPlan& p : sw.ports) {
+      EXPECT_EQ(p.speed_bps, 100 * kG);
+      if (fabric->node(sw.node).role == SwitchRole::kSuperSpine) {
+        ++core_ports;
+        EXPECT_EQ(p.cable_length_m, 300);
+        EXPECT_EQ(p.headroom.xoff_bytes, 225280);
+      }
+    }
+  }
+  EXPECT_EQ(core_ports, 16);
 }
 
 TEST(QosPlanTest, NonConsecutiveLosslessPrioritiesGetOneKeyEach) {
