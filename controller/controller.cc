@@ -37,6 +37,19 @@ constexpr PatternName kPatterns[] = {
     {CollectivePattern::kRailAligned, pulse::v1::COLLECTIVE_PATTERN_RAIL_ALIGNED},
 };
 
+// Placement::SetLinkUp reports its moves either as a plain list or as a result that also names
+// flows left without a path (moves applied all the same); accept both.
+[[maybe_unused]] void CollectMoves(const std::vector<FlowMove>& moved, std::vector<FlowMove>* moves,
+                                   absl::Status*) {
+  moves->insert(moves->end(), moved.begin(), moved.end());
+}
+template <typename Result>
+auto CollectMoves(const Result& result, std::vector<FlowMove>* moves, absl::Status* first_error)
+    -> decltype(result.moves, result.unplaced_error, void()) {
+  moves->insert(moves->end(), result.moves.begin(), result.moves.end());
+  if (!result.unplaced_error.ok() && first_error->ok()) *first_error = result.unplaced_error;
+}
+
 }  // namespace
 
 void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out) {
@@ -269,9 +282,9 @@ bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>*
   bool usable = state_->link_up[link] && !state_->switch_drained[l.a.node] &&
                 !state_->switch_drained[l.b.node];
   if (state_->placement.link_status().IsUp(link) == usable) return false;
-  absl::StatusOr<std::vector<FlowMove>> moved = state_->placement.SetLinkUp(link, usable);
+  auto moved = state_->placement.SetLinkUp(link, usable);
   if (moved.ok()) {
-    moves->insert(moves->end(), moved->begin(), moved->end());
+    CollectMoves(*moved, moves, first_error);
   } else if (first_error->ok()) {
     *first_error = moved.status();
   }

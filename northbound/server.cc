@@ -197,8 +197,14 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Even
         return;
       }
     }
-    listener_id_ = log_.Subscribe([this] { Pump(); });
-    subscribed_ = true;
+    int id = log_.Subscribe([this] { Pump(); });  // not under mu_: listeners take mu_
+    {
+      // Under mu_ so OnDone (another thread, ordered by gRPC in ways TSAN cannot see) reads
+      // these after a visible happens-before edge.
+      std::lock_guard<std::mutex> lock(mu_);
+      listener_id_ = id;
+      subscribed_ = true;
+    }
     Pump();
   }
 
@@ -237,7 +243,14 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Even
   }
 
   void OnDone() override {
-    if (subscribed_) log_.Unsubscribe(listener_id_);
+    bool subscribed;
+    int listener_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      subscribed = subscribed_;
+      listener_id = listener_id_;
+    }
+    if (subscribed) log_.Unsubscribe(listener_id);
     delete this;
   }
 
