@@ -1,0 +1,88 @@
+// OpenFlowDriver: the SwitchDriver (southbound/driver.h) for OpenFlow 1.3 switches, built for
+// Open vSwitch and usable with any switch that speaks the same subset.
+//
+// It owns a Channel (listener + sessions) on its own event-loop thread. Per switch it installs a
+// fixed base pipeline on connect (LLDP and ARP to the controller, table-miss drop) and then
+// reconciles the switch to each desired SwitchForwarding it is given: it reads back the flows
+// and groups the switch holds (FLOW_STATS / GROUP_DESC, Pulse's own cookie), compares them by
+// meaning, sends only the difference, and confirms with a barrier. Applying the same state twice
+// sends nothing; after a controller restart the switch's rules are adopted, not duplicated.
+//
+// SELECT groups (ECMP) are realised so that they really spread flows on Open vSwitch, whose
+// OpenFlow 1.3 select groups send every flow to one bucket: the Nicira multipath action hashes
+// the 5-tuple including UDP ports (RoCEv2 is UDP) into a register and a second table maps the
+// register to a bucket; buckets are fast-failover groups watching their port, so a dead link is
+// bypassed by the switch itself before the controller reacts. Weights are honoured by repeating
+// buckets in the hash space.
+//
+// Proxy ARP: ARP requests for any address in the address book are answered by the controller
+// (PACKET_OUT), so ARP is never flooded around the Clos's loops.
+// Discovery: ProbeLinks sends an LLDP frame (chassis = datapath id, port = port number) out of
+// every port of every switch; LLDP frames coming back as PACKET_IN become OnLinkObserved.
+// Roles: SetRole sends ROLE_REQUEST (MASTER or SLAVE with the election's generation id) to every
+// switch, and to each switch that connects later.
+#ifndef PULSE_SOUTHBOUND_OPENFLOW_OPENFLOW_DRIVER_H_
+#define PULSE_SOUTHBOUND_OPENFLOW_OPENFLOW_DRIVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "southbound/driver.h"
+
+namespace pulse::southbound::openflow {
+
+struct OpenFlowDriverOptions {
+  std::string listen_address = "0.0.0.0";
+  uint16_t listen_port = 6653;  // 0: any free port (tests); see OpenFlowDriver::port()
+  // Proxy ARP: IPv4 address (host order) -> MAC (low 48 bits) of every NIC.
+  std::vector<std::pair<uint32_t, uint64_t>> address_book;
+  std::chrono::milliseconds echo_interval{2000};
+  std::chrono::milliseconds echo_timeout{6000};
+  std::chrono::milliseconds request_timeout{5000};
+};
+
+// Counters of what the driver did, for metrics and logs.
+struct OpenFlowDriverStats {
+  uint64_t flow_mods_sent = 0;
+  uint64_t group_mods_sent = 0;
+  uint64_t barriers_confirmed = 0;
+  uint64_t switch_errors = 0;  // OFPT_ERROR replies
+  uint64_t arp_replies = 0;
+  uint64_t lldp_sent = 0;
+  uint64_t lldp_received = 0;
+  uint64_t connected_switches = 0;
+};
+
+class OpenFlowDriver : public SwitchDriver {
+ public:
+  explicit OpenFlowDriver(OpenFlowDriverOptions options);
+  ~OpenFlowDriver() override;
+
+  // SwitchDriver. All may be called from any thread; work is posted to the driver's thread.
+  absl::Status Start(FabricEventSink* sink) override;
+  void Stop() override;
+  void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) override;
+  void RequestPortStats(Dpid dpid) override;
+  void ProbeLinks() override;
+
+  // OpenFlow role of this controller towards every switch (HA). Before the first call the driver
+  // sends no ROLE_REQUEST (switches treat it as EQUAL).
+  void SetRole(bool master, uint64_t generation_id);
+
+  // The bound listening port (after Start).
+  uint16_t port() const;
+  OpenFlowDriverStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pulse::southbound::openflow
+
+#endif  // PULSE_SOUTHBOUND_OPENFLOW_OPENFLOW_DRIVER_H_
