@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
 
@@ -138,6 +139,16 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                  {"max_message_bytes", integer(&config.limits.max_message_bytes, 1024, 1 << 30)},
                  {"max_jobs", integer(&config.max_jobs, 1, 1 << 24)}});
           }},
+         {"openflow",
+          [&](const YAML::Node& n, const std::string& key) {
+            config.openflow.enabled = true;
+            return p.Map(n, key,
+                         {{"listen", str(&config.openflow.listen, false)},
+                          {"probe_interval_ms",
+                           integer(&config.openflow.probe_interval_ms, 0, 3600 * 1000)},
+                          {"stats_interval_ms",
+                           integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)}});
+          }},
          {"events", [&](const YAML::Node& n, const std::string& key) {
             return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});
           }}});
@@ -176,10 +187,35 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
         "tls: missing; give tls.cert and tls.key, or set insecure: true (--insecure) for "
         "plaintext");
   }
+  if (config.openflow.enabled) {
+    if (absl::StatusOr<std::pair<std::string, uint16_t>> address =
+            SplitHostPort(config.openflow.listen);
+        !address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("openflow.listen: ", address.status().message()));
+    }
+  }
   if (!config.tls.cert_file.empty() && config.insecure) {
     return absl::InvalidArgumentError("insecure: true contradicts tls.cert; choose one");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(absl::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("expected host:port, got '", address, "'"));
+  }
+  std::string host(address.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad port in '", address, "' (expected 0..65535)"));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
 }  // namespace pulse::northbound

@@ -11,11 +11,17 @@
 //   limits: {max_endpoints_per_job: 4096, max_explicit_flows_per_job: 65536,
 //            max_message_bytes: 16777216, max_jobs: 10000}
 //   events: {ring_size: 4096}       # events kept for WatchEvents resume
+//   openflow:                       # optional: drive switches (without it: planning mode)
+//     listen: 0.0.0.0:6653          #   where switches connect
+//     probe_interval_ms: 2000       #   LLDP discovery probes
+//     stats_interval_ms: 1000       #   port counter polls
 #ifndef PULSE_NORTHBOUND_CONFIG_H_
 #define PULSE_NORTHBOUND_CONFIG_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,6 +31,14 @@
 #include "northbound/server.h"
 
 namespace pulse::northbound {
+
+// The OpenFlow southbound. Absent from the file: planning mode (no switches).
+struct OpenFlowConfig {
+  bool enabled = false;
+  std::string listen = "0.0.0.0:6653";
+  int64_t probe_interval_ms = 2000;
+  int64_t stats_interval_ms = 1000;
+};
 
 struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
@@ -37,6 +51,7 @@ struct DaemonConfig {
   ApiLimits limits;
   size_t max_jobs = 10000;
   size_t event_ring_size = 4096;
+  OpenFlowConfig openflow;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved
@@ -51,6 +66,9 @@ absl::StatusOr<DaemonConfig> LoadDaemonConfigFile(const std::string& path);
 // Checks what must hold after flags are applied: a fabric file, TLS files or insecure, sane
 // limits. The message names the key.
 absl::Status ValidateDaemonConfig(const DaemonConfig& config);
+
+// "host:port" -> {host, port}; "[::1]:6653" for IPv6. Port 0 is allowed (any free port).
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(absl::string_view address);
 
 }  // namespace pulse::northbound
 
