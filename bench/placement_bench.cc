@@ -177,7 +177,7 @@ void RerouteCase(const std::string& name, Result& r, uint64_t seed) {
       "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
       "peak_rss_mb=%.0f reroute_ms=%.2f moved_flows=%zu failed_link=%s\n",
       name.c_str(), p.MaxUtilisation(), ecmp, lb.max_utilisation, reroute_ms, PeakRssMb(),
-      reroute_ms, moves->size(), fabric.DescribeLink(failed).c_str());
+      reroute_ms, moves->moves.size(), fabric.DescribeLink(failed).c_str());
   std::fflush(stdout);
 }
 

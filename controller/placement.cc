@@ -253,6 +253,26 @@ int LeastLoaded(const Loads& loads, const std::vector<Path>& paths, double rate,
   return best;
 }
 
+// Whether `path` leads from `src` to `dst` over channels of the fabric without visiting a node
+// twice (any shape: up-down or not).
+bool JoinsWithoutLoop(const Fabric& fabric, const Path& path, NodeId src, NodeId dst) {
+  if (path.hops.empty()) return false;
+  absl::flat_hash_set<NodeId> seen = {src};
+  NodeId at = src;
+  for (DirectedLinkId hop : path.hops) {
+    if (hop < 0 || hop >= fabric.num_directed_links() || fabric.Tail(hop) != at) return false;
+    at = fabric.Head(hop);
+    if (!seen.insert(at).second) return false;
+  }
+  return at == dst;
+}
+
+std::string FlowName(const Fabric& fabric, const std::string& job_id, size_t i,
+                     const PlacedFlow& f) {
+  return absl::StrCat("job '", job_id, "' flow ", i, " ('", fabric.node(f.src).name, "' -> '",
+                      fabric.node(f.dst).name, "')");
+}
+
 // Paths of the other sub-flows of flow i's demand (sub-flows of one demand are stored
 // consecutively, subflow 0 first), so a moved sub-flow does not land on a sibling's path.
 std::vector<const Path*> SiblingPaths(const JobPlacement& job, size_t i) {
@@ -347,11 +367,27 @@ absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const J
   return demands;
 }
 
-Placement::Placement(std::shared_ptr<const Fabric> fabric)
+Placement::Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options)
     : fabric_(std::move(fabric)),
       link_status_(*fabric_),
       load_bps_(fabric_->num_directed_links(), 0.0),
+      options_(std::move(options)),
+      lossless_(std::make_shared<LosslessGraph>(*fabric_)),
       shape_(BuildClosShape(*fabric_)) {}
+
+bool Placement::IsLossless(int traffic_class) const {
+  if (traffic_class < 0 || traffic_class > 7) return false;
+  return std::find(options_.lossless_priorities.begin(), options_.lossless_priorities.end(),
+                   traffic_class) != options_.lossless_priorities.end();
+}
+
+void Placement::ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows,
+                                size_t count) {
+  if (!IsLossless(spec.traffic_class)) return;
+  for (size_t i = 0; i < count && i < flows.size(); ++i) {
+    lossless_->RemovePath(flows[i].path, spec.traffic_class);
+  }
+}
 
 double Placement::Utilisation(DirectedLinkId link) const {
   double cap = static_cast<double>(fabric_->link(Fabric::LinkOf(link)).capacity_bps);
@@ -625,8 +661,48 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
     worst = busiest();
   }
+  // Deadlock gate: install the job's lossless paths one by one; a path that would close a cycle
+  // is replaced by the least-loaded up-down path that does not.
+  if (IsLossless(spec.traffic_class)) {
+    const int priority = spec.traffic_class;
+    bool rerouted = false;
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      PlacedFlow& f = job.flows[i];
+      absl::Status added = lossless_->AddPath(f.path, priority);
+      if (added.ok()) continue;
+      bool placed = false;
+      if (added.code() == absl::StatusCode::kFailedPrecondition) {
+        auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
+        if (paths.ok()) {
+          const Path old_path = f.path;
+          std::vector<const Path*> tried = {&old_path};
+          loads.Remove(f.path, f.rate_bps);
+          for (int best; !placed && (best = LeastLoaded(loads, *paths, f.rate_bps, tried)) >= 0;) {
+            if (lossless_->AddPath((*paths)[best], priority).ok()) {
+              f.path = (*paths)[best];
+              placed = rerouted = true;
+            } else {
+              tried.push_back(&(*paths)[best]);
+            }
+          }
+          loads.Add(f.path, f.rate_bps);
+        }
+      }
+      if (!placed) {
+        ReleaseLossless(spec, job.flows, i);
+        return absl::Status(added.code(), absl::StrCat(JobPrefix(spec), "flow ", i, " ('",
+                                                       fabric_->node(f.src).name, "' -> '",
+                                                       fabric_->node(f.dst).name,
+                                                       "'): every up-down path "
+                                                       "is refused; first: ",
+                                                       added.message()));
+      }
+    }
+    if (rerouted) worst = busiest();
+  }
   job.max_link_load = worst < 0 ? 0 : loads.UtilWith(worst, 0);
   if (spec.strict && job.max_link_load > 1 + 1e-9) {
+    ReleaseLossless(spec, job.flows, job.flows.size());
     return absl::ResourceExhaustedError(absl::StrFormat(
         "%sstrict placement refused: %s would carry %.0f%% of %.0f Gb/s", JobPrefix(spec),
         fabric_->DescribeDirected(worst), 100 * job.max_link_load, loads.Capacity(worst) / 1e9));
@@ -671,17 +747,18 @@ absl::Status Placement::RemoveJob(const std::string& job_id) {
   if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
   Loads loads{*fabric_, load_bps_};
   for (const PlacedFlow& f : it->second.flows) loads.Remove(f.path, f.rate_bps);
+  ReleaseLossless(it->second.spec, it->second.flows, it->second.flows.size());
   jobs_.erase(it);
   RefreshJobLoads();
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up) {
+absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
   if (link < 0 || link >= static_cast<LinkId>(fabric_->links().size())) {
     return absl::InvalidArgumentError(absl::StrCat("no link ", link));
   }
-  std::vector<FlowMove> moves;
-  if (link_status_.IsUp(link) == up) return moves;
+  LinkChangeResult result;
+  if (link_status_.IsUp(link) == up) return result;
   link_status_.SetUp(link, up);
   links_down_ += up ? -1 : 1;
   if (steering_ != nullptr) {
@@ -702,11 +779,12 @@ absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up)
       }
     }
   }
-  if (up) return moves;
+  if (up) return result;
 
   Loads loads{*fabric_, load_bps_};
-  std::vector<std::string> stranded;
   for (auto& [id, job] : jobs_) {
+    const bool lossless = IsLossless(job.spec.traffic_class);
+    const int priority = job.spec.traffic_class;
     for (size_t i = 0; i < job.flows.size(); ++i) {
       PlacedFlow& f = job.flows[i];
       bool crosses = false;
@@ -714,33 +792,66 @@ absl::StatusOr<std::vector<FlowMove>> Placement::SetLinkUp(LinkId link, bool up)
       if (!crosses) continue;
       auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
       if (!paths.ok()) {
-        if (stranded.size() < 5) {
-          stranded.push_back(absl::StrCat("job '", id, "' flow ", i, " ('",
-                                          fabric_->node(f.src).name, "' -> '",
-                                          fabric_->node(f.dst).name, "')"));
-        } else if (stranded.size() == 5) {
-          stranded.push_back("...");
-        }
+        result.unplaced.push_back({id, i, "no surviving path"});
         continue;
       }
       loads.Remove(f.path, f.rate_bps);
-      std::vector<const Path*> exclude = SiblingPaths(job, i);
-      int best = LeastLoaded(loads, *paths, f.rate_bps, exclude);
-      if (best < 0) best = LeastLoaded(loads, *paths, f.rate_bps, {});
+      if (lossless) lossless_->RemovePath(f.path, priority);
+      // Least loaded first, avoiding the sibling sub-flows' paths if possible; a lossless flow
+      // skips paths that would close a PFC cycle.
+      std::vector<const Path*> tried;
+      std::string refusal;
+      int best = -1;
+      for (bool avoid_siblings : {true, false}) {
+        std::vector<const Path*> exclude = tried;
+        if (avoid_siblings) {
+          std::vector<const Path*> siblings = SiblingPaths(job, i);
+          exclude.insert(exclude.end(), siblings.begin(), siblings.end());
+        }
+        for (int c; best < 0 && (c = LeastLoaded(loads, *paths, f.rate_bps, exclude)) >= 0;) {
+          absl::Status added =
+              lossless ? lossless_->AddPath((*paths)[c], priority) : absl::OkStatus();
+          if (added.ok()) {
+            best = c;
+          } else {
+            if (refusal.empty()) refusal = std::string(added.message());
+            tried.push_back(&(*paths)[c]);
+            exclude.push_back(&(*paths)[c]);
+          }
+        }
+        if (best >= 0) break;
+      }
+      if (best < 0) {
+        // Put the old path back: the graph returns to what it was, so this cannot close a cycle.
+        if (lossless) (void)lossless_->AddPath(f.path, priority);
+        loads.Add(f.path, f.rate_bps);
+        result.unplaced.push_back({id, i, refusal});
+        continue;
+      }
       FlowMove move{id, i, f.path, (*paths)[best]};
       f.path = (*paths)[best];
       Steer(f);
       loads.Add(f.path, f.rate_bps);
-      moves.push_back(std::move(move));
+      result.moves.push_back(std::move(move));
     }
   }
   RefreshJobLoads();
-  if (!stranded.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("link ", fabric_->DescribeLink(link), " down: no surviving path for ",
-                     absl::StrJoin(stranded, ", "), "; ", moves.size(), " other flows moved"));
+  if (!result.unplaced.empty()) {
+    std::vector<std::string> names;
+    for (const UnplacedFlow& u : result.unplaced) {
+      if (names.size() == 5) {
+        names.push_back("...");
+        break;
+      }
+      const PlacedFlow& f = jobs_.at(u.job_id).flows[u.flow_index];
+      names.push_back(absl::StrCat(FlowName(*fabric_, u.job_id, u.flow_index, f), ": ", u.reason));
+    }
+    result.unplaced_error = absl::FailedPreconditionError(
+        absl::StrCat("link ", fabric_->DescribeLink(link), " down: ", result.unplaced.size(),
+                     " flows left without an acceptable path (", absl::StrJoin(names, "; "), "); ",
+                     result.moves.size(), " other flows moved"));
   }
-  return moves;
+  return result;
 }
 
 absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
@@ -751,17 +862,34 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
     return absl::InvalidArgumentError(absl::StrCat("job '", job_id, "' has no flow ", flow_index));
   }
   PlacedFlow& f = it->second.flows[flow_index];
-  if (!IsValleyFree(*fabric_, new_path, f.src, f.dst)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job '", job_id, "' flow ", flow_index, ": new path is not an up-down path from '",
-        fabric_->node(f.src).name, "' to '", fabric_->node(f.dst).name, "'"));
+  const std::string where = FlowName(*fabric_, job_id, flow_index, f);
+  if (!JoinsWithoutLoop(*fabric_, new_path, f.src, f.dst)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": new path is not a loop-free path between its endpoints"));
   }
   for (DirectedLinkId d : new_path.hops) {
     if (!link_status_.IsUp(Fabric::LinkOf(d))) {
       return absl::FailedPreconditionError(
-          absl::StrCat("job '", job_id, "' flow ", flow_index, ": link ",
-                       fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
+          absl::StrCat(where, ": link ", fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
     }
+  }
+  // The deadlock gate before the shape check: a cyclic bounce is refused for its cycle.
+  const JobSpec& spec = it->second.spec;
+  const bool lossless = IsLossless(spec.traffic_class);
+  if (lossless) {
+    lossless_->RemovePath(f.path, spec.traffic_class);
+    if (absl::Status added = lossless_->AddPath(new_path, spec.traffic_class); !added.ok()) {
+      (void)lossless_->AddPath(f.path, spec.traffic_class);  // back as it was: cannot fail
+      return absl::Status(added.code(), absl::StrCat(where, ": ", added.message()));
+    }
+  }
+  if (!options_.allow_bounce_paths && !IsValleyFree(*fabric_, new_path, f.src, f.dst)) {
+    if (lossless) {
+      lossless_->RemovePath(new_path, spec.traffic_class);
+      (void)lossless_->AddPath(f.path, spec.traffic_class);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": new path is not an up-down path (PlacementOptions::allow_bounce_paths is off)"));
   }
   Loads loads{*fabric_, load_bps_};
   loads.Remove(f.path, f.rate_bps);

@@ -21,6 +21,7 @@
 #include "controller/collectives.h"
 #include "controller/ecmp_groups.h"
 #include "controller/ecmp_hash.h"
+#include "controller/lossless_graph.h"
 #include "controller/paths.h"
 #include "controller/steering.h"
 #include "topology/fabric.h"
@@ -84,12 +85,38 @@ struct FlowMove {
   Path new_path;
 };
 
+// A flow that a link change left without any acceptable path: it keeps its old path.
+struct UnplacedFlow {
+  std::string job_id;
+  size_t flow_index = 0;  // index into JobPlacement::flows
+  std::string reason;     // "no surviving path" or the PFC cycle every candidate would close
+};
+
+// What SetLinkUp did. The moves were applied even when some flows are unplaced, so the caller
+// must program them either way.
+struct LinkChangeResult {
+  std::vector<FlowMove> moves;
+  std::vector<UnplacedFlow> unplaced;
+  // OK when `unplaced` is empty; otherwise FailedPrecondition naming the link and up to five
+  // unplaced flows (for logs and API errors).
+  absl::Status unplaced_error;
+};
+
+struct PlacementOptions {
+  // Traffic classes that are lossless (PFC): their paths must keep the buffer dependency graph
+  // acyclic. Classes outside 0..7 are ignored.
+  std::vector<int> lossless_priorities = {3, 4};
+  // MoveFlow accepts any loop-free path over up links (e.g. a bounce leaf->spine->leaf->spine->
+  // leaf around failures), not only up-down ones; the deadlock gate still applies.
+  bool allow_bounce_paths = false;
+};
+
 // The regular Clos structure exact (edge-colouring) placement relies on; see placement.cc.
 struct ClosShape;
 
 class Placement {
  public:
-  explicit Placement(std::shared_ptr<const Fabric> fabric);
+  explicit Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options = {});
 
   const Fabric& fabric() const { return *fabric_; }
   std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
@@ -104,22 +131,34 @@ class Placement {
   // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
   // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
   // FailedPrecondition when two endpoints have no path, ResourceExhausted in strict mode when a
-  // link would exceed 100% (the message names the link and its load). On error nothing changes.
+  // link would exceed 100% (the message names the link and its load). A job of a lossless class
+  // whose chosen path for a flow would close a PFC buffer dependency cycle with the installed
+  // lossless paths gets the next best path that does not; FailedPrecondition naming the cycle
+  // when none exists. On error nothing changes.
   absl::StatusOr<const JobPlacement*> PlaceJob(const JobSpec& spec);
 
   // Frees a job's load. NotFound for an unknown id.
   absl::Status RemoveJob(const std::string& job_id);
 
   // Marks a link down or up. Down: every flow crossing it moves to the least-loaded surviving
-  // path; flows that cross no failed link stay. Up: nothing moves (placements stay stable; use
-  // MoveFlow or re-place a job to use the link again). Returns the moves made. If some flow has
-  // no surviving path it keeps its old path and the call returns FailedPrecondition naming it;
-  // the other moves are applied all the same. InvalidArgument for a link id out of range.
-  absl::StatusOr<std::vector<FlowMove>> SetLinkUp(topology::LinkId link, bool up);
+  // path that keeps the lossless graph acyclic; flows that cross no failed link stay. Up: nothing
+  // moves (placements stay stable; use MoveFlow or re-place a job to use the link again).
+  // Returns the moves made and the flows left unplaced (they keep their old path); the moves
+  // are applied even when some flows are unplaced. Error: InvalidArgument for a link id out of
+  // range (nothing changes).
+  absl::StatusOr<LinkChangeResult> SetLinkUp(topology::LinkId link, bool up);
 
-  // Moves one flow of a job to a new path (telemetry-driven re-placement). The path must be a
-  // valid up-down path over up links between the flow's endpoints.
+  // Moves one flow of a job to a new path (telemetry-driven re-placement). The path must join
+  // the flow's endpoints over up links (InvalidArgument / FailedPrecondition), must not close a
+  // PFC cycle when the job is lossless (FailedPrecondition naming the cycle; checked before the
+  // shape so a cyclic bounce is explained as such), and must be up-down unless
+  // PlacementOptions::allow_bounce_paths (InvalidArgument). On error nothing changes.
   absl::Status MoveFlow(const std::string& job_id, size_t flow_index, const Path& new_path);
+
+  // Whether traffic class `traffic_class` is lossless under this placement's options.
+  bool IsLossless(int traffic_class) const;
+  // The dependency graph of every installed lossless path (all flows of lossless jobs).
+  const LosslessGraph& lossless_graph() const { return *lossless_; }
 
   const JobPlacement* FindJob(const std::string& job_id) const;
   const std::map<std::string, JobPlacement>& jobs() const { return jobs_; }
@@ -144,6 +183,13 @@ class Placement {
     EcmpGroups groups;
   };
   std::shared_ptr<Steering> steering_;  // null: steering off
+
+  PlacementOptions options_;
+  // Shared by copies like steering_: only the owning Placement mutates it, copies are read-only
+  // snapshots whose readers do not consult it (copying it per snapshot would cost O(edges)).
+  std::shared_ptr<LosslessGraph> lossless_;
+  // Removes the lossless paths of `flows` (the first `count` of them) from the graph.
+  void ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows, size_t count);
 
   std::shared_ptr<const ClosShape> shape_;  // null: the fabric is irregular, no exact colouring
   int links_down_ = 0;

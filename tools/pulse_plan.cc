@@ -156,7 +156,10 @@ int Main(int argc, char** argv) {
       continue;
     }
     std::printf("link %s down: %zu flows moved\n", fabric->DescribeLink(*link).c_str(),
-                moves->size());
+                moves->moves.size());
+    if (!moves->unplaced_error.ok()) {
+      std::printf("  %s\n", std::string(moves->unplaced_error.message()).c_str());
+    }
   }
   std::printf("\n");
   PrintLinkTable(placement, all_links);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "controller/deadlock.h"
 #include "controller/lower_bound.h"
 #include "tests/controller/placement_test_fabrics.h"
 #include "topology/builders.h"
@@ -358,9 +359,11 @@ TEST(PlacementTest, LinkFailureMovesOnlyFlowsCrossingIt) {
   }
   auto moves = p.SetLinkUp(failed, false);
   ASSERT_TRUE(moves.ok()) << moves.status();
-  EXPECT_EQ(moves->size(), crossing);
+  EXPECT_EQ(moves->moves.size(), crossing);
+  EXPECT_TRUE(moves->unplaced.empty());
+  EXPECT_TRUE(moves->unplaced_error.ok());
   std::set<std::pair<std::string, size_t>> moved;
-  for (const FlowMove& m : *moves) {
+  for (const FlowMove& m : moves->moves) {
     moved.insert({m.job_id, m.flow_index});
     bool old_crossed = false;
     for (auto d : m.old_path.hops) old_crossed |= Fabric::LinkOf(d) == failed;
@@ -379,7 +382,7 @@ TEST(PlacementTest, LinkFailureMovesOnlyFlowsCrossingIt) {
   // Coming back up moves nothing.
   auto up = p.SetLinkUp(failed, true);
   ASSERT_TRUE(up.ok());
-  EXPECT_TRUE(up->empty());
+  EXPECT_TRUE(up->moves.empty());
   EXPECT_EQ(p.SetLinkUp(-1, false).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -538,19 +541,321 @@ TEST_F(PlacementBadInputTest, NoPath) {
   ExpectError(Ring(), absl::StatusCode::kFailedPrecondition, "no up-down path");
 }
 
-TEST_F(PlacementBadInputTest, FailureWithNoSurvivingPathIsReported) {
+TEST_F(PlacementBadInputTest, MovesAreReturnedAlongsideUnplacedFlows) {
   JobSpec spec;
   spec.id = "a";
   spec.pattern = CollectivePattern::kExplicit;
-  spec.explicit_flows = {{"server-0/nic-0", "server-2/nic-0", 0}};
+  spec.explicit_flows = {{"server-0/nic-0", "server-2/nic-0", 0},
+                         {"server-1/nic-0", "server-3/nic-0", 0}};
   ASSERT_TRUE(placement_.PlaceJob(spec).ok());
-  const NodeId nic = fabric_->nics()[0];
-  auto result = placement_.SetLinkUp(fabric_->LinksOf(nic)[0], false);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(result.status().message().find("server-0/nic-0"), absl::string_view::npos);
-  ASSERT_NE(placement_.FindJob("a"), nullptr);  // the flow keeps its old path
-  EXPECT_EQ(placement_.FindJob("a")->flows.size(), 1u);
+  const JobPlacement before = *placement_.FindJob("a");
+  // Cut server-0's NIC link: flow 0 has no surviving path at all.
+  const NodeId nic = *fabric_->FindNode("server-0/nic-0");
+  auto cut = placement_.SetLinkUp(fabric_->LinksOf(nic)[0], false);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  ASSERT_EQ(cut->unplaced.size(), 1u);
+  EXPECT_EQ(cut->unplaced[0].flow_index, 0u);
+  EXPECT_EQ(cut->unplaced_error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(cut->unplaced_error.message().find("server-0/nic-0"), absl::string_view::npos);
+  EXPECT_EQ(placement_.FindJob("a")->flows[0].path, before.flows[0].path);  // keeps its path
+  ExpectLoadsConsistent(placement_);
+
+  // Put flow 1 over the spine flow 0's (dead) path uses, then fail that leaf-spine link: in one
+  // call flow 0 is unplaced again and flow 1 moves, and the move is returned.
+  const topology::LinkId shared = Fabric::LinkOf(before.flows[0].path.hops[1]);
+  const PlacedFlow flow1 = placement_.FindJob("a")->flows[1];
+  auto paths = UpDownPaths(*fabric_, placement_.link_status(), flow1.src, flow1.dst);
+  ASSERT_TRUE(paths.ok());
+  const Path* via_shared = nullptr;
+  for (const Path& path : *paths) {
+    if (Fabric::LinkOf(path.hops[1]) == shared) via_shared = &path;
+  }
+  ASSERT_NE(via_shared, nullptr);
+  ASSERT_TRUE(placement_.MoveFlow("a", 1, *via_shared).ok());
+  auto result = placement_.SetLinkUp(shared, false);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->unplaced.size(), 1u);
+  EXPECT_EQ(result->unplaced[0].flow_index, 0u);
+  EXPECT_EQ(result->unplaced[0].reason, "no surviving path");
+  EXPECT_FALSE(result->unplaced_error.ok());
+  ASSERT_EQ(result->moves.size(), 1u);
+  EXPECT_EQ(result->moves[0].flow_index, 1u);
+  EXPECT_EQ(result->moves[0].old_path, *via_shared);
+  EXPECT_EQ(placement_.FindJob("a")->flows[1].path, result->moves[0].new_path);
+  for (DirectedLinkId d : result->moves[0].new_path.hops) EXPECT_NE(Fabric::LinkOf(d), shared);
+  ExpectLoadsConsistent(placement_);
+}
+
+}  // namespace
+}  // namespace pulse::controller
+
+namespace pulse::controller {
+namespace {
+
+// ---- PFC deadlock gate ----
+
+// Every installed lossless path of `p`, checked from scratch by qos's deadlock.h.
+void ExpectLosslessAcyclic(const Placement& p) {
+  std::map<int, std::vector<Path>> by_class;
+  for (const auto& [id, job] : p.jobs()) {
+    if (!p.IsLossless(job.spec.traffic_class)) continue;
+    for (const PlacedFlow& f : job.flows) by_class[job.spec.traffic_class].push_back(f.path);
+  }
+  for (const auto& [prio, paths] : by_class) {
+    auto report = CheckPaths(p.fabric(), paths, {prio});
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_TRUE(report->deadlock_free) << report->description;
+  }
+}
+
+topology::NodeId NodeNamed(const Fabric& f, const std::string& name) {
+  auto n = f.FindNode(name);
+  EXPECT_TRUE(n.ok()) << name;
+  return *n;
+}
+
+Path Through(const Fabric& f, const std::vector<std::string>& names) {
+  Path path;
+  for (size_t i = 0; i + 1 < names.size(); ++i) {
+    NodeId a = NodeNamed(f, names[i]), b = NodeNamed(f, names[i + 1]);
+    for (topology::LinkId l : f.LinksOf(a)) {
+      if (f.Peer(l, a) == b) {
+        path.hops.push_back(f.DirectedFrom(l, a));
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(path.hops.size() + 1, names.size());
+  return path;
+}
+
+JobSpec OneFlow(const std::string& id, const std::string& src, const std::string& dst,
+                double rate_bps, int traffic_class = 3) {
+  JobSpec spec;
+  spec.id = id;
+  spec.pattern = CollectivePattern::kExplicit;
+  spec.explicit_flows = {{src, dst, rate_bps}};
+  spec.traffic_class = traffic_class;
+  return spec;
+}
+
+// Jobs of every pattern on every builder fabric, with failures in between: the installed
+// lossless paths stay acyclic, and removing every job empties the graph.
+TEST(PlacementDeadlockTest, AllPlacementsOnEveryBuilderStayAcyclic) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 6;
+  ls.spines = 3;
+  ls.servers_per_leaf = 6;
+  ls.uplinks_per_spine = 2;
+  topology::FatTreeParams ft;
+  ft.k = 4;
+  topology::RailOptimizedParams rail;
+  rail.groups = 2;
+  rail.servers_per_group = 4;
+  rail.rails = 4;
+  rail.spines = 4;
+  topology::LeafSpineParams planes = ls;
+  planes.planes = 2;
+  std::mt19937 rng(17);
+  for (const auto& fabric :
+       {MustBuild(topology::LeafSpine(ls)), MustBuild(topology::FatTree(ft)),
+        MustBuild(topology::RailOptimized(rail)), MustBuild(topology::LeafSpine(planes))}) {
+    Placement p(fabric);
+    int job_count = 0;
+    for (CollectivePattern pattern :
+         {CollectivePattern::kRing, CollectivePattern::kDoubleBinaryTree,
+          CollectivePattern::kAllToAll, CollectivePattern::kHalvingDoubling}) {
+      JobSpec spec;
+      spec.id = absl::StrCat("job-", job_count++);
+      spec.pattern = pattern;
+      spec.traffic_class = 3 + job_count % 2;
+      spec.max_subflows = 1 + job_count % 2;
+      for (const auto& gpu : fabric->gpus()) {
+        if (rng() % 2 == 0) spec.endpoints.push_back(gpu.name);
+      }
+      if (pattern == CollectivePattern::kHalvingDoubling) {
+        size_t pow2 = 1;
+        while (pow2 * 2 <= spec.endpoints.size()) pow2 *= 2;
+        spec.endpoints.resize(pow2);
+      }
+      if (spec.endpoints.size() < 2) continue;
+      auto job = p.PlaceJob(spec);
+      ASSERT_TRUE(job.ok()) << job.status();
+    }
+    auto perm =
+        p.PlaceJob(PermutationJob(*fabric, RandomPermutation(fabric->nics().size(), rng), "perm"));
+    ASSERT_TRUE(perm.ok()) << perm.status();
+    ExpectLosslessAcyclic(p);
+    EXPECT_GT(p.lossless_graph().num_edges(), 0u);
+    // Three random switch-to-switch failures, each rerouting through the gate.
+    for (int k = 0; k < 3; ++k) {
+      topology::LinkId l;
+      do {
+        l = static_cast<topology::LinkId>(rng() % fabric->links().size());
+      } while (!fabric->node(fabric->link(l).a.node).is_switch() ||
+               !fabric->node(fabric->link(l).b.node).is_switch());
+      auto result = p.SetLinkUp(l, false);
+      ASSERT_TRUE(result.ok()) << result.status();
+      ExpectLosslessAcyclic(p);
+      ExpectLoadsConsistent(p);
+    }
+    std::vector<std::string> ids;
+    for (const auto& [id, job] : p.jobs()) ids.push_back(id);
+    for (const auto& id : ids) ASSERT_TRUE(p.RemoveJob(id).ok());
+    EXPECT_EQ(p.lossless_graph().num_edges(), 0u);
+  }
+}
+
+// Four leaves, two spines, two servers per leaf; bounces allowed so MoveFlow can install them.
+class BounceGateTest : public ::testing::Test {
+ protected:
+  BounceGateTest() : fabric_(MustBuild(placement_testing::LeafSpineFabric(4, 2, 2))) {}
+
+  Placement Make(PlacementOptions options) { return Placement(fabric_, std::move(options)); }
+  static PlacementOptions Bounces() {
+    PlacementOptions o;
+    o.allow_bounce_paths = true;
+    return o;
+  }
+  // server-2 (leaf-1) -> server-6 (leaf-3), bouncing at leaf-2 from spine-1 up to spine-0.
+  Path First() const {
+    return Through(*fabric_, {"server-2/nic-0", "leaf-1", "spine-1", "leaf-2", "spine-0", "leaf-3",
+                              "server-6/nic-0"});
+  }
+  // server-0 (leaf-0) -> server-4 (leaf-2), bouncing at leaf-3 from spine-0 up to spine-1: the
+  // reverse counterpart of First().
+  Path Reverse() const {
+    return Through(*fabric_, {"server-0/nic-0", "leaf-0", "spine-0", "leaf-3", "spine-1", "leaf-2",
+                              "server-4/nic-0"});
+  }
+  std::string Channel(const std::string& a, const std::string& b) const {
+    return fabric_->DescribeDirected(Through(*fabric_, {a, b}).hops[0]);
+  }
+
+  std::shared_ptr<const Fabric> fabric_;
+};
+
+TEST_F(BounceGateTest, MoveOntoBounceWithReverseInstalledIsRefusedNamingTheCycle) {
+  Placement p = Make(Bounces());
+  ASSERT_TRUE(p.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.PlaceJob(OneFlow("fwd", "server-2/nic-0", "server-6/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("rev", 0, Reverse()).ok());
+  ExpectLosslessAcyclic(p);
+  const JobPlacement before = *p.FindJob("fwd");
+  const double load_before = p.MaxUtilisation();
+  absl::Status refused = p.MoveFlow("fwd", 0, First());
+  ASSERT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("PFC deadlock"), absl::string_view::npos) << refused;
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"spine-1", "leaf-2"},
+                                                        {"leaf-2", "spine-0"},
+                                                        {"spine-0", "leaf-3"},
+                                                        {"leaf-3", "spine-1"}}) {
+    EXPECT_NE(refused.message().find(Channel(a, b)), absl::string_view::npos)
+        << Channel(a, b) << " not named in: " << refused.message();
+  }
+  // Nothing changed: path, loads and the graph (the old path can still be moved back and forth).
+  EXPECT_EQ(p.FindJob("fwd")->flows[0].path, before.flows[0].path);
+  EXPECT_EQ(p.MaxUtilisation(), load_before);
+  ExpectLoadsConsistent(p);
+  ExpectLosslessAcyclic(p);
+  // Once the reverse bounce is gone the same move is accepted.
+  ASSERT_TRUE(p.RemoveJob("rev").ok());
+  EXPECT_TRUE(p.MoveFlow("fwd", 0, First()).ok());
+  ExpectLosslessAcyclic(p);
+}
+
+TEST_F(BounceGateTest, OnlyLosslessClassesAreGated) {
+  Placement p = Make(Bounces());
+  ASSERT_TRUE(p.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("rev", 0, Reverse()).ok());
+  // Class 0 is lossy: no PFC, no dependency.
+  ASSERT_TRUE(p.PlaceJob(OneFlow("lossy", "server-2/nic-0", "server-6/nic-0", 1e9, 0)).ok());
+  EXPECT_TRUE(p.MoveFlow("lossy", 0, First()).ok());
+  // The lossless set is an option: with only class 5 lossless, class 3 is not gated either.
+  PlacementOptions only5 = Bounces();
+  only5.lossless_priorities = {5};
+  Placement q = Make(only5);
+  ASSERT_TRUE(q.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9)).ok());
+  ASSERT_TRUE(q.PlaceJob(OneFlow("fwd", "server-2/nic-0", "server-6/nic-0", 1e9)).ok());
+  ASSERT_TRUE(q.MoveFlow("rev", 0, Reverse()).ok());
+  EXPECT_TRUE(q.MoveFlow("fwd", 0, First()).ok());
+  EXPECT_EQ(q.lossless_graph().num_edges(), 0u);
+}
+
+TEST_F(BounceGateTest, DefaultOptionsKeepRefusingBouncesAsNotUpDown) {
+  Placement p = Make({});
+  ASSERT_TRUE(p.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9)).ok());
+  absl::Status refused = p.MoveFlow("rev", 0, Reverse());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("up-down"), absl::string_view::npos) << refused;
+  EXPECT_EQ(p.lossless_graph().num_bounce_edges(), 0u);  // the refused path left no trace
+  ExpectLoadsConsistent(p);
+}
+
+// With two opposite bounces installed, the up-down path leaf-2 -> spine-0 -> leaf-3 closes a
+// cycle: PlaceJob routes a lossless flow over spine-1 even though spine-0 is less loaded, and
+// refuses (changing nothing) when spine-1 is down.
+TEST_F(BounceGateTest, PlaceJobRoutesAroundACycleOrRefuses) {
+  Placement p = Make(Bounces());
+  // b1: leaf-0 -> spine-1 -> leaf-2 -> spine-0 -> leaf-1 (bounce at leaf-2).
+  ASSERT_TRUE(p.PlaceJob(OneFlow("b1", "server-0/nic-0", "server-2/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("b1", 0,
+                         Through(*fabric_, {"server-0/nic-0", "leaf-0", "spine-1", "leaf-2",
+                                            "spine-0", "leaf-1", "server-2/nic-0"}))
+                  .ok());
+  // b2: leaf-0 -> spine-0 -> leaf-3 -> spine-1 -> leaf-2 (bounce at leaf-3).
+  ASSERT_TRUE(p.PlaceJob(OneFlow("b2", "server-1/nic-0", "server-5/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("b2", 0,
+                         Through(*fabric_, {"server-1/nic-0", "leaf-0", "spine-0", "leaf-3",
+                                            "spine-1", "leaf-2", "server-5/nic-0"}))
+                  .ok());
+  ExpectLosslessAcyclic(p);
+  // Lossy background load on leaf-2 -> spine-1 -> leaf-3 makes spine-1 the worse choice.
+  ASSERT_TRUE(p.PlaceJob(OneFlow("bg", "server-4/nic-0", "server-6/nic-0", 90e9, 0)).ok());
+  ASSERT_TRUE(p.MoveFlow("bg", 0,
+                         Through(*fabric_, {"server-4/nic-0", "leaf-2", "spine-1", "leaf-3",
+                                            "server-6/nic-0"}))
+                  .ok());
+  const NodeId spine1 = NodeNamed(*fabric_, "spine-1");
+
+  auto placed = p.PlaceJob(OneFlow("x", "server-5/nic-0", "server-7/nic-0", 5e9));
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  EXPECT_EQ(fabric_->Head((*placed)->flows[0].path.hops[1]), spine1);
+  ExpectLosslessAcyclic(p);
+  ExpectLoadsConsistent(p);
+  ASSERT_TRUE(p.RemoveJob("x").ok());
+
+  // Two more opposite bounces make the spine-1 path cyclic too:
+  // b3: leaf-1 -> spine-1 -> leaf-3 -> spine-0 -> leaf-2, b4: leaf-0 -> spine-0 -> leaf-2 ->
+  // spine-1 -> leaf-1. Then both paths of x are refused, naming the cycle, and nothing changes.
+  ASSERT_TRUE(p.PlaceJob(OneFlow("b3", "server-3/nic-0", "server-4/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("b3", 0,
+                         Through(*fabric_, {"server-3/nic-0", "leaf-1", "spine-1", "leaf-3",
+                                            "spine-0", "leaf-2", "server-4/nic-0"}))
+                  .ok());
+  ASSERT_TRUE(p.PlaceJob(OneFlow("b4", "server-1/nic-0", "server-3/nic-0", 1e9)).ok());
+  ASSERT_TRUE(p.MoveFlow("b4", 0,
+                         Through(*fabric_, {"server-1/nic-0", "leaf-0", "spine-0", "leaf-2",
+                                            "spine-1", "leaf-1", "server-3/nic-0"}))
+                  .ok());
+  ExpectLosslessAcyclic(p);
+  const size_t edges = p.lossless_graph().num_edges();
+  const double load = p.MaxUtilisation();
+  auto refused = p.PlaceJob(OneFlow("x", "server-5/nic-0", "server-7/nic-0", 5e9));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("PFC deadlock"), absl::string_view::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("job 'x'"), absl::string_view::npos);
+  EXPECT_NE(refused.status().message().find(Channel("leaf-2", "spine-0")), absl::string_view::npos)
+      << refused.status();
+  EXPECT_EQ(p.FindJob("x"), nullptr);
+  EXPECT_EQ(p.lossless_graph().num_edges(), edges);
+  EXPECT_EQ(p.MaxUtilisation(), load);
+  ExpectLoadsConsistent(p);
+  // The same flow as lossy traffic is placed: no PFC, no cycle.
+  EXPECT_TRUE(p.PlaceJob(OneFlow("x", "server-5/nic-0", "server-7/nic-0", 5e9, 0)).ok());
 }
 
 }  // namespace
