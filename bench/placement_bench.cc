@@ -3,6 +3,7 @@
 // per case:
 //   case=<name> pulse_max_load=<x> ecmp_max_load=<y> lower_bound=<z> place_ms=<t> peak_rss_mb=<m>
 // (the reroute case adds reroute_ms and moved_flows). Loads are utilisations: 1.00 is line rate.
+// The *-deadlock-gate cases print the cost of the PFC deadlock gate (see DeadlockGateCase).
 //
 // The ECMP column is paths' EcmpBaseline (ecmp_hash.h): every flow gets a random UDP source port
 // and is traced hop by hop through the switches' ECMP groups with a CRC-32 5-tuple hash, a
@@ -21,8 +22,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/deadlock.h"
 #include "controller/ecmp_groups.h"
 #include "controller/ecmp_hash.h"
+#include "controller/lossless_graph.h"
 #include "controller/lower_bound.h"
 #include "controller/placement.h"
 #include "topology/builders.h"
@@ -118,6 +121,7 @@ JobSpec CollectiveJob(const Fabric& fabric, CollectivePattern pattern, size_t co
 
 struct Result {
   std::unique_ptr<Placement> placement;
+  double place_ms = 0;
   std::vector<FlowDemand> demands;
 };
 
@@ -135,6 +139,7 @@ Result RunCase(const std::string& name, std::shared_ptr<const Fabric> fabric, co
   auto start = std::chrono::steady_clock::now();
   auto job = r.placement->PlaceJob(spec);
   double place_ms = MsSince(start);
+  r.place_ms = place_ms;
   if (!job.ok()) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(job.status().message()).c_str());
     std::exit(1);
@@ -176,8 +181,82 @@ void RerouteCase(const std::string& name, Result& r, uint64_t seed) {
   std::printf(
       "case=%s pulse_max_load=%.2f ecmp_max_load=%.2f lower_bound=%.2f place_ms=%.1f "
       "peak_rss_mb=%.0f reroute_ms=%.2f moved_flows=%zu failed_link=%s\n",
-      name.c_str(), p.MaxUtilisation(), ecmp, lb.max_utilisation, reroute_ms, PeakRssMb(),
+      name.c_str(), p.MaxUtilisation(), ecmp, lb.max_utilisation, r.place_ms, PeakRssMb(),
       reroute_ms, moves->moves.size(), fabric.DescribeLink(failed).c_str());
+  std::fflush(stdout);
+}
+
+// A bounce path NIC -> leaf-a -> spine-0 -> leaf-b -> spine-1 -> leaf-c -> NIC: its down-then-up
+// dependency switches LosslessGraph off its fast path (a search per new dependency).
+Path BouncePath(const Fabric& fabric) {
+  auto node = [&](const std::string& name) { return *fabric.FindNode(name); };
+  auto hop = [&](NodeId a, NodeId b) {
+    for (topology::LinkId l : fabric.LinksOf(a)) {
+      if (fabric.Peer(l, a) == b) return fabric.DirectedFrom(l, a);
+    }
+    std::fprintf(stderr, "bounce: no link %s - %s\n", fabric.node(a).name.c_str(),
+                 fabric.node(b).name.c_str());
+    std::exit(1);
+  };
+  const std::vector<NodeId> at = {node("leaf-0"), node("spine-0"), node("leaf-1"), node("spine-1"),
+                                  node("leaf-2")};
+  const NodeId src = fabric.Peer(fabric.LinksOf(at[0])[0], at[0]);
+  Path path;
+  path.hops.push_back(hop(src, at[0]));
+  for (size_t i = 0; i + 1 < at.size(); ++i) path.hops.push_back(hop(at[i], at[i + 1]));
+  return path;
+}
+
+// Cost of the PFC deadlock gate on one job: placing with the gate off (no lossless class) and on
+// (class 3 lossless, the default), adding every path to a fresh LosslessGraph (fast path: all
+// up-down) and to one holding a bounce (slow path), removing them, and qos's from-scratch
+// CheckPaths over the same paths for comparison.
+void DeadlockGateCase(const std::string& name, std::shared_ptr<const Fabric> fabric,
+                      const JobSpec& spec) {
+  PlacementOptions off;
+  off.lossless_priorities.clear();
+  Placement without(fabric, off);
+  auto start = std::chrono::steady_clock::now();
+  if (!without.PlaceJob(spec).ok()) std::exit(1);
+  const double off_ms = MsSince(start);
+  Placement with(fabric);
+  start = std::chrono::steady_clock::now();
+  auto job = with.PlaceJob(spec);
+  const double on_ms = MsSince(start);
+  if (!job.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(job.status().message()).c_str());
+    std::exit(1);
+  }
+  std::vector<Path> paths;
+  for (const PlacedFlow& f : (*job)->flows) paths.push_back(f.path);
+
+  LosslessGraph fast(*fabric);
+  start = std::chrono::steady_clock::now();
+  for (const Path& path : paths) {
+    if (!fast.AddPath(path, 3).ok()) std::exit(1);
+  }
+  const double add_ms = MsSince(start);
+  start = std::chrono::steady_clock::now();
+  for (const Path& path : paths) fast.RemovePath(path, 3);
+  const double remove_ms = MsSince(start);
+
+  LosslessGraph slow(*fabric);
+  if (!slow.AddPath(BouncePath(*fabric), 3).ok()) std::exit(1);
+  start = std::chrono::steady_clock::now();
+  size_t refused = 0;
+  for (const Path& path : paths) refused += !slow.AddPath(path, 3).ok();
+  const double add_bounce_ms = MsSince(start);
+
+  start = std::chrono::steady_clock::now();
+  auto scratch = CheckPaths(*fabric, paths, {3});
+  const double scratch_ms = MsSince(start);
+  if (!scratch.ok() || !scratch->deadlock_free) std::exit(1);
+  std::printf(
+      "case=%s flows=%zu place_gate_off_ms=%.1f place_gate_on_ms=%.1f graph_add_all_ms=%.2f "
+      "graph_remove_all_ms=%.2f graph_add_all_with_bounce_ms=%.1f refused_with_bounce=%zu "
+      "from_scratch_check_ms=%.1f graph_edges=%zu\n",
+      name.c_str(), paths.size(), off_ms, on_ms, add_ms, remove_ms, add_bounce_ms, refused,
+      scratch_ms, slow.num_edges());
   std::fflush(stdout);
 }
 
@@ -187,7 +266,9 @@ int Main(int argc, char** argv) {
 
   // Quality: 64 leaves x 64 spines x 64 servers, 1:1.
   auto ls64 = LeafSpine(64, 64, 64);
-  RunCase("leaf-spine-64x64-perm", ls64, PermutationJob(*ls64, rng, ls64->nics().size()), 1);
+  const JobSpec perm64 = PermutationJob(*ls64, rng, ls64->nics().size());
+  RunCase("leaf-spine-64x64-perm", ls64, perm64, 1);
+  DeadlockGateCase("leaf-spine-64x64-perm-deadlock-gate", ls64, perm64);
   RunCase("leaf-spine-64x64-ring", ls64,
           CollectiveJob(*ls64, CollectivePattern::kRing, ls64->gpus().size(), rng, true), 2);
 
@@ -213,8 +294,9 @@ int Main(int argc, char** argv) {
   auto ls512 = LeafSpine(512, 64, 64);
   RunCase("leaf-spine-512x64-ring-16384gpu", ls512,
           CollectiveJob(*ls512, CollectivePattern::kRing, 16384, rng, true), 5);
-  Result perm =
-      RunCase("leaf-spine-512x64-perm-32768flow", ls512, PermutationJob(*ls512, rng, 32768), 6);
+  const JobSpec perm32k = PermutationJob(*ls512, rng, 32768);
+  Result perm = RunCase("leaf-spine-512x64-perm-32768flow", ls512, perm32k, 6);
+  DeadlockGateCase("leaf-spine-512x64-perm-32768flow-deadlock-gate", ls512, perm32k);
   RerouteCase("leaf-spine-512x64-reroute-spine-link", perm, 7);
   return 0;
 }
