@@ -8,11 +8,7 @@
 namespace pulse::controller {
 
 LosslessGraph::LosslessGraph(const Fabric& fabric)
-    : fabric_(&fabric),
-      rank_(fabric.num_directed_links(), -1),
-      out_(static_cast<size_t>(fabric.num_directed_links()) * 8),
-      visited_(out_.size(), 0),
-      parent_(out_.size(), -1) {
+    : fabric_(&fabric), num_directed_(fabric.num_directed_links()), rank_(num_directed_, -1) {
   int max_level = 0;
   for (const auto& node : fabric.nodes()) max_level = std::max(max_level, node.level);
   for (DirectedLinkId d = 0; d < fabric.num_directed_links(); ++d) {
@@ -23,8 +19,14 @@ LosslessGraph::LosslessGraph(const Fabric& fabric)
   }
 }
 
+std::vector<int>& LosslessGraph::Out(int index) {
+  std::vector<std::vector<int>>& lists = out_[index / num_directed_];
+  if (lists.empty()) lists.resize(num_directed_);
+  return lists[index % num_directed_];
+}
+
 bool LosslessGraph::Climbs(int from, int to) const {
-  const int a = rank_[from / 8], b = rank_[to / 8];
+  const int a = rank_[from % num_directed_], b = rank_[to % num_directed_];
   return a >= 0 && b >= 0 && b > a;
 }
 
@@ -64,7 +66,7 @@ std::vector<std::pair<int, int>> LosslessGraph::Acquire(
   for (const auto& [from, to] : edges) {
     int& count = edge_count_[Key(from, to)];
     if (count++ > 0) continue;
-    out_[from].push_back(to);
+    Out(from).push_back(to);
     if (!Climbs(from, to)) ++bounce_edges_;
     added.emplace_back(from, to);
   }
@@ -77,7 +79,7 @@ void LosslessGraph::Release(const std::vector<std::pair<int, int>>& edges) {
     if (it == edge_count_.end()) continue;
     if (--it->second > 0) continue;
     edge_count_.erase(it);
-    std::vector<int>& adj = out_[from];
+    std::vector<int>& adj = Out(from);
     auto pos = std::find(adj.begin(), adj.end(), to);
     if (pos != adj.end()) {
       *pos = adj.back();
@@ -92,9 +94,13 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
   // The graph was acyclic before these edges, so a cycle uses one of them; and a cycle needs an
   // edge that does not climb in rank.
   if (bounce_edges_ == 0) return {};
+  if (visited_.empty()) {
+    visited_.assign(static_cast<size_t>(num_directed_) * 8, 0);
+    parent_.assign(visited_.size(), -1);
+  }
   std::vector<int> stack;
   for (const auto& [from, to] : new_edges) {
-    if (from == to) return {BufferNode{from / 8, from % 8}};
+    if (from == to) return {NodeOf(from)};
     // Is `from` reachable from `to`? Then to -> ... -> from -> to is a cycle.
     if (++stamp_ == 0) {
       std::fill(visited_.begin(), visited_.end(), 0);
@@ -107,7 +113,7 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
     while (!stack.empty() && !found) {
       const int v = stack.back();
       stack.pop_back();
-      for (int w : out_[v]) {
+      for (int w : Out(v)) {
         if (visited_[w] == stamp_) continue;
         visited_[w] = stamp_;
         parent_[w] = v;
@@ -120,7 +126,7 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
     }
     if (!found) continue;
     std::vector<BufferNode> cycle;
-    for (int x = from; x != -1; x = parent_[x]) cycle.push_back({x / 8, x % 8});
+    for (int x = from; x != -1; x = parent_[x]) cycle.push_back(NodeOf(x));
     std::reverse(cycle.begin(), cycle.end());  // to ... from; from waits for `to`
     // Start the cycle at the new edge's tail so the description reads from the change.
     std::rotate(cycle.begin(), cycle.end() - 1, cycle.end());

@@ -8,6 +8,7 @@
 #ifndef PULSE_CONTROLLER_LOSSLESS_GRAPH_H_
 #define PULSE_CONTROLLER_LOSSLESS_GRAPH_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,7 +59,10 @@ class LosslessGraph {
   static uint64_t Key(int from, int to) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(from)) << 32) | static_cast<uint32_t>(to);
   }
-  int Index(DirectedLinkId link, int priority) const { return link * 8 + priority; }
+  // Node index: priority-major, so only the priorities in use get adjacency lists.
+  int Index(DirectedLinkId link, int priority) const { return priority * num_directed_ + link; }
+  BufferNode NodeOf(int index) const { return {index % num_directed_, index / num_directed_}; }
+  std::vector<int>& Out(int index);
   bool Climbs(int from, int to) const;
   absl::Status Validate(const Path& path, int priority) const;
   // Edges of `path` at `priority`, as (from, to) node indices.
@@ -70,11 +74,13 @@ class LosslessGraph {
   std::vector<BufferNode> FindCycleThrough(const std::vector<std::pair<int, int>>& new_edges);
 
   const Fabric* fabric_;
-  std::vector<int> rank_;                          // by DirectedLinkId; -1: a same-level channel
-  std::vector<std::vector<int>> out_;              // adjacency by node index
+  int num_directed_ = 0;
+  std::vector<int> rank_;  // by DirectedLinkId; -1: a same-level channel
+  // Adjacency by priority, then directed link; a priority's lists are allocated on first use.
+  std::array<std::vector<std::vector<int>>, 8> out_;
   absl::flat_hash_map<uint64_t, int> edge_count_;  // paths using each edge
   size_t bounce_edges_ = 0;
-  // DFS scratch: visited[v] == stamp_ means seen in the current search.
+  // Search scratch, allocated on the first search: visited_[v] == stamp_ means seen.
   std::vector<uint32_t> visited_;
   std::vector<int> parent_;
   uint32_t stamp_ = 0;
