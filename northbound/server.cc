@@ -1,6 +1,7 @@
 #include "northbound/server.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -20,11 +21,35 @@ using controller::Controller;
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
 
+// Counts event streams whose reactor still exists, so Shutdown can wait for every OnDone (and its
+// EventLog::Unsubscribe) before the controller may go away.
+class LiveStreams {
+ public:
+  void Enter() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+  }
+  void Leave() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--count_ == 0) cv_.notify_all();
+  }
+  void WaitForNone() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_ = 0;
+};
+
 // Everything a handler needs.
 struct Env {
-  Controller* controller;
+  Controller* controller = nullptr;
   Authorizer auth;
   ApiLimits limits;
+  LiveStreams* streams = nullptr;
 };
 
 // Finishes `reactor` with `status` and returns it: the common early exit.
@@ -183,6 +208,7 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Even
  public:
   WatchEventsReactor(const Env* env, CallbackServerContext* context, uint64_t from_sequence)
       : env_(env), log_(env->controller->events()) {
+    env_->streams->Enter();
     grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.EventService/WatchEvents");
     if (!auth.ok()) {
       Finish(auth);
@@ -251,7 +277,9 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Even
       listener_id = listener_id_;
     }
     if (subscribed) log_.Unsubscribe(listener_id);
+    LiveStreams* streams = env_->streams;
     delete this;
+    streams->Leave();
   }
 
  private:
@@ -369,6 +397,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
 }  // namespace
 
 struct ApiServer::Services {
+  LiveStreams streams;
   Env env;
   TopologyServiceImpl topology{&env};
   JobServiceImpl jobs{&env};
@@ -412,7 +441,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
 
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->services_ = std::make_unique<Services>();
-  server->services_->env = Env{controller, Authorizer(std::move(options.tokens)), options.limits};
+  server->services_->env.controller = controller;
+  server->services_->env.auth = Authorizer(std::move(options.tokens));
+  server->services_->env.limits = options.limits;
+  server->services_->env.streams = &server->services_->streams;
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -440,6 +472,7 @@ void ApiServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   server_->Wait();
+  services_->streams.WaitForNone();
   server_.reset();
 }
 
