@@ -858,5 +858,63 @@ TEST_F(BounceGateTest, PlaceJobRoutesAroundACycleOrRefuses) {
   EXPECT_TRUE(p.PlaceJob(OneFlow("x", "server-5/nic-0", "server-7/nic-0", 5e9, 0)).ok());
 }
 
+// Link-failure reroutes go through the gate too: with two opposite bounces installed, a lossless
+// flow knocked off spine-2 skips the cyclic spine-0 path for spine-1, and when spine-1 closes a
+// cycle as well it is left unplaced on its old path, with the cycle as the reason.
+TEST(PlacementDeadlockTest, SetLinkUpReroutesAroundACycleOrLeavesTheFlowUnplaced) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(4, 3, 2));
+  PlacementOptions options;
+  options.allow_bounce_paths = true;
+  Placement p(fabric, options);
+  auto install = [&](const std::string& id, const std::vector<std::string>& nodes, double rate,
+                     int traffic_class) {
+    ASSERT_TRUE(p.PlaceJob(OneFlow(id, nodes.front(), nodes.back(), rate, traffic_class)).ok());
+    absl::Status moved = p.MoveFlow(id, 0, Through(*fabric, nodes));
+    ASSERT_TRUE(moved.ok()) << id << ": " << moved;
+  };
+  install("b1",
+          {"server-0/nic-0", "leaf-0", "spine-1", "leaf-2", "spine-0", "leaf-1", "server-2/nic-0"},
+          1e9, 3);
+  install("b2",
+          {"server-1/nic-0", "leaf-0", "spine-0", "leaf-3", "spine-1", "leaf-2", "server-5/nic-0"},
+          1e9, 3);
+  install("bg", {"server-4/nic-0", "leaf-2", "spine-1", "leaf-3", "server-6/nic-0"}, 90e9, 0);
+  const std::vector<std::string> via_spine2 = {"server-5/nic-0", "leaf-2", "spine-2", "leaf-3",
+                                               "server-7/nic-0"};
+  install("y", via_spine2, 5e9, 3);
+  const topology::LinkId leaf2_spine2 =
+      Fabric::LinkOf(Through(*fabric, {"leaf-2", "spine-2"}).hops[0]);
+
+  auto first = p.SetLinkUp(leaf2_spine2, false);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->unplaced.empty());
+  ASSERT_EQ(first->moves.size(), 1u);
+  EXPECT_EQ(first->moves[0].job_id, "y");
+  EXPECT_EQ(fabric->Head(first->moves[0].new_path.hops[1]), NodeNamed(*fabric, "spine-1"));
+  ExpectLosslessAcyclic(p);
+  ExpectLoadsConsistent(p);
+
+  // Back to spine-2, two more bounces that make spine-1 cyclic as well, and the link fails again.
+  ASSERT_TRUE(p.SetLinkUp(leaf2_spine2, true).ok());
+  ASSERT_TRUE(p.MoveFlow("y", 0, Through(*fabric, via_spine2)).ok());
+  install("b3",
+          {"server-3/nic-0", "leaf-1", "spine-1", "leaf-3", "spine-0", "leaf-2", "server-4/nic-0"},
+          1e9, 3);
+  install("b4",
+          {"server-1/nic-0", "leaf-0", "spine-0", "leaf-2", "spine-1", "leaf-1", "server-3/nic-0"},
+          1e9, 3);
+  auto second = p.SetLinkUp(leaf2_spine2, false);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->moves.empty());
+  ASSERT_EQ(second->unplaced.size(), 1u);
+  EXPECT_EQ(second->unplaced[0].job_id, "y");
+  EXPECT_NE(second->unplaced[0].reason.find("PFC deadlock"), std::string::npos)
+      << second->unplaced[0].reason;
+  EXPECT_EQ(second->unplaced_error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p.FindJob("y")->flows[0].path, Through(*fabric, via_spine2));
+  ExpectLosslessAcyclic(p);
+  ExpectLoadsConsistent(p);
+}
+
 }  // namespace
 }  // namespace pulse::controller
