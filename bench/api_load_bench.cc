@@ -45,7 +45,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::string daemon = PULSE_CONTROLLER_BINARY;
   std::string fabric = PULSE_SOURCE_DIR "/examples/leaf-spine-64x64.yaml";
-  int iterations = 20;
+  int iterations = 100;
   double seconds = 5;
   int threads = 8;
   double max_seconds = 300;
