@@ -50,7 +50,7 @@ for report in reports:
     for stack in stacks[1:3]:
         stack = stack.split("\n\n")[0]  # the access stack only, not "Location"/"Thread" notes
         owners.append(first_owner(stack.split("\n")))
-    mine = [o.startswith(source_dir + "/") and "/build" not in o[len(source_dir):] for o in owners]
+    mine = [o.startswith(source_dir + "/") and not re.search(r"\.pb\.(cc|h)$", o) for o in owners]
     if len(mine) == 2 and all(mine):
         ours.append(report)
     elif any(mine):
