@@ -1,0 +1,92 @@
+#include "northbound/pulsectl_format.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace pulse::northbound {
+namespace {
+
+TEST(FormatTableTest, PadsColumnsToTheWidestCellWithoutTrailingSpaces) {
+  const std::string table =
+      FormatTable({"NAME", "X"}, {{"leaf-10", "1"}, {"a", "22"}, {"short-row"}});
+  EXPECT_EQ(table,
+            "NAME       X\n"
+            "leaf-10    1\n"
+            "a          22\n"
+            "short-row\n");
+}
+
+TEST(FormatTableTest, HeaderOnlyWhenNoRows) { EXPECT_EQ(FormatTable({"A", "B"}, {}), "A  B\n"); }
+
+TEST(FormatBpsTest, ScalesByPowersOfAThousand) {
+  EXPECT_EQ(FormatBps(400e9), "400G");
+  EXPECT_EQ(FormatBps(12.5e9), "12.5G");
+  EXPECT_EQ(FormatBps(1.6e12), "1.6T");
+  EXPECT_EQ(FormatBps(2.5e6), "2.5M");
+  EXPECT_EQ(FormatBps(0), "0");
+}
+
+TEST(FormatPercentTest, OneDecimal) {
+  EXPECT_EQ(FormatPercent(0.4567), "45.7%");
+  EXPECT_EQ(FormatPercent(1.0), "100.0%");
+}
+
+TEST(FormatJobTest, OneRowPerFlowWithHopsAndPort) {
+  pulse::v1::Job job;
+  job.mutable_spec()->set_id("j");
+  job.mutable_spec()->set_pattern(pulse::v1::COLLECTIVE_PATTERN_ALL_TO_ALL);
+  job.mutable_spec()->add_endpoints("server-0/gpu-0");
+  job.mutable_spec()->add_endpoints("server-1/gpu-0");
+  job.set_max_link_load(0.5);
+  job.set_lower_bound(0.25);
+  pulse::v1::Flow* flow = job.add_flows();
+  flow->set_src("server-0/nic-0");
+  flow->set_dst("server-1/nic-0");
+  flow->set_rate_bps(100e9);
+  flow->set_udp_src_port(49153);
+  flow->add_hops()->set_switch_name("leaf-0");
+  flow->add_hops()->set_switch_name("spine-1");
+  flow->add_hops()->set_switch_name("leaf-1");
+  const std::string text = FormatJob(job);
+  EXPECT_EQ(text.rfind("job j: all-to-all, 2 endpoints, 1 flows, max link load 50.0% "
+                       "(lower bound 25.0%)\n",
+                       0),
+            0u)
+      << text;
+  EXPECT_NE(text.find("server-0/nic-0  server-1/nic-0  100G  0      0        "
+                      "leaf-0 > spine-1 > leaf-1  49153"),
+            std::string::npos)
+      << text;
+}
+
+TEST(FormatEventTest, TypeWithoutPrefixAndUtcTime) {
+  pulse::v1::Event event;
+  event.set_sequence(7);
+  event.set_time_unix_ms(0);
+  event.set_type(pulse::v1::EVENT_TYPE_SWITCH_DRAINED);
+  event.set_subject("spine-0");
+  event.set_detail("3 flows moved");
+  EXPECT_EQ(FormatEvent(event),
+            "7  1970-01-01T00:00:00.000Z  SWITCH_DRAINED  spine-0  3 flows moved\n");
+}
+
+TEST(ToJsonTest, ParsesBackAndIncludesDefaults) {
+  pulse::v1::LinkLoad link;
+  link.set_name("leaf-0:3 -> spine-0:1");
+  link.set_capacity_bps(100000000000);
+  absl::StatusOr<std::string> pretty = ToJson(link, /*one_line=*/false);
+  ASSERT_TRUE(pretty.ok()) << pretty.status();
+  nlohmann::json parsed = nlohmann::json::parse(*pretty);
+  EXPECT_EQ(parsed["name"], "leaf-0:3 -> spine-0:1");
+  EXPECT_EQ(parsed["capacityBps"], "100000000000");  // int64 is a string in proto JSON
+  EXPECT_EQ(parsed["up"], false);                    // defaults are printed
+  EXPECT_FALSE(parsed.contains("measuredLoadBps"));  // unset optional stays absent
+  absl::StatusOr<std::string> line = ToJson(link, /*one_line=*/true);
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->find('\n'), line->size() - 1);
+}
+
+}  // namespace
+}  // namespace pulse::northbound
