@@ -5,9 +5,11 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "controller/log.h"
+#include "controller/placement_record.h"
 #include "pulse/v1/pulse.pb.h"
 
 namespace pulse::controller {
@@ -15,6 +17,11 @@ namespace {
 
 constexpr absl::string_view kJobKeyPrefix = "jobs/";
 constexpr absl::string_view kDrainKeyPrefix = "drains/";
+constexpr absl::string_view kPlacementKeyPrefix = "placements/";  // placement_record.h
+// The event sequence high-water mark, reserved in blocks so that not every event is a write:
+// after a restart sequences resume above it and never go backwards.
+constexpr absl::string_view kEventSeqKey = "meta/event_seq";
+constexpr uint64_t kEventSeqBlock = 1024;
 
 template <typename T>
 std::pair<Reply<T>, std::future<absl::StatusOr<T>>> PromiseReply() {
@@ -147,7 +154,15 @@ absl::Status Controller::Restore() {
     return absl::Status(stored.status().code(),
                         absl::StrCat("restoring state: ", stored.status().message()));
   }
-  int jobs = 0, drains = 0;
+  int jobs = 0, drains = 0, replaced = 0;
+  if (auto it = stored->entries.find(std::string(kEventSeqKey)); it != stored->entries.end()) {
+    uint64_t mark = 0;
+    if (!absl::SimpleAtoi(it->second, &mark)) {
+      return absl::DataLossError(absl::StrCat("restoring ", kEventSeqKey, ": not a number"));
+    }
+    events_.ResumeAfter(mark);
+    event_seq_reserved_ = mark;
+  }
   for (const auto& [key, value] : stored->entries) {
     if (absl::StartsWith(key, kDrainKeyPrefix)) {
       std::string name = key.substr(kDrainKeyPrefix.size());
@@ -159,6 +174,9 @@ absl::Status Controller::Restore() {
       }
     }
   }
+  // Exactly as acknowledged first (placements/<id>), so those jobs get their old links; jobs whose
+  // record is missing or no longer valid are placed afresh afterwards.
+  std::vector<JobSpec> to_place;
   for (const auto& [key, value] : stored->entries) {
     if (!absl::StartsWith(key, kJobKeyPrefix)) continue;
     pulse::v1::JobSpec proto;
@@ -169,16 +187,42 @@ absl::Status Controller::Restore() {
     if (!spec.ok()) {
       return absl::DataLossError(absl::StrCat("restoring ", key, ": ", spec.status().message()));
     }
-    absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(*spec);
-    if (!placed.ok()) {
-      // The fabric may have changed under a stored job: keep running, say so loudly.
-      Log(LogLevel::kError, "restoring ", key, ": cannot place: ", placed.status().message());
+    auto record = stored->entries.find(absl::StrCat(kPlacementKeyPrefix, spec->id));
+    if (record == stored->entries.end()) {
+      Log(LogLevel::kWarning, "restoring ", key, ": no stored placement, placing afresh");
+      to_place.push_back(*std::move(spec));
+      continue;
+    }
+    absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, record->second);
+    absl::Status restored = job.status();
+    if (job.ok()) restored = state_->placement.RestoreJob(*std::move(job)).status();
+    if (!restored.ok()) {
+      Log(LogLevel::kWarning, "restoring ", key,
+          ": stored paths not valid, placing afresh: ", restored.message());
+      to_place.push_back(*std::move(spec));
       continue;
     }
     ++jobs;
   }
-  Log(LogLevel::kInfo, "restored ", jobs, " jobs and ", drains, " drains from ",
-      options_.store->Describe());
+  for (const JobSpec& spec : to_place) {
+    absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(spec);
+    if (!placed.ok()) {
+      // The fabric may have changed under a stored job: keep running, say so loudly.
+      Log(LogLevel::kError, "restoring job ", spec.id,
+          ": cannot place: ", placed.status().message());
+      continue;
+    }
+    // Record the new paths, so the next restart keeps them.
+    if (absl::Status status = Persist(WriteBatch().Put(absl::StrCat(kPlacementKeyPrefix, spec.id),
+                                                       EncodePlacementRecord(*fabric_, **placed)));
+        !status.ok()) {
+      Log(LogLevel::kError, "restoring job ", spec.id, ": ", status.message());
+    }
+    ++replaced;
+  }
+  Log(LogLevel::kInfo, "restored ", jobs, " jobs on their stored paths, ", replaced,
+      " placed afresh, ", drains, " drains, events resume after ", events_.last_sequence(),
+      ", from ", options_.store->Describe());
   return absl::OkStatus();
 }
 
@@ -189,6 +233,16 @@ SnapshotPtr Controller::snapshot() const {
 
 void Controller::Publish(bool forwarding_changed) {
   state_->event_sequence = events_.last_sequence();
+  if (options_.store != nullptr &&
+      state_->event_sequence + kEventSeqBlock / 2 > event_seq_reserved_) {
+    const uint64_t mark = state_->event_sequence + kEventSeqBlock;
+    if (Persist(WriteBatch().Put(kEventSeqKey, absl::StrCat(mark))).ok()) {
+      event_seq_reserved_ = mark;
+    } else {
+      Log(LogLevel::kError, "cannot persist ", kEventSeqKey,
+          "; event sequences may repeat after a restart");
+    }
+  }
   auto next = std::make_shared<const ControllerSnapshot>(*state_);
   SnapshotPtr before;
   {
@@ -230,6 +284,8 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
       JobSpecToProto(spec, &proto);
       WriteBatch batch;
       batch.Put(absl::StrCat(kJobKeyPrefix, spec.id), proto.SerializeAsString());
+      batch.Put(absl::StrCat(kPlacementKeyPrefix, spec.id),
+                EncodePlacementRecord(*fabric_, **placed));
       if (absl::Status status = Persist(batch); !status.ok()) {
         // Not durable, so not placed: undo before anyone saw it.
         (void)state_->placement.RemoveJob(spec.id);
@@ -253,6 +309,7 @@ void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {
     }
     WriteBatch batch;
     batch.Delete(absl::StrCat(kJobKeyPrefix, job_id));
+    batch.Delete(absl::StrCat(kPlacementKeyPrefix, job_id));
     if (absl::Status status = Persist(batch); !status.ok()) {
       done(status);
       return;
@@ -294,6 +351,16 @@ bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>*
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
   std::map<std::string, int> per_job;
   for (const auto& move : moves) ++per_job[move.job_id];
+  // Moved flows are what a restart must reinstall.
+  WriteBatch batch;
+  for (const auto& [job, count] : per_job) {
+    if (const JobPlacement* placed = state_->placement.FindJob(job); placed != nullptr) {
+      batch.Put(absl::StrCat(kPlacementKeyPrefix, job), EncodePlacementRecord(*fabric_, *placed));
+    }
+  }
+  if (absl::Status status = Persist(batch); !status.ok()) {
+    Log(LogLevel::kError, "persisting moved flows (", reason, "): ", status.message());
+  }
   for (const auto& [job, count] : per_job) {
     events_.Append(EventType::kJobMoved, job, absl::StrCat(count, " flows moved: ", reason), count);
   }

@@ -12,7 +12,10 @@
 //     new snapshot whenever placed flows may have changed, to program the difference.
 //
 // Durability: with a StateStore, every job is written ("jobs/<id>" = serialized pulse.v1.JobSpec)
-// before the request is acknowledged, and drains as "drains/<switch>"; Create() restores both.
+// before the request is acknowledged, with its exact flows and paths ("placements/<id>",
+// placement_record.h), drains as "drains/<switch>" and the event sequence high-water mark
+// ("meta/event_seq"); Create() restores them: every job on its stored paths when they are still
+// valid (else placed afresh, logged), and sequences resume above the mark.
 #ifndef PULSE_CONTROLLER_CONTROLLER_H_
 #define PULSE_CONTROLLER_CONTROLLER_H_
 
@@ -151,6 +154,7 @@ class Controller {
   // Owned by the controller thread.
   std::shared_ptr<ControllerSnapshot> state_;  // the working copy, copied into each snapshot
   std::vector<ForwardingObserver> observers_;
+  uint64_t event_seq_reserved_ = 0;  // the persisted "meta/event_seq" high-water mark
 
   mutable std::mutex snapshot_mu_;  // guards only the pointer swap
   SnapshotPtr published_;

@@ -76,6 +76,11 @@ uint64_t EventLog::last_sequence() const {
   return last_sequence_;
 }
 
+void EventLog::ResumeAfter(uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ring_.empty() && sequence > last_sequence_) last_sequence_ = sequence;
+}
+
 uint64_t EventLog::oldest_sequence() const {
   std::lock_guard<std::mutex> lock(mu_);
   return ring_.empty() ? last_sequence_ + 1 : ring_.front().sequence;

@@ -65,6 +65,9 @@ class EventLog {
   uint64_t last_sequence() const;    // 0 before the first event
   uint64_t oldest_sequence() const;  // oldest still held; last_sequence() + 1 when empty
   size_t capacity() const { return capacity_; }
+  // After a restart: the next event gets a sequence above `sequence` (the persisted high-water
+  // mark), so sequences never go backwards. Only raises; call before anyone watches.
+  void ResumeAfter(uint64_t sequence);
 
   // Listeners are told "something was appended" (they then ReadFrom). Called on the appending
   // thread; must not block and must not call Subscribe/Unsubscribe.

@@ -753,6 +753,50 @@ absl::Status Placement::RemoveJob(const std::string& job_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
+  const JobSpec& spec = job.spec;
+  if (jobs_.count(spec.id) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("job '", spec.id, "' is already placed"));
+  }
+  if (auto demands = JobDemands(*fabric_, spec); !demands.ok()) return demands.status();
+  for (size_t i = 0; i < job.flows.size(); ++i) {
+    const PlacedFlow& f = job.flows[i];
+    const bool endpoints_ok = f.src >= 0 && f.dst >= 0 &&
+                              f.src < static_cast<NodeId>(fabric_->nodes().size()) &&
+                              f.dst < static_cast<NodeId>(fabric_->nodes().size());
+    if (!endpoints_ok || !JoinsWithoutLoop(*fabric_, f.path, f.src, f.dst)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(JobPrefix(spec), "flow ", i, ": path does not join its endpoints"));
+    }
+    const std::string where = FlowName(*fabric_, spec.id, i, f);
+    for (DirectedLinkId d : f.path.hops) {
+      if (!link_status_.IsUp(Fabric::LinkOf(d))) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(where, ": link ", fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
+      }
+    }
+    if (!options_.allow_bounce_paths && !IsValleyFree(*fabric_, f.path, f.src, f.dst)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": path is not up-down"));
+    }
+  }
+  if (IsLossless(spec.traffic_class)) {
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      absl::Status added = lossless_->AddPath(job.flows[i].path, spec.traffic_class);
+      if (!added.ok()) {
+        ReleaseLossless(spec, job.flows, i);
+        return absl::Status(added.code(), absl::StrCat(FlowName(*fabric_, spec.id, i, job.flows[i]),
+                                                       ": ", added.message()));
+      }
+    }
+  }
+  Loads loads{*fabric_, load_bps_};
+  for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
+  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
+  (void)inserted;
+  RefreshJobLoads();
+  return &it->second;
+}
+
 absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
   if (link < 0 || link >= static_cast<LinkId>(fabric_->links().size())) {
     return absl::InvalidArgumentError(absl::StrCat("no link ", link));

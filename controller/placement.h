@@ -140,6 +140,13 @@ class Placement {
   // Frees a job's load. NotFound for an unknown id.
   absl::Status RemoveJob(const std::string& job_id);
 
+  // Installs a job exactly as it was placed before (restart from the state store): same paths,
+  // same UDP source ports. Each path must still join its flow's NICs over up links, be up-down
+  // (unless allow_bounce_paths) and keep the lossless graph acyclic; otherwise an error naming
+  // the flow (the caller re-places the job with PlaceJob). AlreadyExists for a placed id. On
+  // error nothing changes. `strict` is not re-checked: the job was accepted before.
+  absl::StatusOr<const JobPlacement*> RestoreJob(JobPlacement job);
+
   // Marks a link down or up. Down: every flow crossing it moves to the least-loaded surviving
   // path that keeps the lossless graph acyclic; flows that cross no failed link stay. Up: nothing
   // moves (placements stay stable; use MoveFlow or re-place a job to use the link again).
