@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -136,6 +137,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(std::shared_ptr<c
   std::unique_ptr<Controller> controller(new Controller(std::move(fabric), options));
   // Restore before the thread starts: nothing else can touch the state yet.
   if (absl::Status status = controller->Restore(); !status.ok()) return status;
+  controller->restored_store_revision_ = controller->store_revision_;
   controller->Publish(false);
   controller->thread_ = std::thread([c = controller.get()] { c->io_.run(); });
   return controller;
@@ -155,6 +157,7 @@ absl::Status Controller::Restore() {
                         absl::StrCat("restoring state: ", stored.status().message()));
   }
   int jobs = 0, drains = 0, replaced = 0;
+  store_revision_ = stored->revision;
   if (auto it = stored->entries.find(std::string(kEventSeqKey)); it != stored->entries.end()) {
     uint64_t mark = 0;
     if (!absl::SimpleAtoi(it->second, &mark)) {
@@ -233,7 +236,7 @@ SnapshotPtr Controller::snapshot() const {
 
 void Controller::Publish(bool forwarding_changed) {
   state_->event_sequence = events_.last_sequence();
-  if (options_.store != nullptr &&
+  if (options_.store != nullptr && (!options_.write_gate || options_.write_gate().ok()) &&
       state_->event_sequence + kEventSeqBlock / 2 > event_seq_reserved_) {
     const uint64_t mark = state_->event_sequence + kEventSeqBlock;
     if (Persist(WriteBatch().Put(kEventSeqKey, absl::StrCat(mark))).ok()) {
@@ -257,11 +260,15 @@ void Controller::Publish(bool forwarding_changed) {
 
 absl::Status Controller::Persist(const WriteBatch& batch) {
   if (options_.store == nullptr || batch.empty()) return absl::OkStatus();
+  if (options_.write_gate) {
+    if (absl::Status gate = options_.write_gate(); !gate.ok()) return gate;
+  }
   absl::StatusOr<int64_t> revision = options_.store->Apply(batch);
   if (!revision.ok()) {
     return absl::UnavailableError(
         absl::StrCat("state store refused the write: ", revision.status().message()));
   }
+  store_revision_ = std::max(store_revision_, *revision);  // its watch echo is skipped
   return absl::OkStatus();
 }
 
@@ -509,9 +516,87 @@ void Controller::OnSwitchLost(topology::NodeId switch_node) {
   });
 }
 
+void Controller::OnDiscoveryResult(bool matches_intent, std::string description) {
+  boost::asio::post(io_, [this, matches_intent, description = std::move(description)]() mutable {
+    if (matches_intent) {
+      if (!discovery_mismatch_) return;
+      discovery_mismatch_ = false;
+      discovery_description_.clear();
+      events_.Append(EventType::kDiscoveryMismatch, "fabric", "no differences");
+    } else {
+      if (discovery_mismatch_ && description == discovery_description_) return;
+      discovery_mismatch_ = true;
+      discovery_description_ = description;
+      events_.Append(EventType::kDiscoveryMismatch, "fabric", std::move(description));
+    }
+    Publish(false);  // the snapshot's event_sequence covers the new event
+  });
+}
+
 void Controller::AddForwardingObserver(ForwardingObserver observer) {
   boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
     observers_.push_back(std::move(observer));
+  });
+}
+
+std::future<absl::Status> Controller::Reload(std::function<void()> then) {
+  auto promise = std::make_shared<std::promise<absl::Status>>();
+  auto future = promise->get_future();
+  boost::asio::post(io_, [this, promise, then = std::move(then)] {
+    auto fresh = std::make_shared<ControllerSnapshot>(fabric_);
+    fresh->link_up = state_->link_up;
+    fresh->switch_connected = state_->switch_connected;
+    fresh->switch_drained.assign(fabric_->nodes().size(), false);
+    state_ = fresh;
+    for (topology::LinkId link = 0; link < static_cast<topology::LinkId>(state_->link_up.size());
+         ++link) {
+      if (!state_->link_up[link]) (void)state_->placement.SetLinkUp(link, false);
+    }
+    absl::Status status = Restore();
+    if (then) then();
+    Publish(true);
+    promise->set_value(status);
+  });
+  return future;
+}
+
+void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
+  boost::asio::post(io_, [this, update = std::move(update)] {
+    if (update.revision <= store_revision_) return;
+    store_revision_ = update.revision;
+    std::map<std::string, const StoreWatchUpdate::Change*> placed;
+    std::set<std::string> deleted;
+    for (const StoreWatchUpdate::Change& change : update.changes) {
+      const bool put = change.kind == StoreWrite::Kind::kPut;
+      if (absl::StartsWith(change.key, kPlacementKeyPrefix)) {
+        std::string id = change.key.substr(kPlacementKeyPrefix.size());
+        if (put) placed[id] = &change;
+      } else if (absl::StartsWith(change.key, kJobKeyPrefix) && !put) {
+        deleted.insert(change.key.substr(kJobKeyPrefix.size()));
+      } else if (absl::StartsWith(change.key, kDrainKeyPrefix)) {
+        std::string name = change.key.substr(kDrainKeyPrefix.size());
+        absl::StatusOr<topology::NodeId> node = FindSwitch(name);
+        if (node.ok() && state_->switch_drained[*node] != put) (void)DoDrain(name, put);
+      }
+    }
+    for (const std::string& id : deleted) {
+      if (state_->placement.RemoveJob(id).ok()) {
+        events_.Append(EventType::kJobDeleted, id, "replicated");
+      }
+    }
+    for (const auto& [id, change] : placed) {
+      const bool existed = state_->placement.RemoveJob(id).ok();
+      absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, change->value);
+      absl::Status status = job.status();
+      if (job.ok()) status = state_->placement.RestoreJob(*std::move(job)).status();
+      if (!status.ok()) {
+        Log(LogLevel::kError, "replicating job ", id, " at revision ", update.revision, ": ",
+            status.message());
+        continue;
+      }
+      events_.Append(existed ? EventType::kJobMoved : EventType::kJobPlaced, id, "replicated");
+    }
+    Publish(true);
   });
 }
 

@@ -64,6 +64,9 @@ struct ControllerOptions {
   size_t event_ring_size = 4096;  // events kept for WatchEvents resume
   size_t max_jobs = 10000;        // PlaceJob beyond this is ResourceExhausted
   StateStore* store = nullptr;    // not owned; nullptr: nothing is persisted
+  // Cluster mode (controller/replica.h): asked before every store write; non-OK (e.g. Unavailable
+  // "follower; the leader is ...") refuses the request with that status. Empty: always write.
+  std::function<absl::Status()> write_gate;
 };
 
 struct PlaceJobResult {
@@ -123,6 +126,11 @@ class Controller {
   void OnLinkStatus(topology::LinkId link, bool up);
   void OnSwitchConnected(topology::NodeId switch_node);
   void OnSwitchLost(topology::NodeId switch_node);
+  // The latest judgement of LLDP discovery against the intent (`description` one line per
+  // difference). Emits DISCOVERY_MISMATCH (subject "fabric", detail `description`) when cabling
+  // starts to differ or differs in a new way, and once more (detail "no differences") when it
+  // matches again; a fabric that matches from the start emits nothing. Safe to call every probe.
+  void OnDiscoveryResult(bool matches_intent, std::string description);
 
   // Called on the controller thread after every change that may alter forwarding (job placed,
   // deleted or moved; link or drain changes), with the snapshots before and after. Observers must
@@ -133,6 +141,18 @@ class Controller {
 
   // Resolves once everything posted before it has run: a barrier for tests and shutdown.
   std::future<void> Sync();
+
+  // --- Replication (cluster mode, controller/replica.h). Nothing here writes to the store. ---
+  // Rebuilds jobs and drains from the store (a new leader taking over, a follower catching up),
+  // keeping physical link state; then runs `then` on the controller thread (e.g. open the write
+  // gate) before any request posted later.
+  std::future<absl::Status> Reload(std::function<void()> then = nullptr);
+  // Folds one batch another replica wrote (a StateStore watch update) into the state: jobs placed
+  // on their stored paths, deleted, moved; drains. Updates at or below the revision this state
+  // already reflects (own writes, or covered by a Reload) are skipped.
+  void ApplyStoreUpdate(StoreWatchUpdate update);
+  // The store revision Create() restored from: where a follower's watch starts.
+  int64_t restored_store_revision() const { return restored_store_revision_; }
 
  private:
   Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions options);
@@ -155,6 +175,10 @@ class Controller {
   std::shared_ptr<ControllerSnapshot> state_;  // the working copy, copied into each snapshot
   std::vector<ForwardingObserver> observers_;
   uint64_t event_seq_reserved_ = 0;  // the persisted "meta/event_seq" high-water mark
+  int64_t store_revision_ = 0;       // the store revision the state reflects (controller thread)
+  int64_t restored_store_revision_ = 0;  // set once in Create()
+  bool discovery_mismatch_ = false;      // the last DISCOVERY_MISMATCH reported differences
+  std::string discovery_description_;    // ... and these
 
   mutable std::mutex snapshot_mu_;  // guards only the pointer swap
   SnapshotPtr published_;

@@ -28,6 +28,8 @@ absl::string_view EventTypeName(EventType type) {
       return "switch-drained";
     case EventType::kSwitchUndrained:
       return "switch-undrained";
+    case EventType::kDiscoveryMismatch:
+      return "discovery-mismatch";
   }
   return "unknown";
 }

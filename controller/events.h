@@ -34,6 +34,7 @@ enum class EventType {
   kJobDeleted,
   kSwitchDrained,
   kSwitchUndrained,
+  kDiscoveryMismatch,  // subject "fabric"; detail: the discovery diff's description
 };
 
 absl::string_view EventTypeName(EventType type);  // "link-down", "job-placed", ...
