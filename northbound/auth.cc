@@ -20,6 +20,7 @@ struct MethodRole {
 // The one table of who may call what.
 constexpr MethodRole kMethodRoles[] = {
     {"/pulse.v1.TopologyService/GetTopology", Role::kViewer},
+    {"/pulse.v1.TopologyService/GetDiscovery", Role::kViewer},
     {"/pulse.v1.JobService/PlaceJob", Role::kScheduler},
     {"/pulse.v1.JobService/GetJob", Role::kViewer},
     {"/pulse.v1.JobService/ListJobs", Role::kViewer},

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -187,6 +188,54 @@ void FillLinkLoad(const ControllerSnapshot& snapshot, controller::DirectedLinkId
   out->set_usable(snapshot.LinkUsable(link));
 }
 
+namespace {
+
+void FillDiscoveredLink(const Fabric& fabric, const topology::ObservedLink& link,
+                        pulse::v1::DiscoveredLink* out) {
+  auto fill_end = [&fabric](uint64_t dpid, uint32_t port, pulse::v1::DiscoveredEnd* end) {
+    if (std::optional<NodeId> node = fabric.FindByDatapathId(dpid)) {
+      end->set_switch_name(fabric.node(*node).name);
+    }
+    end->set_datapath_id(dpid);
+    end->set_port(port);
+  };
+  fill_end(link.dpid_a, link.port_a, out->mutable_a());
+  fill_end(link.dpid_b, link.port_b, out->mutable_b());
+}
+
+// Ids come from the controller's own diff, but a report built for another fabric must not crash.
+void FillIntentLink(const Fabric& fabric, topology::LinkId id, pulse::v1::IntentLink* out) {
+  out->set_link_id(id);
+  if (id < 0 || id >= static_cast<topology::LinkId>(fabric.links().size())) return;
+  const topology::Link& link = fabric.link(id);
+  out->set_a_node(fabric.node(link.a.node).name);
+  out->set_a_port(link.a.port);
+  out->set_b_node(fabric.node(link.b.node).name);
+  out->set_b_port(link.b.port);
+}
+
+}  // namespace
+
+void FillDiscovery(const Fabric& fabric, const controller::DiscoveryReport& report,
+                   pulse::v1::GetDiscoveryResponse* out) {
+  for (const topology::ObservedLink& link : report.observed) {
+    FillDiscoveredLink(fabric, link, out->add_observed());
+  }
+  for (topology::LinkId id : report.diff.missing) FillIntentLink(fabric, id, out->add_missing());
+  for (const topology::ObservedLink& link : report.diff.unexpected) {
+    FillDiscoveredLink(fabric, link, out->add_unexpected());
+  }
+  for (const topology::MiswiredLink& m : report.diff.miswired) {
+    pulse::v1::MiswiredLink* miswired = out->add_miswired();
+    FillDiscoveredLink(fabric, m.actual, miswired->mutable_actual());
+    for (topology::LinkId id : m.expected) FillIntentLink(fabric, id, miswired->add_expected());
+  }
+  out->set_description(report.description);
+  out->set_probe_rounds(report.probe_rounds);
+  // An empty description means discovery has not judged yet (see FabricSync::Discovery).
+  out->set_matches_intent(!report.description.empty() && report.diff.empty());
+}
+
 void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
   out->set_sequence(event.sequence);
   out->set_time_unix_ms(event.time_unix_ms);
@@ -218,6 +267,9 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
       break;
     case controller::EventType::kSwitchUndrained:
       type = pulse::v1::EVENT_TYPE_SWITCH_UNDRAINED;
+      break;
+    case controller::EventType::kDiscoveryMismatch:
+      type = pulse::v1::EVENT_TYPE_DISCOVERY_MISMATCH;
       break;
   }
   out->set_type(type);

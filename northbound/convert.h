@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "controller/controller.h"
 #include "controller/events.h"
+#include "controller/fabric_sync.h"
 #include "grpcpp/support/status.h"
 #include "pulse/v1/pulse.pb.h"
 
@@ -31,6 +32,9 @@ void FillJob(const controller::Fabric& fabric, const controller::JobPlacement& j
 void FillLinkLoad(const controller::ControllerSnapshot& snapshot, controller::DirectedLinkId link,
                   pulse::v1::LinkLoad* out);
 void FillEvent(const controller::Event& event, pulse::v1::Event* out);
+// Discovery by switch names; a datapath id that is no switch of `fabric` keeps an empty name.
+void FillDiscovery(const controller::Fabric& fabric, const controller::DiscoveryReport& report,
+                   pulse::v1::GetDiscoveryResponse* out);
 
 // Checks a PlaceJob request against the fabric and limits and converts it. InvalidArgument
 // naming the field for a malformed request or unknown endpoint.

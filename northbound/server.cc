@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <utility>
@@ -50,6 +51,7 @@ struct Env {
   Authorizer auth;
   ApiLimits limits;
   LiveStreams* streams = nullptr;
+  std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
 };
 
 // Finishes `reactor` with `status` and returns it: the common early exit.
@@ -69,6 +71,21 @@ class TopologyServiceImpl final : public pulse::v1::TopologyService::CallbackSer
     grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.TopologyService/GetTopology");
     if (!auth.ok()) return FinishNow(context, auth);
     FillTopology(*env_->controller->snapshot(), response->mutable_topology());
+    return FinishNow(context, grpc::Status::OK);
+  }
+
+  ServerUnaryReactor* GetDiscovery(CallbackServerContext* context,
+                                   const pulse::v1::GetDiscoveryRequest*,
+                                   pulse::v1::GetDiscoveryResponse* response) override {
+    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.TopologyService/GetDiscovery");
+    if (!auth.ok()) return FinishNow(context, auth);
+    if (!env_->discovery) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                             "no switches attached (planning mode)"));
+    }
+    absl::StatusOr<controller::DiscoveryReport> report = env_->discovery();
+    if (!report.ok()) return FinishNow(context, ToGrpcStatus(report.status()));
+    FillDiscovery(env_->controller->fabric(), *report, response);
     return FinishNow(context, grpc::Status::OK);
   }
 
@@ -455,6 +472,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   server->services_->env.controller = controller;
   server->services_->env.auth = Authorizer(std::move(options.tokens));
   server->services_->env.limits = options.limits;
+  server->services_->env.discovery = std::move(options.discovery);
   server->services_->env.streams = &server->services_->streams;
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -7,6 +7,7 @@
 #ifndef PULSE_NORTHBOUND_SERVER_H_
 #define PULSE_NORTHBOUND_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/controller.h"
+#include "controller/fabric_sync.h"
 #include "northbound/auth.h"
 #include "northbound/convert.h"
 
@@ -35,6 +37,9 @@ struct ApiServerOptions {
   TlsFiles tls;
   std::vector<Token> tokens;  // empty: authentication off
   ApiLimits limits;
+  // Where GetDiscovery reads (FabricSync::Discovery); unset in planning mode, where GetDiscovery
+  // answers FAILED_PRECONDITION. Called on gRPC threads, so it must be thread-safe and quick.
+  std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;
 };
 
 class ApiServer {

@@ -140,10 +140,11 @@ TEST(RoleTableTest, EveryApiMethodHasARole) {
       ++methods;
     }
   }
-  EXPECT_EQ(methods, 10);
+  EXPECT_EQ(methods, 11);
   EXPECT_EQ(*RequiredRole("/pulse.v1.JobService/PlaceJob"), Role::kScheduler);
   EXPECT_EQ(*RequiredRole("/pulse.v1.MaintenanceService/DrainSwitch"), Role::kAdmin);
   EXPECT_EQ(*RequiredRole("/pulse.v1.LinkService/TopLinks"), Role::kViewer);
+  EXPECT_EQ(*RequiredRole("/pulse.v1.TopologyService/GetDiscovery"), Role::kViewer);
   EXPECT_FALSE(RequiredRole("/pulse.v1.JobService/Nope").has_value());
 }
 

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,7 +27,9 @@ using controller::ControllerOptions;
 
 class ApiTest : public ::testing::Test {
  protected:
-  void StartServer(ControllerOptions controller_options = {}, ApiLimits limits = {}) {
+  void StartServer(
+      ControllerOptions controller_options = {}, ApiLimits limits = {},
+      std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery = nullptr) {
     fabric_ = testing::SmallLeafSpine();
     auto controller = Controller::Create(fabric_, controller_options);
     ASSERT_TRUE(controller.ok()) << controller.status();
@@ -34,6 +38,7 @@ class ApiTest : public ::testing::Test {
     options.listen_address = "127.0.0.1:0";
     options.insecure = true;
     options.limits = limits;
+    options.discovery = std::move(discovery);
     auto server = ApiServer::Start(controller_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -158,6 +163,192 @@ TEST_F(ApiTest, GetTopologyDescribesFabricAndSchedulerGroups) {
   EXPECT_TRUE(found_leaf0);
   EXPECT_EQ(std::vector<int>(t.rails().begin(), t.rails().end()), std::vector<int>{0});
   EXPECT_EQ(std::vector<int>(t.planes().begin(), t.planes().end()), std::vector<int>{0});
+}
+
+TEST_F(ApiTest, GetTopologyShowsSwitchConnectionAndLinkState) {
+  const topology::NodeId leaf0 = *fabric_->FindNode("leaf-0");
+  const topology::LinkId last_link = static_cast<topology::LinkId>(fabric_->links().size()) - 1;
+  controller_->OnSwitchConnected(leaf0);
+  controller_->OnLinkStatus(last_link, false);
+  controller_->Sync().wait();
+  grpc::ClientContext context;
+  pulse::v1::GetTopologyResponse response;
+  ASSERT_TRUE(topology_->GetTopology(&context, {}, &response).ok());
+  int connected = 0;
+  for (const auto& s : response.topology().switches()) {
+    EXPECT_EQ(s.connected(), s.name() == "leaf-0") << s.name();
+    connected += s.connected();
+  }
+  EXPECT_EQ(connected, 1);
+  for (const auto& link : response.topology().links()) {
+    EXPECT_EQ(link.up(), link.id() != last_link) << link.id();
+    EXPECT_EQ(link.usable(), link.id() != last_link) << link.id();
+  }
+
+  // Lost again: the flag follows; a drained switch's links stay up but become unusable.
+  controller_->OnSwitchLost(leaf0);
+  ASSERT_TRUE(controller_->DrainSwitch("spine-0").get().ok());
+  grpc::ClientContext context2;
+  pulse::v1::GetTopologyResponse after;
+  ASSERT_TRUE(topology_->GetTopology(&context2, {}, &after).ok());
+  for (const auto& s : after.topology().switches()) EXPECT_FALSE(s.connected()) << s.name();
+  const topology::NodeId spine0 = *fabric_->FindNode("spine-0");
+  int drained_links = 0;
+  for (const auto& link : after.topology().links()) {
+    const topology::Link& l = fabric_->link(link.id());
+    const bool on_spine0 = l.a.node == spine0 || l.b.node == spine0;
+    EXPECT_EQ(link.up(), link.id() != last_link) << link.id();
+    EXPECT_EQ(link.usable(), link.id() != last_link && !on_spine0) << link.id();
+    drained_links += on_spine0 && link.up() && !link.usable();
+  }
+  EXPECT_EQ(drained_links, 2);  // spine-0 reaches both leaves
+}
+
+// Planning mode: no switches, no discovery.
+TEST_F(ApiTest, GetDiscoveryWithoutSwitchesIsFailedPrecondition) {
+  grpc::ClientContext context;
+  pulse::v1::GetDiscoveryResponse response;
+  grpc::Status status = topology_->GetDiscovery(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "no switches attached (planning mode)");
+}
+
+TEST_F(ApiTest, GetDiscoveryReportsDiffBySwitchName) {
+  // A hand-made report on the 2x2 leaf-spine: leaf-1 <-> spine-1 missing, the cable meant for
+  // leaf-0 <-> spine-1 found in spine-0's port 9 instead, and a stranger switch on leaf-1 port 7.
+  auto fabric = testing::SmallLeafSpine();
+  auto switch_link = [&](const std::string& a, const std::string& b) {
+    const topology::NodeId na = *fabric->FindNode(a), nb = *fabric->FindNode(b);
+    for (topology::LinkId id = 0; id < static_cast<topology::LinkId>(fabric->links().size());
+         ++id) {
+      const topology::Link& l = fabric->link(id);
+      if ((l.a.node == na && l.b.node == nb) || (l.a.node == nb && l.b.node == na)) return id;
+    }
+    ADD_FAILURE() << "no link " << a << " <-> " << b;
+    return topology::LinkId{0};
+  };
+  auto observed = [&](topology::LinkId id) {
+    const topology::Link& l = fabric->link(id);
+    return topology::ObservedLink{
+        fabric->node(l.a.node).datapath_id, static_cast<uint32_t>(l.a.port),
+        fabric->node(l.b.node).datapath_id, static_cast<uint32_t>(l.b.port)};
+  };
+  const topology::LinkId l0s0 = switch_link("leaf-0", "spine-0");
+  const topology::LinkId l0s1 = switch_link("leaf-0", "spine-1");
+  const topology::LinkId l1s0 = switch_link("leaf-1", "spine-0");
+  const topology::LinkId l1s1 = switch_link("leaf-1", "spine-1");
+  const uint64_t spine0_dpid = fabric->node(*fabric->FindNode("spine-0")).datapath_id;
+  const uint64_t leaf1_dpid = fabric->node(*fabric->FindNode("leaf-1")).datapath_id;
+  const uint64_t stranger_dpid = 0xabcdef;
+  ASSERT_FALSE(fabric->FindByDatapathId(stranger_dpid).has_value());
+
+  controller::DiscoveryReport report;
+  topology::ObservedLink miswire = observed(l0s1);
+  miswire.dpid_b = spine0_dpid;
+  miswire.port_b = 9;
+  const topology::ObservedLink stranger{leaf1_dpid, 7, stranger_dpid, 1};
+  report.observed = {observed(l0s0), observed(l1s0), miswire, stranger};
+  report.diff.missing = {l1s1};
+  report.diff.unexpected = {stranger};
+  report.diff.miswired = {topology::MiswiredLink{miswire, {l0s1}}};
+  report.description = "three lines";
+  report.probe_rounds = 7;
+  std::atomic<int> calls{0};
+  std::mutex report_mu;  // the provider runs on a gRPC thread
+  TearDown();
+  StartServer({}, {}, [&]() -> absl::StatusOr<controller::DiscoveryReport> {
+    std::lock_guard<std::mutex> lock(report_mu);
+    ++calls;
+    return report;
+  });
+
+  grpc::ClientContext context;
+  pulse::v1::GetDiscoveryResponse response;
+  grpc::Status status = topology_->GetDiscovery(&context, {}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(response.probe_rounds(), 7);
+  EXPECT_EQ(response.description(), "three lines");
+  EXPECT_FALSE(response.matches_intent());
+
+  ASSERT_EQ(response.observed_size(), 4);
+  auto end_name = [](const pulse::v1::DiscoveredEnd& e) {
+    return absl::StrCat(
+        e.switch_name().empty() ? absl::StrCat("dpid ", e.datapath_id()) : e.switch_name(), ":",
+        e.port());
+  };
+  auto link_name = [&](const pulse::v1::DiscoveredLink& l) {
+    return absl::StrCat(end_name(l.a()), " <-> ", end_name(l.b()));
+  };
+  auto intent_name = [&](topology::LinkId id) {
+    const topology::Link& l = fabric->link(id);
+    return absl::StrCat(fabric->node(l.a.node).name, ":", l.a.port, " <-> ",
+                        fabric->node(l.b.node).name, ":", l.b.port);
+  };
+  EXPECT_EQ(link_name(response.observed(0)), intent_name(l0s0));
+  EXPECT_EQ(link_name(response.observed(1)), intent_name(l1s0));
+  EXPECT_EQ(response.observed(0).a().datapath_id(),
+            fabric->node(fabric->link(l0s0).a.node).datapath_id);
+
+  ASSERT_EQ(response.missing_size(), 1);
+  const pulse::v1::IntentLink& missing = response.missing(0);
+  EXPECT_EQ(missing.link_id(), l1s1);
+  EXPECT_EQ(absl::StrCat(missing.a_node(), ":", missing.a_port(), " <-> ", missing.b_node(), ":",
+                         missing.b_port()),
+            intent_name(l1s1));
+
+  ASSERT_EQ(response.unexpected_size(), 1);
+  EXPECT_EQ(response.unexpected(0).a().switch_name(), "leaf-1");
+  EXPECT_EQ(response.unexpected(0).a().port(), 7u);
+  EXPECT_EQ(response.unexpected(0).b().switch_name(), "");  // not in the intent
+  EXPECT_EQ(response.unexpected(0).b().datapath_id(), stranger_dpid);
+
+  ASSERT_EQ(response.miswired_size(), 1);
+  const pulse::v1::MiswiredLink& m = response.miswired(0);
+  EXPECT_EQ(m.actual().a().switch_name(), "leaf-0");
+  EXPECT_EQ(m.actual().a().port(), static_cast<uint32_t>(fabric->link(l0s1).a.port));
+  EXPECT_EQ(m.actual().b().switch_name(), "spine-0");
+  EXPECT_EQ(m.actual().b().port(), 9u);
+  ASSERT_EQ(m.expected_size(), 1);
+  EXPECT_EQ(m.expected(0).link_id(), l0s1);
+  EXPECT_EQ(m.expected(0).b_node(), "spine-1");
+
+  // Every call asks the provider again (no stale copy); a fixed fabric matches the intent.
+  {
+    std::lock_guard<std::mutex> lock(report_mu);
+    report.observed = {observed(l0s0), observed(l0s1), observed(l1s0), observed(l1s1)};
+    report.diff = {};
+    report.description = "no differences";
+  }
+  grpc::ClientContext context2;
+  pulse::v1::GetDiscoveryResponse fixed;
+  ASSERT_TRUE(topology_->GetDiscovery(&context2, {}, &fixed).ok());
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_TRUE(fixed.matches_intent());
+  EXPECT_EQ(fixed.missing_size() + fixed.unexpected_size() + fixed.miswired_size(), 0);
+  EXPECT_EQ(fixed.observed_size(), 4);
+
+  // Not judged yet (empty description): no claim that it matches.
+  {
+    std::lock_guard<std::mutex> lock(report_mu);
+    report.description.clear();
+  }
+  grpc::ClientContext context3;
+  pulse::v1::GetDiscoveryResponse early;
+  ASSERT_TRUE(topology_->GetDiscovery(&context3, {}, &early).ok());
+  EXPECT_FALSE(early.matches_intent());
+}
+
+TEST_F(ApiTest, GetDiscoveryPassesProviderErrorsThrough) {
+  TearDown();
+  StartServer({}, {}, []() -> absl::StatusOr<controller::DiscoveryReport> {
+    return absl::UnavailableError("discovery: driver stopped");
+  });
+  grpc::ClientContext context;
+  pulse::v1::GetDiscoveryResponse response;
+  grpc::Status status = topology_->GetDiscovery(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "discovery: driver stopped");
 }
 
 TEST_F(ApiTest, PlaceGetListDeleteJob) {
@@ -438,6 +629,22 @@ std::vector<pulse::v1::Event> ReadEvents(pulse::v1::EventService::Stub* stub, ui
   grpc::Status status = reader->Finish();
   if (end_status) *end_status = status;
   return events;
+}
+
+TEST_F(ApiTest, DiscoveryMismatchIsAnEvent) {
+  controller_->OnDiscoveryResult(true, "no differences");  // matching from the start: silent
+  controller_->OnDiscoveryResult(false, "missing: leaf-1:4 <-> spine-1:2");
+  controller_->OnDiscoveryResult(false, "missing: leaf-1:4 <-> spine-1:2");  // same: silent
+  controller_->OnDiscoveryResult(true, "no differences");
+  controller_->Sync().wait();
+  auto events = ReadEvents(events_.get(), 1, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(controller_->events().last_sequence(), 2u);
+  EXPECT_EQ(events[0].type(), pulse::v1::EVENT_TYPE_DISCOVERY_MISMATCH);
+  EXPECT_EQ(events[0].subject(), "fabric");
+  EXPECT_EQ(events[0].detail(), "missing: leaf-1:4 <-> spine-1:2");
+  EXPECT_EQ(events[1].type(), pulse::v1::EVENT_TYPE_DISCOVERY_MISMATCH);
+  EXPECT_EQ(events[1].detail(), "no differences");
 }
 
 TEST_F(ApiTest, WatchEventsResumesFromSequence) {
