@@ -100,6 +100,33 @@ TEST(ControllerTest, LinkDownMovesFlowsAndTellsObservers) {
   EXPECT_EQ(c.events().last_sequence(), 5u);
 }
 
+TEST(ControllerTest, DiscoveryMismatchEventsOnlyWhenTheDifferencesChange) {
+  auto fabric = testing::SmallLeafSpine();
+  auto controller = Controller::Create(fabric);
+  ASSERT_TRUE(controller.ok());
+  Controller& c = **controller;
+  c.OnDiscoveryResult(true, "no differences");  // matching from the start: nothing to say
+  c.Sync().wait();
+  EXPECT_EQ(c.events().last_sequence(), 0u);
+  c.OnDiscoveryResult(false, "missing: a");
+  c.OnDiscoveryResult(false, "missing: a");  // every probe repeats it: once is enough
+  c.OnDiscoveryResult(false, "missing: a\nunexpected: b");
+  c.OnDiscoveryResult(true, "no differences");
+  c.OnDiscoveryResult(true, "no differences");
+  c.Sync().wait();
+  auto events = c.events().ReadFrom(1, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);
+  for (const Event& e : *events) {
+    EXPECT_EQ(e.type, EventType::kDiscoveryMismatch);
+    EXPECT_EQ(e.subject, "fabric");
+  }
+  EXPECT_EQ((*events)[0].detail, "missing: a");
+  EXPECT_EQ((*events)[1].detail, "missing: a\nunexpected: b");
+  EXPECT_EQ((*events)[2].detail, "no differences");
+  EXPECT_EQ(c.snapshot()->event_sequence, 3u);  // published with the events
+}
+
 TEST(ControllerTest, DrainKeepsLinkDownWhenUndrainedAndLinkStillDown) {
   auto fabric = testing::SmallLeafSpine();
   auto controller = Controller::Create(fabric);
