@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
@@ -149,6 +150,30 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                           {"stats_interval_ms",
                            integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)}});
           }},
+         {"cluster",
+          [&](const YAML::Node& n, const std::string& key) {
+            config.cluster.enabled = true;
+            return p.Map(
+                n, key,
+                {{"etcd_endpoints",
+                  [&](const YAML::Node& list, const std::string& list_key) -> absl::Status {
+                    if (!list.IsSequence()) return p.Error(list_key, "expected a list");
+                    for (size_t i = 0; i < list.size(); ++i) {
+                      std::string endpoint;
+                      if (absl::Status s = p.String(list[i], absl::StrCat(list_key, "[", i, "]"),
+                                                    &endpoint);
+                          !s.ok()) {
+                        return s;
+                      }
+                      config.cluster.etcd_endpoints.push_back(endpoint);
+                    }
+                    return absl::OkStatus();
+                  }},
+                 {"name", str(&config.cluster.name, false)},
+                 {"replica_id", str(&config.cluster.replica_id, false)},
+                 {"advertise", str(&config.cluster.advertise, false)},
+                 {"lease_ttl_s", integer(&config.cluster.lease_ttl_s, 2, 60)}});
+          }},
          {"events", [&](const YAML::Node& n, const std::string& key) {
             return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});
           }}});
@@ -193,6 +218,41 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
         !address.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("openflow.listen: ", address.status().message()));
+    }
+  }
+  if (config.cluster.enabled) {
+    if (config.cluster.etcd_endpoints.empty()) {
+      return absl::InvalidArgumentError("cluster.etcd_endpoints: at least one etcd endpoint");
+    }
+    for (size_t i = 0; i < config.cluster.etcd_endpoints.size(); ++i) {
+      std::string endpoint = config.cluster.etcd_endpoints[i];
+      if (absl::StartsWith(endpoint, "http://")) endpoint = endpoint.substr(7);
+      if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(endpoint);
+          !address.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster.etcd_endpoints[", i, "]: ", address.status().message()));
+      }
+    }
+    if (config.cluster.name.empty() ||
+        config.cluster.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789._-") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cluster.name: must be [A-Za-z0-9._-]+, got '", config.cluster.name, "'"));
+    }
+    if (config.cluster.replica_id.empty()) {
+      return absl::InvalidArgumentError("cluster.replica_id: missing (names this replica)");
+    }
+    if (absl::StatusOr<std::pair<std::string, uint16_t>> address =
+            SplitHostPort(config.cluster.advertise);
+        !address.ok() || address->second == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cluster.advertise: expected the host:port (non-zero port) this replica's API is "
+          "reached at, got '",
+          config.cluster.advertise, "'"));
+    }
+    if (!config.state_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "state_dir: not used in cluster mode (state lives in etcd); remove one of them");
     }
   }
   if (!config.tls.cert_file.empty() && config.insecure) {

@@ -15,6 +15,12 @@
 //     listen: 0.0.0.0:6653          #   where switches connect
 //     probe_interval_ms: 2000       #   LLDP discovery probes
 //     stats_interval_ms: 1000       #   port counter polls
+//   cluster:                        # optional: replicated controllers sharing state in etcd
+//     etcd_endpoints: [127.0.0.1:2379, 127.0.0.1:22379]  # state store and leader election
+//     name: pulse-prod              #   cluster name (etcd key prefix), [A-Za-z0-9._-]+
+//     replica_id: ctl-1             #   this replica, for logs
+//     advertise: 10.0.0.1:50051     #   where other replicas and clients reach this API
+//     lease_ttl_s: 2                #   leader lease: bounds failover time
 #ifndef PULSE_NORTHBOUND_CONFIG_H_
 #define PULSE_NORTHBOUND_CONFIG_H_
 
@@ -22,6 +28,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -40,6 +47,16 @@ struct OpenFlowConfig {
   int64_t stats_interval_ms = 1000;
 };
 
+// Cluster mode (controller/replica.h). Absent: one controller with the embedded store.
+struct ClusterConfig {
+  bool enabled = false;
+  std::vector<std::string> etcd_endpoints;
+  std::string name;
+  std::string replica_id;
+  std::string advertise;
+  int64_t lease_ttl_s = 2;
+};
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
   std::string fabric_file;
@@ -52,6 +69,7 @@ struct DaemonConfig {
   size_t max_jobs = 10000;
   size_t event_ring_size = 4096;
   OpenFlowConfig openflow;
+  ClusterConfig cluster;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

@@ -20,6 +20,7 @@
 #include "controller/controller.h"
 #include "controller/embedded_store.h"
 #include "controller/log.h"
+#include "controller/replica.h"
 #include "northbound/auth.h"
 #include "northbound/config.h"
 #include "northbound/server.h"
@@ -99,8 +100,23 @@ int Run() {
       fabric->switches().size(), " switches, ", fabric->nics().size(), " NICs, ",
       fabric->gpus().size(), " GPUs, ", fabric->links().size(), " links");
 
+  // Cluster mode: the state lives in etcd, one replica leads (controller/replica.h).
+  std::unique_ptr<pulse::controller::ClusterReplica> replica;
+  if (config.cluster.enabled) {
+    pulse::controller::ClusterOptions cluster_options{
+        config.cluster.etcd_endpoints, config.cluster.name, config.cluster.replica_id,
+        config.cluster.advertise, config.cluster.lease_ttl_s};
+    auto opened = pulse::controller::ClusterReplica::Open(cluster_options);
+    if (!opened.ok()) {
+      return Fail(absl::Status(opened.status().code(),
+                               absl::StrCat("cluster: ", opened.status().message())));
+    }
+    replica = *std::move(opened);
+  }
   std::unique_ptr<pulse::controller::EmbeddedStore> store;
-  if (!config.state_dir.empty()) {
+  if (replica) {
+    Log(LogLevel::kInfo, "cluster mode: state in etcd, ", replica->store()->Describe());
+  } else if (!config.state_dir.empty()) {
     pulse::controller::EmbeddedStoreOptions store_options;
     store_options.state_dir = config.state_dir;
     absl::StatusOr<std::unique_ptr<pulse::controller::EmbeddedStore>> opened =
@@ -128,7 +144,8 @@ int Run() {
   pulse::controller::ControllerOptions controller_options;
   controller_options.max_jobs = config.max_jobs;
   controller_options.event_ring_size = config.event_ring_size;
-  controller_options.store = store.get();
+  controller_options.store = replica ? replica->store() : store.get();
+  if (replica) controller_options.write_gate = replica->WriteGate();
   auto controller = pulse::controller::Controller::Create(fabric, controller_options);
   if (!controller.ok()) return Fail(controller.status());
 
@@ -148,6 +165,19 @@ int Run() {
   }
   Log(LogLevel::kInfo, "pulse-controller serving (planning mode: no switches attached)");
 
+  // Cluster role changes (controller thread). The OpenFlow driver must follow them: ROLE_REQUEST
+  // MASTER (leader) or SLAVE with generation_id = generation to every switch.
+  std::function<void(bool leader, uint64_t generation)> on_role_change =
+      [&replica](bool leader, uint64_t generation) {
+        Log(LogLevel::kInfo, "cluster role: ", leader ? "LEADER" : "FOLLOWER", ", generation ",
+            generation, "; ", replica->Describe());
+      };
+  if (replica) {
+    if (absl::Status status = replica->Start(controller->get(), on_role_change); !status.ok()) {
+      return Fail(absl::Status(status.code(), absl::StrCat("cluster: ", status.message())));
+    }
+  }
+
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
@@ -156,6 +186,8 @@ int Run() {
     (*server)->Shutdown(absl::Seconds(2));
   });
   io.run();
+  // Resign now, so another replica takes over without waiting for the lease to expire.
+  if (replica) replica->Stop();
   server->reset();      // before the controller: in-flight calls finish against it
   controller->reset();  // before the store it writes to
   store.reset();
