@@ -1,6 +1,7 @@
 // Faithful restore: a restarted Controller reinstalls exactly the acknowledged paths (issue 7).
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -144,6 +145,73 @@ TEST_F(RestoreTest, InvalidStoredPathIsPlacedAfresh) {
   for (size_t i = 0; i < record->flows.size(); ++i) {
     EXPECT_EQ(record->flows[i].path, s->placement.FindJob("b")->flows[i].path);
   }
+}
+
+// Cluster mode without etcd: two Controllers on one store, the follower gated shut and fed by a
+// watch, as controller/replica.h wires them.
+TEST_F(RestoreTest, FollowerKeepsAHotCopyAndTakesOverByReload) {
+  auto store = EmbeddedStore::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ControllerOptions leader_options;
+  leader_options.store = store->get();
+  auto leader = Controller::Create(fabric_, leader_options);
+  ASSERT_TRUE(leader.ok());
+  ASSERT_TRUE((*leader)->PlaceJob(Ring("before", kJobs[0], 20e9)).get().ok());
+
+  std::atomic<bool> follower_leads{false};
+  ControllerOptions follower_options;
+  follower_options.store = store->get();
+  follower_options.write_gate = [&follower_leads]() -> absl::Status {
+    if (follower_leads) return absl::OkStatus();
+    return absl::UnavailableError("follower; the leader is 127.0.0.1:1");
+  };
+  auto follower = Controller::Create(fabric_, follower_options);
+  ASSERT_TRUE(follower.ok());
+  Controller* f = follower->get();
+  auto watch =
+      (*store)->Watch("", f->restored_store_revision(),
+                      [f](const StoreWatchUpdate& update) { f->ApplyStoreUpdate(update); });
+  ASSERT_TRUE(watch.ok());
+  EXPECT_EQ(PathsOf(f->snapshot()->placement), PathsOf((*leader)->snapshot()->placement));
+
+  // Writes at the follower are refused with the gate's status and change nothing.
+  auto refused = f->PlaceJob(Ring("at-follower", kJobs[1])).get();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("the leader is 127.0.0.1:1"), std::string::npos);
+  EXPECT_EQ(f->snapshot()->placement.FindJob("at-follower"), nullptr);
+
+  // Places, deletes, drains and moves at the leader reach the follower's state.
+  Controller& l = **leader;
+  ASSERT_TRUE(l.PlaceJob(Ring("a", kJobs[1], 30e9)).get().ok());
+  ASSERT_TRUE(l.PlaceJob(Ring("b", kJobs[2], 30e9)).get().ok());
+  ASSERT_TRUE(l.DeleteJob("before").get().ok());
+  ASSERT_TRUE(l.DrainSwitch("spine-0").get().ok());
+  topology::LinkId uplink =
+      topology::Fabric::LinkOf(l.snapshot()->placement.FindJob("a")->flows[0].path.hops[1]);
+  l.OnLinkStatus(uplink, false);
+  l.Sync().wait();
+  f->Sync().wait();
+  SnapshotPtr ls = l.snapshot(), fs = f->snapshot();
+  EXPECT_EQ(PathsOf(fs->placement), PathsOf(ls->placement));
+  EXPECT_EQ(fs->placement.FindJob("before"), nullptr);
+  EXPECT_TRUE(fs->switch_drained[*fabric_->FindNode("spine-0")]);
+  for (int d = 0; d < fabric_->num_directed_links(); ++d) {
+    EXPECT_DOUBLE_EQ(fs->placement.LoadBps(d), ls->placement.LoadBps(d)) << d;
+  }
+
+  // Take-over: the old leader is gone; reload, then open the gate, before any later request.
+  watch->reset();
+  leader->reset();
+  auto reloaded = f->Reload([&follower_leads] { follower_leads = true; });
+  auto placed = f->PlaceJob(Ring("after", kJobs[1], 10e9)).get();
+  ASSERT_TRUE(reloaded.get().ok());
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  // Reload reinstalls the stored paths (the drain is stored; the link state is not, so the moved
+  // flows keep their stored paths).
+  FlowPaths expected = PathsOf(ls->placement);
+  FlowPaths now = PathsOf(f->snapshot()->placement);
+  now.erase("after");
+  EXPECT_EQ(now, expected);
 }
 
 TEST(PlacementRestoreJobTest, RefusesDownLinksAndCyclesAndChangesNothing) {
