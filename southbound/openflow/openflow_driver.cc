@@ -88,6 +88,7 @@ struct OpenFlowDriver::Impl {
   std::unique_ptr<of::Channel> channel;
   std::atomic<uint16_t> bound_port{0};
   bool started = false;
+  std::atomic<bool> running{false};  // calls after Stop fail fast instead of being lost
   std::mutex lifecycle_mu;
 
   // Driver thread only.
@@ -388,6 +389,7 @@ absl::Status OpenFlowDriver::Start(FabricEventSink* sink) {
   impl->work.emplace(impl->io.get_executor());
   impl->thread = std::thread([impl] { impl->io.run(); });
   impl->started = true;
+  impl->running = true;
   return absl::OkStatus();
 }
 
@@ -395,6 +397,7 @@ void OpenFlowDriver::Stop() {
   std::lock_guard<std::mutex> lock(impl_->lifecycle_mu);
   if (!impl_->started) return;
   Impl* impl = impl_.get();
+  impl->running = false;
   boost::asio::post(impl->io, [impl] {
     impl->channel->Stop();
     for (auto& [dpid, s] : impl->switches)
@@ -412,6 +415,10 @@ void OpenFlowDriver::Stop() {
 
 void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) {
   Impl* impl = impl_.get();
+  if (!impl->running) {
+    if (done) done(absl::UnavailableError("openflow driver is not running"));
+    return;
+  }
   boost::asio::post(impl->io, [impl, desired, done = std::move(done)]() mutable {
     impl->EnqueueApply(std::move(desired), std::move(done));
   });

@@ -64,6 +64,10 @@ class OpenFlowDriver : public SwitchDriver {
   ~OpenFlowDriver() override;
 
   // SwitchDriver. All may be called from any thread; work is posted to the driver's thread.
+  // Stop joins that thread, so it must not be called from a FabricEventSink callback.
+  // ApplyForwarding while stopped fails at once with Unavailable. Select group ids must be in
+  // 1..65535 and fast-failover ids below 0x80000000 (see flow_reconcile.h); the driver owns every
+  // group on the switch and every flow with its cookies.
   absl::Status Start(FabricEventSink* sink) override;
   void Stop() override;
   void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) override;
