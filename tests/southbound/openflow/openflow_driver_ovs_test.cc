@@ -287,15 +287,18 @@ TEST_F(OpenFlowDriverOvsTest, EndToEnd) {
 
   // 6. Multipath spreads 64 UDP flows over both links.
   uint64_t tx10 = TxPackets("pofa", 10), tx11 = TxPackets("pofa", 11);
-  auto [urc, udp] = RunShell(
-      "ip netns exec pofh1 /usr/bin/python3 -c \"\n"
-      "import socket\n"
-      "for p in range(40000, 40064):\n"
-      "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-      "    s.bind(('10.0.0.1', p))\n"
-      "    for _ in range(5): s.sendto(b'x' * 100, ('10.0.0.2', 4791))\n"
-      "    s.close()\n"
-      "\"");
+  auto send_udp = [] {
+    return RunShell(
+        "ip netns exec pofh1 /usr/bin/python3 -c \"\n"
+        "import socket\n"
+        "for p in range(40000, 40064):\n"
+        "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "    s.bind(('10.0.0.1', p))\n"
+        "    for _ in range(5): s.sendto(b'x' * 100, ('10.0.0.2', 4791))\n"
+        "    s.close()\n"
+        "\"");
+  };
+  auto [urc, udp] = send_udp();
   ASSERT_EQ(urc, 0) << udp;
   uint64_t d10 = TxPackets("pofa", 10) - tx10, d11 = TxPackets("pofa", 11) - tx11;
   std::printf("64 UDP flows x 5 packets: link 10 +%llu packets, link 11 +%llu packets\n",
@@ -323,6 +326,21 @@ TEST_F(OpenFlowDriverOvsTest, EndToEnd) {
   // Fast failover: traffic still reaches h2 with link 11 down.
   auto [p2rc, ping2] = RunShell("ip netns exec pofh1 ping -c 3 -i 0.2 -W 2 10.0.0.2");
   EXPECT_EQ(p2rc, 0) << ping2;
+
+  // The fast-failover buckets move link 11's hash slots to link 10: all 64 flows still arrive.
+  tx10 = TxPackets("pofa", 10);
+  tx11 = TxPackets("pofa", 11);
+  uint64_t to_h2 = TxPackets("pofb", 1);
+  auto [u2rc, udp2] = send_udp();
+  ASSERT_EQ(u2rc, 0) << udp2;
+  uint64_t d10_down = TxPackets("pofa", 10) - tx10, d11_down = TxPackets("pofa", 11) - tx11;
+  uint64_t delivered = TxPackets("pofb", 1) - to_h2;
+  std::printf("link 11 down, 64 UDP flows x 5 packets: link 10 +%llu, link 11 +%llu, h2 got %llu\n",
+              static_cast<unsigned long long>(d10_down), static_cast<unsigned long long>(d11_down),
+              static_cast<unsigned long long>(delivered));
+  EXPECT_GE(d10_down, 320u);
+  EXPECT_EQ(d11_down, 0u);
+  EXPECT_GE(delivered, 320u);
 
   // 8. Reconciliation removes what is no longer desired.
   SwitchForwarding only_local = fa;
