@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -419,16 +420,31 @@ int Watch(const Options& options, const std::shared_ptr<grpc::Channel>& channel)
   pulse::v1::WatchEventsRequest request;
   request.set_from_sequence(options.from_sequence);
 
-  // Ctrl-C / SIGTERM: a thread waiting in sigwait cancels the stream, so Read returns and the
-  // command ends cleanly (no gRPC call from a signal handler). main blocked both signals first.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  std::thread([signals, &context]() mutable {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) == 0) context.TryCancel();
-  }).detach();
+  // Ctrl-C / SIGTERM: a thread polling sigtimedwait cancels the stream, so Read returns and the
+  // command ends cleanly (no gRPC call from a signal handler). Run blocked both signals before
+  // gRPC started threads; the watcher is joined before `context` goes away.
+  std::atomic<bool> stop_watcher{false};
+  std::thread signal_watcher([&context, &stop_watcher] {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    const timespec poll = {0, 100 * 1000 * 1000};
+    while (!stop_watcher.load()) {
+      if (sigtimedwait(&signals, nullptr, &poll) > 0) {
+        context.TryCancel();
+        return;
+      }
+    }
+  });
+  struct JoinOnExit {
+    std::atomic<bool>* stop;
+    std::thread* thread;
+    ~JoinOnExit() {
+      stop->store(true);
+      thread->join();
+    }
+  } join_on_exit{&stop_watcher, &signal_watcher};
 
   std::unique_ptr<grpc::ClientReader<pulse::v1::Event>> reader =
       stub->WatchEvents(&context, request);

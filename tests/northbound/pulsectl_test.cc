@@ -43,8 +43,8 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Runs `argv` with stdout and stderr captured to files in `dir`; kills it after `limit`.
-CommandResult Run(const std::vector<std::string>& argv, const std::string& dir,
-                  std::chrono::seconds limit = std::chrono::seconds(30)) {
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& dir,
+                         std::chrono::seconds limit = std::chrono::seconds(30)) {
   static int serial = 0;
   const std::string out_path = absl::StrCat(dir, "/out.", ++serial);
   const std::string err_path = absl::StrCat(dir, "/err.", serial);
@@ -145,7 +145,7 @@ class PulsectlTest : public ::testing::Test {
     std::vector<std::string> argv = {PULSECTL_BINARY, "--server",  server_,
                                      "--insecure",    "--timeout", "20s"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv, dir_);
+    return RunCommand(argv, dir_);
   }
 
   static std::string JobFile(const std::string& name) {
@@ -306,6 +306,40 @@ TEST_F(PulsectlTest, DrainAndUndrainShowInTopology) {
   EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos) << unknown.err;
 }
 
+TEST_F(PulsectlTest, WatchStopsCleanlyOnInterrupt) {
+  // The stream stays open (no --count); once the placed event is printed, Ctrl-C (SIGINT) ends
+  // the command with exit 0 and the event on stdout.
+  ASSERT_EQ(Ctl({"jobs", "place", "-f", JobFile("ring-lab.yaml")}).exit_code, 0);
+  const std::string out_path = dir_ + "/watch.out";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    execl(PULSECTL_BINARY, PULSECTL_BINARY, "--server", server_.c_str(), "--insecure", "watch",
+          "--from", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (ReadFile(out_path).find("ring-lab") == std::string::npos && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      FAIL() << "watch did not stop on SIGINT";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "watch died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(ReadFile(out_path).find("JOB_PLACED  ring-lab"), std::string::npos);
+  EXPECT_EQ(Ctl({"jobs", "delete", "ring-lab"}).exit_code, 0);
+}
+
 TEST_F(PulsectlTest, HealthIsServing) {
   CommandResult health = Ctl({"health"});
   EXPECT_EQ(health.exit_code, 0) << health.err;
@@ -329,13 +363,13 @@ TEST_F(PulsectlTest, BadServerAddressIsAClearError) {
     std::vector<std::string> argv = {PULSECTL_BINARY, "--server",  dead,
                                      "--insecure",    "--timeout", "5s"};
     argv.insert(argv.end(), command.begin(), command.end());
-    CommandResult result = Run(argv, dir_);
+    CommandResult result = RunCommand(argv, dir_);
     EXPECT_EQ(result.exit_code, 1) << command[0];
     EXPECT_NE(result.err.find("UNAVAILABLE"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find(dead), std::string::npos) << result.err;
     EXPECT_TRUE(result.out.empty()) << result.out;
   }
-  CommandResult garbage = Run(
+  CommandResult garbage = RunCommand(
       {PULSECTL_BINARY, "--server", "not a host:xyz", "--insecure", "--timeout", "5s", "topology"},
       dir_);
   EXPECT_EQ(garbage.exit_code, 1);
@@ -381,7 +415,7 @@ TEST_F(PulsectlTest, BadCommandLinesAreUsageErrors) {
                                                {"--cert", "c.pem", "topology"}}) {
     std::vector<std::string> argv = {PULSECTL_BINARY, "--server", server_, "--insecure"};
     argv.insert(argv.end(), args.begin(), args.end());
-    CommandResult result = Run(argv, dir_);
+    CommandResult result = RunCommand(argv, dir_);
     EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(args, " ") << ": " << result.err;
     EXPECT_NE(result.err.find("usage: pulsectl"), std::string::npos) << result.err;
   }
