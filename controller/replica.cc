@@ -51,6 +51,13 @@ LeaderInfo ClusterReplica::leader() const {
   return leader_;
 }
 
+std::string ClusterReplica::ForwardTarget() const {
+  if (leading_.load()) return "";
+  LeaderInfo leader = this->leader();
+  if (leader.generation == 0 || leader.id == options_.advertise) return "";
+  return leader.id;
+}
+
 std::string ClusterReplica::Describe() const {
   LeaderInfo leader = this->leader();
   std::string role = leading_.load()

@@ -60,6 +60,9 @@ class ClusterReplica {
 
   bool is_leader() const { return leading_.load(); }
   LeaderInfo leader() const;
+  // The leader's advertised API address while another replica leads, else "" (this replica
+  // leads, or no leader is known): where the API forwards writes.
+  std::string ForwardTarget() const;
   // "replica r1 (10.0.0.1:7443) of cluster c: leader, generation 42" or "follower of ...".
   std::string Describe() const;
 

@@ -155,6 +155,9 @@ int Run() {
   server_options.tls = config.tls;
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
+  if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
+    server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
+  }
   auto server = pulse::northbound::ApiServer::Start(controller->get(), server_options);
   if (!server.ok()) return Fail(server.status());
 

@@ -1,9 +1,11 @@
 #include "northbound/server.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <utility>
@@ -52,7 +54,49 @@ struct Env {
   ApiLimits limits;
   LiveStreams* streams = nullptr;
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
+  std::function<std::string()> forward_writes_to;                          // see ApiServerOptions
+  // Stubs to the leader by address, made on first use.
+  mutable std::mutex forward_mu;
+  mutable std::map<std::string, std::shared_ptr<pulse::v1::JobService::Stub>> forward_stubs;
 };
+
+// Marks a forwarded call, so a replica that also thinks someone else leads answers it itself
+// (its write gate refuses it naming the leader) instead of forwarding again: one hop at most.
+constexpr char kForwardedHeader[] = "pulse-forwarded";
+
+// A write forwarded to the leader: the client side of the call, alive until it completes.
+struct ForwardedCall {
+  grpc::ClientContext client;
+  std::shared_ptr<pulse::v1::JobService::Stub> stub;
+};
+
+// The call to make to the leader for this request, or null to handle it here.
+std::shared_ptr<ForwardedCall> ForwardToLeader(const Env& env,
+                                               const CallbackServerContext& context) {
+  if (!env.forward_writes_to) return nullptr;
+  if (context.client_metadata().count(kForwardedHeader) > 0) return nullptr;
+  std::string leader = env.forward_writes_to();
+  if (leader.empty()) return nullptr;
+  auto call = std::make_shared<ForwardedCall>();
+  {
+    std::lock_guard<std::mutex> lock(env.forward_mu);
+    auto& stub = env.forward_stubs[leader];
+    if (stub == nullptr) {
+      stub = pulse::v1::JobService::NewStub(
+          grpc::CreateChannel(leader, grpc::InsecureChannelCredentials()));
+    }
+    call->stub = stub;
+  }
+  call->client.AddMetadata(kForwardedHeader, "1");
+  auto auth = context.client_metadata().find("authorization");
+  if (auth != context.client_metadata().end()) {
+    call->client.AddMetadata("authorization",
+                             std::string(auth->second.data(), auth->second.size()));
+  }
+  call->client.set_deadline(
+      std::min(context.deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
+  return call;
+}
 
 // Finishes `reactor` with `status` and returns it: the common early exit.
 ServerUnaryReactor* FinishNow(CallbackServerContext* context, const grpc::Status& status) {
@@ -106,6 +150,11 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
         JobSpecFromRequest(*request, env_->controller->fabric(), env_->limits);
     if (!spec.ok()) return FinishNow(context, ToGrpcStatus(spec.status()));
     ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (auto call = ForwardToLeader(*env_, *context); call != nullptr) {
+      call->stub->async()->PlaceJob(&call->client, request, response,
+                                    [reactor, call](grpc::Status s) { reactor->Finish(s); });
+      return reactor;
+    }
     const controller::Fabric* fabric = &env_->controller->fabric();
     env_->controller->PlaceJob(*std::move(spec), [reactor, response, fabric](
                                                      absl::StatusOr<controller::PlaceJobResult> r) {
@@ -161,6 +210,11 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
                        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must not be empty"));
     }
     ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (auto call = ForwardToLeader(*env_, *context); call != nullptr) {
+      call->stub->async()->DeleteJob(&call->client, request, response,
+                                     [reactor, call](grpc::Status s) { reactor->Finish(s); });
+      return reactor;
+    }
     env_->controller->DeleteJob(request->id(), [reactor, response](absl::StatusOr<uint64_t> r) {
       if (!r.ok()) {
         reactor->Finish(ToGrpcStatus(
@@ -473,6 +527,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   server->services_->env.auth = Authorizer(std::move(options.tokens));
   server->services_->env.limits = options.limits;
   server->services_->env.discovery = std::move(options.discovery);
+  server->services_->env.forward_writes_to = std::move(options.forward_writes_to);
   server->services_->env.streams = &server->services_->streams;
 
   grpc::EnableDefaultHealthCheckService(true);

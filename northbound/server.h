@@ -40,6 +40,10 @@ struct ApiServerOptions {
   // Where GetDiscovery reads (FabricSync::Discovery); unset in planning mode, where GetDiscovery
   // answers FAILED_PRECONDITION. Called on gRPC threads, so it must be thread-safe and quick.
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;
+  // Cluster mode (controller/replica.h): the leader's API address while another replica leads,
+  // else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop, plaintext,
+  // the caller's bearer token passed on) and the leader's answer returned. Unset: never forward.
+  std::function<std::string()> forward_writes_to;
 };
 
 class ApiServer {

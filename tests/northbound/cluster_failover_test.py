@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Cluster mode failover (issue 7): 3 etcd members, 3 pulse-controller replicas.
 
-A burst of PlaceJob calls goes to the leader (a follower refuses writes with UNAVAILABLE naming
-the leader; the client follows that hint); the leader is killed with SIGKILL mid-burst; the test
+A burst of PlaceJob calls goes to the leader (found by following the "the leader is" hint of a
+refusal while no leader is known; once one is, followers forward writes to it); the leader is killed with SIGKILL mid-burst; the test
 measures how long until a surviving replica accepts a write and prints it, then checks that no
 acknowledged job is lost or moved (ListJobs on the new leader and on the follower, which serves
 reads from its hot copy). Then one etcd member is killed and a job is still placed.
@@ -207,8 +207,29 @@ class ClusterFailoverTest(unittest.TestCase):
         while self.list_flows(follower) != listed and time.time() < deadline:
             time.sleep(0.1)
         self.assertEqual(self.list_flows(follower), listed, "follower's hot copy differs")
+        # A write at the follower is forwarded to the leader and answered with its reply.
+        # (UNAVAILABLE is retried, as clients do: the follower may not have seen the new leader
+        # yet and still forward to the dead one for up to a poll interval.)
+        deadline = time.time() + 5
+        while True:
+            try:
+                forwarded = follower.jobs.PlaceJob(
+                    pb.PlaceJobRequest(job=spec("at-follower", 9)), timeout=5)
+                break
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE or time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.assertIn("at-follower", self.list_flows(new_leader))
+        self.assertEqual(self.list_flows(new_leader)["at-follower"],
+                         sorted(flow_key(f) for f in forwarded.job.flows))
+        deleted = follower.jobs.DeleteJob(pb.DeleteJobRequest(id="at-follower"), timeout=5)
+        self.assertGreater(deleted.event_sequence, 0)
+        self.assertNotIn("at-follower", self.list_flows(new_leader))
+        # A call already forwarded once is not forwarded again: refused, naming the leader.
         with self.assertRaises(grpc.RpcError) as refused:
-            follower.jobs.PlaceJob(pb.PlaceJobRequest(job=spec("at-follower", 9)), timeout=5)
+            follower.jobs.PlaceJob(pb.PlaceJobRequest(job=spec("twice", 9)), timeout=5,
+                                   metadata=(("pulse-forwarded", "1"),))
         self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE)
         self.assertIn("the leader is " + new_leader.address, refused.exception.details())
 
