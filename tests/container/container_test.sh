@@ -119,8 +119,8 @@ log "container pulsectl health: $health"
 
 # 7. The daemon runs as the image's non-root user.
 uid=$("${PODMAN[@]}" exec "$NAME" awk '/^Uid:/ {print $2}' /proc/1/status)
-comm=$("${PODMAN[@]}" exec "$NAME" cat /proc/1/comm)
-[ "$comm" = pulse-controller ] || fail "PID 1 in the container is '$comm', not pulse-controller"
+exe=$("${PODMAN[@]}" exec "$NAME" readlink /proc/1/exe)
+[ "$exe" = /usr/local/bin/pulse-controller ] || fail "PID 1 in the container is '$exe', not pulse-controller"
 [ -n "$uid" ] && [ "$uid" != 0 ] || fail "pulse-controller runs as uid '$uid' (root)"
 user=$("${PODMAN[@]}" exec "$NAME" id -un "$uid")
 log "pulse-controller runs as uid $uid ($user)"
