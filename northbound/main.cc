@@ -168,14 +168,17 @@ int Run() {
   }
   Log(LogLevel::kInfo, "pulse-controller serving (planning mode: no switches attached)");
 
-  // Cluster role changes (controller thread). The OpenFlow driver must follow them: ROLE_REQUEST
-  // MASTER (leader) or SLAVE with generation_id = generation to every switch.
+  // Cluster role changes (controller thread): logged, shown as the health of service
+  // "pulse.cluster.leader" (SERVING on the leader). The OpenFlow driver must follow them too:
+  // ROLE_REQUEST MASTER (leader) or SLAVE with generation_id = generation to every switch.
   std::function<void(bool leader, uint64_t generation)> on_role_change =
-      [&replica](bool leader, uint64_t generation) {
+      [&replica, &server](bool leader, uint64_t generation) {
         Log(LogLevel::kInfo, "cluster role: ", leader ? "LEADER" : "FOLLOWER", ", generation ",
             generation, "; ", replica->Describe());
+        (*server)->SetServingStatus("pulse.cluster.leader", leader);
       };
   if (replica) {
+    (*server)->SetServingStatus("pulse.cluster.leader", false);
     if (absl::Status status = replica->Start(controller->get(), on_role_change); !status.ok()) {
       return Fail(absl::Status(status.code(), absl::StrCat("cluster: ", status.message())));
     }
@@ -190,7 +193,10 @@ int Run() {
   });
   io.run();
   // Resign now, so another replica takes over without waiting for the lease to expire.
-  if (replica) replica->Stop();
+  if (replica) {
+    replica->Stop();
+    (*controller)->Sync().wait();  // role changes already queued have run: the server may go
+  }
   server->reset();      // before the controller: in-flight calls finish against it
   controller->reset();  // before the store it writes to
   store.reset();

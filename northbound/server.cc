@@ -552,6 +552,12 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   return server;
 }
 
+void ApiServer::SetServingStatus(const std::string& service, bool serving) {
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  }
+}
+
 void ApiServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));

@@ -57,6 +57,9 @@ class ApiServer {
   // Stops accepting calls, gives running calls (event streams included) `grace` to end, then
   // cancels them. Safe to call more than once. The controller must outlive this call.
   void Shutdown(absl::Duration grace);
+  // Sets one named service's grpc.health.v1 status, e.g. "pulse.cluster.leader": SERVING on the
+  // cluster leader, NOT_SERVING on followers. The whole server's status ("") is not affected.
+  void SetServingStatus(const std::string& service, bool serving);
 
   struct Services;
 

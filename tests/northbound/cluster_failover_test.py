@@ -46,6 +46,16 @@ def flow_key(flow):
     return (flow.src, flow.dst, flow.subflow, tuple(flow.links), flow.udp_src_port)
 
 
+def leader_health(replica):
+    """grpc.health.v1.Health/Check of service "pulse.cluster.leader", without generated stubs."""
+    name = b"pulse.cluster.leader"
+    check = replica.channel.unary_unary("/grpc.health.v1.Health/Check",
+                                        request_serializer=lambda b: b,
+                                        response_deserializer=lambda b: b)
+    reply = check(b"\x0a" + bytes([len(name)]) + name, timeout=5)
+    return reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
+
+
 class Replica:
     def __init__(self, tmp, index, endpoints):
         self.index = index
@@ -151,6 +161,9 @@ class ClusterFailoverTest(unittest.TestCase):
 
         _, leader = self.place(spec("first", 0), self.replicas, 30)
         print("leader: replica %d (%s)" % (leader.index, leader.address))
+        # The role as grpc.health.v1 status of "pulse.cluster.leader" (1 SERVING, 2 NOT_SERVING).
+        self.assertEqual([leader_health(r) for r in self.replicas],
+                         [1 if r is leader else 2 for r in self.replicas])
 
         acked = {}
         lock = threading.Lock()
