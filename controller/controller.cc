@@ -442,6 +442,49 @@ void Controller::UndrainSwitch(std::string switch_name, Reply<DrainResult> done)
   });
 }
 
+void Controller::MoveFlows(std::vector<FlowMoveRequest> requests, std::string reason,
+                           Reply<MoveFlowsResult> done) {
+  boost::asio::post(io_, [this, requests = std::move(requests), reason = std::move(reason),
+                          done = std::move(done)] {
+    if (options_.write_gate) {
+      if (absl::Status gate = options_.write_gate(); !gate.ok()) {
+        done(gate);
+        return;
+      }
+    }
+    MoveFlowsResult result;
+    for (const FlowMoveRequest& request : requests) {
+      const JobPlacement* job = state_->placement.FindJob(request.job_id);
+      Path old_path;
+      if (job != nullptr && request.flow_index < job->flows.size()) {
+        old_path = job->flows[request.flow_index].path;
+      }
+      absl::Status status =
+          state_->placement.MoveFlow(request.job_id, request.flow_index, request.new_path);
+      if (!status.ok()) {
+        result.refused.push_back(
+            absl::StrCat(request.job_id, "#", request.flow_index, ": ", status.message()));
+        continue;
+      }
+      result.moved.push_back(FlowMove{request.job_id, request.flow_index, std::move(old_path),
+                                      request.new_path});
+    }
+    if (!result.moved.empty()) {
+      EmitJobMoves(result.moved, reason);
+      Log(LogLevel::kInfo, result.moved.size(), " flows moved: ", reason);
+      Publish(true);
+    }
+    done(std::move(result));
+  });
+}
+
+std::future<absl::StatusOr<MoveFlowsResult>> Controller::MoveFlows(
+    std::vector<FlowMoveRequest> requests, std::string reason) {
+  auto [reply, future] = PromiseReply<MoveFlowsResult>();
+  MoveFlows(std::move(requests), std::move(reason), std::move(reply));
+  return std::move(future);
+}
+
 std::future<absl::StatusOr<PlaceJobResult>> Controller::PlaceJob(JobSpec spec) {
   auto [reply, future] = PromiseReply<PlaceJobResult>();
   PlaceJob(std::move(spec), std::move(reply));

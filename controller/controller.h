@@ -83,6 +83,19 @@ struct DrainResult {
 template <typename T>
 using Reply = std::function<void(absl::StatusOr<T>)>;
 
+// One flow to put on a new path (telemetry-driven re-placement, controller/telemetry_loop.h).
+struct FlowMoveRequest {
+  std::string job_id;
+  size_t flow_index = 0;  // index into JobPlacement::flows
+  Path new_path;
+};
+
+struct MoveFlowsResult {
+  std::vector<FlowMove> moved;
+  // Requests Placement::MoveFlow refused, each "job#flow: reason"; those flows keep their path.
+  std::vector<std::string> refused;
+};
+
 class Controller {
  public:
   // Builds the state for `fabric`, restores jobs and drains from options.store (if any) and
@@ -114,7 +127,16 @@ class Controller {
   // switch is not drained.
   void UndrainSwitch(std::string switch_name, Reply<DrainResult> done);
 
+  // Moves flows onto new paths (Placement::MoveFlow each; a refused one is reported in the result
+  // and the others still move), emits JOB_MOVED per job with `reason`, persists the moved jobs and
+  // publishes (forwarding follows through the observers). Error only when the write gate refuses
+  // (a follower): then nothing moves.
+  void MoveFlows(std::vector<FlowMoveRequest> requests, std::string reason,
+                 Reply<MoveFlowsResult> done);
+
   // The same as futures, for code that may block (tests, tools).
+  std::future<absl::StatusOr<MoveFlowsResult>> MoveFlows(std::vector<FlowMoveRequest> requests,
+                                                         std::string reason);
   std::future<absl::StatusOr<PlaceJobResult>> PlaceJob(JobSpec spec);
   std::future<absl::StatusOr<uint64_t>> DeleteJob(std::string job_id);
   std::future<absl::StatusOr<DrainResult>> DrainSwitch(std::string switch_name);
