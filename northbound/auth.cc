@@ -30,6 +30,11 @@ constexpr MethodRole kMethodRoles[] = {
     {"/pulse.v1.EventService/WatchEvents", Role::kViewer},
     {"/pulse.v1.MaintenanceService/DrainSwitch", Role::kAdmin},
     {"/pulse.v1.MaintenanceService/UndrainSwitch", Role::kAdmin},
+    {"/pulse.v1.QosService/GetQosPolicy", Role::kViewer},
+    {"/pulse.v1.QosService/SetQosPolicy", Role::kAdmin},
+    {"/pulse.v1.QosService/GetQosPlan", Role::kViewer},
+    {"/pulse.v1.QosService/ExportSonic", Role::kViewer},
+    {"/pulse.v1.QosService/AuditQos", Role::kViewer},
 };
 
 // Compares without an early exit so response time does not reveal how much of a guess matched.
