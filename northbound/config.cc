@@ -174,6 +174,23 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                  {"advertise", str(&config.cluster.advertise, false)},
                  {"lease_ttl_s", integer(&config.cluster.lease_ttl_s, 2, 60)}});
           }},
+         {"metrics_listen", str(&config.metrics_listen, false)},
+         {"sflow_listen", str(&config.sflow_listen, false)},
+         {"telemetry",
+          [&](const YAML::Node& n, const std::string& key) {
+            TelemetryConfig& t = config.telemetry;
+            return p.Map(
+                n, key,
+                {{"enabled", [&](const YAML::Node& v,
+                                 const std::string& k) { return p.Bool(v, k, &t.moves_enabled); }},
+                 {"period_ms", integer(&t.period_ms, 10, 3600 * 1000)},
+                 {"hot_percent", integer(&t.hot_percent, 1, 1000)},
+                 {"clear_percent", integer(&t.clear_percent, 1, 1000)},
+                 {"hold_ms", integer(&t.hold_ms, 0, 3600 * 1000)},
+                 {"max_moves_per_interval", integer(&t.max_moves_per_interval, 0, 1 << 20)},
+                 {"move_interval_ms", integer(&t.move_interval_ms, 0, 3600 * 1000)},
+                 {"flow_cooldown_ms", integer(&t.flow_cooldown_ms, 0, 3600 * 1000)}});
+          }},
          {"events", [&](const YAML::Node& n, const std::string& key) {
             return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});
           }}});
@@ -219,6 +236,20 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
       return absl::InvalidArgumentError(
           absl::StrCat("openflow.listen: ", address.status().message()));
     }
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"metrics_listen", &config.metrics_listen},
+        {"sflow_listen", &config.sflow_listen}}) {
+    if (value->empty()) continue;
+    if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(*value);
+        !address.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": ", address.status().message()));
+    }
+  }
+  if (config.telemetry.clear_percent > config.telemetry.hot_percent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("telemetry.clear_percent: ", config.telemetry.clear_percent,
+                     " is above telemetry.hot_percent ", config.telemetry.hot_percent));
   }
   if (config.cluster.enabled) {
     if (config.cluster.etcd_endpoints.empty()) {

@@ -15,6 +15,17 @@
 //     listen: 0.0.0.0:6653          #   where switches connect
 //     probe_interval_ms: 2000       #   LLDP discovery probes
 //     stats_interval_ms: 1000       #   port counter polls
+//   metrics_listen: 127.0.0.1:9464  # optional: Prometheus GET /metrics (off when absent)
+//   sflow_listen: 0.0.0.0:6343      # optional: sFlow v5 collector, UDP (off when absent)
+//   telemetry:                      # congestion-driven re-placement (needs openflow)
+//     period_ms: 1000               #   how often hot links are evaluated
+//     hot_percent: 90               #   a link at or above this utilisation ...
+//     hold_ms: 2000                 #   ... for this long is hot
+//     clear_percent: 70             #   and stays hot until below this
+//     max_moves_per_interval: 8     #   cap on flows moved ...
+//     move_interval_ms: 10000       #   ... per this interval
+//     flow_cooldown_ms: 10000       #   a moved flow is not moved again within this time
+//     enabled: true                 #   false: measure and export only, never move flows
 //   cluster:                        # optional: replicated controllers sharing state in etcd
 //     etcd_endpoints: [127.0.0.1:2379, 127.0.0.1:22379]  # state store and leader election
 //     name: pulse-prod              #   cluster name (etcd key prefix), [A-Za-z0-9._-]+
@@ -47,6 +58,18 @@ struct OpenFlowConfig {
   int64_t stats_interval_ms = 1000;
 };
 
+// Telemetry loop (controller/telemetry_loop.h) settings; the defaults suit 1 s stats polling.
+struct TelemetryConfig {
+  bool moves_enabled = true;
+  int64_t period_ms = 1000;
+  int64_t hot_percent = 90;
+  int64_t clear_percent = 70;
+  int64_t hold_ms = 2000;
+  int64_t max_moves_per_interval = 8;
+  int64_t move_interval_ms = 10000;
+  int64_t flow_cooldown_ms = 10000;
+};
+
 // Cluster mode (controller/replica.h). Absent: one controller with the embedded store.
 struct ClusterConfig {
   bool enabled = false;
@@ -70,6 +93,9 @@ struct DaemonConfig {
   size_t event_ring_size = 4096;
   OpenFlowConfig openflow;
   ClusterConfig cluster;
+  std::string metrics_listen;  // host:port of the Prometheus endpoint; empty: off
+  std::string sflow_listen;    // host:port of the sFlow collector; empty: off
+  TelemetryConfig telemetry;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved
