@@ -10,6 +10,9 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -21,8 +24,10 @@
 #include "controller/embedded_store.h"
 #include "controller/log.h"
 #include "controller/replica.h"
+#include "controller/telemetry_loop.h"
 #include "northbound/auth.h"
 #include "northbound/config.h"
+#include "northbound/metrics_http.h"
 #include "northbound/server.h"
 #include "topology/intent.h"
 
@@ -148,6 +153,60 @@ int Run() {
   if (replica) controller_options.write_gate = replica->WriteGate();
   auto controller = pulse::controller::Controller::Create(fabric, controller_options);
   if (!controller.ok()) return Fail(controller.status());
+
+  // Telemetry: measured link load -> congestion-driven moves, metrics; the Prometheus endpoint.
+  pulse::controller::MetricsRegistry metrics_registry;
+  std::unique_ptr<pulse::controller::TelemetryLoop> telemetry_loop;
+  {
+    pulse::controller::TelemetryLoopOptions options;
+    options.period_ms = config.telemetry.period_ms;
+    options.congestion.hot_utilisation = static_cast<double>(config.telemetry.hot_percent) / 100;
+    options.congestion.clear_utilisation =
+        static_cast<double>(config.telemetry.clear_percent) / 100;
+    options.congestion.hold_ms = config.telemetry.hold_ms;
+    options.congestion.max_moves_per_interval =
+        config.telemetry.moves_enabled
+            ? static_cast<int>(config.telemetry.max_moves_per_interval)
+            : 0;
+    options.congestion.move_interval_ms = config.telemetry.move_interval_ms;
+    options.congestion.flow_cooldown_ms = config.telemetry.flow_cooldown_ms;
+    auto loop =
+        pulse::controller::TelemetryLoop::Create(controller->get(), options, &metrics_registry);
+    if (!loop.ok()) return Fail(loop.status());
+    telemetry_loop = *std::move(loop);
+    if (absl::Status status = telemetry_loop->Start(); !status.ok()) return Fail(status);
+  }
+  boost::asio::io_context metrics_io;
+  std::unique_ptr<pulse::northbound::MetricsHttpServer> metrics_server;
+  struct IoThread {  // joined on every return path
+    boost::asio::io_context* io;
+    std::thread thread;
+    ~IoThread() {
+      io->stop();
+      if (thread.joinable()) thread.join();
+    }
+  } metrics_thread{&metrics_io, {}};
+  if (!config.metrics_listen.empty()) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> address =
+        pulse::northbound::SplitHostPort(config.metrics_listen);
+    if (!address.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("metrics_listen: ", address.status().message())));
+    }
+    pulse::northbound::MetricsHttpOptions metrics_options;
+    metrics_options.bind_address = address->first;
+    metrics_options.port = address->second;
+    auto started = pulse::northbound::MetricsHttpServer::Start(
+        metrics_io, metrics_options, [&metrics_registry] { return metrics_registry.RenderText(); });
+    if (!started.ok()) {
+      return Fail(absl::Status(started.status().code(),
+                               absl::StrCat("metrics_listen: ", started.status().message())));
+    }
+    metrics_server = *std::move(started);
+    Log(LogLevel::kInfo, "Prometheus metrics on http://", address->first, ":",
+        metrics_server->port(), "/metrics");
+    metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
+  }
 
   pulse::northbound::ApiServerOptions server_options;
   server_options.listen_address = config.listen;
