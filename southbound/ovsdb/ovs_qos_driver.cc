@@ -1,0 +1,212 @@
+#include "southbound/ovsdb/ovs_qos_driver.h"
+
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/log.h"
+
+namespace pulse::southbound::ovsdb {
+namespace {
+
+using nlohmann::json;
+
+// "<uuid>" of an OVSDB ["uuid", "<uuid>"] value.
+std::string UuidOf(const json& value) {
+  if (value.is_array() && value.size() == 2 && value[0] == "uuid") return value[1];
+  return "";
+}
+
+// The uuids of an OVSDB set column (a single ["uuid", x] or ["set", [...]]).
+std::set<std::string> UuidSet(const json& value) {
+  std::set<std::string> out;
+  if (value.is_array() && value.size() == 2 && value[0] == "set") {
+    for (const json& v : value[1]) out.insert(UuidOf(v));
+  } else {
+    out.insert(UuidOf(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
+                                    const controller::PortQosPlan& port, std::string ovs_port) {
+  PortQosConfig config;
+  config.port = std::move(ovs_port);
+  config.max_rate_bps = port.speed_bps;
+  std::set<int> lossless_queues, other_queues;
+  for (const auto& [tc, queue] : policy.tc_to_queue) {
+    if (controller::IsLosslessPriority(policy, tc)) {
+      lossless_queues.insert(queue);
+    } else {
+      other_queues.insert(queue);
+    }
+  }
+  for (int q : lossless_queues) other_queues.erase(q);
+  const double speed = static_cast<double>(port.speed_bps);
+  for (int q : lossless_queues) {
+    config.queues[q] = {static_cast<int64_t>(speed * kLosslessMinShare / lossless_queues.size()),
+                        port.speed_bps,
+                        {{"pulse-lossless", "true"}}};
+  }
+  for (int q : other_queues) {
+    config.queues[q] = {static_cast<int64_t>(speed * (1 - kLosslessMinShare) / other_queues.size()),
+                        port.speed_bps,
+                        {{"pulse-lossless", "false"}}};
+  }
+  config.external_ids = LosslessExternalIds(
+      port.headroom.xon_bytes, port.headroom.xoff_bytes, port.ecn.kmin_bytes, port.ecn.kmax_bytes,
+      port.ecn.pmax_percent, absl::StrJoin(policy.lossless_priorities, ","));
+  return config;
+}
+
+std::vector<DscpFilter> DscpFiltersFromPolicy(const controller::QosPolicy& policy) {
+  std::vector<DscpFilter> filters;
+  for (const auto& [dscp, tc] : policy.dscp_to_tc) {
+    auto queue = policy.tc_to_queue.find(tc);
+    if (queue == policy.tc_to_queue.end()) continue;
+    filters.push_back({dscp, HtbClassMinorOfQueue(queue->second)});
+  }
+  return filters;
+}
+
+OvsQosDriver::~OvsQosDriver() {
+  stop_ = true;
+  if (watch_client_ != nullptr) watch_client_->Close();
+  if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+absl::Status OvsQosDriver::Connect(absl::string_view endpoint) { return client_.Connect(endpoint); }
+
+absl::StatusOr<std::string> OvsQosDriver::ResolvePort(absl::string_view bridge, int32_t ofport) {
+  json ops =
+      json::array({{{"op", "select"},
+                    {"table", "Bridge"},
+                    {"where", json::array({json::array({"name", "==", std::string(bridge)})})},
+                    {"columns", {"ports"}}},
+                   {{"op", "select"},
+                    {"table", "Interface"},
+                    {"where", json::array({json::array({"ofport", "==", ofport})})},
+                    {"columns", {"_uuid", "name"}}},
+                   {{"op", "select"},
+                    {"table", "Port"},
+                    {"where", json::array()},
+                    {"columns", {"_uuid", "name", "interfaces"}}}});
+  absl::StatusOr<json> result = client_.Transact("Open_vSwitch", ops);
+  if (!result.ok()) return result.status();
+  const json& bridges = (*result)[0]["rows"];
+  if (bridges.empty()) return absl::NotFoundError(absl::StrCat("ovs: no bridge '", bridge, "'"));
+  const std::set<std::string> bridge_ports = UuidSet(bridges[0]["ports"]);
+  std::set<std::string> interfaces;
+  for (const json& row : (*result)[1]["rows"]) interfaces.insert(UuidOf(row["_uuid"]));
+  for (const json& row : (*result)[2]["rows"]) {
+    if (bridge_ports.count(UuidOf(row["_uuid"])) == 0) continue;
+    for (const std::string& iface : UuidSet(row["interfaces"])) {
+      if (interfaces.count(iface) != 0) return row["name"].get<std::string>();
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("ovs: bridge '", bridge, "' has no interface with ofport ", ofport));
+}
+
+absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Target> targets;
+  const std::vector<DscpFilter> filters = DscpFiltersFromPolicy(plan.policy);
+  for (const controller::SwitchQosPlan& sw : plan.switches) {
+    for (const controller::PortQosPlan& port : sw.ports) {
+      absl::StatusOr<std::string> name = ResolvePort(sw.name, port.port);
+      if (!name.ok()) {
+        if (absl::IsNotFound(name.status()) &&
+            name.status().message().find("no bridge") != absl::string_view::npos) {
+          break;  // not an OVS bridge here: skip the switch
+        }
+        return absl::Status(name.status().code(),
+                            absl::StrCat("qos push: switch ", sw.name, " port ", port.port, ": ",
+                                         name.status().message()));
+      }
+      Target target{sw.name, port.port, PortQosConfigFromPlan(plan.policy, port, *name), filters};
+      absl::Status programmed = ProgramPortQos(client_, target.config);
+      // ovs-vswitchd creates the HTB qdisc (parent 1:) shortly after the transaction commits.
+      for (int attempt = 0; programmed.ok() && attempt < 50; ++attempt) {
+        absl::Status installed = tc_.Install(*name, filters);
+        if (installed.ok()) break;
+        if (attempt == 49) programmed = installed;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!programmed.ok()) {
+        return absl::Status(programmed.code(),
+                            absl::StrCat("qos push: switch ", sw.name, " port ", port.port, " (",
+                                         *name, "): ", programmed.message()));
+      }
+      targets.push_back(std::move(target));
+    }
+  }
+  targets_ = std::move(targets);
+  pulse::Log(pulse::LogLevel::kInfo, "qos push: ", targets_.size(), " OVS ports programmed");
+  return static_cast<int>(targets_.size());
+}
+
+absl::StatusOr<std::vector<OvsQosFinding>> OvsQosDriver::AuditOrRepair(bool repair,
+                                                                       int* ports_audited) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<OvsQosFinding> findings;
+  for (const Target& t : targets_) {
+    absl::StatusOr<std::vector<std::string>> ovs =
+        repair ? RepairPortQos(client_, t.config) : AuditPort(client_, t.config);
+    if (!ovs.ok()) return ovs.status();
+    absl::StatusOr<std::vector<std::string>> tc =
+        repair ? tc_.Repair(t.config.port, t.filters) : tc_.Audit(t.config.port, t.filters);
+    if (!tc.ok()) return tc.status();
+    for (const auto* list : {&*ovs, &*tc}) {
+      for (const std::string& d : *list) findings.push_back({t.switch_name, t.port, d});
+    }
+  }
+  if (ports_audited != nullptr) *ports_audited = static_cast<int>(targets_.size());
+  return findings;
+}
+
+absl::StatusOr<std::vector<OvsQosFinding>> OvsQosDriver::Audit(int* ports_audited) {
+  return AuditOrRepair(false, ports_audited);
+}
+
+absl::StatusOr<std::vector<OvsQosFinding>> OvsQosDriver::Repair() {
+  absl::StatusOr<std::vector<OvsQosFinding>> repaired = AuditOrRepair(true, nullptr);
+  if (repaired.ok()) {
+    for (const OvsQosFinding& f : *repaired) {
+      pulse::Log(pulse::LogLevel::kWarning, "qos drift found and repaired: switch ", f.switch_name,
+                 " port ", f.port, ": ", f.difference);
+    }
+    repairs_ += repaired->size();
+  }
+  return repaired;
+}
+
+absl::Status OvsQosDriver::Watch(absl::string_view endpoint, absl::Duration tc_poll) {
+  if (watch_thread_.joinable()) return absl::FailedPreconditionError("qos watch: already running");
+  watch_client_ = std::make_unique<OvsdbClient>();
+  absl::Status connected = watch_client_->Connect(endpoint);
+  if (!connected.ok()) return connected;
+  absl::Status started = watcher_.Start(*watch_client_);
+  if (!started.ok()) return started;
+  watch_thread_ = std::thread([this, tc_poll] {
+    int64_t seen = watcher_.updates();
+    while (!stop_) {
+      watcher_.WaitForUpdateAfter(seen, tc_poll);
+      if (stop_) break;
+      seen = watcher_.updates();
+      absl::StatusOr<std::vector<OvsQosFinding>> repaired = Repair();
+      if (!repaired.ok()) {
+        pulse::Log(pulse::LogLevel::kError,
+                   "qos watch: repair failed: ", repaired.status().message());
+      }
+      // Our own repair transaction is itself an update; the next round finds nothing to do.
+    }
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::southbound::ovsdb
