@@ -28,6 +28,8 @@ absl::StatusOr<std::unique_ptr<TelemetryLoop>> TelemetryLoop::Create(Controller*
     if (absl::Status status = RegisterPulseMetrics(*metrics); !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("telemetry loop: ", status.message()));
     }
+    // Exported from the start (a scrape shows 0 rather than nothing before the first move).
+    (void)PulseMetrics(metrics).AddFlowMoves("congestion", 0);
   }
   return std::unique_ptr<TelemetryLoop>(
       new TelemetryLoop(controller, std::move(options), metrics, *std::move(detector)));
