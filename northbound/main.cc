@@ -28,6 +28,7 @@
 #include "northbound/auth.h"
 #include "northbound/config.h"
 #include "northbound/metrics_http.h"
+#include "northbound/qos_runtime.h"
 #include "northbound/server.h"
 #include "topology/intent.h"
 
@@ -46,6 +47,11 @@ ABSL_FLAG(int64_t, max_endpoints_per_job, 0,
           "endpoint limit (overrides limits.max_endpoints_per_job; 0: keep)");
 ABSL_FLAG(int64_t, max_message_bytes, 0,
           "gRPC message limit (overrides limits.max_message_bytes; 0: keep)");
+ABSL_FLAG(std::string, qos_policy_file, "",
+          "QoS policy YAML (controller/qos_policy.h); default: the built-in RoCE policy");
+ABSL_FLAG(std::string, qos_ovsdb, "",
+          "push QoS to OVS bridges via this OVSDB endpoint, e.g. "
+          "unix:/var/run/openvswitch/db.sock (default: off)");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound API port to this file once serving (for tests and scripts)");
 
@@ -208,12 +214,22 @@ int Run() {
     metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
   }
 
+  // QoS policy, QosService and (optionally) the OVS push; outlives the API server.
+  pulse::northbound::QosRuntimeOptions qos_options;
+  qos_options.policy_file = absl::GetFlag(FLAGS_qos_policy_file);
+  qos_options.ovsdb_endpoint = absl::GetFlag(FLAGS_qos_ovsdb);
+  qos_options.tokens = tokens;
+  qos_options.store = replica ? replica->store() : store.get();
+  auto qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
+  if (!qos.ok()) return Fail(qos.status());
+
   pulse::northbound::ApiServerOptions server_options;
   server_options.listen_address = config.listen;
   server_options.insecure = config.insecure;
   server_options.tls = config.tls;
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
+  server_options.extra_services.push_back((*qos)->service.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

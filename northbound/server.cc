@@ -541,6 +541,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   builder.RegisterService(&server->services_->links);
   builder.RegisterService(&server->services_->events);
   builder.RegisterService(&server->services_->maintenance);
+  for (grpc::Service* extra : options.extra_services) builder.RegisterService(extra);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -21,6 +21,7 @@
 
 namespace grpc {
 class Server;
+class Service;
 }
 
 namespace pulse::northbound {
@@ -44,6 +45,9 @@ struct ApiServerOptions {
   // else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop, plaintext,
   // the caller's bearer token passed on) and the leader's answer returned. Unset: never forward.
   std::function<std::string()> forward_writes_to;
+  // Services owned elsewhere served on the same port with the same TLS (e.g. the QosService of
+  // northbound/qos_service.h, which checks its own roles). Not owned; must outlive the server.
+  std::vector<grpc::Service*> extra_services;
 };
 
 class ApiServer {
