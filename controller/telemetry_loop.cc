@@ -197,7 +197,9 @@ std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
     last_load_bps_ = load;
   }
   std::vector<FlowMoveRequest> requests;
-  if (hot == 0 || moves_in_flight_.load()) return requests;
+  // After a batch, counters need a hold time to show its effect: deciding earlier would see the
+  // moved flows' old load still on other hot links of their old paths and move their partners too.
+  if (hot == 0 || moves_in_flight_.load() || now_ms < settle_until_ms_) return requests;
 
   const std::vector<MoveDecision> decisions = detector_.Decide(
       EstimateFlowDemand(*snapshot, load), load, snapshot->placement.link_status(), now_ms);
@@ -220,6 +222,7 @@ std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_.moves_requested += requests.size();
   }
+  settle_until_ms_ = now_ms + options_.congestion.hold_ms;
   moves_in_flight_.store(true);
   controller_->MoveFlows(
       requests, reason, [this, alive = alive_](absl::StatusOr<MoveFlowsResult> result) {

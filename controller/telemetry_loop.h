@@ -12,6 +12,9 @@
 // on a saturated spine link therefore each get half that link; traffic Pulse did not place still
 // counts in the link load the detector sees.
 //
+// After a batch of moves no decision is made for one hold time, so the next one sees counters that
+// include the moves (otherwise a second hot link of the same old path moves the other flow too).
+//
 // Threading: counters and timer ticks run on the loop's own thread (an io_context); the state
 // (Telemetry, detector) is touched only there. Moves are sent to the controller asynchronously and
 // no new decision is made while a batch is in flight, so the detector always decides on a
@@ -109,6 +112,7 @@ class TelemetryLoop {
   Telemetry telemetry_;
   CongestionDetector detector_;
   std::chrono::steady_clock::time_point tick_due_;
+  int64_t settle_until_ms_ = 0;  // no new decision before this (the last batch settles)
 
   std::atomic<bool> moves_in_flight_{false};
   mutable std::mutex stats_mu_;

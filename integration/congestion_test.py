@@ -151,8 +151,9 @@ def main():
             if name not in text:
                 fail(f"/metrics lacks {name}")
         m = re.search(r'pulse_flow_moves_total\{reason="congestion"\} (\S+)', text)
+        connected = re.search(r"^pulse_connected_switches (\S+)", text, re.M)
         log(f"/metrics: flow moves {m.group(1) if m else None}, connected switches "
-            f"{re.search(r'pulse_connected_switches (\S+)', text).group(1)}")
+            f"{connected.group(1) if connected else None}")
 
         if moved_at > MAX_DETECT_S:
             fail(f"moved after {moved_at:.1f} s (bound {MAX_DETECT_S} s)")
@@ -164,6 +165,10 @@ def main():
             fail("pulse_flow_moves_total{reason=congestion} not counted")
         print("PASS", flush=True)
     finally:
+        with open(ctl.log_path) as f:
+            for line in f:
+                if "congestion" in line or "flows moved" in line:
+                    print("controller: " + line.rstrip(), flush=True)
         lab.stop()
         ctl.cleanup()
 
