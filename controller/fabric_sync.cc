@@ -281,6 +281,8 @@ void FabricSync::UpdateDiscovery() {
       Log(LogLevel::kWarning, "discovery differs from the intent:\n", description);
     }
   }
+  // The controller turns changes of verdict into DISCOVERY_MISMATCH events (it only posts).
+  controller_->OnDiscoveryResult(diff.empty(), description);
   discovery_.observed = std::move(present);
   discovery_.diff = std::move(diff);
   discovery_.description = std::move(description);

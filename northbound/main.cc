@@ -20,8 +20,10 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "controller/addressing.h"
 #include "controller/controller.h"
 #include "controller/embedded_store.h"
+#include "controller/fabric_sync.h"
 #include "controller/log.h"
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
@@ -30,6 +32,7 @@
 #include "northbound/metrics_http.h"
 #include "northbound/qos_runtime.h"
 #include "northbound/server.h"
+#include "southbound/openflow/openflow_driver.h"
 #include "topology/intent.h"
 
 ABSL_FLAG(std::string, config, "", "YAML config file (see northbound/config.h)");
@@ -171,9 +174,8 @@ int Run() {
         static_cast<double>(config.telemetry.clear_percent) / 100;
     options.congestion.hold_ms = config.telemetry.hold_ms;
     options.congestion.max_moves_per_interval =
-        config.telemetry.moves_enabled
-            ? static_cast<int>(config.telemetry.max_moves_per_interval)
-            : 0;
+        config.telemetry.moves_enabled ? static_cast<int>(config.telemetry.max_moves_per_interval)
+                                       : 0;
     options.congestion.move_interval_ms = config.telemetry.move_interval_ms;
     options.congestion.flow_cooldown_ms = config.telemetry.flow_cooldown_ms;
     auto loop =
@@ -196,8 +198,8 @@ int Run() {
     absl::StatusOr<std::pair<std::string, uint16_t>> address =
         pulse::northbound::SplitHostPort(config.metrics_listen);
     if (!address.ok()) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("metrics_listen: ", address.status().message())));
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("metrics_listen: ", address.status().message())));
     }
     pulse::northbound::MetricsHttpOptions metrics_options;
     metrics_options.bind_address = address->first;
@@ -212,6 +214,45 @@ int Run() {
     Log(LogLevel::kInfo, "Prometheus metrics on http://", address->first, ":",
         metrics_server->port(), "/metrics");
     metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
+  }
+
+  // The southbound: switches connect over OpenFlow; FabricSync keeps them in line with the state.
+  std::unique_ptr<pulse::southbound::openflow::OpenFlowDriver> openflow_driver;
+  std::unique_ptr<pulse::controller::FabricSync> fabric_sync;
+  if (config.openflow.enabled) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> address =
+        pulse::northbound::SplitHostPort(config.openflow.listen);
+    if (!address.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("openflow.listen: ", address.status().message())));
+    }
+    pulse::southbound::openflow::OpenFlowDriverOptions driver_options;
+    driver_options.listen_address = address->first;
+    driver_options.listen_port = address->second;
+    for (pulse::topology::NodeId nic : fabric->nics()) {
+      driver_options.address_book.emplace_back(*pulse::controller::NicAddress(*fabric, nic),
+                                               *pulse::controller::NicMac(*fabric, nic));
+    }
+    openflow_driver =
+        std::make_unique<pulse::southbound::openflow::OpenFlowDriver>(std::move(driver_options));
+    pulse::controller::FabricSyncOptions sync_options;
+    sync_options.probe_interval = std::chrono::milliseconds(config.openflow.probe_interval_ms);
+    sync_options.stats_interval = std::chrono::milliseconds(config.openflow.stats_interval_ms);
+    fabric_sync = std::make_unique<pulse::controller::FabricSync>(
+        controller->get(), openflow_driver.get(), sync_options);
+    pulse::controller::TelemetryLoop* loop = telemetry_loop.get();
+    fabric_sync->SetCountersHandler(
+        [loop](pulse::southbound::Dpid dpid,
+               const std::vector<pulse::southbound::PortCounters>& counters) {
+          loop->OnPortCounters(dpid, counters);
+        });
+    if (absl::Status status = fabric_sync->Start(); !status.ok()) {
+      return Fail(absl::Status(status.code(), absl::StrCat("openflow.listen: ", status.message())));
+    }
+    Log(LogLevel::kInfo, "OpenFlow: switches connect to ", address->first, ":",
+        openflow_driver->port());
+  } else {
+    Log(LogLevel::kInfo, "planning mode: no switches attached (no openflow section)");
   }
 
   // QoS policy, QosService and (optionally) the OVS push; outlives the API server.
@@ -233,6 +274,12 @@ int Run() {
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }
+  if (fabric_sync) {
+    pulse::controller::FabricSync* sync = fabric_sync.get();
+    server_options.discovery = [sync]() -> absl::StatusOr<pulse::controller::DiscoveryReport> {
+      return sync->Discovery();
+    };
+  }
   auto server = pulse::northbound::ApiServer::Start(controller->get(), server_options);
   if (!server.ok()) return Fail(server.status());
 
@@ -241,15 +288,15 @@ int Run() {
     std::ofstream(tmp) << (*server)->port() << "\n";
     std::rename(tmp.c_str(), port_file.c_str());  // appear whole, never half-written
   }
-  Log(LogLevel::kInfo, "pulse-controller serving (planning mode: no switches attached)");
-
   // Cluster role changes (controller thread): logged, shown as the health of service
   // "pulse.cluster.leader" (SERVING on the leader). The OpenFlow driver must follow them too:
   // ROLE_REQUEST MASTER (leader) or SLAVE with generation_id = generation to every switch.
   std::function<void(bool leader, uint64_t generation)> on_role_change =
-      [&replica, &server](bool leader, uint64_t generation) {
+      [&replica, &server, &openflow_driver](bool leader, uint64_t generation) {
         Log(LogLevel::kInfo, "cluster role: ", leader ? "LEADER" : "FOLLOWER", ", generation ",
             generation, "; ", replica->Describe());
+        // Switches fence a deposed leader themselves: its generation id is lower.
+        if (openflow_driver) openflow_driver->SetRole(leader, generation);
         (*server)->SetServingStatus("pulse.cluster.leader", leader);
       };
   if (replica) {
@@ -267,6 +314,7 @@ int Run() {
     (*server)->Shutdown(absl::Seconds(2));
   });
   io.run();
+  if (fabric_sync) fabric_sync->Stop();  // no more switch events into the controller
   // Resign now, so another replica takes over without waiting for the lease to expire.
   if (replica) {
     replica->Stop();

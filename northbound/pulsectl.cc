@@ -35,6 +35,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "controller/job_file.h"
+#include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -56,6 +57,7 @@ constexpr char kUsage[] =
 
 commands:
   topology                  switches, links, servers and the scheduler's GPU groups
+  discovery                 links found by LLDP against the intent (missing, miswired...)
   jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
@@ -336,6 +338,15 @@ int Topology(const Options& options, const std::shared_ptr<grpc::Channel>& chann
   return Print(options, response, [&] { return FormatTopology(response.topology()); });
 }
 
+int Discovery(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  if (options.args.size() != 1) return Usage("discovery: unexpected argument");
+  grpc::Status status = pulse::northbound::RunDiscoveryCommand(
+      channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); },
+      options.json, std::cout);
+  if (!status.ok()) return CallFailed(status, "GetDiscovery", options);
+  return 0;
+}
+
 int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   if (options.args.size() < 2) return Usage("jobs: give place, list, show ID or delete ID");
   const std::string& verb = options.args[1];
@@ -567,8 +578,9 @@ int Run(int argc, char** argv) {
   // Commands by name; a QoS service (qos show|audit|export) joins here when the proto has it.
   using Handler = std::function<int(const Options&, const std::shared_ptr<grpc::Channel>&)>;
   const std::map<std::string, Handler> commands = {
-      {"topology", Topology}, {"jobs", Jobs},           {"links", Links},   {"watch", Watch},
-      {"drain", Maintenance}, {"undrain", Maintenance}, {"health", Health},
+      {"topology", Topology}, {"jobs", Jobs},           {"links", Links},
+      {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
+      {"health", Health},     {"discovery", Discovery},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));
