@@ -1,0 +1,79 @@
+// `pulsectl qos` against an in-process QosService over a real channel.
+#include "northbound/pulsectl_qos.h"
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "northbound/qos_service.h"
+#include "tests/northbound/test_fabric.h"
+
+namespace pulse::northbound {
+namespace {
+
+class PulsectlQosTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fabric_ = pulse::testing::SmallLeafSpine(2, 2, 2);
+    QosServiceOptions options;
+    options.audit = [](const controller::QosPlan&) -> absl::StatusOr<QosAuditReport> {
+      return QosAuditReport{{{"leaf-1", 3, "queue 3 max-rate: want 1, have 2"}}, 12};
+    };
+    auto service =
+        QosServiceImpl::Create(fabric_.get(), controller::DefaultQosPolicy(), "", options);
+    ASSERT_TRUE(service.ok());
+    service_ = *std::move(service);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override { server_->Shutdown(); }
+  grpc::Status Run(const std::vector<std::string>& args, std::string* out, bool json = false) {
+    std::ostringstream stream;
+    grpc::Status status = RunQosCommand(
+        channel_, [](grpc::ClientContext*) {}, args, json, stream);
+    *out = stream.str();
+    return status;
+  }
+  std::shared_ptr<const topology::Fabric> fabric_;
+  std::unique_ptr<QosServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  int port_ = 0;
+};
+
+TEST_F(PulsectlQosTest, ShowListsEveryPlannedPort) {
+  std::string out;
+  ASSERT_TRUE(Run({"show"}, &out).ok());
+  int rows = 0;
+  for (size_t pos = out.find("\n"); pos != std::string::npos; pos = out.find("\n", pos + 1)) ++rows;
+  EXPECT_EQ(rows, 1 + 12 + 1) << out;  // header, 12 ports, footnote
+  EXPECT_TRUE(absl::StrContains(out, "server-0/nic-0")) << out;
+  ASSERT_TRUE(Run({"show", "--switch", "spine-1"}, &out).ok());
+  EXPECT_FALSE(absl::StrContains(out, "\nleaf-")) << out;  // only spine-1's rows
+  EXPECT_TRUE(absl::StrContains(out, "\nspine-1         2 leaf-1")) << out;
+  EXPECT_EQ(Run({"show", "--switch", "nope"}, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(PulsectlQosTest, AuditAndExport) {
+  std::string out;
+  ASSERT_TRUE(Run({"audit"}, &out).ok());
+  EXPECT_TRUE(absl::StrContains(out, "12 ports audited, 1 differences")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "leaf-1:3  queue 3 max-rate")) << out;
+  ASSERT_TRUE(Run({"export", "--format", "sonic", "--switch", "leaf-0"}, &out).ok());
+  nlohmann::json db = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(db.is_discarded()) << out;
+  EXPECT_TRUE(db.contains("BUFFER_PG"));
+  EXPECT_EQ(Run({"export", "--switch", "leaf-0"}, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Run({"frobnicate"}, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace pulse::northbound
