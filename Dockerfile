@@ -1,5 +1,6 @@
 # Pulse controller image: built from Debian packages only, runs as a non-root user.
-#   podman build --isolation=chroot -t localhost/pulse:latest .
+#   podman build --format docker --isolation=chroot -t localhost/pulse:latest .
+# (--format docker keeps the HEALTHCHECK; podman's default OCI format drops it.)
 # Stage 1 builds the daemon and the CLI; stage 2 carries only them and their shared libraries.
 FROM debian:bookworm-slim AS build
 COPY scripts/install-deps.sh /src/scripts/install-deps.sh
@@ -22,9 +23,11 @@ COPY examples/ /etc/pulse/examples/
 COPY examples/container.yaml /etc/pulse/pulse.yaml
 USER pulse
 WORKDIR /var/lib/pulse
+# pulsectl (and so the health check) talks to this address; override it with the listen address.
+ENV PULSE_SERVER=127.0.0.1:50051
 # 50051: gRPC API; 6653: OpenFlow; 9464: Prometheus metrics.
 EXPOSE 50051 6653 9464
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD ["/usr/local/bin/pulsectl", "--server", "127.0.0.1:50051", "--insecure", "health"]
+  CMD ["/usr/local/bin/pulsectl", "--insecure", "health"]
 ENTRYPOINT ["/usr/local/bin/pulse-controller"]
 CMD ["--config", "/etc/pulse/pulse.yaml"]
