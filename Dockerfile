@@ -25,7 +25,8 @@ USER pulse
 WORKDIR /var/lib/pulse
 # pulsectl (and so the health check) talks to this address; override it with the listen address.
 ENV PULSE_SERVER=127.0.0.1:50051
-# 50051: gRPC API; 6653: OpenFlow; 9464: Prometheus metrics.
+# 50051: gRPC API; 6653: OpenFlow (with an openflow section); 9464: Prometheus metrics (with
+# metrics_listen: 0.0.0.0:9464).
 EXPOSE 50051 6653 9464
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["/usr/local/bin/pulsectl", "--insecure", "health"]
