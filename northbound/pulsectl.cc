@@ -37,6 +37,7 @@
 #include "controller/job_file.h"
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
+#include "northbound/pulsectl_qos.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
 namespace {
@@ -58,6 +59,7 @@ constexpr char kUsage[] =
 commands:
   topology                  switches, links, servers and the scheduler's GPU groups
   discovery                 links found by LLDP against the intent (missing, miswired...)
+  qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic)
   jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
@@ -117,8 +119,8 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   if (options.server.empty()) options.server = "127.0.0.1:50051";
   if (const char* token = std::getenv("PULSE_TOKEN"); token != nullptr) options.token = token;
 
-  const std::vector<std::string> valued = {"server",  "ca",   "cert", "key",  "token",
-                                           "timeout", "file", "top",  "from", "count"};
+  const std::vector<std::string> valued = {"server", "ca",  "cert", "key",   "token",  "timeout",
+                                           "file",   "top", "from", "count", "switch", "format"};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {
@@ -171,6 +173,9 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       options.timeout_given = true;
     } else if (name == "file") {
       options.job_file = *value;
+    } else if (name == "switch" || name == "format") {  // qos subcommand options, passed on
+      options.args.push_back(absl::StrCat("--", name));
+      options.args.push_back(*value);
     } else if (name == "top") {
       if (!absl::SimpleAtoi(*value, &options.top) || options.top < 0 || options.top > 10000) {
         return absl::InvalidArgumentError(
@@ -344,6 +349,15 @@ int Discovery(const Options& options, const std::shared_ptr<grpc::Channel>& chan
       channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); },
       options.json, std::cout);
   if (!status.ok()) return CallFailed(status, "GetDiscovery", options);
+  return 0;
+}
+
+int Qos(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  std::vector<std::string> args(options.args.begin() + 1, options.args.end());
+  grpc::Status status = pulse::northbound::RunQosCommand(
+      channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); }, args,
+      options.json, std::cout);
+  if (!status.ok()) return CallFailed(status, "QosService", options);
   return 0;
 }
 
@@ -580,7 +594,7 @@ int Run(int argc, char** argv) {
   const std::map<std::string, Handler> commands = {
       {"topology", Topology}, {"jobs", Jobs},           {"links", Links},
       {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
-      {"health", Health},     {"discovery", Discovery},
+      {"health", Health},     {"discovery", Discovery}, {"qos", Qos},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));
