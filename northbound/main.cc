@@ -261,8 +261,17 @@ int Run() {
   qos_options.ovsdb_endpoint = absl::GetFlag(FLAGS_qos_ovsdb);
   qos_options.tokens = tokens;
   qos_options.store = replica ? replica->store() : store.get();
+  const bool qos_configured =
+      !qos_options.policy_file.empty() || !qos_options.ovsdb_endpoint.empty();
   auto qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
-  if (!qos.ok()) return Fail(qos.status());
+  if (!qos.ok()) {
+    // An operator's own policy or push target that does not work stops start-up. The built-in
+    // default policy not fitting this fabric (e.g. a lab whose link speeds have no published PFC
+    // numbers) must not keep the controller from forwarding: run without the QoS service.
+    if (qos_configured) return Fail(qos.status());
+    Log(LogLevel::kError,
+        "QoS disabled: the default policy cannot plan this fabric: ", qos.status().message());
+  }
 
   pulse::northbound::ApiServerOptions server_options;
   server_options.listen_address = config.listen;
@@ -270,7 +279,7 @@ int Run() {
   server_options.tls = config.tls;
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
-  server_options.extra_services.push_back((*qos)->service.get());
+  if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }
