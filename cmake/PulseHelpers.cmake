@@ -21,3 +21,18 @@ function(pulse_add_test)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "unit")
   endif()
 endfunction()
+
+# pulse_lock_integration_tests(): every test of the calling directory labelled `integration`
+# gets RESOURCE_LOCK machine_network, however it was added (pulse_add_test or a plain add_test for
+# a Python or shell script): they share Open vSwitch, Mininet's clean-up and network namespaces,
+# so no two may run at once. Call it at the end of a CMakeLists.txt that uses plain add_test.
+# (CMake 3.25 can set test properties only from the directory that added the test.)
+function(pulse_lock_integration_tests)
+  get_property(tests DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} PROPERTY TESTS)
+  foreach(t IN LISTS tests)
+    get_test_property(${t} LABELS labels)
+    if(labels AND "integration" IN_LIST labels)
+      set_tests_properties(${t} PROPERTIES RESOURCE_LOCK machine_network)
+    endif()
+  endforeach()
+endfunction()
