@@ -323,7 +323,9 @@ int Run() {
     (*server)->Shutdown(absl::Seconds(2));
   });
   io.run();
+  // Tear down in dependency order: everything that posts into the controller goes before it.
   if (fabric_sync) fabric_sync->Stop();  // no more switch events into the controller
+  telemetry_loop.reset();                // waits on the controller: must run while it exists
   // Resign now, so another replica takes over without waiting for the lease to expire.
   if (replica) {
     replica->Stop();
