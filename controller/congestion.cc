@@ -59,6 +59,10 @@ void CongestionDetector::Observe(const std::vector<double>& utilisation, int64_t
   }
 }
 
+void CongestionDetector::RestartHold() {
+  for (LinkState& s : links_) s = LinkState{};
+}
+
 std::vector<DirectedLinkId> CongestionDetector::HotLinks() const {
   std::vector<DirectedLinkId> hot;
   for (size_t d = 0; d < links_.size(); ++d) {

@@ -88,6 +88,11 @@ class CongestionDetector {
 
   int moves_in_interval(int64_t now_ms) const;
 
+  // Forgets which links are hot: each must again stay at or above the threshold for a full hold
+  // time before it is acted on. Called once moves are applied, so the next decision rests only on
+  // counters taken after them (earlier ones still show the moved flows on their old paths).
+  void RestartHold();
+
  private:
   CongestionDetector(std::shared_ptr<const topology::Fabric> fabric, CongestionOptions options);
 

@@ -186,6 +186,10 @@ void TelemetryLoop::UpdateMetrics(const std::vector<double>& utilisation,
 std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
   const std::vector<double> load = telemetry_.DirectedLinkLoadBps();
   const std::vector<double> utilisation = telemetry_.DirectedLinkUtilisation();
+  // A batch was applied since the last tick: hot links must prove themselves again on counters
+  // taken after it (a settle time counted from the decision is too short when applying and
+  // re-pinning take a while: the stale load then moves the partner flow too).
+  if (batch_applied_.exchange(false)) detector_.RestartHold();
   detector_.Observe(utilisation, now_ms);
   const SnapshotPtr snapshot = controller_->snapshot();
   UpdateMetrics(utilisation, *snapshot);
@@ -241,6 +245,7 @@ std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
           std::lock_guard<std::mutex> lock(stats_mu_);
           stats_.moves_applied += result->moved.size();
           stats_.moves_refused += result->refused.size();
+          if (!result->moved.empty()) batch_applied_.store(true);
         }
         moves_in_flight_.store(false);
       });

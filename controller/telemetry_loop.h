@@ -12,8 +12,10 @@
 // on a saturated spine link therefore each get half that link; traffic Pulse did not place still
 // counts in the link load the detector sees.
 //
-// After a batch of moves no decision is made for one hold time, so the next one sees counters that
-// include the moves (otherwise a second hot link of the same old path moves the other flow too).
+// After a batch of moves no decision is made for one hold time, and once the controller has applied
+// the batch every link must be hot again for a full hold time on later counters, so the next
+// decision sees counters that include the moves (otherwise stale load on the old path, or none yet
+// on the new one, moves the partner flow too).
 //
 // Threading: counters and timer ticks run on the loop's own thread (an io_context); the state
 // (Telemetry, detector) is touched only there. Moves are sent to the controller asynchronously and
@@ -115,6 +117,8 @@ class TelemetryLoop {
   int64_t settle_until_ms_ = 0;  // no new decision before this (the last batch settles)
 
   std::atomic<bool> moves_in_flight_{false};
+  // Set by the MoveFlows reply when flows moved; the next tick restarts the hot links' holds.
+  std::atomic<bool> batch_applied_{false};
   mutable std::mutex stats_mu_;
   TelemetryLoopStats stats_;           // guarded by stats_mu_
   std::vector<double> last_load_bps_;  // guarded by stats_mu_

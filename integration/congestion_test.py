@@ -6,10 +6,11 @@ with TCLink, and the intent rewritten to the same speed so the controller's util
 measured against the real capacity. Two explicit jobs, server-0 -> server-2 and server-1 ->
 server-3 (leaf-0 to leaf-1), are placed while spine-1 is drained, so both are pinned through
 spine-0 (a deterministic collision: ECMP hashing of two flows collides only half the time);
-spine-1 is then undrained, which moves nothing. Two iperf3 TCP flows follow those pins.
+their colliding throughput is measured, then spine-1 is undrained, which by itself moves nothing. Two iperf3 TCP flows follow those pins.
 
 Asserted from the hosts and switches, not from the controller:
-  - the controller moves one flow onto spine-1 within MAX_DETECT_S of the traffic start;
+  - the controller moves one flow onto spine-1 within MAX_DETECT_S of spine-1 coming back
+    (the colliding baseline is measured while spine-1 is still drained);
   - the combined iperf3 throughput after the move is >= 1.8x what it was while they collided;
   - the spines' port counters show the traffic on both spines afterwards;
   - the daemon's /metrics shows pulse_link_utilisation, pulse_connected_switches and
@@ -108,7 +109,6 @@ def main():
         ctl.pulsectl("drain", "spine-1")
         ctl.pulsectl("jobs", "place", "-f", write_job(tmp, "a", "server-0/nic-0", "server-2/nic-0"))
         ctl.pulsectl("jobs", "place", "-f", write_job(tmp, "b", "server-1/nic-0", "server-3/nic-0"))
-        ctl.pulsectl("undrain", "spine-1")
         shows = ctl.pulsectl("jobs", "show", "a") + ctl.pulsectl("jobs", "show", "b")
         if "spine-1" in shows:
             fail("setup: a job crosses spine-1 although it was drained:\n" + shows)
@@ -116,12 +116,19 @@ def main():
         h = {n: lab.host_of_nic(f"server-{n}/nic-0").name for n in range(4)}
         pairs = [(h[0], h[2], 5301), (h[1], h[3], 5302)]
 
-        # While they collide: both pinned through spine-0.
+        # While they collide: both pinned through spine-0. Measured with spine-1 still drained,
+        # so the controller has nowhere to move them during the baseline (with spine-1 up, it
+        # separates them within ~2 s, inside a 4 s window, and the baseline would be half
+        # separated already).
         before_spines = spine_bytes(lab)
-        t0 = time.time()
         before = iperf_window(lab, pairs, 4)
         log(f"colliding: {[round(x / 1e6, 2) for x in before]} Mbit/s, "
             f"combined {sum(before) / 1e6:.2f}")
+        ctl.pulsectl("undrain", "spine-1")
+        shows = ctl.pulsectl("jobs", "show", "a") + ctl.pulsectl("jobs", "show", "b")
+        if "spine-1" in shows:
+            fail("setup: undraining spine-1 moved a job by itself:\n" + shows)
+        t0 = time.time()  # from here the controller may separate them
 
         # Keep them running until the controller moves one (bounded), then measure again.
         moved_at = None
