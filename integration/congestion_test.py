@@ -140,7 +140,7 @@ def main():
                 break
         if moved_at is None:
             fail(f"no flow moved to spine-1 within {MAX_DETECT_S} s; log:\n{ctl.log_tail()}")
-        log(f"controller moved a flow {moved_at:.1f} s after the traffic started")
+        log(f"controller moved a flow {moved_at:.1f} s after spine-1 came back (traffic running)")
         mid_spines = spine_bytes(lab)
         after = iperf_window(lab, pairs, 5)
         after_spines = spine_bytes(lab)
