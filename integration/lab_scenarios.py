@@ -1,0 +1,66 @@
+"""Shared steps of the Mininet scenarios: each asserts on the switches and the traffic.
+
+Run by the scenario scripts and the main job with /usr/bin/python3 as root.
+"""
+
+import json
+import os
+import time
+
+from pulse_net import iperf3_pair, log, run
+
+LAB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "leaf-spine.yaml")
+PAIR_JOB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "jobs",
+                        "lab-pair.yaml")
+
+
+def wait_discovery(ctl, timeout_s=30):
+    """Polls GetDiscovery until discovery has judged; returns the JSON report."""
+    deadline = time.time() + timeout_s
+    report = {}
+    while time.time() < deadline:
+        out = ctl.pulsectl("--json", "discovery", check=False)
+        if out.strip().startswith("{"):
+            report = json.loads(out)
+            if report.get("probeRounds", 0) >= 3 and report.get("description", ""):
+                return report
+        time.sleep(1)
+    return report
+
+
+def pingall_loss(lab):
+    return lab.net.pingAll(timeout=1)
+
+
+def place_pair_job(ctl):
+    """Places examples/jobs/lab-pair.yaml; returns the planned spine and the job JSON."""
+    ctl.pulsectl("jobs", "place", "-f", PAIR_JOB)
+    job = json.loads(ctl.pulsectl("--json", "jobs", "show", "lab-pair"))
+    flows = job.get("job", job).get("flows", [])
+    assert len(flows) == 1, f"expected one flow, got {job}"
+    spines = [h["switchName"] for h in flows[0]["hops"] if h["switchName"].startswith("spine-")]
+    assert len(spines) == 1, f"a cross-leaf flow crosses exactly one spine: {flows[0]}"
+    return spines[0], flows[0]
+
+
+def spine_tx_towards(lab, spine, leaf):
+    ports = lab.switch_ports_to(spine, leaf)
+    tx = lab.port_tx_bytes(spine)
+    return sum(tx.get(p, 0) for p in ports)
+
+
+def traffic_follows_plan(lab, planned_spine, seconds=4):
+    """Runs iperf3 server-0 -> server-4 and returns (bits/s, {spine: bytes towards leaf-2})."""
+    spines = ["spine-0", "spine-1"]
+    before = {s: spine_tx_towards(lab, s, "leaf-2") for s in spines}
+    bps = iperf3_pair(lab, "h1", "h5", seconds=seconds)
+    time.sleep(1.5)  # let the switches' counters settle
+    after = {s: spine_tx_towards(lab, s, "leaf-2") for s in spines}
+    delta = {s: after[s] - before[s] for s in spines}
+    log(f"iperf3 h1->h5 {bps / 1e6:.1f} Mbit/s; bytes towards leaf-2: {delta}; "
+        f"planned {planned_spine}")
+    return bps, delta
+
+
+def pin_rules(lab, switch):
+    return [f for f in lab.dump_flows(switch) if "priority=300" in f]
