@@ -466,8 +466,8 @@ void Controller::MoveFlows(std::vector<FlowMoveRequest> requests, std::string re
             absl::StrCat(request.job_id, "#", request.flow_index, ": ", status.message()));
         continue;
       }
-      result.moved.push_back(FlowMove{request.job_id, request.flow_index, std::move(old_path),
-                                      request.new_path});
+      result.moved.push_back(
+          FlowMove{request.job_id, request.flow_index, std::move(old_path), request.new_path});
     }
     if (!result.moved.empty()) {
       EmitJobMoves(result.moved, reason);

@@ -22,7 +22,7 @@
 namespace grpc {
 class Server;
 class Service;
-}
+}  // namespace grpc
 
 namespace pulse::northbound {
 

@@ -243,9 +243,9 @@ LinkId FabricBuilder::AddLink(NodeId a, NodeId b, int64_t capacity_bps, double c
   int la = fabric_.nodes_[a].level;
   int lb = fabric_.nodes_[b].level;
   if (std::abs(la - lb) != 1) {
-    errors_.push_back(absl::StrCat("link '", fabric_.nodes_[a].name, "' - '",
-                                   fabric_.nodes_[b].name,
-                                   "' does not join adjacent tiers (levels ", la, " and ", lb, ")"));
+    errors_.push_back(
+        absl::StrCat("link '", fabric_.nodes_[a].name, "' - '", fabric_.nodes_[b].name,
+                     "' does not join adjacent tiers (levels ", la, " and ", lb, ")"));
   }
   // Keep the lower-level end as `a`, so direction 0 is always "up".
   if (la > lb) {

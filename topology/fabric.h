@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -58,9 +58,9 @@ struct Node {
   NodeKind kind = NodeKind::kSwitch;
   SwitchRole role = SwitchRole::kLeaf;  // meaningful for switches only
   int level = kNicLevel;
-  int pod = -1;    // fat-tree pod of a leaf/spine, or of the NIC's server; -1 when not in a pod
-  int rail = -1;   // rail of a rail switch or of a NIC; -1 when not rail-aligned
-  int plane = 0;   // plane of a switch in a multi-plane fabric (0 in single-plane fabrics)
+  int pod = -1;   // fat-tree pod of a leaf/spine, or of the NIC's server; -1 when not in a pod
+  int rail = -1;  // rail of a rail switch or of a NIC; -1 when not rail-aligned
+  int plane = 0;  // plane of a switch in a multi-plane fabric (0 in single-plane fabrics)
   uint64_t datapath_id = 0;  // OpenFlow datapath id of a switch; 0 for NICs
   ServerId server = -1;      // server owning a NIC; -1 for switches
   std::vector<Port> ports;
@@ -77,7 +77,7 @@ struct LinkEnd {
 struct Link {
   LinkEnd a;  // by convention the lower-level end (NIC or leaf side) when built by a builder
   LinkEnd b;
-  int64_t capacity_bps = 0;  // per direction
+  int64_t capacity_bps = 0;   // per direction
   double cable_length_m = 0;  // 0 means unknown: QoS planning then uses the role default
 };
 
