@@ -70,6 +70,7 @@ FabricSync::FabricSync(Controller* controller, southbound::SwitchDriver* driver,
       groups_(fabric_),
       groups_status_(*fabric_),
       observed_(&ObservedLess),
+      timer_work_(boost::asio::make_work_guard(timer_io_)),
       probe_timer_(timer_io_),
       stats_timer_(timer_io_) {}
 
@@ -78,15 +79,10 @@ FabricSync::~FabricSync() { Stop(); }
 absl::Status FabricSync::Start() {
   std::weak_ptr<std::atomic<bool>> alive = alive_;
   controller_->AddForwardingObserver(
-      [this, alive](const SnapshotPtr& /*before*/, const SnapshotPtr& after) {
+      [this, alive](const SnapshotPtr& /*before*/, const SnapshotPtr& /*after*/) {
         auto live = alive.lock();
         if (!live || !*live) return;
-        std::vector<PendingApply> pending;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          pending = PlanLocked(after, {});
-        }
-        Dispatch(std::move(pending));
+        RequestPush(std::nullopt);
       });
   if (absl::Status s = driver_->Start(this); !s.ok()) return s;
   ScheduleProbe();
@@ -102,9 +98,41 @@ void FabricSync::Stop() {
     probe_timer_.cancel();
     stats_timer_.cancel();
   });
+  timer_work_.reset();
   timer_io_.stop();
   if (timer_thread_.joinable()) timer_thread_.join();
   driver_->Stop();
+}
+
+void FabricSync::RequestPush(std::optional<Dpid> force) {
+  bool post;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (force) force_pending_.insert(*force);
+    post = !push_scheduled_;
+    push_scheduled_ = true;
+  }
+  if (post) boost::asio::post(timer_io_, [this] { RunPush(); });
+}
+
+void FabricSync::RunPush() {
+  std::vector<PendingApply> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    push_scheduled_ = false;
+    std::set<Dpid> force = std::move(force_pending_);
+    force_pending_.clear();
+    // The latest published state: changes that arrived while this push waited are folded in.
+    pending = PlanLocked(controller_->snapshot(), force);
+  }
+  Dispatch(std::move(pending));
+}
+
+std::future<void> FabricSync::Sync() {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> result = done->get_future();
+  boost::asio::post(timer_io_, [done] { done->set_value(); });
+  return result;
 }
 
 std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& snapshot,
@@ -193,12 +221,7 @@ void FabricSync::OnSwitchConnected(Dpid dpid, const std::vector<southbound::Swit
   controller_->OnSwitchConnected(*node);
   // The controller publishes only if it did not already count this switch as connected (a
   // reconnect it never saw lost): give the switch its tables now either way.
-  std::vector<PendingApply> pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending = PlanLocked(controller_->snapshot(), {dpid});
-  }
-  Dispatch(std::move(pending));
+  RequestPush(dpid);
 }
 
 void FabricSync::OnSwitchLost(Dpid dpid) {

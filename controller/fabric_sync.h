@@ -7,7 +7,9 @@
 //
 // Core to southbound: on every forwarding change the Controller publishes, FabricSync computes
 // the desired tables of every switch (forwarding.h) and hands the driver those that differ from
-// what it last confirmed, so a change touches only the switches it concerns. A switch that
+// what it last confirmed, so a change touches only the switches it concerns. The computation runs
+// on FabricSync's own thread, never on the controller's, and coalesces: changes that arrive while
+// a push waits are served by one computation from the latest snapshot. A switch that
 // (re)connects is always given its full tables (the driver reconciles against what the switch
 // holds, so nothing is duplicated after a controller restart).
 //
@@ -24,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "controller/controller.h"
@@ -76,6 +80,9 @@ class FabricSync : public southbound::FabricEventSink {
   void SetCountersHandler(CountersHandler handler) { counters_handler_ = std::move(handler); }
 
   DiscoveryReport Discovery() const;
+  // Resolves once every push requested before it has been computed and handed to the driver
+  // (a barrier for tests and shutdown).
+  std::future<void> Sync();
   // Milliseconds from the last port-down report to the barrier of its last fix; -1 if none yet.
   double last_repair_ms() const { return last_repair_ms_.load(); }
   // Switches whose desired tables were confirmed by the driver, and apply errors seen.
@@ -103,6 +110,10 @@ class FabricSync : public southbound::FabricEventSink {
   std::vector<PendingApply> PlanLocked(const SnapshotPtr& snapshot,
                                        const std::set<southbound::Dpid>& force);
   void Dispatch(std::vector<PendingApply> pending);
+  // Asks for a push from the latest snapshot on the sync thread (`force`: also resend that
+  // switch's full tables). Pushes already queued absorb the request.
+  void RequestPush(std::optional<southbound::Dpid> force);
+  void RunPush();
   void ReportLinkEnd(topology::NodeId node, southbound::PortNo port, bool up);
   void ScheduleProbe();
   void ScheduleStats();
@@ -120,6 +131,8 @@ class FabricSync : public southbound::FabricEventSink {
   std::map<southbound::Dpid, southbound::SwitchForwarding> applied_;  // confirmed or in flight
   std::set<southbound::Dpid> connected_;
   std::set<std::pair<topology::NodeId, southbound::PortNo>> ends_down_;
+  bool push_scheduled_ = false;               // a RunPush is queued on timer_io_
+  std::set<southbound::Dpid> force_pending_;  // switches the queued push resends in full
   std::optional<Clock::time_point> repair_started_;
   int repair_pending_ = 0;
   std::map<topology::ObservedLink, Clock::time_point,
@@ -131,8 +144,9 @@ class FabricSync : public southbound::FabricEventSink {
   std::atomic<uint64_t> applies_confirmed_{0};
   std::atomic<uint64_t> apply_errors_{0};
 
-  // Timers run on their own small event loop.
+  // Table pushes and timers run on their own small event loop.
   boost::asio::io_context timer_io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> timer_work_;
   boost::asio::steady_timer probe_timer_;
   boost::asio::steady_timer stats_timer_;
   std::thread timer_thread_;

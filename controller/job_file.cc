@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::controller {
@@ -224,38 +225,16 @@ absl::StatusOr<std::vector<std::string>> ExpandEndpointRange(absl::string_view p
 }
 
 absl::StatusOr<double> ParseRateBps(absl::string_view text) {
-  std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
-  if (absl::EndsWith(t, "bps")) t.resize(t.size() - 3);
-  double scale = 1;
-  if (!t.empty()) {
-    switch (t.back()) {
-      case 'k':
-        scale = 1e3;
-        break;
-      case 'm':
-        scale = 1e6;
-        break;
-      case 'g':
-        scale = 1e9;
-        break;
-      case 't':
-        scale = 1e12;
-        break;
-      default:
-        break;
-    }
-    if (scale != 1) t.pop_back();
-  }
-  double value = 0;
-  if (!absl::SimpleAtod(t, &value) || !std::isfinite(value)) {
+  absl::StatusOr<double> value = topology::ParseBitsPerSecond(text);
+  if (!value.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("rate '", text, "' is not a number of bps (e.g. 100G, 400Gbps, 1e11)"));
   }
-  if (value <= 0) {
+  if (*value <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("rate '", text, "' must be > 0 (omit the rate for the NIC's line rate)"));
   }
-  return value * scale;
+  return *value;
 }
 
 absl::StatusOr<JobSpec> ParseJobYaml(absl::string_view yaml_text, absl::string_view source) {

@@ -20,46 +20,22 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::topology {
 
 absl::StatusOr<int64_t> ParseSpeedBps(absl::string_view text) {
-  absl::string_view s = absl::StripAsciiWhitespace(text);
-  std::string lower = absl::AsciiStrToLower(s);
-  absl::string_view rest = lower;
-  if (!absl::ConsumeSuffix(&rest, "bps")) absl::ConsumeSuffix(&rest, "b/s");
-  double scale = 1;
-  if (!rest.empty()) {
-    switch (rest.back()) {
-      case 'k':
-        scale = 1e3;
-        break;
-      case 'm':
-        scale = 1e6;
-        break;
-      case 'g':
-        scale = 1e9;
-        break;
-      case 't':
-        scale = 1e12;
-        break;
-      default:
-        break;
-    }
-    if (scale != 1) rest.remove_suffix(1);
-  }
-  double value = 0;
-  if (rest.empty() || !absl::SimpleAtod(rest, &value) || !std::isfinite(value)) {
+  absl::StatusOr<double> bps = ParseBitsPerSecond(text);
+  if (!bps.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "expected a speed such as 100G or a number of bits per second, got '", text, "'"));
   }
-  const double bps = value * scale;
-  if (!(bps >= 1) || bps > 1e15) {
+  if (!(*bps >= 1) || *bps > 1e15) {
     return absl::InvalidArgumentError(
         absl::StrCat("speed '", text, "' is out of range (1 bps to 1000T)"));
   }
-  return static_cast<int64_t>(std::llround(bps));
+  return static_cast<int64_t>(std::llround(*bps));
 }
 
 namespace {

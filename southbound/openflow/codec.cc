@@ -652,12 +652,15 @@ absl::Status DecodeMultipartRequest(Reader& r, MultipartRequest* m) {
   return r.status();
 }
 
+// The multipart type of each alternative of MultipartRequest::body and MultipartReply::body:
+// both variants list their alternatives in this order (messages.h).
+constexpr MultipartType kMultipartTypeOfBody[] = {
+    MultipartType::kDesc,      MultipartType::kFlow,      MultipartType::kAggregate,
+    MultipartType::kTable,     MultipartType::kPortStats, MultipartType::kGroup,
+    MultipartType::kGroupDesc, MultipartType::kPortDesc};
+
 void EncodeMultipartRequest(Writer& w, const MultipartRequest& m) {
-  static constexpr MultipartType kTypes[] = {MultipartType::kDesc,      MultipartType::kFlow,
-                                             MultipartType::kAggregate, MultipartType::kTable,
-                                             MultipartType::kPortStats, MultipartType::kGroup,
-                                             MultipartType::kGroupDesc, MultipartType::kPortDesc};
-  w.U16(static_cast<uint16_t>(kTypes[m.body.index()])), w.U16(m.flags), w.Zeros(4);
+  w.U16(static_cast<uint16_t>(kMultipartTypeOfBody[m.body.index()])), w.U16(m.flags), w.Zeros(4);
   std::visit(Overloaded{
                  [&](const FlowStatsRequest& f) { EncodeFlowStatsRequest(w, f); },
                  [&](const AggregateStatsRequest& a) { EncodeFlowStatsRequest(w, a.filter); },
@@ -803,11 +806,7 @@ absl::Status DecodeMultipartReply(Reader& r, MultipartReply* m) {
 }
 
 void EncodeMultipartReply(Writer& w, const MultipartReply& m) {
-  static constexpr MultipartType kTypes[] = {MultipartType::kDesc,      MultipartType::kFlow,
-                                             MultipartType::kAggregate, MultipartType::kTable,
-                                             MultipartType::kPortStats, MultipartType::kGroup,
-                                             MultipartType::kGroupDesc, MultipartType::kPortDesc};
-  w.U16(static_cast<uint16_t>(kTypes[m.body.index()])), w.U16(m.flags), w.Zeros(4);
+  w.U16(static_cast<uint16_t>(kMultipartTypeOfBody[m.body.index()])), w.U16(m.flags), w.Zeros(4);
   std::visit(Overloaded{
                  [&](const DescReply& d) {
                    w.FixedString(d.mfr_desc, 256), w.FixedString(d.hw_desc, 256);

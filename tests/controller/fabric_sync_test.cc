@@ -93,9 +93,12 @@ class FabricSyncTest : public ::testing::Test {
     }
     controller_->Sync().wait();
   }
-  // Settles: everything the controller posted, and the observer's pushes, have run.
+  // Settles: everything the controller posted, and the pushes it triggered, have run.
   void Settle() {
-    for (int i = 0; i < 3; ++i) controller_->Sync().wait();
+    for (int i = 0; i < 3; ++i) {
+      controller_->Sync().wait();
+      sync_->Sync().wait();
+    }
   }
 
   std::shared_ptr<const Fabric> fabric_;
