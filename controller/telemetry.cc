@@ -156,6 +156,17 @@ std::vector<double> Telemetry::DirectedLinkLoadBps() const {
   return load;
 }
 
+std::vector<bool> Telemetry::DirectedLinkMeasured() const {
+  if (fabric_ == nullptr) return {};
+  std::vector<bool> measured(fabric_->num_directed_links(), false);
+  for (const auto& [key, state] : ports_) {
+    if (!state.has_rates) continue;
+    if (state.rx_link >= 0) measured[state.rx_link] = true;
+    if (state.tx_link >= 0) measured[state.tx_link] = true;
+  }
+  return measured;
+}
+
 std::vector<double> Telemetry::DirectedLinkUtilisation() const {
   std::vector<double> load = DirectedLinkLoadBps();
   for (size_t d = 0; d < load.size(); ++d) {

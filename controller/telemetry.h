@@ -150,6 +150,9 @@ class Telemetry {
   // Links without data are 0. Empty without a fabric.
   std::vector<double> DirectedLinkLoadBps() const;
   std::vector<double> DirectedLinkUtilisation() const;
+  // Which directed links have data: a port at either end has reported rates. Empty without a
+  // fabric. Lets readers tell "idle" (0 measured) from "not measured" (0 by default above).
+  std::vector<bool> DirectedLinkMeasured() const;
 
   size_t num_ports() const { return ports_.size(); }
   uint64_t resets() const { return resets_; }  // restarts detected so far

@@ -1,6 +1,7 @@
 #include "controller/telemetry_loop.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -97,10 +98,19 @@ void TelemetryLoop::OnPortCounters(southbound::Dpid dpid,
   boost::asio::post(io_, [this, dpid, counters, now_ms] { Ingest(dpid, counters, now_ms); });
 }
 
+void TelemetryLoop::OnPortCounterSamples(std::vector<PortCounterSample> samples) {
+  if (!running_.load()) return;
+  const int64_t now_ms = NowMs();
+  boost::asio::post(io_, [this, samples = std::move(samples), now_ms]() mutable {
+    for (PortCounterSample& sample : samples) sample.time_ms = now_ms;
+    IngestSamples(samples);
+  });
+}
+
 void TelemetryLoop::Ingest(southbound::Dpid dpid,
                            const std::vector<southbound::PortCounters>& counters, int64_t now_ms) {
-  uint64_t ok = 0;
-  uint64_t rejected = 0;
+  std::vector<PortCounterSample> samples;
+  samples.reserve(counters.size());
   for (const southbound::PortCounters& c : counters) {
     PortCounterSample sample;
     sample.key = PortKey{dpid, c.port};
@@ -113,6 +123,15 @@ void TelemetryLoop::Ingest(southbound::Dpid dpid,
     sample.tx_drops = c.tx_drops;
     sample.rx_errors = c.rx_errors;
     sample.tx_errors = c.tx_errors;
+    samples.push_back(sample);
+  }
+  IngestSamples(samples);
+}
+
+void TelemetryLoop::IngestSamples(const std::vector<PortCounterSample>& samples) {
+  uint64_t ok = 0;
+  uint64_t rejected = 0;
+  for (const PortCounterSample& sample : samples) {
     absl::StatusOr<IngestOutcome> outcome = telemetry_.Ingest(sample);
     if (outcome.ok()) {
       ++ok;
@@ -199,6 +218,10 @@ std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
     ++stats_.ticks;
     stats_.hot_links = hot;
     last_load_bps_ = load;
+    const std::vector<bool> measured = telemetry_.DirectedLinkMeasured();
+    for (size_t d = 0; d < last_load_bps_.size() && d < measured.size(); ++d) {
+      if (!measured[d]) last_load_bps_[d] = std::numeric_limits<double>::quiet_NaN();
+    }
   }
   std::vector<FlowMoveRequest> requests;
   // After a batch, counters need a hold time to show its effect: deciding earlier would see the

@@ -82,11 +82,17 @@ class TelemetryLoop {
 
   // FabricSync::CountersHandler: any thread; posted to the loop thread, stamped on arrival.
   void OnPortCounters(southbound::Dpid dpid, const std::vector<southbound::PortCounters>& counters);
+  // The same for counters that arrive already keyed and typed (the sFlow collector: 64-bit byte,
+  // 32-bit packet counters); each sample is re-stamped on arrival. Feed one port from one source
+  // only: two sources' counters interleaved make no rates.
+  void OnPortCounterSamples(std::vector<PortCounterSample> samples);
 
   // --- The synchronous core, run by the loop thread; tests call it directly without Start(). ---
   // Ingests one switch's counters read at `now_ms` (monotonic).
   void Ingest(southbound::Dpid dpid, const std::vector<southbound::PortCounters>& counters,
               int64_t now_ms);
+  // Ingests samples whose keys and times are set.
+  void IngestSamples(const std::vector<PortCounterSample>& samples);
   // One evaluation at `now_ms`: observes utilisation, refreshes metrics, decides and sends moves
   // to the controller. Returns the moves requested (empty while a previous batch is in flight).
   std::vector<FlowMoveRequest> Tick(int64_t now_ms);
@@ -96,7 +102,8 @@ class TelemetryLoop {
                                                       const std::vector<double>& link_load_bps);
 
   TelemetryLoopStats stats() const;
-  // Measured load per directed link at the last tick (copy; any thread).
+  // Measured load per directed link at the last tick (copy; any thread), indexed by
+  // DirectedLinkId; NaN for a link no switch has reported on yet. Empty before the first tick.
   std::vector<double> MeasuredLinkLoadBps() const;
 
  private:

@@ -13,6 +13,8 @@ Asserted from the hosts and switches, not from the controller:
     (the colliding baseline is measured while spine-1 is still drained);
   - the combined iperf3 throughput after the move is >= 1.8x what it was while they collided;
   - the spines' port counters show the traffic on both spines afterwards;
+  - while they run, the API's link view (pulsectl links) shows measured load on leaf-0's
+    uplinks within 25% of iperf3's combined rate;
   - the daemon's /metrics shows pulse_link_utilisation, pulse_connected_switches and
     pulse_flow_moves_total.
 Run as root with /usr/bin/python3; label integration.
@@ -144,7 +146,18 @@ def main():
             fail(f"no flow moved to spine-1 within {MAX_DETECT_S} s; log:\n{ctl.log_tail()}")
         log(f"controller moved a flow {moved_at:.1f} s after spine-1 came back (traffic running)")
         mid_spines = spine_bytes(lab)
+        # While the separated flows run, read what the API reports as measured load (from the
+        # switches' port counters) next to the planned load.
+        links_during = {}
+
+        def read_links():
+            time.sleep(3.5)
+            links_during.update(json.loads(ctl.pulsectl("--json", "links", "--top", "0")))
+
+        reader = threading.Thread(target=read_links)
+        reader.start()
         after = iperf_window(lab, pairs, 5)
+        reader.join()
         after_spines = spine_bytes(lab)
         log(f"separated: {[round(x / 1e6, 2) for x in after]} Mbit/s, "
             f"combined {sum(after) / 1e6:.2f}")
@@ -164,6 +177,20 @@ def main():
         log(f"/metrics: flow moves {m.group(1) if m else None}, connected switches "
             f"{connected.group(1) if connected else None}")
 
+        # Measured load on leaf-0's uplinks (both flows leave leaf-0) against iperf3's own rate.
+        uplinks = [l for l in links_during.get("links", [])
+                   if l.get("fromNode") == "leaf-0" and l.get("toNode", "").startswith("spine")]
+        measured = [l.get("measuredLoadBps") for l in uplinks]
+        log(f"API during the separated window: leaf-0 uplinks measured "
+            f"{[None if m is None else round(m / 1e6, 2) for m in measured]} Mbit/s, planned "
+            f"{[round(l.get('plannedLoadBps', 0) / 1e6, 2) for l in uplinks]} Mbit/s; "
+            f"iperf3 {sum(after) / 1e6:.2f} Mbit/s")
+        if len(uplinks) != 2 or any(m is None for m in measured):
+            fail(f"ListLinks has no measured load on leaf-0's uplinks: {uplinks}")
+        measured_sum = sum(measured)
+        if abs(measured_sum - sum(after)) > 0.25 * sum(after):
+            fail(f"measured load {measured_sum / 1e6:.2f} Mbit/s is not within 25% of iperf3's "
+                 f"{sum(after) / 1e6:.2f} Mbit/s")
         if moved_at > MAX_DETECT_S:
             fail(f"moved after {moved_at:.1f} s (bound {MAX_DETECT_S} s)")
         if ratio < 1.8:

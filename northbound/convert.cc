@@ -172,7 +172,7 @@ void FillJob(const Fabric& fabric, const controller::JobPlacement& job, bool inc
 }
 
 void FillLinkLoad(const ControllerSnapshot& snapshot, controller::DirectedLinkId d,
-                  pulse::v1::LinkLoad* out) {
+                  const std::vector<double>* measured_load_bps, pulse::v1::LinkLoad* out) {
   const Fabric& fabric = *snapshot.fabric;
   topology::LinkId link = Fabric::LinkOf(d);
   out->set_name(fabric.DescribeDirected(d));
@@ -186,6 +186,14 @@ void FillLinkLoad(const ControllerSnapshot& snapshot, controller::DirectedLinkId
   out->set_planned_utilisation(snapshot.placement.Utilisation(d));
   out->set_up(snapshot.link_up[link]);
   out->set_usable(snapshot.LinkUsable(link));
+  if (measured_load_bps != nullptr && d >= 0 &&
+      static_cast<size_t>(d) < measured_load_bps->size() && !std::isnan((*measured_load_bps)[d])) {
+    const double load_bps = (*measured_load_bps)[d];
+    out->set_measured_load_bps(load_bps);
+    const int64_t capacity_bps = fabric.link(link).capacity_bps;
+    out->set_measured_utilisation(capacity_bps > 0 ? load_bps / static_cast<double>(capacity_bps)
+                                                   : 0.0);
+  }
 }
 
 namespace {

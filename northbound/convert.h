@@ -29,8 +29,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 void FillTopology(const controller::ControllerSnapshot& snapshot, pulse::v1::Topology* out);
 void FillJob(const controller::Fabric& fabric, const controller::JobPlacement& job,
              bool include_flows, pulse::v1::Job* out);
+// `measured_load_bps` (indexed by directed link, NaN = not measured; may be null or short) fills
+// the measured fields next to the planned ones.
 void FillLinkLoad(const controller::ControllerSnapshot& snapshot, controller::DirectedLinkId link,
-                  pulse::v1::LinkLoad* out);
+                  const std::vector<double>* measured_load_bps, pulse::v1::LinkLoad* out);
 void FillEvent(const controller::Event& event, pulse::v1::Event* out);
 // Discovery by switch names; a datapath id that is no switch of `fabric` keeps an empty name.
 void FillDiscovery(const controller::Fabric& fabric, const controller::DiscoveryReport& report,

@@ -33,6 +33,9 @@
 #include "northbound/qos_runtime.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
+#include "southbound/sflow/collector.h"
+#include "southbound/sflow/ovs_port_map.h"
+#include "southbound/sflow/telemetry_adapter.h"
 #include "topology/intent.h"
 
 ABSL_FLAG(std::string, config, "", "YAML config file (see northbound/config.h)");
@@ -184,15 +187,19 @@ int Run() {
     telemetry_loop = *std::move(loop);
     if (absl::Status status = telemetry_loop->Start(); !status.ok()) return Fail(status);
   }
+  // Counters kept by other parts (driver flow-mods, sFlow collector) are copied into the registry
+  // when /metrics is scraped (on the metrics thread), by these hooks added below.
+  std::vector<std::function<void()>> scrape_hooks;
   boost::asio::io_context metrics_io;
   std::unique_ptr<pulse::northbound::MetricsHttpServer> metrics_server;
   struct IoThread {  // joined on every return path
     boost::asio::io_context* io;
     std::thread thread;
-    ~IoThread() {
+    void Stop() {
       io->stop();
       if (thread.joinable()) thread.join();
     }
+    ~IoThread() { Stop(); }
   } metrics_thread{&metrics_io, {}};
   if (!config.metrics_listen.empty()) {
     absl::StatusOr<std::pair<std::string, uint16_t>> address =
@@ -205,7 +212,10 @@ int Run() {
     metrics_options.bind_address = address->first;
     metrics_options.port = address->second;
     auto started = pulse::northbound::MetricsHttpServer::Start(
-        metrics_io, metrics_options, [&metrics_registry] { return metrics_registry.RenderText(); });
+        metrics_io, metrics_options, [&metrics_registry, &scrape_hooks] {
+          for (const std::function<void()>& hook : scrape_hooks) hook();
+          return metrics_registry.RenderText();
+        });
     if (!started.ok()) {
       return Fail(absl::Status(started.status().code(),
                                absl::StrCat("metrics_listen: ", started.status().message())));
@@ -213,7 +223,6 @@ int Run() {
     metrics_server = *std::move(started);
     Log(LogLevel::kInfo, "Prometheus metrics on http://", address->first, ":",
         metrics_server->port(), "/metrics");
-    metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
   }
 
   // The southbound: switches connect over OpenFlow; FabricSync keeps them in line with the state.
@@ -251,8 +260,84 @@ int Run() {
     }
     Log(LogLevel::kInfo, "OpenFlow: switches connect to ", address->first, ":",
         openflow_driver->port());
+    scrape_hooks.push_back(
+        [driver = openflow_driver.get(), &metrics_registry, reported = uint64_t{0}]() mutable {
+          const uint64_t sent = driver->stats().flow_mods_sent;
+          (void)pulse::controller::PulseMetrics(&metrics_registry)
+              .AddFlowMods("all", static_cast<double>(sent - reported));
+          reported = sent;
+        });
   } else {
     Log(LogLevel::kInfo, "planning mode: no switches attached (no openflow section)");
+  }
+
+  // sFlow: counters (and flow samples) from switches' agents. Ports are resolved through OVSDB
+  // (Open vSwitch's agent names them by ifindex). The samples drive link load only when OpenFlow
+  // port stats are not polled (openflow.stats_interval_ms: 0): one source per port, since two
+  // sources' counters interleaved make no rates.
+  boost::asio::io_context sflow_io;
+  IoThread sflow_thread{&sflow_io, {}};
+  std::unique_ptr<pulse::southbound::sflow::Collector> sflow_collector;
+  std::unique_ptr<pulse::southbound::sflow::OvsSflowPortMap> sflow_ports;
+  if (!config.sflow_listen.empty()) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> address =
+        pulse::northbound::SplitHostPort(config.sflow_listen);
+    if (!address.ok()) {
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("sflow_listen: ", address.status().message())));
+    }
+    const bool feeds_link_load = !fabric_sync || config.openflow.stats_interval_ms == 0;
+    if (feeds_link_load) {
+      auto ports = pulse::southbound::sflow::OvsSflowPortMap::Connect(
+          pulse::southbound::ovsdb::kDefaultOvsdbEndpoint);
+      if (ports.ok()) {
+        sflow_ports = *std::move(ports);
+      } else {
+        Log(LogLevel::kWarning, "sFlow: cannot map ifindex to switch ports (",
+            ports.status().message(), "): samples are counted, not attributed to links");
+      }
+    } else {
+      Log(LogLevel::kInfo,
+          "sFlow: link load comes from OpenFlow port stats (openflow.stats_interval_ms > 0); "
+          "sFlow datagrams are counted only");
+    }
+    pulse::southbound::sflow::CollectorOptions collector_options;
+    collector_options.bind_address = address->first;
+    collector_options.port = address->second;
+    pulse::controller::TelemetryLoop* loop = telemetry_loop.get();
+    pulse::southbound::sflow::OvsSflowPortMap* ports = sflow_ports.get();
+    auto collector = pulse::southbound::sflow::Collector::Start(
+        sflow_io, collector_options,
+        [loop, ports](const pulse::southbound::sflow::Datagram& datagram,
+                      const boost::asio::ip::udp::endpoint&) {
+          if (ports == nullptr) return;
+          std::vector<pulse::controller::PortCounterSample> samples =
+              pulse::southbound::sflow::ToPortCounterSamples(
+                  datagram,
+                  [ports](const pulse::southbound::sflow::Datagram&, uint32_t if_index) {
+                    return ports->Resolve(if_index);
+                  },
+                  /*now_ms=*/0);  // re-stamped by the loop on arrival
+          if (!samples.empty()) loop->OnPortCounterSamples(std::move(samples));
+        });
+    if (!collector.ok()) {
+      return Fail(absl::Status(collector.status().code(),
+                               absl::StrCat("sflow_listen: ", collector.status().message())));
+    }
+    sflow_collector = *std::move(collector);
+    Log(LogLevel::kInfo, "sFlow collector on udp ", address->first, ":", sflow_collector->port());
+    scrape_hooks.push_back([collector = sflow_collector.get(), &metrics_registry,
+                            reported = pulse::southbound::sflow::CollectorStats{}]() mutable {
+      const pulse::southbound::sflow::CollectorStats now = collector->stats();
+      pulse::controller::PulseMetrics metrics(&metrics_registry);
+      (void)metrics.AddSflowDatagrams(
+          "ok", static_cast<double>((now.datagrams - now.decode_errors) -
+                                    (reported.datagrams - reported.decode_errors)));
+      (void)metrics.AddSflowDatagrams(
+          "malformed", static_cast<double>(now.decode_errors - reported.decode_errors));
+      reported = now;
+    });
+    sflow_thread.thread = std::thread([&sflow_io] { sflow_io.run(); });
   }
 
   // QoS policy, QosService and (optionally) the OVS push; outlives the API server.
@@ -273,6 +358,14 @@ int Run() {
         "QoS disabled: the default policy cannot plan this fabric: ", qos.status().message());
   }
 
+  // Every scrape hook is in place: serve /metrics. The hooks read parts declared above, so the
+  // thread is stopped before any of them goes, on every return path (this guard goes first).
+  if (metrics_server) metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
+  struct StopFirst {
+    IoThread* thread;
+    ~StopFirst() { thread->Stop(); }
+  } stop_metrics_first{&metrics_thread};
+
   pulse::northbound::ApiServerOptions server_options;
   server_options.listen_address = config.listen;
   server_options.insecure = config.insecure;
@@ -282,6 +375,14 @@ int Run() {
   if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
+  }
+  {
+    pulse::controller::TelemetryLoop* loop = telemetry_loop.get();
+    server_options.measured_link_load_bps = [loop] { return loop->MeasuredLinkLoadBps(); };
+    server_options.rpc_latency_observer = [&metrics_registry](const std::string& method,
+                                                              double seconds) {
+      (void)pulse::controller::PulseMetrics(&metrics_registry).ObserveRpcLatency(method, seconds);
+    };
   }
   if (fabric_sync) {
     pulse::controller::FabricSync* sync = fabric_sync.get();
@@ -324,6 +425,7 @@ int Run() {
   });
   io.run();
   // Tear down in dependency order: everything that posts into the controller goes before it.
+  sflow_thread.Stop();                   // no more sFlow samples into the telemetry loop
   if (fabric_sync) fabric_sync->Stop();  // no more switch events into the controller
   telemetry_loop.reset();                // waits on the controller: must run while it exists
   // Resign now, so another replica takes over without waiting for the lease to expire.

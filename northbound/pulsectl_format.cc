@@ -238,13 +238,16 @@ std::string FormatJobList(const pulse::v1::ListJobsResponse& jobs) {
 std::string FormatLinkLoads(const google::protobuf::RepeatedPtrField<pulse::v1::LinkLoad>& links) {
   std::vector<std::vector<std::string>> rows;
   for (const pulse::v1::LinkLoad& link : links) {
-    rows.push_back({link.name(), FormatBps(link.capacity_bps()), FormatBps(link.planned_load_bps()),
-                    FormatPercent(link.planned_utilisation()),
-                    link.has_measured_load_bps() ? FormatBps(link.measured_load_bps()) : "-",
-                    YesNo(link.up()), YesNo(link.usable())});
+    rows.push_back(
+        {link.name(), FormatBps(link.capacity_bps()), FormatBps(link.planned_load_bps()),
+         FormatPercent(link.planned_utilisation()),
+         link.has_measured_load_bps() ? FormatBps(link.measured_load_bps()) : "-",
+         link.has_measured_utilisation() ? FormatPercent(link.measured_utilisation()) : "-",
+         YesNo(link.up()), YesNo(link.usable())});
   }
-  return FormatTable({"LINK", "CAPACITY", "PLANNED", "PLANNED_UTIL", "MEASURED", "UP", "USABLE"},
-                     rows);
+  return FormatTable(
+      {"LINK", "CAPACITY", "PLANNED", "PLANNED_UTIL", "MEASURED", "MEASURED_UTIL", "UP", "USABLE"},
+      rows);
 }
 
 std::string FormatEvent(const pulse::v1::Event& event) {

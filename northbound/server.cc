@@ -15,6 +15,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "northbound/rpc_latency.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
 namespace pulse::northbound {
@@ -54,6 +55,7 @@ struct Env {
   ApiLimits limits;
   LiveStreams* streams = nullptr;
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
+  std::function<std::vector<double>()> measured_link_load_bps;             // empty: no telemetry
   std::function<std::string()> forward_writes_to;                          // see ApiServerOptions
   // Stubs to the leader by address, made on first use.
   mutable std::mutex forward_mu;
@@ -240,8 +242,9 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
     grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.LinkService/ListLinks");
     if (!auth.ok()) return FinishNow(context, auth);
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
+    const std::vector<double> measured = MeasuredLoad();
     for (int d = 0; d < snapshot->fabric->num_directed_links(); ++d) {
-      FillLinkLoad(*snapshot, d, response->add_links());
+      FillLinkLoad(*snapshot, d, &measured, response->add_links());
     }
     return FinishNow(context, grpc::Status::OK);
   }
@@ -264,11 +267,18 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
       double ua = snapshot->placement.Utilisation(a), ub = snapshot->placement.Utilisation(b);
       return ua != ub ? ua > ub : a < b;
     });
-    for (size_t i = 0; i < n; ++i) FillLinkLoad(*snapshot, order[i], response->add_links());
+    const std::vector<double> measured = MeasuredLoad();
+    for (size_t i = 0; i < n; ++i) {
+      FillLinkLoad(*snapshot, order[i], &measured, response->add_links());
+    }
     return FinishNow(context, grpc::Status::OK);
   }
 
  private:
+  std::vector<double> MeasuredLoad() const {
+    return env_->measured_link_load_bps ? env_->measured_link_load_bps() : std::vector<double>();
+  }
+
   const Env* env_;
 };
 
@@ -527,6 +537,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   server->services_->env.auth = Authorizer(std::move(options.tokens));
   server->services_->env.limits = options.limits;
   server->services_->env.discovery = std::move(options.discovery);
+  server->services_->env.measured_link_load_bps = std::move(options.measured_link_load_bps);
   server->services_->env.forward_writes_to = std::move(options.forward_writes_to);
   server->services_->env.streams = &server->services_->streams;
 
@@ -542,6 +553,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   builder.RegisterService(&server->services_->events);
   builder.RegisterService(&server->services_->maintenance);
   for (grpc::Service* extra : options.extra_services) builder.RegisterService(extra);
+  if (options.rpc_latency_observer) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

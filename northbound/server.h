@@ -41,6 +41,12 @@ struct ApiServerOptions {
   // Where GetDiscovery reads (FabricSync::Discovery); unset in planning mode, where GetDiscovery
   // answers FAILED_PRECONDITION. Called on gRPC threads, so it must be thread-safe and quick.
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;
+  // Measured load per directed link (TelemetryLoop::MeasuredLinkLoadBps: indexed by
+  // DirectedLinkId, NaN = not measured), shown by ListLinks/TopLinks next to the planned load.
+  // Unset: the measured fields stay empty. Called on gRPC threads: thread-safe and quick.
+  std::function<std::vector<double>()> measured_link_load_bps;
+  // Called with (method, seconds) for every finished RPC (northbound/rpc_latency.h). Unset: off.
+  std::function<void(const std::string& method, double seconds)> rpc_latency_observer;
   // Cluster mode (controller/replica.h): the leader's API address while another replica leads,
   // else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop, plaintext,
   // the caller's bearer token passed on) and the leader's answer returned. Unset: never forward.

@@ -1,6 +1,7 @@
 #include "controller/telemetry_loop.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -262,14 +263,22 @@ TEST_F(TelemetryLoopTest, ExportsMeasuredUtilisationPerLink) {
   MetricsRegistry registry;
   std::unique_ptr<TelemetryLoop> loop = MakeLoop(&registry);
   ASSERT_NE(loop, nullptr);
-  Run(*loop, 3);
   const DirectedLinkId up = fabric_->DirectedFrom(LinkBetween(leaf0_, spine), leaf0_);
+  // Before any switch reported, no link is measured: NaN, not a measured 0 (an idle link).
+  EXPECT_TRUE(loop->MeasuredLinkLoadBps().empty());
+  loop->Tick(0);
+  ASSERT_EQ(loop->MeasuredLinkLoadBps().size(), static_cast<size_t>(fabric_->num_directed_links()));
+  for (double load : loop->MeasuredLinkLoadBps()) EXPECT_TRUE(std::isnan(load)) << load;
+  Run(*loop, 3);
   double utilisation = 0;
   ASSERT_TRUE(
       registry.GetValue(kLinkUtilisation, {fabric_->DescribeDirected(up)}, &utilisation).ok())
       << registry.RenderText();
   EXPECT_NEAR(utilisation, 1.0, 0.01);
   EXPECT_NEAR(loop->MeasuredLinkLoadBps()[up], k10G, k10G * 0.01);
+  // Every switch reports here, so every link is measured; the idle direction measures 0.
+  for (double load : loop->MeasuredLinkLoadBps()) EXPECT_FALSE(std::isnan(load));
+  EXPECT_EQ(loop->MeasuredLinkLoadBps()[up ^ 1], 0.0);
   EXPECT_EQ(loop->stats().moves_applied, 0u);  // one flow on a full link is not congestion
 }
 

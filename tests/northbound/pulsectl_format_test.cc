@@ -1,7 +1,9 @@
 #include "northbound/pulsectl_format.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -70,6 +72,35 @@ TEST(FormatEventTest, TypeWithoutPrefixAndUtcTime) {
   event.set_detail("3 flows moved");
   EXPECT_EQ(FormatEvent(event),
             "7  1970-01-01T00:00:00.000Z  SWITCH_DRAINED  spine-0  3 flows moved\n");
+}
+
+TEST(FormatLinkLoadsTest, MeasuredNextToPlannedAndDashWhenUnmeasured) {
+  google::protobuf::RepeatedPtrField<pulse::v1::LinkLoad> links;
+  pulse::v1::LinkLoad* measured = links.Add();
+  measured->set_name("leaf-0:3 -> spine-0:1");
+  measured->set_capacity_bps(10000000000);
+  measured->set_planned_load_bps(5e9);
+  measured->set_planned_utilisation(0.5);
+  measured->set_measured_load_bps(8e9);
+  measured->set_measured_utilisation(0.8);
+  measured->set_up(true);
+  measured->set_usable(true);
+  pulse::v1::LinkLoad* unmeasured = links.Add();
+  unmeasured->set_name("spine-0:1 -> leaf-0:3");
+  unmeasured->set_capacity_bps(10000000000);
+  const std::string text = FormatLinkLoads(links);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << text;
+  EXPECT_NE(lines[0].find("MEASURED_UTIL"), std::string::npos) << text;
+  std::vector<std::string> first = absl::StrSplit(lines[1], ' ', absl::SkipEmpty());
+  std::vector<std::string> second = absl::StrSplit(lines[2], ' ', absl::SkipEmpty());
+  // LINK is three words ("leaf-0:3 -> spine-0:1"): columns 3.. are the numbers.
+  ASSERT_GE(first.size(), 10u) << text;
+  ASSERT_GE(second.size(), 10u) << text;
+  EXPECT_EQ(first[6], FormatBps(8e9)) << text;
+  EXPECT_EQ(first[7], "80.0%") << text;
+  EXPECT_EQ(second[6], "-") << text;
+  EXPECT_EQ(second[7], "-") << text;
 }
 
 TEST(ToJsonTest, ParsesBackAndIncludesDefaults) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,8 @@ class ApiTest : public ::testing::Test {
     options.insecure = true;
     options.limits = limits;
     options.discovery = std::move(discovery);
+    options.measured_link_load_bps = measured_link_load_bps_;
+    options.rpc_latency_observer = rpc_latency_observer_;
     auto server = ApiServer::Start(controller_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -115,6 +118,8 @@ class ApiTest : public ::testing::Test {
     }
   }
 
+  std::function<std::vector<double>()> measured_link_load_bps_;           // set before StartServer
+  std::function<void(const std::string&, double)> rpc_latency_observer_;  // set before StartServer
   pulse::v1::ListLinksResponse links_snapshot_;  // keeps a ListLinks reply alive while iterated
   std::shared_ptr<const topology::Fabric> fabric_;
   std::unique_ptr<Controller> controller_;
@@ -423,6 +428,77 @@ TEST_F(ApiTest, ListLinksAndTopLinks) {
   double max_util = 0;
   for (const auto& l : all.links()) max_util = std::max(max_util, l.planned_utilisation());
   EXPECT_EQ(top.links(0).planned_utilisation(), max_util);
+}
+
+TEST_F(ApiTest, LinksShowMeasuredLoadNextToPlanned) {
+  TearDown();
+  // Link 0's up direction measured at 2.5 Gb/s, its down direction idle (0), directed link 2 not
+  // measured (NaN), the rest beyond the provider's vector (a telemetry view older than the fabric).
+  measured_link_load_bps_ = [] {
+    return std::vector<double>{2.5e9, 0.0, std::numeric_limits<double>::quiet_NaN()};
+  };
+  StartServer();
+  ASSERT_TRUE(Place(Ring("hot", {"server-0/gpu-0", "server-2/gpu-0"}, 40e9)).ok());
+  pulse::v1::ListLinksResponse all = Links();
+  ASSERT_EQ(all.links_size(), 16);
+  ASSERT_TRUE(all.links(0).has_measured_load_bps());
+  EXPECT_EQ(all.links(0).measured_load_bps(), 2.5e9);
+  EXPECT_NEAR(all.links(0).measured_utilisation(),
+              2.5e9 / static_cast<double>(all.links(0).capacity_bps()), 1e-12);
+  ASSERT_TRUE(all.links(1).has_measured_load_bps());  // idle is measured, unlike unknown
+  EXPECT_EQ(all.links(1).measured_load_bps(), 0.0);
+  EXPECT_FALSE(all.links(2).has_measured_load_bps());
+  EXPECT_FALSE(all.links(2).has_measured_utilisation());
+  for (int d = 3; d < all.links_size(); ++d) {
+    EXPECT_FALSE(all.links(d).has_measured_load_bps()) << all.links(d).name();
+  }
+  // TopLinks carries the same measured fields for the links it returns.
+  grpc::ClientContext context;
+  pulse::v1::TopLinksRequest request;
+  request.set_n(16);
+  pulse::v1::TopLinksResponse top;
+  ASSERT_TRUE(links_->TopLinks(&context, request, &top).ok());
+  int measured = 0;
+  for (const auto& link : top.links()) {
+    if (link.has_measured_load_bps()) {
+      ++measured;
+      EXPECT_EQ(link.measured_load_bps(),
+                all.links(link.name() == all.links(0).name() ? 0 : 1).measured_load_bps());
+    }
+  }
+  EXPECT_EQ(measured, 2);
+}
+
+TEST_F(ApiTest, EveryFinishedRpcIsTimedByMethod) {
+  TearDown();
+  std::mutex mu;
+  std::map<std::string, std::vector<double>> seconds_by_method;
+  rpc_latency_observer_ = [&](const std::string& method, double seconds) {
+    std::lock_guard<std::mutex> lock(mu);
+    seconds_by_method[method].push_back(seconds);
+  };
+  StartServer();
+  ASSERT_TRUE(Place(Ring("timed", {"server-0/gpu-0", "server-2/gpu-0"}, 10e9)).ok());
+  Links();
+  Links();
+  // A refused call is timed too (INVALID_ARGUMENT from TopLinks).
+  grpc::ClientContext context;
+  pulse::v1::TopLinksRequest request;
+  request.set_n(0);
+  pulse::v1::TopLinksResponse top;
+  EXPECT_EQ(links_->TopLinks(&context, request, &top).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  TearDown();  // the server has sent every status: all observations are in
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seconds_by_method["/pulse.v1.JobService/PlaceJob"].size(), 1u);
+  EXPECT_EQ(seconds_by_method["/pulse.v1.LinkService/ListLinks"].size(), 2u);
+  EXPECT_EQ(seconds_by_method["/pulse.v1.LinkService/TopLinks"].size(), 1u);
+  for (const auto& [method, samples] : seconds_by_method) {
+    for (double s : samples) {
+      EXPECT_GE(s, 0.0) << method;
+      EXPECT_LT(s, 60.0) << method;
+    }
+  }
 }
 
 struct BadRequest {
