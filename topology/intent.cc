@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/yaml_fields.h"
 #include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
@@ -40,6 +41,8 @@ absl::StatusOr<int64_t> ParseSpeedBps(absl::string_view text) {
 
 namespace {
 
+using yaml::Field;
+
 // Highest switch port an explicit link may name: room for any real switch, and no overflow when
 // the next free port is counted up from it.
 constexpr int32_t kMaxPort = 65535;
@@ -47,90 +50,23 @@ constexpr int32_t kMaxPort = 65535;
 // Walks the YAML tree and turns every problem into "source:line: field: what".
 class IntentParser {
  public:
-  explicit IntentParser(absl::string_view source) : source_(source) {}
+  explicit IntentParser(absl::string_view source) : source_(source), fields_(source) {}
 
   absl::StatusOr<Intent> Parse(const YAML::Node& root);
 
  private:
-  absl::Status Error(const YAML::Node& at, absl::string_view field, absl::string_view what) const {
-    return ErrorAtLine(at.Mark().line, field, what);
-  }
-  absl::Status ErrorAtLine(int line0, absl::string_view field, absl::string_view what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_, ":", line0 + 1, ": ", field, ": ", what));
-  }
-
-  // `node` must be a mapping whose keys are all in `allowed`, each once.
-  absl::Status CheckMap(const YAML::Node& node, absl::string_view field,
-                        const std::vector<std::string>& allowed) const {
-    if (!node.IsMap()) return Error(node, field, "expected a mapping");
-    absl::flat_hash_set<std::string> seen;
-    for (const auto& kv : node) {
-      const YAML::Node& key = kv.first;
-      if (!key.IsScalar()) return Error(key, field, "keys must be plain names");
-      const std::string& k = key.Scalar();
-      std::string where = field.empty() ? k : absl::StrCat(field, ".", k);
-      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-        return Error(
-            key, where,
-            absl::StrCat("unknown key (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
-      }
-      if (!seen.insert(k).second) return Error(key, where, "key given twice");
-    }
-    return absl::OkStatus();
-  }
-
-  static std::string Field(absl::string_view parent, absl::string_view key) {
-    return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
-  }
-
-  absl::StatusOr<std::string> GetString(const YAML::Node& n, absl::string_view field) const {
-    if (!n.IsScalar()) return Error(n, field, "expected a string");
-    return n.Scalar();
-  }
-
-  absl::StatusOr<int64_t> GetInt(const YAML::Node& n, absl::string_view field, int64_t min,
-                                 int64_t max) const {
-    int64_t v = 0;
-    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
-      return Error(n, field,
-                   absl::StrCat("expected an integer, got ",
-                                n.IsScalar() ? absl::StrCat("'", n.Scalar(), "'")
-                                             : std::string("a non-scalar")));
-    }
-    if (v < min || v > max) {
-      return Error(n, field, absl::StrCat("must be between ", min, " and ", max, ", got ", v));
-    }
-    return v;
-  }
-
-  absl::StatusOr<int> GetCount(const YAML::Node& n, absl::string_view field) const {
-    absl::StatusOr<int64_t> v =
-        GetInt(n, field, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
-    if (!v.ok()) return v.status();
-    return static_cast<int>(*v);
-  }
-
-  absl::StatusOr<double> GetDouble(const YAML::Node& n, absl::string_view field) const {
-    double v = 0;
-    if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !std::isfinite(v)) {
-      return Error(n, field, "expected a number");
-    }
-    return v;
-  }
-
   absl::StatusOr<double> GetMetres(const YAML::Node& n, absl::string_view field) const {
-    absl::StatusOr<double> v = GetDouble(n, field);
+    absl::StatusOr<double> v = fields_.Double(n, field);
     if (v.ok() && (*v < 0 || *v > 100'000)) {
-      return Error(n, field, absl::StrCat("cable length must be 0..100000 m, got ", *v));
+      return fields_.Error(n, field, absl::StrCat("cable length must be 0..100000 m, got ", *v));
     }
     return v;
   }
 
   absl::StatusOr<int64_t> GetSpeed(const YAML::Node& n, absl::string_view field) const {
-    if (!n.IsScalar()) return Error(n, field, "expected a speed such as 100G");
+    if (!n.IsScalar()) return fields_.Error(n, field, "expected a speed such as 100G");
     absl::StatusOr<int64_t> v = ParseSpeedBps(n.Scalar());
-    if (!v.ok()) return Error(n, field, v.status().message());
+    if (!v.ok()) return fields_.Error(n, field, v.status().message());
     return v;
   }
 
@@ -146,7 +82,7 @@ class IntentParser {
         return num / den;
       }
     }
-    return Error(n, field, "expected a positive ratio such as 1, 3 or \"3:1\"");
+    return fields_.Error(n, field, "expected a positive ratio such as 1, 3 or \"3:1\"");
   }
 
   absl::StatusOr<uint64_t> GetDpid(const YAML::Node& n, absl::string_view field) const {
@@ -161,19 +97,9 @@ class IntentParser {
       }
     }
     if (!ok || v == 0) {
-      return Error(n, field, "expected a non-zero datapath id (decimal or 0x hex)");
+      return fields_.Error(n, field, "expected a non-zero datapath id (decimal or 0x hex)");
     }
     return v;
-  }
-
-  // Reads every key of `node` in order with `read(key_name, value)`.
-  absl::Status ForEach(
-      const YAML::Node& node,
-      const std::function<absl::Status(const std::string&, const YAML::Node&)>& read) const {
-    for (const auto& kv : node) {
-      if (absl::Status s = read(kv.first.Scalar(), kv.second); !s.ok()) return s;
-    }
-    return absl::OkStatus();
   }
 
   absl::Status ParseCables(const YAML::Node& n, CableLengths& cables);
@@ -184,77 +110,73 @@ class IntentParser {
   absl::Status BuilderError(const YAML::Node& builder, const absl::Status& status) const;
 
   std::string source_;
+  yaml::YamlFields fields_;
   YAML::Node cables_node_;
 };
 
 absl::Status IntentParser::ParseCables(const YAML::Node& n, CableLengths& cables) {
-  if (auto s =
-          CheckMap(n, "cables", {"host_m", "leaf_spine_m", "spine_super_spine_m", "overrides"});
-      !s.ok()) {
-    return s;
-  }
-  return ForEach(n, [&](const std::string& key, const YAML::Node& v) -> absl::Status {
-    const std::string field = Field("cables", key);
-    if (key == "overrides") {
-      if (!v.IsMap()) return Error(v, field, "expected a mapping of \"switch:port\": metres");
-      for (const auto& kv : v) {
-        if (!kv.first.IsScalar()) return Error(kv.first, field, "keys must be \"switch:port\"");
-        const std::string port = kv.first.Scalar();
-        const std::string f = absl::StrCat(field, ".", port);
-        if (!absl::StrContains(port, ':')) {
-          return Error(kv.first, f, "expected \"switch:port\" (for example \"leaf-0:3\")");
+  return fields_.ReadMap(
+      n, "cables", {"host_m", "leaf_spine_m", "spine_super_spine_m", "overrides"},
+      [&](const std::string& key, const std::string& field, const YAML::Node& v) -> absl::Status {
+        if (key == "overrides") {
+          if (!v.IsMap())
+            return fields_.Error(v, field, "expected a mapping of \"switch:port\": metres");
+          for (const auto& kv : v) {
+            if (!kv.first.IsScalar())
+              return fields_.Error(kv.first, field, "keys must be \"switch:port\"");
+            const std::string port = kv.first.Scalar();
+            const std::string f = absl::StrCat(field, ".", port);
+            if (!absl::StrContains(port, ':')) {
+              return fields_.Error(kv.first, f,
+                                   "expected \"switch:port\" (for example \"leaf-0:3\")");
+            }
+            absl::StatusOr<double> m = GetMetres(kv.second, f);
+            if (!m.ok()) return m.status();
+            if (!cables.overrides_m.emplace(port, *m).second) {
+              return fields_.Error(kv.first, f, "override given twice");
+            }
+          }
+          return absl::OkStatus();
         }
-        absl::StatusOr<double> m = GetMetres(kv.second, f);
+        absl::StatusOr<double> m = GetMetres(v, field);
         if (!m.ok()) return m.status();
-        if (!cables.overrides_m.emplace(port, *m).second) {
-          return Error(kv.first, f, "override given twice");
-        }
-      }
-      return absl::OkStatus();
-    }
-    absl::StatusOr<double> m = GetMetres(v, field);
-    if (!m.ok()) return m.status();
-    if (key == "host_m") cables.host_m = *m;
-    if (key == "leaf_spine_m") cables.leaf_spine_m = *m;
-    if (key == "spine_super_spine_m") cables.spine_super_spine_m = *m;
-    return absl::OkStatus();
-  });
+        if (key == "host_m") cables.host_m = *m;
+        if (key == "leaf_spine_m") cables.leaf_spine_m = *m;
+        if (key == "spine_super_spine_m") cables.spine_super_spine_m = *m;
+        return absl::OkStatus();
+      });
 }
 
 absl::Status IntentParser::ParseController(const YAML::Node& n, ControllerSettings& settings) {
-  if (auto s =
-          CheckMap(n, "controller",
-                   {"openflow_address", "northbound_address", "lossless_priority", "max_paths"});
-      !s.ok()) {
-    return s;
-  }
-  return ForEach(n, [&](const std::string& key, const YAML::Node& v) -> absl::Status {
-    const std::string field = Field("controller", key);
-    if (key == "openflow_address" || key == "northbound_address") {
-      absl::StatusOr<std::string> addr = GetString(v, field);
-      if (!addr.ok()) return addr.status();
-      // Bracketed IPv6 ("[::1]:6653") keeps its colons inside the brackets.
-      size_t colon = addr->rfind(':');
-      int port = 0;
-      if (colon == std::string::npos || colon == 0 ||
-          !absl::SimpleAtoi(absl::string_view(*addr).substr(colon + 1), &port) || port < 0 ||
-          port > 65535) {
-        return Error(v, field, absl::StrCat("expected host:port, got '", *addr, "'"));
-      }
-      (key == "openflow_address" ? settings.openflow_address : settings.northbound_address) = *addr;
-      return absl::OkStatus();
-    }
-    if (key == "lossless_priority") {
-      absl::StatusOr<int64_t> p = GetInt(v, field, 0, 7);
-      if (!p.ok()) return p.status();
-      settings.lossless_priority = static_cast<int>(*p);
-      return absl::OkStatus();
-    }
-    absl::StatusOr<int64_t> p = GetInt(v, field, 1, 1'000'000);
-    if (!p.ok()) return p.status();
-    settings.max_paths = static_cast<int>(*p);
-    return absl::OkStatus();
-  });
+  return fields_.ReadMap(
+      n, "controller", {"openflow_address", "northbound_address", "lossless_priority", "max_paths"},
+      [&](const std::string& key, const std::string& field, const YAML::Node& v) -> absl::Status {
+        if (key == "openflow_address" || key == "northbound_address") {
+          absl::StatusOr<std::string> addr = fields_.String(v, field);
+          if (!addr.ok()) return addr.status();
+          // Bracketed IPv6 ("[::1]:6653") keeps its colons inside the brackets.
+          size_t colon = addr->rfind(':');
+          int port = 0;
+          if (colon == std::string::npos || colon == 0 ||
+              !absl::SimpleAtoi(absl::string_view(*addr).substr(colon + 1), &port) || port < 0 ||
+              port > 65535) {
+            return fields_.Error(v, field, absl::StrCat("expected host:port, got '", *addr, "'"));
+          }
+          (key == "openflow_address" ? settings.openflow_address : settings.northbound_address) =
+              *addr;
+          return absl::OkStatus();
+        }
+        if (key == "lossless_priority") {
+          absl::StatusOr<int64_t> p = fields_.Int(v, field, 0, 7);
+          if (!p.ok()) return p.status();
+          settings.lossless_priority = static_cast<int>(*p);
+          return absl::OkStatus();
+        }
+        absl::StatusOr<int64_t> p = fields_.Int(v, field, 1, 1'000'000);
+        if (!p.ok()) return p.status();
+        settings.max_paths = static_cast<int>(*p);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status IntentParser::BuilderError(const YAML::Node& builder,
@@ -268,31 +190,30 @@ absl::Status IntentParser::BuilderError(const YAML::Node& builder,
     const YAML::Node cables = cables_node_;
     for (const auto& kv : cables["overrides"]) {
       if (absl::StrContains(msg, absl::StrCat("'", kv.first.Scalar(), "'"))) {
-        return Error(kv.first, absl::StrCat("cables.overrides.", kv.first.Scalar()), what);
+        return fields_.Error(kv.first, absl::StrCat("cables.overrides.", kv.first.Scalar()), what);
       }
     }
-    return Error(cables_node_, "cables", what);
+    return fields_.Error(cables_node_, "cables", what);
   }
   for (const auto& kv : builder) {
-    if (kv.first.Scalar() == param) return Error(kv.second, Field("builder", param), what);
+    if (kv.first.Scalar() == param) return fields_.Error(kv.second, Field("builder", param), what);
   }
   // A parameter left out (so at its default) is reported at the builder itself.
-  if (!param.empty()) return Error(builder, Field("builder", param), what);
-  return Error(builder, "builder", msg);
+  if (!param.empty()) return fields_.Error(builder, Field("builder", param), what);
+  return fields_.Error(builder, "builder", msg);
 }
 
 absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const CableLengths& cables) {
-  if (!n.IsMap()) return Error(n, "builder", "expected a mapping with a type");
+  if (!n.IsMap()) return fields_.Error(n, "builder", "expected a mapping with a type");
   const YAML::Node type_node = n["type"];
   if (!type_node)
-    return Error(n, "builder.type", "required (leaf-spine, fat-tree or rail-optimized)");
-  absl::StatusOr<std::string> type = GetString(type_node, "builder.type");
+    return fields_.Error(n, "builder.type", "required (leaf-spine, fat-tree or rail-optimized)");
+  absl::StatusOr<std::string> type = fields_.String(type_node, "builder.type");
   if (!type.ok()) return type.status();
 
   // Reads the keys common to all builders; returns false when `key` is not one of them.
-  auto common = [&](const std::string& key, const YAML::Node& v, int64_t& host_bps,
-                    int64_t& fabric_bps, int& gpus, absl::Status& status) {
-    const std::string field = Field("builder", key);
+  auto common = [&](const std::string& key, const std::string& field, const YAML::Node& v,
+                    int64_t& host_bps, int64_t& fabric_bps, int& gpus, absl::Status& status) {
     if (key == "type") return true;
     if (key == "host_speed" || key == "fabric_speed") {
       absl::StatusOr<int64_t> bps = GetSpeed(v, field);
@@ -303,7 +224,7 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
       return true;
     }
     if (key == "gpus_per_server") {
-      absl::StatusOr<int> c = GetCount(v, field);
+      absl::StatusOr<int> c = fields_.Int32(v, field);
       if (!c.ok())
         status = c.status();
       else
@@ -315,101 +236,93 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
 
   absl::StatusOr<Fabric> fabric;
   if (*type == "leaf-spine") {
-    if (auto s = CheckMap(
-            n, "builder",
-            {"type", "leaves", "spines", "servers_per_leaf", "nics_per_server", "gpus_per_server",
-             "host_speed", "fabric_speed", "uplinks_per_spine", "oversubscription", "planes"});
-        !s.ok()) {
-      return s;
-    }
     LeafSpineParams p;
     p.cables = cables;
-    absl::Status s = ForEach(n, [&](const std::string& key, const YAML::Node& v) {
-      absl::Status st;
-      if (common(key, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st)) return st;
-      const std::string field = Field("builder", key);
-      if (key == "oversubscription") {
-        absl::StatusOr<double> r = GetRatio(v, field);
-        if (!r.ok()) return r.status();
-        p.oversubscription = *r;
-        return absl::OkStatus();
-      }
-      absl::StatusOr<int> c = GetCount(v, field);
-      if (!c.ok()) return c.status();
-      if (key == "leaves") p.leaves = *c;
-      if (key == "spines") p.spines = *c;
-      if (key == "servers_per_leaf") p.servers_per_leaf = *c;
-      if (key == "nics_per_server") p.nics_per_server = *c;
-      if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
-      if (key == "planes") p.planes = *c;
-      return absl::OkStatus();
-    });
+    absl::Status s = fields_.ReadMap(
+        n, "builder",
+        {"type", "leaves", "spines", "servers_per_leaf", "nics_per_server", "gpus_per_server",
+         "host_speed", "fabric_speed", "uplinks_per_spine", "oversubscription", "planes"},
+        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
+          absl::Status st;
+          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
+            return st;
+          if (key == "oversubscription") {
+            absl::StatusOr<double> r = GetRatio(v, field);
+            if (!r.ok()) return r.status();
+            p.oversubscription = *r;
+            return absl::OkStatus();
+          }
+          absl::StatusOr<int> c = fields_.Int32(v, field);
+          if (!c.ok()) return c.status();
+          if (key == "leaves") p.leaves = *c;
+          if (key == "spines") p.spines = *c;
+          if (key == "servers_per_leaf") p.servers_per_leaf = *c;
+          if (key == "nics_per_server") p.nics_per_server = *c;
+          if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
+          if (key == "planes") p.planes = *c;
+          return absl::OkStatus();
+        });
     if (!s.ok()) return s;
     fabric = LeafSpine(p);
   } else if (*type == "fat-tree") {
-    if (auto s = CheckMap(
-            n, "builder",
-            {"type", "k", "nics_per_server", "gpus_per_server", "host_speed", "fabric_speed"});
-        !s.ok()) {
-      return s;
-    }
     FatTreeParams p;
     p.cables = cables;
-    absl::Status s = ForEach(n, [&](const std::string& key, const YAML::Node& v) {
-      absl::Status st;
-      if (common(key, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st)) return st;
-      absl::StatusOr<int> c = GetCount(v, Field("builder", key));
-      if (!c.ok()) return c.status();
-      if (key == "k") p.k = *c;
-      if (key == "nics_per_server") p.nics_per_server = *c;
-      return absl::OkStatus();
-    });
+    absl::Status s = fields_.ReadMap(
+        n, "builder",
+        {"type", "k", "nics_per_server", "gpus_per_server", "host_speed", "fabric_speed"},
+        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
+          absl::Status st;
+          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
+            return st;
+          absl::StatusOr<int> c = fields_.Int32(v, field);
+          if (!c.ok()) return c.status();
+          if (key == "k") p.k = *c;
+          if (key == "nics_per_server") p.nics_per_server = *c;
+          return absl::OkStatus();
+        });
     if (!s.ok()) return s;
     fabric = FatTree(p);
   } else if (*type == "rail-optimized") {
-    if (auto s = CheckMap(n, "builder",
-                          {"type", "groups", "servers_per_group", "rails", "gpus_per_server",
-                           "spines", "spine_mode", "host_speed", "fabric_speed",
-                           "uplinks_per_spine", "oversubscription", "planes"});
-        !s.ok()) {
-      return s;
-    }
     RailOptimizedParams p;
     p.cables = cables;
-    absl::Status s = ForEach(n, [&](const std::string& key, const YAML::Node& v) {
-      absl::Status st;
-      if (common(key, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st)) return st;
-      const std::string field = Field("builder", key);
-      if (key == "oversubscription") {
-        absl::StatusOr<double> r = GetRatio(v, field);
-        if (!r.ok()) return r.status();
-        p.oversubscription = *r;
-        return absl::OkStatus();
-      }
-      if (key == "spine_mode") {
-        absl::StatusOr<RailSpineMode> mode =
-            v.IsScalar() ? ParseRailSpineMode(v.Scalar())
-                         : absl::InvalidArgumentError("expected all or per-rail");
-        if (!mode.ok()) return Error(v, field, mode.status().message());
-        p.spine_mode = *mode;
-        return absl::OkStatus();
-      }
-      absl::StatusOr<int> c = GetCount(v, field);
-      if (!c.ok()) return c.status();
-      if (key == "groups") p.groups = *c;
-      if (key == "servers_per_group") p.servers_per_group = *c;
-      if (key == "rails") p.rails = *c;
-      if (key == "spines") p.spines = *c;
-      if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
-      if (key == "planes") p.planes = *c;
-      return absl::OkStatus();
-    });
+    absl::Status s = fields_.ReadMap(
+        n, "builder",
+        {"type", "groups", "servers_per_group", "rails", "gpus_per_server", "spines", "spine_mode",
+         "host_speed", "fabric_speed", "uplinks_per_spine", "oversubscription", "planes"},
+        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
+          absl::Status st;
+          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
+            return st;
+          if (key == "oversubscription") {
+            absl::StatusOr<double> r = GetRatio(v, field);
+            if (!r.ok()) return r.status();
+            p.oversubscription = *r;
+            return absl::OkStatus();
+          }
+          if (key == "spine_mode") {
+            absl::StatusOr<RailSpineMode> mode =
+                v.IsScalar() ? ParseRailSpineMode(v.Scalar())
+                             : absl::InvalidArgumentError("expected all or per-rail");
+            if (!mode.ok()) return fields_.Error(v, field, mode.status().message());
+            p.spine_mode = *mode;
+            return absl::OkStatus();
+          }
+          absl::StatusOr<int> c = fields_.Int32(v, field);
+          if (!c.ok()) return c.status();
+          if (key == "groups") p.groups = *c;
+          if (key == "servers_per_group") p.servers_per_group = *c;
+          if (key == "rails") p.rails = *c;
+          if (key == "spines") p.spines = *c;
+          if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
+          if (key == "planes") p.planes = *c;
+          return absl::OkStatus();
+        });
     if (!s.ok()) return s;
     fabric = RailOptimized(p);
   } else {
-    return Error(type_node, "builder.type",
-                 absl::StrCat("unknown builder '", *type,
-                              "' (expected leaf-spine, fat-tree or rail-optimized)"));
+    return fields_.Error(type_node, "builder.type",
+                         absl::StrCat("unknown builder '", *type,
+                                      "' (expected leaf-spine, fat-tree or rail-optimized)"));
   }
   if (!fabric.ok()) return BuilderError(n, fabric.status());
   return fabric;
@@ -434,7 +347,8 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
 
   const YAML::Node switches = root["switches"];
   if (!switches || !switches.IsSequence() || switches.size() == 0) {
-    return Error(switches ? switches : root, "switches", "expected a non-empty list of switches");
+    return fields_.Error(switches ? switches : root, "switches",
+                         "expected a non-empty list of switches");
   }
   // Explicit ids first, so ids given to switches without one never collide with a later switch.
   absl::flat_hash_set<uint64_t> explicit_dpids;
@@ -447,23 +361,25 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   for (size_t i = 0; i < switches.size(); ++i) {
     const YAML::Node sw = switches[i];
     const std::string field = absl::StrCat("switches[", i, "]");
-    if (auto s = CheckMap(sw, field, {"name", "role", "dpid", "pod", "rail", "plane"}); !s.ok()) {
+    if (auto s = fields_.CheckKeys(sw, field, {"name", "role", "dpid", "pod", "rail", "plane"});
+        !s.ok()) {
       return s;
     }
-    if (!sw["name"]) return Error(sw, Field(field, "name"), "required");
-    if (!sw["role"]) return Error(sw, Field(field, "role"), "required");
-    absl::StatusOr<std::string> name = GetString(sw["name"], Field(field, "name"));
+    if (!sw["name"]) return fields_.Error(sw, Field(field, "name"), "required");
+    if (!sw["role"]) return fields_.Error(sw, Field(field, "role"), "required");
+    absl::StatusOr<std::string> name = fields_.String(sw["name"], Field(field, "name"));
     if (!name.ok()) return name.status();
     if (name->empty() || absl::StrContains(*name, ':')) {
-      return Error(sw["name"], Field(field, "name"), "must be non-empty and have no ':'");
+      return fields_.Error(sw["name"], Field(field, "name"), "must be non-empty and have no ':'");
     }
     if (nodes.contains(*name)) {
-      return Error(sw["name"], Field(field, "name"), absl::StrCat("'", *name, "' is used twice"));
+      return fields_.Error(sw["name"], Field(field, "name"),
+                           absl::StrCat("'", *name, "' is used twice"));
     }
-    absl::StatusOr<std::string> role_name = GetString(sw["role"], Field(field, "role"));
+    absl::StatusOr<std::string> role_name = fields_.String(sw["role"], Field(field, "role"));
     if (!role_name.ok()) return role_name.status();
     absl::StatusOr<SwitchRole> role = ParseSwitchRole(*role_name);
-    if (!role.ok()) return Error(sw["role"], Field(field, "role"), role.status().message());
+    if (!role.ok()) return fields_.Error(sw["role"], Field(field, "role"), role.status().message());
     uint64_t dpid = 0;
     if (sw["dpid"]) {
       absl::StatusOr<uint64_t> d = GetDpid(sw["dpid"], Field(field, "dpid"));
@@ -475,8 +391,9 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     }
     {
       if (auto [it, fresh] = dpids.emplace(dpid, *name); !fresh) {
-        return Error(sw["dpid"], Field(field, "dpid"),
-                     absl::StrCat("datapath id ", dpid, " is already used by '", it->second, "'"));
+        return fields_.Error(
+            sw["dpid"], Field(field, "dpid"),
+            absl::StrCat("datapath id ", dpid, " is already used by '", it->second, "'"));
       }
     }
     int attrs[3] = {-1, -1, 0};  // pod, rail, plane
@@ -484,7 +401,7 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     for (int a = 0; a < 3; ++a) {
       if (!sw[attr_names[a]]) continue;
       absl::StatusOr<int64_t> v =
-          GetInt(sw[attr_names[a]], Field(field, attr_names[a]), a == 2 ? 0 : -1, 1'000'000);
+          fields_.Int(sw[attr_names[a]], Field(field, attr_names[a]), a == 2 ? 0 : -1, 1'000'000);
       if (!v.ok()) return v.status();
       attrs[a] = static_cast<int>(*v);
     }
@@ -493,32 +410,33 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   }
 
   const YAML::Node servers = root["servers"];
-  if (servers && !servers.IsSequence()) return Error(servers, "servers", "expected a list");
+  if (servers && !servers.IsSequence()) return fields_.Error(servers, "servers", "expected a list");
   std::map<NodeId, std::pair<std::string, YAML::Node>> nic_owner;  // ordered: stable errors
   for (size_t i = 0; servers && i < servers.size(); ++i) {
     const YAML::Node sv = servers[i];
     const std::string field = absl::StrCat("servers[", i, "]");
-    if (auto s = CheckMap(sv, field, {"name", "nics", "gpus", "pod"}); !s.ok()) return s;
-    if (!sv["name"]) return Error(sv, Field(field, "name"), "required");
-    absl::StatusOr<std::string> name = GetString(sv["name"], Field(field, "name"));
+    if (auto s = fields_.CheckKeys(sv, field, {"name", "nics", "gpus", "pod"}); !s.ok()) return s;
+    if (!sv["name"]) return fields_.Error(sv, Field(field, "name"), "required");
+    absl::StatusOr<std::string> name = fields_.String(sv["name"], Field(field, "name"));
     if (!name.ok()) return name.status();
     if (name->empty() || absl::StrContains(*name, ':') || absl::StrContains(*name, '/')) {
-      return Error(sv["name"], Field(field, "name"), "must be non-empty and have no ':' or '/'");
+      return fields_.Error(sv["name"], Field(field, "name"),
+                           "must be non-empty and have no ':' or '/'");
     }
     int64_t nics = 1, pod = -1;
     if (sv["nics"]) {
-      absl::StatusOr<int64_t> v = GetInt(sv["nics"], Field(field, "nics"), 1, 64);
+      absl::StatusOr<int64_t> v = fields_.Int(sv["nics"], Field(field, "nics"), 1, 64);
       if (!v.ok()) return v.status();
       nics = *v;
     }
     int64_t gpus = nics;
     if (sv["gpus"]) {
-      absl::StatusOr<int64_t> v = GetInt(sv["gpus"], Field(field, "gpus"), 0, 1024);
+      absl::StatusOr<int64_t> v = fields_.Int(sv["gpus"], Field(field, "gpus"), 0, 1024);
       if (!v.ok()) return v.status();
       gpus = *v;
     }
     if (sv["pod"]) {
-      absl::StatusOr<int64_t> v = GetInt(sv["pod"], Field(field, "pod"), -1, 1'000'000);
+      absl::StatusOr<int64_t> v = fields_.Int(sv["pod"], Field(field, "pod"), -1, 1'000'000);
       if (!v.ok()) return v.status();
       pod = *v;
     }
@@ -527,8 +445,8 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     for (int r = 0; r < nics; ++r) {
       std::string nic_name = absl::StrCat(*name, "/nic-", r);
       if (nodes.contains(nic_name)) {
-        return Error(sv["name"], Field(field, "name"),
-                     absl::StrCat("'", nic_name, "' is already a node name"));
+        return fields_.Error(sv["name"], Field(field, "name"),
+                             absl::StrCat("'", nic_name, "' is already a node name"));
       }
       NodeId id = builder.AddNic(server, r);
       add_node(nic_name, id, kNicLevel);
@@ -540,15 +458,15 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
 
   const YAML::Node links = root["links"];
   if (!links || !links.IsSequence()) {
-    return Error(links ? links : root, "links", "expected a list of links");
+    return fields_.Error(links ? links : root, "links", "expected a list of links");
   }
   absl::flat_hash_set<std::string> used_overrides;
   for (size_t i = 0; i < links.size(); ++i) {
     const YAML::Node ln = links[i];
     const std::string field = absl::StrCat("links[", i, "]");
-    if (auto s = CheckMap(ln, field, {"a", "b", "speed", "cable_m"}); !s.ok()) return s;
+    if (auto s = fields_.CheckKeys(ln, field, {"a", "b", "speed", "cable_m"}); !s.ok()) return s;
     for (const char* req : {"a", "b", "speed"}) {
-      if (!ln[req]) return Error(ln, Field(field, req), "required");
+      if (!ln[req]) return fields_.Error(ln, Field(field, req), "required");
     }
     struct EndSpec {
       Known node;
@@ -559,7 +477,7 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     const char* keys[2] = {"a", "b"};
     for (int e = 0; e < 2; ++e) {
       const std::string f = Field(field, keys[e]);
-      absl::StatusOr<std::string> text = GetString(ln[keys[e]], f);
+      absl::StatusOr<std::string> text = fields_.String(ln[keys[e]], f);
       if (!text.ok()) return text.status();
       std::string name = *text;
       int32_t port = 0;
@@ -567,14 +485,14 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
         name = text->substr(0, colon);
         if (!absl::SimpleAtoi(absl::string_view(*text).substr(colon + 1), &port) || port < 1 ||
             port > kMaxPort) {
-          return Error(ln[keys[e]], f,
-                       absl::StrCat("expected \"node:port\" with a port from 1 to ", kMaxPort,
-                                    ", got '", *text, "'"));
+          return fields_.Error(ln[keys[e]], f,
+                               absl::StrCat("expected \"node:port\" with a port from 1 to ",
+                                            kMaxPort, ", got '", *text, "'"));
         }
       }
       auto it = nodes.find(name);
       if (it == nodes.end()) {
-        return Error(ln[keys[e]], f, absl::StrCat("no switch or NIC named '", name, "'"));
+        return fields_.Error(ln[keys[e]], f, absl::StrCat("no switch or NIC named '", name, "'"));
       }
       auto& used = used_ports[it->second.id];
       if (port == 0) {
@@ -582,22 +500,22 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
         ++port;
       }
       if (!used.insert(port).second) {
-        return Error(
+        return fields_.Error(
             ln[keys[e]], f,
             absl::StrCat("port ", port, " of '", name, "' is already used by another link"));
       }
       ends[e] = EndSpec{it->second, port, name};
     }
     if (ends[0].node.id == ends[1].node.id) {
-      return Error(ln, field, absl::StrCat("link from '", ends[0].name, "' to itself"));
+      return fields_.Error(ln, field, absl::StrCat("link from '", ends[0].name, "' to itself"));
     }
     const int low = std::min(ends[0].node.level, ends[1].node.level);
     const int high = std::max(ends[0].node.level, ends[1].node.level);
     if (high - low != 1) {
-      return Error(ln, field,
-                   absl::StrCat("'", ends[0].name, "' and '", ends[1].name,
-                                "' are not in adjacent tiers (levels ", ends[0].node.level, " and ",
-                                ends[1].node.level, ")"));
+      return fields_.Error(ln, field,
+                           absl::StrCat("'", ends[0].name, "' and '", ends[1].name,
+                                        "' are not in adjacent tiers (levels ", ends[0].node.level,
+                                        " and ", ends[1].node.level, ")"));
     }
     absl::StatusOr<int64_t> speed = GetSpeed(ln["speed"], Field(field, "speed"));
     if (!speed.ok()) return speed.status();
@@ -626,7 +544,8 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
       for (const auto& [name, known] : nodes) {
         if (known.id == id) nic_name = name;
       }
-      return Error(owner.second, owner.first, absl::StrCat("NIC '", nic_name, "' has no link"));
+      return fields_.Error(owner.second, owner.first,
+                           absl::StrCat("NIC '", nic_name, "' has no link"));
     }
   }
   if (cables_node_) {
@@ -634,23 +553,24 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     const YAML::Node overrides = cables_node["overrides"];
     for (const auto& kv : overrides) {
       if (!used_overrides.contains(kv.first.Scalar())) {
-        return Error(kv.first, absl::StrCat("cables.overrides.", kv.first.Scalar()),
-                     "names no link of this fabric");
+        return fields_.Error(kv.first, absl::StrCat("cables.overrides.", kv.first.Scalar()),
+                             "names no link of this fabric");
       }
     }
   }
   absl::StatusOr<Fabric> fabric = std::move(builder).Build();
-  if (!fabric.ok()) return Error(root, "fabric", fabric.status().message());
+  if (!fabric.ok()) return fields_.Error(root, "fabric", fabric.status().message());
   return fabric;
 }
 
 absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   if (!root || root.IsNull()) {
-    return ErrorAtLine(0, "intent", "empty file (expected a mapping with builder or switches)");
+    return fields_.ErrorAtLine(1, "intent",
+                               "empty file (expected a mapping with builder or switches)");
   }
-  if (auto s = CheckMap(root, "",
-                        {"name", "description", "builder", "switches", "servers", "links", "cables",
-                         "controller"});
+  if (auto s = fields_.CheckKeys(root, "",
+                                 {"name", "description", "builder", "switches", "servers", "links",
+                                  "cables", "controller"});
       !s.ok()) {
     return s;
   }
@@ -658,12 +578,12 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   intent.source = source_;
   intent.name = source_;
   if (root["name"]) {
-    absl::StatusOr<std::string> name = GetString(root["name"], "name");
+    absl::StatusOr<std::string> name = fields_.String(root["name"], "name");
     if (!name.ok()) return name.status();
     intent.name = *name;
   }
   if (root["description"]) {
-    absl::StatusOr<std::string> d = GetString(root["description"], "description");
+    absl::StatusOr<std::string> d = fields_.String(root["description"], "description");
     if (!d.ok()) return d.status();
     intent.description = *d;
   }
@@ -679,10 +599,12 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   if (has_builder && has_explicit) {
     const YAML::Node other =
         root["switches"] ? root["switches"] : (root["servers"] ? root["servers"] : root["links"]);
-    return Error(other, "builder", "give either builder or switches/servers/links, not both");
+    return fields_.Error(other, "builder",
+                         "give either builder or switches/servers/links, not both");
   }
   if (!has_builder && !has_explicit) {
-    return Error(root, "builder", "required (or an explicit switches/servers/links fabric)");
+    return fields_.Error(root, "builder",
+                         "required (or an explicit switches/servers/links fabric)");
   }
   absl::StatusOr<Fabric> fabric = has_builder ? ParseBuilder(root["builder"], intent.cables)
                                               : ParseExplicit(root, intent.cables);
