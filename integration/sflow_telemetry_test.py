@@ -141,6 +141,11 @@ def main():
             fail("no well-formed sFlow datagram counted")
         if bad_after - bad_before < 3:  # the empty datagram may not count as received
             fail(f"garbage not counted as malformed: {bad_before} -> {bad_after}")
+        rpc = re.search(r'pulse_rpc_latency_seconds_count\{method="/pulse.v1.LinkService/ListLinks"\}'
+                        r' (\S+)', after)
+        log(f"/metrics ListLinks calls timed: {rpc.group(1) if rpc else None}")
+        if not rpc or float(rpc.group(1)) < 1:
+            fail("pulse_rpc_latency_seconds has no ListLinks call although pulsectl links ran")
         if ctl.proc.poll() is not None:
             fail("the daemon died on garbage sFlow")
         ctl.pulsectl("health")
