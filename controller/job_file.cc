@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/yaml_fields.h"
 #include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
@@ -16,84 +17,35 @@ namespace {
 
 constexpr size_t kMaxEndpoints = 1'000'000;
 
-// "file:line: field: problem"
-absl::Status FieldError(absl::string_view source, const YAML::Node& node, absl::string_view field,
-                        absl::string_view problem) {
-  int line = node.IsDefined() ? node.Mark().line + 1 : 0;
-  return absl::InvalidArgumentError(
-      line > 0 ? absl::StrCat(source, ":", line, ": ", field, ": ", problem)
-               : absl::StrCat(source, ": ", field, ": ", problem));
-}
-
-absl::StatusOr<std::string> ScalarOf(absl::string_view source, const YAML::Node& node,
-                                     absl::string_view field) {
-  if (!node.IsScalar()) return FieldError(source, node, field, "expected a scalar");
-  return node.Scalar();
-}
-
-absl::StatusOr<bool> BoolOf(absl::string_view source, const YAML::Node& node,
-                            absl::string_view field) {
-  auto text = ScalarOf(source, node, field);
-  if (!text.ok()) return text.status();
-  std::string lower = absl::AsciiStrToLower(*text);
-  if (lower == "true" || lower == "yes" || lower == "on") return true;
-  if (lower == "false" || lower == "no" || lower == "off") return false;
-  return FieldError(source, node, field, absl::StrCat("expected true or false, got '", *text, "'"));
-}
-
-absl::StatusOr<int> IntOf(absl::string_view source, const YAML::Node& node,
-                          absl::string_view field) {
-  auto text = ScalarOf(source, node, field);
-  if (!text.ok()) return text.status();
-  int value = 0;
-  if (!absl::SimpleAtoi(*text, &value)) {
-    return FieldError(source, node, field, absl::StrCat("expected an integer, got '", *text, "'"));
-  }
-  return value;
-}
-
-absl::StatusOr<double> RateOf(absl::string_view source, const YAML::Node& node,
+absl::StatusOr<double> RateOf(const yaml::YamlFields& fields, const YAML::Node& node,
                               absl::string_view field) {
-  auto text = ScalarOf(source, node, field);
+  auto text = fields.String(node, field);
   if (!text.ok()) return text.status();
   auto rate = ParseRateBps(*text);
-  if (!rate.ok()) return FieldError(source, node, field, rate.status().message());
+  if (!rate.ok()) return fields.Error(node, field, rate.status().message());
   return *rate;
 }
 
-absl::Status CheckKeys(absl::string_view source, const YAML::Node& map, absl::string_view where,
-                       std::initializer_list<absl::string_view> allowed) {
-  for (const auto& kv : map) {
-    std::string key = kv.first.Scalar();
-    bool ok = false;
-    for (absl::string_view a : allowed) ok |= key == a;
-    if (!ok) {
-      return FieldError(source, kv.first, absl::StrCat(where, key), "unknown key");
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node& root) {
-  if (!root.IsMap()) return FieldError(source, root, "job", "expected a mapping at the top");
-  if (auto s = CheckKeys(source, root, "",
-                         {"id", "pattern", "endpoints", "rate", "strict", "max_subflows",
-                          "traffic_class", "flows"});
+  const yaml::YamlFields fields(source);
+  if (!root.IsMap()) return fields.Error(root, "job", "expected a mapping at the top");
+  if (auto s = fields.CheckKeys(root, "",
+                                {"id", "pattern", "endpoints", "rate", "strict", "max_subflows",
+                                 "traffic_class", "flows"});
       !s.ok()) {
     return s;
   }
   JobSpec spec;
-  if (!root["id"]) return FieldError(source, root, "id", "missing (every job needs an id)");
-  auto id = ScalarOf(source, root["id"], "id");
+  if (!root["id"]) return fields.Error(root, "id", "missing (every job needs an id)");
+  auto id = fields.String(root["id"], "id");
   if (!id.ok()) return id.status();
-  if (id->empty()) return FieldError(source, root["id"], "id", "must not be empty");
+  if (id->empty()) return fields.Error(root["id"], "id", "must not be empty");
   spec.id = *id;
   if (root["pattern"]) {
-    auto name = ScalarOf(source, root["pattern"], "pattern");
+    auto name = fields.String(root["pattern"], "pattern");
     if (!name.ok()) return name.status();
     auto pattern = ParseCollectivePattern(*name);
-    if (!pattern.ok())
-      return FieldError(source, root["pattern"], "pattern", pattern.status().message());
+    if (!pattern.ok()) return fields.Error(root["pattern"], "pattern", pattern.status().message());
     spec.pattern = *pattern;
   }
   if (const YAML::Node eps = root["endpoints"]) {
@@ -103,65 +55,59 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
     } else if (eps.IsSequence()) {
       for (const auto& item : eps) items.push_back(item);
     } else {
-      return FieldError(source, eps, "endpoints", "expected a list of names or a range");
+      return fields.Error(eps, "endpoints", "expected a list of names or a range");
     }
     for (size_t i = 0; i < items.size(); ++i) {
-      std::string field = absl::StrCat("endpoints[", i, "]");
-      auto text = ScalarOf(source, items[i], field);
+      const std::string field = yaml::Item("endpoints", i);
+      auto text = fields.String(items[i], field);
       if (!text.ok()) return text.status();
       auto names = ExpandEndpointRange(*text);
-      if (!names.ok()) return FieldError(source, items[i], field, names.status().message());
+      if (!names.ok()) return fields.Error(items[i], field, names.status().message());
       if (spec.endpoints.size() + names->size() > kMaxEndpoints) {
-        return FieldError(source, items[i], field, "too many endpoints");
+        return fields.Error(items[i], field, "too many endpoints");
       }
       spec.endpoints.insert(spec.endpoints.end(), names->begin(), names->end());
     }
   }
   if (root["rate"]) {
-    auto rate = RateOf(source, root["rate"], "rate");
+    auto rate = RateOf(fields, root["rate"], "rate");
     if (!rate.ok()) return rate.status();
     spec.rate_bps = *rate;
   }
   if (root["strict"]) {
-    auto strict = BoolOf(source, root["strict"], "strict");
+    auto strict = fields.Bool(root["strict"], "strict");
     if (!strict.ok()) return strict.status();
     spec.strict = *strict;
   }
   if (root["max_subflows"]) {
-    auto n = IntOf(source, root["max_subflows"], "max_subflows");
+    auto n = fields.Int(root["max_subflows"], "max_subflows", 1, 64);
     if (!n.ok()) return n.status();
-    if (*n < 1 || *n > 64) {
-      return FieldError(source, root["max_subflows"], "max_subflows", "must be 1..64");
-    }
-    spec.max_subflows = *n;
+    spec.max_subflows = static_cast<int>(*n);
   }
   if (root["traffic_class"]) {
-    auto tc = IntOf(source, root["traffic_class"], "traffic_class");
+    auto tc = fields.Int(root["traffic_class"], "traffic_class", 0, 7);
     if (!tc.ok()) return tc.status();
-    if (*tc < 0 || *tc > 7) {
-      return FieldError(source, root["traffic_class"], "traffic_class", "must be 0..7");
-    }
-    spec.traffic_class = *tc;
+    spec.traffic_class = static_cast<int>(*tc);
   }
   if (const YAML::Node flows = root["flows"]) {
     if (spec.pattern != CollectivePattern::kExplicit) {
-      return FieldError(source, flows, "flows", "only allowed with pattern: explicit");
+      return fields.Error(flows, "flows", "only allowed with pattern: explicit");
     }
-    if (!flows.IsSequence()) return FieldError(source, flows, "flows", "expected a list");
+    if (!flows.IsSequence()) return fields.Error(flows, "flows", "expected a list");
     for (size_t i = 0; i < flows.size(); ++i) {
       const YAML::Node f = flows[i];
-      std::string where = absl::StrCat("flows[", i, "]");
-      if (!f.IsMap()) return FieldError(source, f, where, "expected {src, dst, rate}");
-      if (auto s = CheckKeys(source, f, where + ".", {"src", "dst", "rate"}); !s.ok()) return s;
+      const std::string where = yaml::Item("flows", i);
+      if (!f.IsMap()) return fields.Error(f, where, "expected {src, dst, rate}");
+      if (auto s = fields.CheckKeys(f, where, {"src", "dst", "rate"}); !s.ok()) return s;
       ExplicitFlow flow;
       for (const char* key : {"src", "dst"}) {
-        if (!f[key]) return FieldError(source, f, absl::StrCat(where, ".", key), "missing");
-        auto name = ScalarOf(source, f[key], absl::StrCat(where, ".", key));
+        if (!f[key]) return fields.Error(f, yaml::Field(where, key), "missing");
+        auto name = fields.String(f[key], yaml::Field(where, key));
         if (!name.ok()) return name.status();
         (std::string(key) == "src" ? flow.src : flow.dst) = *name;
       }
       if (f["rate"]) {
-        auto rate = RateOf(source, f["rate"], where + ".rate");
+        auto rate = RateOf(fields, f["rate"], yaml::Field(where, "rate"));
         if (!rate.ok()) return rate.status();
         flow.rate_bps = *rate;
       }
@@ -169,10 +115,10 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
     }
   }
   if (spec.pattern == CollectivePattern::kExplicit && spec.explicit_flows.empty()) {
-    return FieldError(source, root, "flows", "pattern explicit needs a non-empty flows list");
+    return fields.Error(root, "flows", "pattern explicit needs a non-empty flows list");
   }
   if (spec.pattern != CollectivePattern::kExplicit && spec.endpoints.empty()) {
-    return FieldError(source, root, "endpoints", "empty job: no endpoints");
+    return fields.Error(root, "endpoints", "empty job: no endpoints");
   }
   return spec;
 }
