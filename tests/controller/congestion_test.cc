@@ -179,6 +179,39 @@ TEST_F(CongestionTest, HysteresisKeepsALinkHotUntilItFallsBelowTheClearLevel) {
   EXPECT_EQ(detector->HotLinks(), std::vector<DirectedLinkId>{link});
 }
 
+TEST_F(CongestionTest, RestartHoldMakesEveryHotLinkProveItselfAgain) {
+  absl::StatusOr<CongestionDetector> detector = CongestionDetector::Create(fabric_, {});
+  ASSERT_TRUE(detector.ok());
+  std::vector<double> u(fabric_->num_directed_links(), 0.0);
+  const DirectedLinkId a = 2, b = 6;
+  u[a] = 0.95;
+  u[b] = 0.95;
+  detector->Observe(u, 0);
+  detector->Observe(u, 2000);
+  ASSERT_EQ(detector->HotLinks(), (std::vector<DirectedLinkId>{a, b}));
+  // Moves were applied: both links forget their hold, even though they read hot right away.
+  detector->RestartHold();
+  EXPECT_TRUE(detector->HotLinks().empty());
+  detector->Observe(u, 2500);
+  EXPECT_TRUE(detector->HotLinks().empty());
+  // Link a cooled after the move (its load went elsewhere), link b stays above the threshold:
+  // only b is hot again, and only a full hold time after the restart's first observation.
+  u[a] = 0.5;
+  detector->Observe(u, 4000);
+  EXPECT_TRUE(detector->HotLinks().empty());
+  detector->Observe(u, 4500);
+  EXPECT_EQ(detector->HotLinks(), std::vector<DirectedLinkId>{b});
+  EXPECT_FALSE(detector->IsHot(a));
+  // Decisions are made only for hot links: with both flows measured on the cooled link a, a
+  // decision right after the restart moves nothing.
+  detector->RestartHold();
+  std::vector<MeasuredFlow> flows = {Flow("job-a", 0, nics_[0], nics_[2], spine0_, k10G),
+                                     Flow("job-b", 0, nics_[1], nics_[3], spine0_, k10G)};
+  const std::vector<double> load = Load(flows);
+  detector->Observe(Utilisation(load), 5000);
+  EXPECT_TRUE(detector->Decide(flows, load, status_, 5000).empty());
+}
+
 TEST_F(CongestionTest, MoveCapPerIntervalIsRespected) {
   CongestionOptions options;
   options.max_moves_per_interval = 2;
