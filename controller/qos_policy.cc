@@ -1,86 +1,20 @@
 #include "controller/qos_policy.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::controller {
 namespace {
-
-// --- YAML helpers: every error names the key and its 1-based line. ---
-
-std::string Where(const YAML::Node& node, absl::string_view key) {
-  return absl::StrCat("qos policy key '", key, "' (line ", node.Mark().line + 1, ")");
-}
-
-absl::StatusOr<int64_t> ReadInt(const YAML::Node& node, absl::string_view key) {
-  if (!node.IsScalar()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(node, key), ": expected an integer"));
-  }
-  try {
-    return node.as<int64_t>();
-  } catch (const YAML::Exception&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Where(node, key), ": expected an integer, got '", node.Scalar(), "'"));
-  }
-}
-
-absl::StatusOr<int> ReadSmallInt(const YAML::Node& node, absl::string_view key) {
-  absl::StatusOr<int64_t> v = ReadInt(node, key);
-  if (!v.ok()) return v.status();
-  if (*v < -1000000000 || *v > 1000000000) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(node, key), ": ", *v, " out of range"));
-  }
-  return static_cast<int>(*v);
-}
-
-absl::StatusOr<double> ReadDouble(const YAML::Node& node, absl::string_view key) {
-  if (!node.IsScalar()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(node, key), ": expected a number"));
-  }
-  try {
-    return node.as<double>();
-  } catch (const YAML::Exception&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Where(node, key), ": expected a number, got '", node.Scalar(), "'"));
-  }
-}
-
-absl::StatusOr<std::string> ReadString(const YAML::Node& node, absl::string_view key) {
-  if (!node.IsScalar()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(node, key), ": expected a string"));
-  }
-  return node.Scalar();
-}
-
-absl::Status ExpectMap(const YAML::Node& node, absl::string_view key) {
-  if (!node.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(node, key), ": expected a mapping"));
-  }
-  return absl::OkStatus();
-}
-
-// Int -> int map with duplicate keys refused (yaml-cpp keeps both entries of a duplicate key).
-absl::StatusOr<std::map<int, int>> ReadIntMap(const YAML::Node& node, absl::string_view key) {
-  if (absl::Status s = ExpectMap(node, key); !s.ok()) return s;
-  std::map<int, int> out;
-  for (const auto& kv : node) {
-    const std::string entry_key = absl::StrCat(key, ".", kv.first.Scalar());
-    absl::StatusOr<int> k = ReadSmallInt(kv.first, entry_key);
-    if (!k.ok()) return k.status();
-    absl::StatusOr<int> v = ReadSmallInt(kv.second, entry_key);
-    if (!v.ok()) return v.status();
-    if (!out.emplace(*k, *v).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(kv.first, entry_key), ": ", *k, " is mapped twice (overlapping map)"));
-    }
-  }
-  return out;
-}
 
 #define PULSE_ASSIGN_OR_RETURN_IMPL(var, tmp, expr) \
   auto tmp = (expr);                                \
@@ -91,173 +25,204 @@ absl::StatusOr<std::map<int, int>> ReadIntMap(const YAML::Node& node, absl::stri
 #define ASSIGN_OR_RETURN(var, expr) \
   PULSE_ASSIGN_OR_RETURN_IMPL(var, PULSE_QOS_CONCAT(status_or_, __LINE__), expr)
 
-absl::StatusOr<AsicProfile> ReadAsicProfile(const YAML::Node& node, absl::string_view key) {
-  if (absl::Status s = ExpectMap(node, key); !s.ok()) return s;
+using yaml::YamlFields;
+
+// Errors read "qos policy key 'cnp.dscp' (line 3): problem": the policy often arrives over the
+// API (SetQosPolicy, pulsectl) with no file name to show.
+std::string FormatPolicyError(int line, absl::string_view field, absl::string_view problem) {
+  const std::string key = field.empty() ? std::string("<top>") : std::string(field);
+  return line > 0 ? absl::StrCat("qos policy key '", key, "' (line ", line, "): ", problem)
+                  : absl::StrCat("qos policy key '", key, "': ", problem);
+}
+
+// Integers that end up in an int (priorities, DSCPs, milliseconds).
+absl::StatusOr<int> ReadSmallInt(const YamlFields& fields, const YAML::Node& node,
+                                 absl::string_view key) {
+  absl::StatusOr<int64_t> v = fields.Int(node, key, -1000000000, 1000000000);
+  if (!v.ok()) return v.status();
+  return static_cast<int>(*v);
+}
+
+absl::StatusOr<int64_t> ReadInt(const YamlFields& fields, const YAML::Node& node,
+                                absl::string_view key) {
+  return fields.Int(node, key, std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max());
+}
+
+// Int -> int map with duplicate keys refused (yaml-cpp keeps both entries of a duplicate key).
+absl::StatusOr<std::map<int, int>> ReadIntMap(const YamlFields& fields, const YAML::Node& node,
+                                              absl::string_view key) {
+  if (!node.IsMap()) return fields.Error(node, key, "expected a mapping");
+  std::map<int, int> out;
+  for (const auto& kv : node) {
+    const std::string entry_key = yaml::Field(key, kv.first.IsScalar() ? kv.first.Scalar() : "?");
+    absl::StatusOr<int> k = ReadSmallInt(fields, kv.first, entry_key);
+    if (!k.ok()) return k.status();
+    absl::StatusOr<int> v = ReadSmallInt(fields, kv.second, entry_key);
+    if (!v.ok()) return v.status();
+    if (!out.emplace(*k, *v).second) {
+      return fields.Error(kv.first, entry_key,
+                          absl::StrCat(*k, " is mapped twice (overlapping map)"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<AsicProfile> ReadAsicProfile(const YamlFields& fields, const YAML::Node& node,
+                                            absl::string_view key) {
   AsicProfile p;
-  for (const auto& kv : node) {
-    const std::string k = kv.first.Scalar();
-    const std::string full = absl::StrCat(key, ".", k);
-    if (k == "name") {
-      ASSIGN_OR_RETURN(p.name, ReadString(kv.second, full));
-    } else if (k == "cell_bytes") {
-      ASSIGN_OR_RETURN(p.cell_bytes, ReadInt(kv.second, full));
-    } else if (k == "pipeline_latency_bytes") {
-      ASSIGN_OR_RETURN(p.pipeline_latency_bytes, ReadInt(kv.second, full));
-    } else if (k == "mac_phy_delay_bytes") {
-      ASSIGN_OR_RETURN(p.mac_phy_delay_bytes, ReadInt(kv.second, full));
-    } else if (k == "extra_latency_ns") {
-      ASSIGN_OR_RETURN(p.extra_latency_ns, ReadDouble(kv.second, full));
-    } else if (k == "lossless_mtu_bytes") {
-      ASSIGN_OR_RETURN(p.lossless_mtu_bytes, ReadInt(kv.second, full));
-    } else if (k == "max_headroom_bytes") {
-      ASSIGN_OR_RETURN(p.max_headroom_bytes, ReadInt(kv.second, full));
-    } else if (k == "pool_size_bytes") {
-      ASSIGN_OR_RETURN(p.pool_size_bytes, ReadInt(kv.second, full));
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(Where(kv.first, full), ": unknown key"));
-    }
-  }
+  absl::Status s = fields.ReadMap(
+      node, key,
+      {"name", "cell_bytes", "pipeline_latency_bytes", "mac_phy_delay_bytes", "extra_latency_ns",
+       "lossless_mtu_bytes", "max_headroom_bytes", "pool_size_bytes"},
+      [&](const std::string& k, const std::string& full, const YAML::Node& v) -> absl::Status {
+        if (k == "name") {
+          ASSIGN_OR_RETURN(p.name, fields.String(v, full));
+        } else if (k == "cell_bytes") {
+          ASSIGN_OR_RETURN(p.cell_bytes, ReadInt(fields, v, full));
+        } else if (k == "pipeline_latency_bytes") {
+          ASSIGN_OR_RETURN(p.pipeline_latency_bytes, ReadInt(fields, v, full));
+        } else if (k == "mac_phy_delay_bytes") {
+          ASSIGN_OR_RETURN(p.mac_phy_delay_bytes, ReadInt(fields, v, full));
+        } else if (k == "extra_latency_ns") {
+          ASSIGN_OR_RETURN(p.extra_latency_ns, fields.Double(v, full));
+        } else if (k == "lossless_mtu_bytes") {
+          ASSIGN_OR_RETURN(p.lossless_mtu_bytes, ReadInt(fields, v, full));
+        } else if (k == "max_headroom_bytes") {
+          ASSIGN_OR_RETURN(p.max_headroom_bytes, ReadInt(fields, v, full));
+        } else {
+          ASSIGN_OR_RETURN(p.pool_size_bytes, ReadInt(fields, v, full));
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   return p;
 }
 
-absl::StatusOr<EcnProfile> ReadEcnProfile(const YAML::Node& node, absl::string_view key) {
-  if (absl::Status s = ExpectMap(node, key); !s.ok()) return s;
+absl::StatusOr<EcnProfile> ReadEcnProfile(const YamlFields& fields, const YAML::Node& node,
+                                          absl::string_view key) {
   EcnProfile p;
-  for (const auto& kv : node) {
-    const std::string k = kv.first.Scalar();
-    const std::string full = absl::StrCat(key, ".", k);
-    if (k == "asic") {
-      ASSIGN_OR_RETURN(p.asic, ReadString(kv.second, full));
-    } else if (k == "speed_gbps") {
-      int64_t gbps = 0;
-      ASSIGN_OR_RETURN(gbps, ReadInt(kv.second, full));
-      if (gbps < 0 || gbps > 100000) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(Where(kv.second, full), ": ", gbps, " Gb/s out of range"));
-      }
-      p.speed_bps = gbps * 1000000000;
-    } else if (k == "kmin_bytes") {
-      ASSIGN_OR_RETURN(p.kmin_bytes, ReadInt(kv.second, full));
-    } else if (k == "kmax_bytes") {
-      ASSIGN_OR_RETURN(p.kmax_bytes, ReadInt(kv.second, full));
-    } else if (k == "pmax_percent") {
-      ASSIGN_OR_RETURN(p.pmax_percent, ReadSmallInt(kv.second, full));
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(Where(kv.first, full), ": unknown key"));
-    }
-  }
+  absl::Status s = fields.ReadMap(
+      node, key, {"asic", "speed_gbps", "kmin_bytes", "kmax_bytes", "pmax_percent"},
+      [&](const std::string& k, const std::string& full, const YAML::Node& v) -> absl::Status {
+        if (k == "asic") {
+          ASSIGN_OR_RETURN(p.asic, fields.String(v, full));
+        } else if (k == "speed_gbps") {
+          int64_t gbps = 0;
+          ASSIGN_OR_RETURN(gbps, fields.Int(v, full, 0, 100000));
+          p.speed_bps = gbps * 1000000000;
+        } else if (k == "kmin_bytes") {
+          ASSIGN_OR_RETURN(p.kmin_bytes, ReadInt(fields, v, full));
+        } else if (k == "kmax_bytes") {
+          ASSIGN_OR_RETURN(p.kmax_bytes, ReadInt(fields, v, full));
+        } else {
+          ASSIGN_OR_RETURN(p.pmax_percent, ReadSmallInt(fields, v, full));
+        }
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   return p;
 }
 
-absl::StatusOr<PfcWatchdogAction> ParseAction(const YAML::Node& node, absl::string_view key) {
+absl::StatusOr<PfcWatchdogAction> ParseAction(const YamlFields& fields, const YAML::Node& node,
+                                              absl::string_view key) {
   std::string name;
-  ASSIGN_OR_RETURN(name, ReadString(node, key));
+  ASSIGN_OR_RETURN(name, fields.String(node, key));
   if (name == "drop") return PfcWatchdogAction::kDrop;
   if (name == "forward") return PfcWatchdogAction::kForward;
   if (name == "alert") return PfcWatchdogAction::kAlert;
-  return absl::InvalidArgumentError(
-      absl::StrCat(Where(node, key), ": '", name, "' is not one of drop, forward, alert"));
+  return fields.Error(node, key, absl::StrCat("'", name, "' is not one of drop, forward, alert"));
 }
 
 absl::Status ParseInto(const YAML::Node& root, QosPolicy& policy) {
-  if (absl::Status s = ExpectMap(root, "<top>"); !s.ok()) return s;
-  for (const auto& kv : root) {
-    const std::string k = kv.first.Scalar();
-    const YAML::Node& v = kv.second;
-    if (k == "lossless_priorities") {
-      if (!v.IsSequence()) {
-        return absl::InvalidArgumentError(absl::StrCat(Where(v, k), ": expected a list"));
-      }
-      policy.lossless_priorities.clear();
-      for (const auto& item : v) {
-        int p = 0;
-        ASSIGN_OR_RETURN(p, ReadSmallInt(item, k));
-        policy.lossless_priorities.push_back(p);
-      }
-    } else if (k == "dscp_to_tc") {
-      ASSIGN_OR_RETURN(policy.dscp_to_tc, ReadIntMap(v, k));
-    } else if (k == "default_tc") {
-      ASSIGN_OR_RETURN(policy.default_tc, ReadSmallInt(v, k));
-    } else if (k == "tc_to_pg") {
-      ASSIGN_OR_RETURN(policy.tc_to_pg, ReadIntMap(v, k));
-    } else if (k == "tc_to_queue") {
-      ASSIGN_OR_RETURN(policy.tc_to_queue, ReadIntMap(v, k));
-    } else if (k == "cnp") {
-      if (absl::Status s = ExpectMap(v, k); !s.ok()) return s;
-      for (const auto& c : v) {
-        const std::string ck = c.first.Scalar();
-        const std::string full = absl::StrCat(k, ".", ck);
-        if (ck == "dscp") {
-          ASSIGN_OR_RETURN(policy.cnp_dscp, ReadSmallInt(c.second, full));
-        } else if (ck == "priority") {
-          ASSIGN_OR_RETURN(policy.cnp_priority, ReadSmallInt(c.second, full));
-        } else {
-          return absl::InvalidArgumentError(absl::StrCat(Where(c.first, full), ": unknown key"));
+  const YamlFields fields(FormatPolicyError);
+  return fields.ReadMap(
+      root, "",
+      {"lossless_priorities", "dscp_to_tc", "default_tc", "tc_to_pg", "tc_to_queue", "cnp", "asic",
+       "asic_profiles", "ecn_profiles", "pfc_watchdog", "port_mtu_bytes", "default_cable_length_m",
+       "pg_dynamic_th"},
+      [&](const std::string& k, const std::string&, const YAML::Node& v) -> absl::Status {
+        if (k == "lossless_priorities") {
+          policy.lossless_priorities.clear();
+          return fields.ReadList(v, k,
+                                 [&](size_t, const std::string& item_key, const YAML::Node& item) {
+                                   absl::StatusOr<int> p = ReadSmallInt(fields, item, item_key);
+                                   if (!p.ok()) return p.status();
+                                   policy.lossless_priorities.push_back(*p);
+                                   return absl::OkStatus();
+                                 });
         }
-      }
-    } else if (k == "asic") {
-      ASSIGN_OR_RETURN(policy.asic, ReadString(v, k));
-    } else if (k == "asic_profiles" || k == "ecn_profiles") {
-      if (!v.IsSequence()) {
-        return absl::InvalidArgumentError(absl::StrCat(Where(v, k), ": expected a list"));
-      }
-      if (k == "asic_profiles") policy.asic_profiles.clear();
-      if (k == "ecn_profiles") policy.ecn_profiles.clear();
-      int i = 0;
-      for (const auto& item : v) {
-        const std::string full = absl::StrCat(k, "[", i++, "]");
-        if (k == "asic_profiles") {
-          AsicProfile p;
-          ASSIGN_OR_RETURN(p, ReadAsicProfile(item, full));
-          policy.asic_profiles.push_back(std::move(p));
+        if (k == "dscp_to_tc") {
+          ASSIGN_OR_RETURN(policy.dscp_to_tc, ReadIntMap(fields, v, k));
+        } else if (k == "default_tc") {
+          ASSIGN_OR_RETURN(policy.default_tc, ReadSmallInt(fields, v, k));
+        } else if (k == "tc_to_pg") {
+          ASSIGN_OR_RETURN(policy.tc_to_pg, ReadIntMap(fields, v, k));
+        } else if (k == "tc_to_queue") {
+          ASSIGN_OR_RETURN(policy.tc_to_queue, ReadIntMap(fields, v, k));
+        } else if (k == "cnp") {
+          return fields.ReadMap(v, k, {"dscp", "priority"},
+                                [&](const std::string& ck, const std::string& full,
+                                    const YAML::Node& c) -> absl::Status {
+                                  int& value = ck == "dscp" ? policy.cnp_dscp : policy.cnp_priority;
+                                  ASSIGN_OR_RETURN(value, ReadSmallInt(fields, c, full));
+                                  return absl::OkStatus();
+                                });
+        } else if (k == "asic") {
+          ASSIGN_OR_RETURN(policy.asic, fields.String(v, k));
+        } else if (k == "asic_profiles") {
+          policy.asic_profiles.clear();
+          return fields.ReadList(
+              v, k, [&](size_t, const std::string& full, const YAML::Node& item) -> absl::Status {
+                AsicProfile p;
+                ASSIGN_OR_RETURN(p, ReadAsicProfile(fields, item, full));
+                policy.asic_profiles.push_back(std::move(p));
+                return absl::OkStatus();
+              });
+        } else if (k == "ecn_profiles") {
+          policy.ecn_profiles.clear();
+          return fields.ReadList(
+              v, k, [&](size_t, const std::string& full, const YAML::Node& item) -> absl::Status {
+                EcnProfile p;
+                ASSIGN_OR_RETURN(p, ReadEcnProfile(fields, item, full));
+                policy.ecn_profiles.push_back(std::move(p));
+                return absl::OkStatus();
+              });
+        } else if (k == "pfc_watchdog") {
+          PfcWatchdog& wd = policy.pfc_watchdog;
+          return fields.ReadMap(
+              v, k, {"action", "detection_time_ms", "restoration_time_ms", "poll_ms"},
+              [&](const std::string& wk, const std::string& full,
+                  const YAML::Node& w) -> absl::Status {
+                if (wk == "action") {
+                  ASSIGN_OR_RETURN(wd.action, ParseAction(fields, w, full));
+                } else if (wk == "detection_time_ms") {
+                  ASSIGN_OR_RETURN(wd.detection_time_ms, ReadSmallInt(fields, w, full));
+                } else if (wk == "restoration_time_ms") {
+                  ASSIGN_OR_RETURN(wd.restoration_time_ms, ReadSmallInt(fields, w, full));
+                } else {
+                  ASSIGN_OR_RETURN(wd.poll_ms, ReadSmallInt(fields, w, full));
+                }
+                return absl::OkStatus();
+              });
+        } else if (k == "port_mtu_bytes") {
+          ASSIGN_OR_RETURN(policy.port_mtu_bytes, ReadInt(fields, v, k));
+        } else if (k == "default_cable_length_m") {
+          DefaultCableLengths& cables = policy.default_cable_lengths;
+          return fields.ReadMap(v, k, {"nic_leaf", "leaf_spine", "spine_superspine"},
+                                [&](const std::string& ck, const std::string& full,
+                                    const YAML::Node& c) -> absl::Status {
+                                  double& metres = ck == "nic_leaf"     ? cables.nic_leaf_m
+                                                   : ck == "leaf_spine" ? cables.leaf_spine_m
+                                                                        : cables.spine_superspine_m;
+                                  ASSIGN_OR_RETURN(metres, fields.Double(c, full));
+                                  return absl::OkStatus();
+                                });
         } else {
-          EcnProfile p;
-          ASSIGN_OR_RETURN(p, ReadEcnProfile(item, full));
-          policy.ecn_profiles.push_back(std::move(p));
+          ASSIGN_OR_RETURN(policy.pg_dynamic_th, ReadSmallInt(fields, v, k));
         }
-      }
-    } else if (k == "pfc_watchdog") {
-      if (absl::Status s = ExpectMap(v, k); !s.ok()) return s;
-      for (const auto& w : v) {
-        const std::string wk = w.first.Scalar();
-        const std::string full = absl::StrCat(k, ".", wk);
-        if (wk == "action") {
-          ASSIGN_OR_RETURN(policy.pfc_watchdog.action, ParseAction(w.second, full));
-        } else if (wk == "detection_time_ms") {
-          ASSIGN_OR_RETURN(policy.pfc_watchdog.detection_time_ms, ReadSmallInt(w.second, full));
-        } else if (wk == "restoration_time_ms") {
-          ASSIGN_OR_RETURN(policy.pfc_watchdog.restoration_time_ms, ReadSmallInt(w.second, full));
-        } else if (wk == "poll_ms") {
-          ASSIGN_OR_RETURN(policy.pfc_watchdog.poll_ms, ReadSmallInt(w.second, full));
-        } else {
-          return absl::InvalidArgumentError(absl::StrCat(Where(w.first, full), ": unknown key"));
-        }
-      }
-    } else if (k == "port_mtu_bytes") {
-      ASSIGN_OR_RETURN(policy.port_mtu_bytes, ReadInt(v, k));
-    } else if (k == "default_cable_length_m") {
-      if (absl::Status s = ExpectMap(v, k); !s.ok()) return s;
-      for (const auto& c : v) {
-        const std::string ck = c.first.Scalar();
-        const std::string full = absl::StrCat(k, ".", ck);
-        if (ck == "nic_leaf") {
-          ASSIGN_OR_RETURN(policy.default_cable_lengths.nic_leaf_m, ReadDouble(c.second, full));
-        } else if (ck == "leaf_spine") {
-          ASSIGN_OR_RETURN(policy.default_cable_lengths.leaf_spine_m, ReadDouble(c.second, full));
-        } else if (ck == "spine_superspine") {
-          ASSIGN_OR_RETURN(policy.default_cable_lengths.spine_superspine_m,
-                           ReadDouble(c.second, full));
-        } else {
-          return absl::InvalidArgumentError(absl::StrCat(Where(c.first, full), ": unknown key"));
-        }
-      }
-    } else if (k == "pg_dynamic_th") {
-      ASSIGN_OR_RETURN(policy.pg_dynamic_th, ReadSmallInt(v, k));
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(Where(kv.first, k), ": unknown key"));
-    }
-  }
-  return absl::OkStatus();
+        return absl::OkStatus();
+      });
 }
 
 absl::Status CheckPriority(int p, absl::string_view what) {
