@@ -36,3 +36,53 @@ function(pulse_lock_integration_tests)
     endif()
   endforeach()
 endfunction()
+
+# pulse_grpc_proto(TARGET lib IMPORT_DIR dir OUT_DIR dir PROTOS a.proto ... [COMMENT text])
+# Generates C++ message and gRPC service code for PROTOS with protoc and the gRPC C++ plugin, and
+# compiles it into library TARGET (created when it does not exist yet, else the code is added to
+# it). A proto is named by its path from IMPORT_DIR: that name is what generated code #includes,
+# what other protos import and what gRPC reflection shows, so pick IMPORT_DIR for the name wanted
+# ("pulse/v1/pulse.proto", not "proto/pulse/v1/pulse.proto"). Code goes to OUT_DIR under the same
+# relative paths, and OUT_DIR is on TARGET's public include path. Generated code is not ours to
+# fix, so TARGET compiles without warnings.
+function(pulse_grpc_proto)
+  cmake_parse_arguments(P "" "TARGET;IMPORT_DIR;OUT_DIR;COMMENT" "PROTOS" ${ARGN})
+  if(NOT P_TARGET OR NOT P_IMPORT_DIR OR NOT P_OUT_DIR OR NOT P_PROTOS)
+    message(FATAL_ERROR "pulse_grpc_proto: TARGET, IMPORT_DIR, OUT_DIR and PROTOS are required")
+  endif()
+  if(NOT P_COMMENT)
+    set(P_COMMENT "Generating C++ code for ${P_TARGET}")
+  endif()
+  set(sources)
+  set(headers)
+  foreach(proto IN LISTS P_PROTOS)
+    file(RELATIVE_PATH name ${P_IMPORT_DIR} ${proto})
+    if(name MATCHES "^\\.\\./")
+      message(FATAL_ERROR "pulse_grpc_proto: ${proto} is not under IMPORT_DIR ${P_IMPORT_DIR}")
+    endif()
+    string(REGEX REPLACE "\\.proto$" "" stem ${name})
+    list(APPEND sources ${P_OUT_DIR}/${stem}.pb.cc ${P_OUT_DIR}/${stem}.grpc.pb.cc)
+    list(APPEND headers ${P_OUT_DIR}/${stem}.pb.h ${P_OUT_DIR}/${stem}.grpc.pb.h)
+  endforeach()
+  add_custom_command(
+    OUTPUT ${sources} ${headers}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${P_OUT_DIR}
+    COMMAND protobuf::protoc
+      -I ${P_IMPORT_DIR}
+      --cpp_out=${P_OUT_DIR}
+      --grpc_out=${P_OUT_DIR}
+      --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+      ${P_PROTOS}
+    DEPENDS ${P_PROTOS}
+    COMMENT "${P_COMMENT}"
+    VERBATIM
+  )
+  if(TARGET ${P_TARGET})
+    target_sources(${P_TARGET} PRIVATE ${sources})
+  else()
+    add_library(${P_TARGET} ${sources})
+    target_compile_options(${P_TARGET} PRIVATE -w)
+    target_link_libraries(${P_TARGET} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+  endif()
+  target_include_directories(${P_TARGET} PUBLIC ${P_OUT_DIR})
+endfunction()
