@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -122,6 +123,48 @@ absl::Status YamlFields::ReadMap(const YAML::Node& node, absl::string_view field
     if (absl::Status s = read(key, Field(field, key), kv.second); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status YamlFields::ReadInto(const YAML::Node& value, absl::string_view field,
+                                  Target target) const {
+  return std::visit(
+      [&](auto* out) -> absl::Status {
+        using T = std::remove_pointer_t<decltype(out)>;
+        absl::StatusOr<T> read;
+        if constexpr (std::is_same_v<T, bool>) {
+          read = Bool(value, field);
+        } else if constexpr (std::is_same_v<T, int>) {
+          read = Int32(value, field);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          read = Int(value, field, std::numeric_limits<int64_t>::min(),
+                     std::numeric_limits<int64_t>::max());
+        } else if constexpr (std::is_same_v<T, double>) {
+          read = Double(value, field);
+        } else {
+          read = String(value, field);
+        }
+        if (!read.ok()) return read.status();
+        *out = *std::move(read);
+        return absl::OkStatus();
+      },
+      target);
+}
+
+absl::Status YamlFields::ReadSlots(const YAML::Node& node, absl::string_view field,
+                                   const std::vector<Slot>& slots,
+                                   const std::vector<std::string>& other_keys,
+                                   const EntryReader& other) const {
+  std::vector<std::string> allowed;
+  for (const Slot& slot : slots) allowed.push_back(slot.key);
+  allowed.insert(allowed.end(), other_keys.begin(), other_keys.end());
+  return ReadMap(node, field, allowed,
+                 [&](const std::string& key, const std::string& key_field,
+                     const YAML::Node& value) -> absl::Status {
+                   for (const Slot& slot : slots) {
+                     if (slot.key == key) return ReadInto(value, key_field, slot.target);
+                   }
+                   return other(key, key_field, value);
+                 });
 }
 
 absl::Status YamlFields::ReadList(const YAML::Node& node, absl::string_view field,

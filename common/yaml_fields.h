@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -70,6 +71,22 @@ class YamlFields {
   // CheckKeys, then `read` on each entry in file order; stops at the first error.
   absl::Status ReadMap(const YAML::Node& node, absl::string_view field,
                        const std::vector<std::string>& allowed, const EntryReader& read) const;
+
+  // Where one key's value goes, read by the pointer's type: bool as Bool, int as Int32, int64_t
+  // as Int over its whole range, double as Double, std::string as String.
+  using Target = std::variant<bool*, int*, int64_t*, double*, std::string*>;
+  struct Slot {
+    std::string key;
+    Target target;
+  };
+  // Reads one value into `target`.
+  absl::Status ReadInto(const YAML::Node& value, absl::string_view field, Target target) const;
+  // ReadMap for a mapping whose keys are those of `slots` and `other_keys`: a slot's value is read
+  // into its target, the other keys are handed to `other` (may be empty when `other_keys` is).
+  absl::Status ReadSlots(const YAML::Node& node, absl::string_view field,
+                         const std::vector<Slot>& slots,
+                         const std::vector<std::string>& other_keys = {},
+                         const EntryReader& other = nullptr) const;
 
   // Called with each item's index, field path ("field[i]") and value.
   using ItemReader =

@@ -16,15 +16,6 @@
 namespace pulse::controller {
 namespace {
 
-#define PULSE_ASSIGN_OR_RETURN_IMPL(var, tmp, expr) \
-  auto tmp = (expr);                                \
-  if (!tmp.ok()) return tmp.status();               \
-  var = std::move(*tmp)
-#define PULSE_QOS_CONCAT2(a, b) a##b
-#define PULSE_QOS_CONCAT(a, b) PULSE_QOS_CONCAT2(a, b)
-#define ASSIGN_OR_RETURN(var, expr) \
-  PULSE_ASSIGN_OR_RETURN_IMPL(var, PULSE_QOS_CONCAT(status_or_, __LINE__), expr)
-
 using yaml::YamlFields;
 
 // Errors read "qos policy key 'cnp.dscp' (line 3): problem": the policy often arrives over the
@@ -35,20 +26,6 @@ std::string FormatPolicyError(int line, absl::string_view field, absl::string_vi
                   : absl::StrCat("qos policy key '", key, "': ", problem);
 }
 
-// Integers that end up in an int (priorities, DSCPs, milliseconds).
-absl::StatusOr<int> ReadSmallInt(const YamlFields& fields, const YAML::Node& node,
-                                 absl::string_view key) {
-  absl::StatusOr<int64_t> v = fields.Int(node, key, -1000000000, 1000000000);
-  if (!v.ok()) return v.status();
-  return static_cast<int>(*v);
-}
-
-absl::StatusOr<int64_t> ReadInt(const YamlFields& fields, const YAML::Node& node,
-                                absl::string_view key) {
-  return fields.Int(node, key, std::numeric_limits<int64_t>::min(),
-                    std::numeric_limits<int64_t>::max());
-}
-
 // Int -> int map with duplicate keys refused (yaml-cpp keeps both entries of a duplicate key).
 absl::StatusOr<std::map<int, int>> ReadIntMap(const YamlFields& fields, const YAML::Node& node,
                                               absl::string_view key) {
@@ -56,9 +33,9 @@ absl::StatusOr<std::map<int, int>> ReadIntMap(const YamlFields& fields, const YA
   std::map<int, int> out;
   for (const auto& kv : node) {
     const std::string entry_key = yaml::Field(key, kv.first.IsScalar() ? kv.first.Scalar() : "?");
-    absl::StatusOr<int> k = ReadSmallInt(fields, kv.first, entry_key);
+    absl::StatusOr<int> k = fields.Int32(kv.first, entry_key);
     if (!k.ok()) return k.status();
-    absl::StatusOr<int> v = ReadSmallInt(fields, kv.second, entry_key);
+    absl::StatusOr<int> v = fields.Int32(kv.second, entry_key);
     if (!v.ok()) return v.status();
     if (!out.emplace(*k, *v).second) {
       return fields.Error(kv.first, entry_key,
@@ -68,160 +45,118 @@ absl::StatusOr<std::map<int, int>> ReadIntMap(const YamlFields& fields, const YA
   return out;
 }
 
-absl::StatusOr<AsicProfile> ReadAsicProfile(const YamlFields& fields, const YAML::Node& node,
-                                            absl::string_view key) {
-  AsicProfile p;
-  absl::Status s = fields.ReadMap(
+absl::Status ReadAsicProfile(const YamlFields& fields, const YAML::Node& node,
+                             absl::string_view key, AsicProfile& p) {
+  return fields.ReadSlots(node, key,
+                          {{"name", &p.name},
+                           {"cell_bytes", &p.cell_bytes},
+                           {"pipeline_latency_bytes", &p.pipeline_latency_bytes},
+                           {"mac_phy_delay_bytes", &p.mac_phy_delay_bytes},
+                           {"extra_latency_ns", &p.extra_latency_ns},
+                           {"lossless_mtu_bytes", &p.lossless_mtu_bytes},
+                           {"max_headroom_bytes", &p.max_headroom_bytes},
+                           {"pool_size_bytes", &p.pool_size_bytes}});
+}
+
+absl::Status ReadEcnProfile(const YamlFields& fields, const YAML::Node& node, absl::string_view key,
+                            EcnProfile& p) {
+  return fields.ReadSlots(node, key,
+                          {{"asic", &p.asic},
+                           {"kmin_bytes", &p.kmin_bytes},
+                           {"kmax_bytes", &p.kmax_bytes},
+                           {"pmax_percent", &p.pmax_percent}},
+                          {"speed_gbps"},
+                          [&](const std::string&, const std::string& field, const YAML::Node& v) {
+                            absl::StatusOr<int64_t> gbps = fields.Int(v, field, 0, 100000);
+                            if (!gbps.ok()) return gbps.status();
+                            p.speed_bps = *gbps * 1000000000;
+                            return absl::OkStatus();
+                          });
+}
+
+absl::Status ReadWatchdog(const YamlFields& fields, const YAML::Node& node, absl::string_view key,
+                          PfcWatchdog& wd) {
+  return fields.ReadSlots(
       node, key,
-      {"name", "cell_bytes", "pipeline_latency_bytes", "mac_phy_delay_bytes", "extra_latency_ns",
-       "lossless_mtu_bytes", "max_headroom_bytes", "pool_size_bytes"},
-      [&](const std::string& k, const std::string& full, const YAML::Node& v) -> absl::Status {
-        if (k == "name") {
-          ASSIGN_OR_RETURN(p.name, fields.String(v, full));
-        } else if (k == "cell_bytes") {
-          ASSIGN_OR_RETURN(p.cell_bytes, ReadInt(fields, v, full));
-        } else if (k == "pipeline_latency_bytes") {
-          ASSIGN_OR_RETURN(p.pipeline_latency_bytes, ReadInt(fields, v, full));
-        } else if (k == "mac_phy_delay_bytes") {
-          ASSIGN_OR_RETURN(p.mac_phy_delay_bytes, ReadInt(fields, v, full));
-        } else if (k == "extra_latency_ns") {
-          ASSIGN_OR_RETURN(p.extra_latency_ns, fields.Double(v, full));
-        } else if (k == "lossless_mtu_bytes") {
-          ASSIGN_OR_RETURN(p.lossless_mtu_bytes, ReadInt(fields, v, full));
-        } else if (k == "max_headroom_bytes") {
-          ASSIGN_OR_RETURN(p.max_headroom_bytes, ReadInt(fields, v, full));
+      {{"detection_time_ms", &wd.detection_time_ms},
+       {"restoration_time_ms", &wd.restoration_time_ms},
+       {"poll_ms", &wd.poll_ms}},
+      {"action"},
+      [&](const std::string&, const std::string& field, const YAML::Node& v) -> absl::Status {
+        absl::StatusOr<std::string> name = fields.String(v, field);
+        if (!name.ok()) return name.status();
+        if (*name == "drop") {
+          wd.action = PfcWatchdogAction::kDrop;
+        } else if (*name == "forward") {
+          wd.action = PfcWatchdogAction::kForward;
+        } else if (*name == "alert") {
+          wd.action = PfcWatchdogAction::kAlert;
         } else {
-          ASSIGN_OR_RETURN(p.pool_size_bytes, ReadInt(fields, v, full));
+          return fields.Error(v, field,
+                              absl::StrCat("'", *name, "' is not one of drop, forward, alert"));
         }
         return absl::OkStatus();
       });
-  if (!s.ok()) return s;
-  return p;
 }
 
-absl::StatusOr<EcnProfile> ReadEcnProfile(const YamlFields& fields, const YAML::Node& node,
-                                          absl::string_view key) {
-  EcnProfile p;
-  absl::Status s = fields.ReadMap(
-      node, key, {"asic", "speed_gbps", "kmin_bytes", "kmax_bytes", "pmax_percent"},
-      [&](const std::string& k, const std::string& full, const YAML::Node& v) -> absl::Status {
-        if (k == "asic") {
-          ASSIGN_OR_RETURN(p.asic, fields.String(v, full));
-        } else if (k == "speed_gbps") {
-          int64_t gbps = 0;
-          ASSIGN_OR_RETURN(gbps, fields.Int(v, full, 0, 100000));
-          p.speed_bps = gbps * 1000000000;
-        } else if (k == "kmin_bytes") {
-          ASSIGN_OR_RETURN(p.kmin_bytes, ReadInt(fields, v, full));
-        } else if (k == "kmax_bytes") {
-          ASSIGN_OR_RETURN(p.kmax_bytes, ReadInt(fields, v, full));
-        } else {
-          ASSIGN_OR_RETURN(p.pmax_percent, ReadSmallInt(fields, v, full));
-        }
-        return absl::OkStatus();
-      });
-  if (!s.ok()) return s;
-  return p;
-}
-
-absl::StatusOr<PfcWatchdogAction> ParseAction(const YamlFields& fields, const YAML::Node& node,
-                                              absl::string_view key) {
-  std::string name;
-  ASSIGN_OR_RETURN(name, fields.String(node, key));
-  if (name == "drop") return PfcWatchdogAction::kDrop;
-  if (name == "forward") return PfcWatchdogAction::kForward;
-  if (name == "alert") return PfcWatchdogAction::kAlert;
-  return fields.Error(node, key, absl::StrCat("'", name, "' is not one of drop, forward, alert"));
+// Reads a list of profiles with `read(fields, item, "key[i]", profile)`.
+template <typename Profile, typename Reader>
+absl::Status ReadProfiles(const YamlFields& fields, const YAML::Node& node, absl::string_view key,
+                          Reader read, std::vector<Profile>& out) {
+  out.clear();
+  return fields.ReadList(node, key, [&](size_t, const std::string& field, const YAML::Node& item) {
+    Profile p;
+    if (absl::Status s = read(fields, item, field, p); !s.ok()) return s;
+    out.push_back(std::move(p));
+    return absl::OkStatus();
+  });
 }
 
 absl::Status ParseInto(const YAML::Node& root, QosPolicy& policy) {
   const YamlFields fields(FormatPolicyError);
-  return fields.ReadMap(
+  DefaultCableLengths& cables = policy.default_cable_lengths;
+  return fields.ReadSlots(
       root, "",
-      {"lossless_priorities", "dscp_to_tc", "default_tc", "tc_to_pg", "tc_to_queue", "cnp", "asic",
-       "asic_profiles", "ecn_profiles", "pfc_watchdog", "port_mtu_bytes", "default_cable_length_m",
-       "pg_dynamic_th"},
+      {{"default_tc", &policy.default_tc},
+       {"asic", &policy.asic},
+       {"port_mtu_bytes", &policy.port_mtu_bytes},
+       {"pg_dynamic_th", &policy.pg_dynamic_th}},
+      {"lossless_priorities", "dscp_to_tc", "tc_to_pg", "tc_to_queue", "cnp", "asic_profiles",
+       "ecn_profiles", "pfc_watchdog", "default_cable_length_m"},
       [&](const std::string& k, const std::string&, const YAML::Node& v) -> absl::Status {
         if (k == "lossless_priorities") {
           policy.lossless_priorities.clear();
           return fields.ReadList(v, k,
                                  [&](size_t, const std::string& item_key, const YAML::Node& item) {
-                                   absl::StatusOr<int> p = ReadSmallInt(fields, item, item_key);
+                                   absl::StatusOr<int> p = fields.Int32(item, item_key);
                                    if (!p.ok()) return p.status();
                                    policy.lossless_priorities.push_back(*p);
                                    return absl::OkStatus();
                                  });
         }
-        if (k == "dscp_to_tc") {
-          ASSIGN_OR_RETURN(policy.dscp_to_tc, ReadIntMap(fields, v, k));
-        } else if (k == "default_tc") {
-          ASSIGN_OR_RETURN(policy.default_tc, ReadSmallInt(fields, v, k));
-        } else if (k == "tc_to_pg") {
-          ASSIGN_OR_RETURN(policy.tc_to_pg, ReadIntMap(fields, v, k));
-        } else if (k == "tc_to_queue") {
-          ASSIGN_OR_RETURN(policy.tc_to_queue, ReadIntMap(fields, v, k));
-        } else if (k == "cnp") {
-          return fields.ReadMap(v, k, {"dscp", "priority"},
-                                [&](const std::string& ck, const std::string& full,
-                                    const YAML::Node& c) -> absl::Status {
-                                  int& value = ck == "dscp" ? policy.cnp_dscp : policy.cnp_priority;
-                                  ASSIGN_OR_RETURN(value, ReadSmallInt(fields, c, full));
-                                  return absl::OkStatus();
-                                });
-        } else if (k == "asic") {
-          ASSIGN_OR_RETURN(policy.asic, fields.String(v, k));
-        } else if (k == "asic_profiles") {
-          policy.asic_profiles.clear();
-          return fields.ReadList(
-              v, k, [&](size_t, const std::string& full, const YAML::Node& item) -> absl::Status {
-                AsicProfile p;
-                ASSIGN_OR_RETURN(p, ReadAsicProfile(fields, item, full));
-                policy.asic_profiles.push_back(std::move(p));
-                return absl::OkStatus();
-              });
-        } else if (k == "ecn_profiles") {
-          policy.ecn_profiles.clear();
-          return fields.ReadList(
-              v, k, [&](size_t, const std::string& full, const YAML::Node& item) -> absl::Status {
-                EcnProfile p;
-                ASSIGN_OR_RETURN(p, ReadEcnProfile(fields, item, full));
-                policy.ecn_profiles.push_back(std::move(p));
-                return absl::OkStatus();
-              });
-        } else if (k == "pfc_watchdog") {
-          PfcWatchdog& wd = policy.pfc_watchdog;
-          return fields.ReadMap(
-              v, k, {"action", "detection_time_ms", "restoration_time_ms", "poll_ms"},
-              [&](const std::string& wk, const std::string& full,
-                  const YAML::Node& w) -> absl::Status {
-                if (wk == "action") {
-                  ASSIGN_OR_RETURN(wd.action, ParseAction(fields, w, full));
-                } else if (wk == "detection_time_ms") {
-                  ASSIGN_OR_RETURN(wd.detection_time_ms, ReadSmallInt(fields, w, full));
-                } else if (wk == "restoration_time_ms") {
-                  ASSIGN_OR_RETURN(wd.restoration_time_ms, ReadSmallInt(fields, w, full));
-                } else {
-                  ASSIGN_OR_RETURN(wd.poll_ms, ReadSmallInt(fields, w, full));
-                }
-                return absl::OkStatus();
-              });
-        } else if (k == "port_mtu_bytes") {
-          ASSIGN_OR_RETURN(policy.port_mtu_bytes, ReadInt(fields, v, k));
-        } else if (k == "default_cable_length_m") {
-          DefaultCableLengths& cables = policy.default_cable_lengths;
-          return fields.ReadMap(v, k, {"nic_leaf", "leaf_spine", "spine_superspine"},
-                                [&](const std::string& ck, const std::string& full,
-                                    const YAML::Node& c) -> absl::Status {
-                                  double& metres = ck == "nic_leaf"     ? cables.nic_leaf_m
-                                                   : ck == "leaf_spine" ? cables.leaf_spine_m
-                                                                        : cables.spine_superspine_m;
-                                  ASSIGN_OR_RETURN(metres, fields.Double(c, full));
-                                  return absl::OkStatus();
-                                });
-        } else {
-          ASSIGN_OR_RETURN(policy.pg_dynamic_th, ReadSmallInt(fields, v, k));
+        if (k == "dscp_to_tc" || k == "tc_to_pg" || k == "tc_to_queue") {
+          absl::StatusOr<std::map<int, int>> map = ReadIntMap(fields, v, k);
+          if (!map.ok()) return map.status();
+          (k == "dscp_to_tc" ? policy.dscp_to_tc
+                             : (k == "tc_to_pg" ? policy.tc_to_pg : policy.tc_to_queue)) =
+              *std::move(map);
+          return absl::OkStatus();
         }
-        return absl::OkStatus();
+        if (k == "cnp") {
+          return fields.ReadSlots(v, k,
+                                  {{"dscp", &policy.cnp_dscp}, {"priority", &policy.cnp_priority}});
+        }
+        if (k == "asic_profiles") {
+          return ReadProfiles(fields, v, k, ReadAsicProfile, policy.asic_profiles);
+        }
+        if (k == "ecn_profiles") {
+          return ReadProfiles(fields, v, k, ReadEcnProfile, policy.ecn_profiles);
+        }
+        if (k == "pfc_watchdog") return ReadWatchdog(fields, v, k, policy.pfc_watchdog);
+        return fields.ReadSlots(v, k,
+                                {{"nic_leaf", &cables.nic_leaf_m},
+                                 {"leaf_spine", &cables.leaf_spine_m},
+                                 {"spine_superspine", &cables.spine_superspine_m}});
       });
 }
 

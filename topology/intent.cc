@@ -211,113 +211,82 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
   absl::StatusOr<std::string> type = fields_.String(type_node, "builder.type");
   if (!type.ok()) return type.status();
 
-  // Reads the keys common to all builders; returns false when `key` is not one of them.
-  auto common = [&](const std::string& key, const std::string& field, const YAML::Node& v,
-                    int64_t& host_bps, int64_t& fabric_bps, int& gpus, absl::Status& status) {
-    if (key == "type") return true;
-    if (key == "host_speed" || key == "fabric_speed") {
-      absl::StatusOr<int64_t> bps = GetSpeed(v, field);
-      if (!bps.ok())
-        status = bps.status();
-      else
-        (key == "host_speed" ? host_bps : fabric_bps) = *bps;
-      return true;
-    }
-    if (key == "gpus_per_server") {
-      absl::StatusOr<int> c = fields_.Int32(v, field);
-      if (!c.ok())
-        status = c.status();
-      else
-        gpus = *c;
-      return true;
-    }
-    return false;
+  // Where one builder's keys go: its counts straight into the params; type, host_speed and
+  // fabric_speed (every builder) and oversubscription and spine_mode (some) are read here.
+  struct BuilderKeys {
+    std::vector<yaml::YamlFields::Slot> counts;
+    int64_t* host_speed_bps;
+    int64_t* fabric_speed_bps;
+    double* oversubscription = nullptr;  // null: the builder has none
+    RailSpineMode* spine_mode = nullptr;
+  };
+  auto read = [&](const BuilderKeys& b) -> absl::Status {
+    std::vector<std::string> others = {"type", "host_speed", "fabric_speed"};
+    if (b.oversubscription) others.push_back("oversubscription");
+    if (b.spine_mode) others.push_back("spine_mode");
+    return fields_.ReadSlots(
+        n, "builder", b.counts, others,
+        [&](const std::string& key, const std::string& field, const YAML::Node& v) -> absl::Status {
+          if (key == "host_speed" || key == "fabric_speed") {
+            absl::StatusOr<int64_t> bps = GetSpeed(v, field);
+            if (!bps.ok()) return bps.status();
+            *(key == "host_speed" ? b.host_speed_bps : b.fabric_speed_bps) = *bps;
+          } else if (key == "oversubscription") {
+            absl::StatusOr<double> r = GetRatio(v, field);
+            if (!r.ok()) return r.status();
+            *b.oversubscription = *r;
+          } else if (key == "spine_mode") {
+            absl::StatusOr<RailSpineMode> mode =
+                v.IsScalar() ? ParseRailSpineMode(v.Scalar())
+                             : absl::InvalidArgumentError("expected all or per-rail");
+            if (!mode.ok()) return fields_.Error(v, field, mode.status().message());
+            *b.spine_mode = *mode;
+          }
+          return absl::OkStatus();
+        });
   };
 
   absl::StatusOr<Fabric> fabric;
   if (*type == "leaf-spine") {
     LeafSpineParams p;
     p.cables = cables;
-    absl::Status s = fields_.ReadMap(
-        n, "builder",
-        {"type", "leaves", "spines", "servers_per_leaf", "nics_per_server", "gpus_per_server",
-         "host_speed", "fabric_speed", "uplinks_per_spine", "oversubscription", "planes"},
-        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
-          absl::Status st;
-          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
-            return st;
-          if (key == "oversubscription") {
-            absl::StatusOr<double> r = GetRatio(v, field);
-            if (!r.ok()) return r.status();
-            p.oversubscription = *r;
-            return absl::OkStatus();
-          }
-          absl::StatusOr<int> c = fields_.Int32(v, field);
-          if (!c.ok()) return c.status();
-          if (key == "leaves") p.leaves = *c;
-          if (key == "spines") p.spines = *c;
-          if (key == "servers_per_leaf") p.servers_per_leaf = *c;
-          if (key == "nics_per_server") p.nics_per_server = *c;
-          if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
-          if (key == "planes") p.planes = *c;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
+    BuilderKeys keys{{{"leaves", &p.leaves},
+                      {"spines", &p.spines},
+                      {"servers_per_leaf", &p.servers_per_leaf},
+                      {"nics_per_server", &p.nics_per_server},
+                      {"gpus_per_server", &p.gpus_per_server},
+                      {"uplinks_per_spine", &p.uplinks_per_spine},
+                      {"planes", &p.planes}},
+                     &p.host_speed_bps,
+                     &p.fabric_speed_bps,
+                     &p.oversubscription};
+    if (absl::Status s = read(keys); !s.ok()) return s;
     fabric = LeafSpine(p);
   } else if (*type == "fat-tree") {
     FatTreeParams p;
     p.cables = cables;
-    absl::Status s = fields_.ReadMap(
-        n, "builder",
-        {"type", "k", "nics_per_server", "gpus_per_server", "host_speed", "fabric_speed"},
-        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
-          absl::Status st;
-          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
-            return st;
-          absl::StatusOr<int> c = fields_.Int32(v, field);
-          if (!c.ok()) return c.status();
-          if (key == "k") p.k = *c;
-          if (key == "nics_per_server") p.nics_per_server = *c;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
+    BuilderKeys keys{{{"k", &p.k},
+                      {"nics_per_server", &p.nics_per_server},
+                      {"gpus_per_server", &p.gpus_per_server}},
+                     &p.host_speed_bps,
+                     &p.fabric_speed_bps};
+    if (absl::Status s = read(keys); !s.ok()) return s;
     fabric = FatTree(p);
   } else if (*type == "rail-optimized") {
     RailOptimizedParams p;
     p.cables = cables;
-    absl::Status s = fields_.ReadMap(
-        n, "builder",
-        {"type", "groups", "servers_per_group", "rails", "gpus_per_server", "spines", "spine_mode",
-         "host_speed", "fabric_speed", "uplinks_per_spine", "oversubscription", "planes"},
-        [&](const std::string& key, const std::string& field, const YAML::Node& v) {
-          absl::Status st;
-          if (common(key, field, v, p.host_speed_bps, p.fabric_speed_bps, p.gpus_per_server, st))
-            return st;
-          if (key == "oversubscription") {
-            absl::StatusOr<double> r = GetRatio(v, field);
-            if (!r.ok()) return r.status();
-            p.oversubscription = *r;
-            return absl::OkStatus();
-          }
-          if (key == "spine_mode") {
-            absl::StatusOr<RailSpineMode> mode =
-                v.IsScalar() ? ParseRailSpineMode(v.Scalar())
-                             : absl::InvalidArgumentError("expected all or per-rail");
-            if (!mode.ok()) return fields_.Error(v, field, mode.status().message());
-            p.spine_mode = *mode;
-            return absl::OkStatus();
-          }
-          absl::StatusOr<int> c = fields_.Int32(v, field);
-          if (!c.ok()) return c.status();
-          if (key == "groups") p.groups = *c;
-          if (key == "servers_per_group") p.servers_per_group = *c;
-          if (key == "rails") p.rails = *c;
-          if (key == "spines") p.spines = *c;
-          if (key == "uplinks_per_spine") p.uplinks_per_spine = *c;
-          if (key == "planes") p.planes = *c;
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
+    BuilderKeys keys{{{"groups", &p.groups},
+                      {"servers_per_group", &p.servers_per_group},
+                      {"rails", &p.rails},
+                      {"gpus_per_server", &p.gpus_per_server},
+                      {"spines", &p.spines},
+                      {"uplinks_per_spine", &p.uplinks_per_spine},
+                      {"planes", &p.planes}},
+                     &p.host_speed_bps,
+                     &p.fabric_speed_bps,
+                     &p.oversubscription,
+                     &p.spine_mode};
+    if (absl::Status s = read(keys); !s.ok()) return s;
     fabric = RailOptimized(p);
   } else {
     return fields_.Error(type_node, "builder.type",

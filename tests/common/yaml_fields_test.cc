@@ -96,6 +96,38 @@ TEST(YamlFieldsTest, ReadMapVisitsEntriesInOrderWithFieldPaths) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(YamlFieldsTest, ReadSlotsFillsTargetsByTypeAndHandsOtherKeysOn) {
+  YamlFields f("a.yaml");
+  bool flag = false;
+  int count = 0;
+  int64_t bytes = 0;
+  double ratio = 0;
+  std::string name;
+  std::vector<std::string> others;
+  const std::vector<YamlFields::Slot> slots = {
+      {"name", &name}, {"flag", &flag}, {"count", &count}, {"bytes", &bytes}, {"ratio", &ratio}};
+  auto other = [&](const std::string&, const std::string& field, const YAML::Node& v) {
+    others.push_back(absl::StrCat(field, "=", v.Scalar()));
+    return absl::OkStatus();
+  };
+  absl::Status s = f.ReadSlots(
+      YAML::Load("name: x\nflag: on\ncount: -3\nbytes: 8589934592\nratio: 2.5\nmode: fast\n"), "p",
+      slots, {"mode"}, other);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(name, "x");
+  EXPECT_TRUE(flag);
+  EXPECT_EQ(count, -3);
+  EXPECT_EQ(bytes, int64_t{8589934592});
+  EXPECT_DOUBLE_EQ(ratio, 2.5);
+  EXPECT_THAT(others, ::testing::ElementsAre("p.mode=fast"));
+
+  EXPECT_THAT(Message(f.ReadSlots(YAML::Load("ratio: 1\ncount: 3000000000\n"), "p", slots)),
+              HasSubstr("a.yaml:2: p.count: must be between -2147483648 and 2147483647"));
+  EXPECT_EQ(
+      Message(f.ReadSlots(YAML::Load("nope: 1\n"), "p", {{"count", &count}}, {"mode"}, other)),
+      "a.yaml:1: p.nope: unknown key (expected one of: count, mode)");
+}
+
 TEST(YamlFieldsTest, ReadListNamesItems) {
   YamlFields f("a.yaml");
   std::vector<int64_t> values;
