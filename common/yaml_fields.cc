@@ -163,6 +163,7 @@ absl::Status YamlFields::ReadSlots(const YAML::Node& node, absl::string_view fie
                    for (const Slot& slot : slots) {
                      if (slot.key == key) return ReadInto(value, key_field, slot.target);
                    }
+                   if (!other) return Error(value, key_field, "no reader for this key");
                    return other(key, key_field, value);
                  });
 }

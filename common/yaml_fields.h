@@ -1,4 +1,4 @@
-// Typed reads of YAML fields for every file Pulse loads (intent, job, QoS policy, daemon config),
+// Typed reads of YAML fields for the files Pulse loads (intent, job, QoS policy),
 // so all of them word their errors the same way and refuse the same mistakes: a wrong type, a
 // number out of range, an unknown or repeated key. Each error names the file, the 1-based line of
 // the offending node and the dotted field path: "fabric.yaml:7: builder.k: must be between 2 and
