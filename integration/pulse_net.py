@@ -239,6 +239,8 @@ class Controller:
 
     def start(self, wait=True):
         cfg = self.write_config()
+        if getattr(self, "logf", None):
+            self.logf.close()  # a restart of the same controller appends to the same log
         self.logf = open(self.log_path, "a")
         self.proc = subprocess.Popen([binary("pulse-controller"), "--config", cfg],
                                      stdout=self.logf, stderr=subprocess.STDOUT)
@@ -286,6 +288,8 @@ class Controller:
 
     def cleanup(self):
         self.stop()
+        if getattr(self, "logf", None):
+            self.logf.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -315,3 +319,155 @@ def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cp
 def fail(msg):
     print(f"FAIL: {msg}", flush=True)
     sys.exit(1)
+
+
+# ---- helpers for the failure and restart scenarios (owned by scenarios) ----
+
+COUNTER_FIELDS = re.compile(r"\s*\b(duration|n_packets|n_bytes|idle_age|hard_age|packet_count|"
+                            r"byte_count)=[^,\s]*,?")
+
+
+def flow_table_snapshot(lab):
+    """{switch: sorted flow and group lines} with counters and ages stripped, for comparing
+    two moments of the same switches."""
+    snapshot = {}
+    for sw in lab.fabric["switches"]:
+        name = sw["name"]
+        flows = [COUNTER_FIELDS.sub(" ", f).strip() for f in lab.dump_flows(name)]
+        groups = [g.strip() for g in lab.dump_groups(name)]
+        snapshot[name] = sorted(re.sub(r"\s+", " ", f) for f in flows) + sorted(groups)
+    return snapshot
+
+
+def snapshot_differences(before, after, limit=20):
+    """Human-readable lines present in one snapshot and not the other (empty when identical)."""
+    lines = []
+    for name in sorted(set(before) | set(after)):
+        b, a = before.get(name, []), after.get(name, [])
+        lines += [f"{name} - {x}" for x in sorted(set(b) - set(a))]
+        lines += [f"{name} + {x}" for x in sorted(set(a) - set(b))]
+        if len(b) != len(a) and set(b) == set(a):
+            lines.append(f"{name}: {len(b)} lines before, {len(a)} after (duplicates)")
+    return lines[:limit]
+
+
+class Iperf3UdpStream:
+    """One bounded UDP iperf3 flow at a fixed rate, reported by the receiver every interval_s.
+
+    The receiver's intervals show when nothing arrived; its lost-datagram count over the send
+    rate gives the outage at datagram resolution.
+    """
+
+    def __init__(self, lab, src, dst, seconds, bitrate="20M", interval_s=0.1, port=5301,
+                 length_bytes=1200):
+        self.lab, self.src, self.dst = lab, src, dst
+        self.seconds, self.bitrate, self.interval_s = seconds, bitrate, interval_s
+        self.port, self.length_bytes = port, length_bytes
+        self.server = self.client = None
+        self.report = {}
+
+    def start(self):
+        dst = self.lab.host(self.dst)
+        self.server = dst.popen(["iperf3", "-s", "-1", "-p", str(self.port), "-J", "-i",
+                                 str(self.interval_s)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        self.client = self.lab.host(self.src).popen(
+            ["iperf3", "-c", dst.IP(), "-p", str(self.port), "-u", "-b", self.bitrate, "-l",
+             str(self.length_bytes), "-t", str(self.seconds), "-i", str(self.interval_s), "-J"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.started_at = time.time()
+        return self
+
+    def wait(self):
+        """Waits for both ends; returns the receiver's JSON report ({} if it had none)."""
+        try:
+            self.client.communicate(timeout=self.seconds + 20)
+            out, _ = self.server.communicate(timeout=10)
+            self.report = json.loads(out) if out.strip().startswith("{") else {}
+        finally:
+            self.stop()
+        return self.report
+
+    def stop(self):
+        for p in (self.client, self.server):
+            if p is not None and p.poll() is None:
+                with contextlib.suppress(Exception):
+                    p.kill()
+                    p.wait(timeout=5)
+
+    def interval_bytes(self):
+        return [iv["sum"]["bytes"] for iv in self.report.get("intervals", [])]
+
+    def longest_silence_s(self):
+        """Longest run of receiver intervals with no byte (between the first and last that had
+        some, so start-up and the tail do not count)."""
+        got = self.interval_bytes()
+        nonzero = [i for i, b in enumerate(got) if b > 0]
+        if not nonzero:
+            return float(self.seconds)
+        longest = run_len = 0
+        for b in got[nonzero[0]:nonzero[-1] + 1]:
+            run_len = run_len + 1 if b == 0 else 0
+            longest = max(longest, run_len)
+        return longest * self.interval_s
+
+    def totals(self):
+        """(datagrams sent, datagrams lost) as the receiver counted them."""
+        s = self.report.get("end", {}).get("sum", {})
+        return int(s.get("packets", 0)), int(s.get("lost_packets", 0))
+
+    def loss_outage_s(self):
+        """Lost datagrams over the send rate: the time the flow was dark."""
+        sent, lost = self.totals()
+        return lost * self.seconds / sent if sent else float(self.seconds)
+
+
+class PingStream:
+    """A bounded ping -i interval_s stream between two lab hosts, run in the background."""
+
+    def __init__(self, lab, src, dst, count, interval_s=0.05):
+        self.count, self.interval_s = count, interval_s
+        self.proc = lab.host(src).popen(
+            ["ping", "-n", "-q", "-i", str(interval_s), "-c", str(count), "-W", "1",
+             lab.host(dst).IP()], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait(self):
+        """Returns (transmitted, received)."""
+        try:
+            out, _ = self.proc.communicate(timeout=self.count * self.interval_s + 30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", out)
+        if not m:
+            raise RuntimeError(f"ping gave no summary: {out}")
+        return int(m.group(1)), int(m.group(2))
+
+
+def metric_value(ctl, name, labels=None):
+    """Sum of a metric's samples from the controller's /metrics (matching labels, if given)."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{ctl.metrics_port}/metrics",
+                                timeout=5) as resp:
+        text = resp.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line[len(name):len(name) + 1] not in ("{", " "):
+            continue
+        if labels and not all(f'{k}="{v}"' in line for k, v in labels.items()):
+            continue
+        total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def log_numbers(ctl, pattern, since=0):
+    """Floats captured by the first group of `pattern` in the controller log, from byte
+    offset `since` on."""
+    with open(ctl.log_path, errors="replace") as f:
+        f.seek(since)
+        return [float(m.group(1)) for m in re.finditer(pattern, f.read())]
+
+
+def log_size(ctl):
+    return os.path.getsize(ctl.log_path) if os.path.exists(ctl.log_path) else 0
