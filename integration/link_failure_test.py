@@ -51,7 +51,6 @@ class LinkFailure(unittest.TestCase):
         time.sleep(CUT_AFTER_S)
         at_cut = {s: spine_tx_towards(lab, s, "leaf-2") for s in (spine, other)}
         lab.set_link("leaf-0", spine, up=False)
-        cut_at = time.time()
         # Let the controller settle before reading "after" counters of the pinned spine, so the
         # datagrams still in its queues at the cut do not count against it.
         time.sleep(1.0)
@@ -81,7 +80,6 @@ class LinkFailure(unittest.TestCase):
         # The receiver got traffic in the last second too (the flow did not just stop).
         self.assertGreater(sum(stream.interval_bytes()[-10:]), 0)
         self.assertTrue(repairs_ms, "no repair line in the controller log:\n" + ctl.log_tail())
-        self.assertLess(time.time() - cut_at, 60)
 
         lab.set_link("leaf-0", spine, up=True)
         deadline = time.time() + 20
