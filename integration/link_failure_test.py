@@ -1,7 +1,9 @@
 """Scenario 4 of issue 4: a leaf-spine link cut while traffic runs.
 
 A job pins server-0 -> server-4 (h1 -> h5) through one spine. A fixed-rate UDP iperf3 flow runs
-on that pair while the link between leaf-0 and that spine is cut. Asserted on the switches and the
+on that pair while a link of that spine on the flow's path is cut: next to the sender (leaf-0,
+whose own port goes down) or next to the receiver (leaf-2, which only the controller can route
+around). Asserted on the switches and the
 traffic: after the cut the other spine carries the flow (its port counters towards leaf-2 grow),
 the outage seen by the receiver is short, and the controller logged its repair time. The link is
 then restored and pingall must be 0% again. Links are capped (htb) so the rate is set by the
@@ -29,7 +31,15 @@ REPAIR_LINE = r"repair: port-down to last barrier reply in ([0-9.]+) ms"
 
 class LinkFailure(unittest.TestCase):
 
-    def test_spine_link_cut_moves_traffic_to_the_other_spine(self):
+    def test_cut_next_to_the_sender(self):
+        # leaf-0 sees its own port go down.
+        self.cut_and_restore("leaf-0")
+
+    def test_cut_next_to_the_receiver(self):
+        # leaf-0 sees nothing: only the controller, told by the spine and leaf-2, can move it.
+        self.cut_and_restore("leaf-2")
+
+    def cut_and_restore(self, cut_leaf):
         ctl = Controller(LAB).start()
         self.addCleanup(ctl.cleanup)
         lab = PulseLab(LAB, of_port=ctl.of_port, bw_mbps=LINK_MBPS)
@@ -43,14 +53,14 @@ class LinkFailure(unittest.TestCase):
         spine, _ = place_pair_job(ctl)
         other = "spine-1" if spine == "spine-0" else "spine-0"
         time.sleep(1)
-        log(f"job lab-pair pinned through {spine}; cutting leaf-0 <-> {spine} mid-run")
+        log(f"job lab-pair pinned through {spine}; cutting {cut_leaf} <-> {spine} mid-run")
 
         stream = Iperf3UdpStream(lab, "h1", "h5", seconds=STREAM_S, bitrate=FLOW_RATE)
         self.addCleanup(stream.stop)
         stream.start()
         time.sleep(CUT_AFTER_S)
         at_cut = {s: spine_tx_towards(lab, s, "leaf-2") for s in (spine, other)}
-        lab.set_link("leaf-0", spine, up=False)
+        lab.set_link(cut_leaf, spine, up=False)
         # Let the controller settle before reading "after" counters of the pinned spine, so the
         # datagrams still in its queues at the cut do not count against it.
         time.sleep(1.0)
@@ -81,7 +91,7 @@ class LinkFailure(unittest.TestCase):
         self.assertGreater(sum(stream.interval_bytes()[-10:]), 0)
         self.assertTrue(repairs_ms, "no repair line in the controller log:\n" + ctl.log_tail())
 
-        lab.set_link("leaf-0", spine, up=True)
+        lab.set_link(cut_leaf, spine, up=True)
         deadline = time.time() + 20
         loss = 100.0
         while time.time() < deadline:

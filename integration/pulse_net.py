@@ -290,6 +290,11 @@ class Controller:
         self.stop()
         if getattr(self, "logf", None):
             self.logf.close()
+        keep_dir = os.environ.get("PULSE_KEEP_LOGS")  # a directory to keep controller logs in
+        if keep_dir and os.path.exists(self.log_path):
+            os.makedirs(keep_dir, exist_ok=True)
+            shutil.copy(self.log_path, os.path.join(
+                keep_dir, f"controller-{os.path.basename(self.tmp)}.log"))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
