@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab_scenarios import LAB, pingall_loss, place_pair_job, wait_discovery  # noqa: E402
-from pulse_net import (Controller, Iperf3UdpStream, PingStream, PulseLab,  # noqa: E402
+from pulse_net import (Iperf3UdpStream, PingStream, controlled_lab,  # noqa: E402
                        flow_table_snapshot, log, metric_value, run, snapshot_differences)
 
 LINK_MBPS = 50
@@ -97,12 +97,7 @@ class ControllerRestart(unittest.TestCase):
         self.assertLessEqual(flow_mods, n_base)
 
     def test_restart_keeps_tables_job_and_traffic(self):
-        ctl = Controller(LAB).start()
-        self.addCleanup(ctl.cleanup)
-        lab = PulseLab(LAB, of_port=ctl.of_port, bw_mbps=LINK_MBPS)
-        self.addCleanup(lab.stop)
-        lab.start()
-        self.assertTrue(lab.wait_connected(40), "switches did not connect:\n" + ctl.log_tail())
+        ctl, lab = controlled_lab(self, LAB, bw_mbps=LINK_MBPS)
         self.assertTrue(wait_discovery(ctl).get("matchesIntent"))
         self.assertEqual(pingall_loss(lab), 0.0)  # also fills the hosts' ARP caches
         spine, _ = place_pair_job(ctl)

@@ -12,20 +12,15 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab_scenarios import pingall_loss, wait_discovery  # noqa: E402
-from pulse_net import SOURCE_DIR, Controller, PulseLab, log  # noqa: E402
+from pulse_net import SOURCE_DIR, controlled_lab, log  # noqa: E402
 
 
 class LargerFabrics(unittest.TestCase):
 
     def pingall_on(self, intent_name):
         intent = os.path.join(SOURCE_DIR, "examples", intent_name)
-        ctl = Controller(intent).start()
-        self.addCleanup(ctl.cleanup)
-        lab = PulseLab(intent, of_port=ctl.of_port)
-        self.addCleanup(lab.stop)
         started = time.time()
-        lab.start()
-        self.assertTrue(lab.wait_connected(40), "switches did not connect:\n" + ctl.log_tail())
+        ctl, lab = controlled_lab(self, intent)
         report = wait_discovery(ctl, timeout_s=40)
         self.assertTrue(report.get("matchesIntent"), report)
         n_links = sum(1 for l in lab.fabric["links"] if not l["a"].startswith("h"))
@@ -33,7 +28,7 @@ class LargerFabrics(unittest.TestCase):
         loss = pingall_loss(lab)
         log(f"{intent_name}: {len(lab.fabric['switches'])} switches, "
             f"{len(lab.fabric['hosts'])} hosts, {n_links} fabric links; pingall loss {loss}% "
-            f"({time.time() - started:.0f} s from lab start)")
+            f"({time.time() - started:.0f} s from controller start)")
         self.assertEqual(loss, 0.0)
 
     def test_leaf_spine_4x4x4(self):

@@ -332,6 +332,19 @@ COUNTER_FIELDS = re.compile(r"\s*\b(duration|n_packets|n_bytes|idle_age|hard_age
                             r"byte_count)=[^,\s]*,?")
 
 
+def controlled_lab(test, intent_path, bw_mbps=None, miswire=None):
+    """Starts a controller and a lab of the same intent pointed at it, registers both teardowns
+    with the unittest case `test` (so every exit path cleans up), and waits until every switch
+    has connected. Returns (controller, lab)."""
+    ctl = Controller(intent_path).start()
+    test.addCleanup(ctl.cleanup)
+    lab = PulseLab(intent_path, of_port=ctl.of_port, bw_mbps=bw_mbps, miswire=miswire)
+    test.addCleanup(lab.stop)
+    lab.start()
+    test.assertTrue(lab.wait_connected(40), "switches did not connect:\n" + ctl.log_tail())
+    return ctl, lab
+
+
 def flow_table_snapshot(lab):
     """{switch: sorted flow and group lines} with counters and ages stripped, for comparing
     two moments of the same switches."""
