@@ -20,7 +20,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab_scenarios import LAB, pingall_loss, place_pair_job, wait_discovery  # noqa: E402
 from pulse_net import (Iperf3UdpStream, PingStream, controlled_lab,  # noqa: E402
-                       flow_table_snapshot, log, metric_value, run, snapshot_differences)
+                       flow_table_snapshot, log, metric_value, run, snapshot_differences,
+                       watchdog)
 
 LINK_MBPS = 50
 STREAM_S = 14
@@ -97,6 +98,7 @@ class ControllerRestart(unittest.TestCase):
         self.assertLessEqual(flow_mods, n_base)
 
     def test_restart_keeps_tables_job_and_traffic(self):
+        watchdog(self, 150)
         ctl, lab = controlled_lab(self, LAB, bw_mbps=LINK_MBPS)
         self.assertTrue(wait_discovery(ctl).get("matchesIntent"))
         self.assertEqual(pingall_loss(lab), 0.0)  # also fills the hosts' ARP caches

@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab_scenarios import pingall_loss, wait_discovery  # noqa: E402
-from pulse_net import SOURCE_DIR, controlled_lab, log  # noqa: E402
+from pulse_net import SOURCE_DIR, controlled_lab, log, watchdog  # noqa: E402
 
 
 class LargerFabrics(unittest.TestCase):
@@ -20,6 +20,7 @@ class LargerFabrics(unittest.TestCase):
     def pingall_on(self, intent_name):
         intent = os.path.join(SOURCE_DIR, "examples", intent_name)
         started = time.time()
+        watchdog(self, 80)
         ctl, lab = controlled_lab(self, intent)
         report = wait_discovery(ctl, timeout_s=40)
         self.assertTrue(report.get("matchesIntent"), report)

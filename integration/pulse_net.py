@@ -332,6 +332,16 @@ COUNTER_FIELDS = re.compile(r"\s*\b(duration|n_packets|n_bytes|idle_age|hard_age
                             r"byte_count)=[^,\s]*,?")
 
 
+def watchdog(test, seconds):
+    """Ends the process with every thread's traceback if the unittest case `test` (with its
+    cleanups) is not done within `seconds`: a stuck Mininet or OVS call then shows where it
+    hung in the test's output, instead of a silent ctest timeout. The next lab's start-up
+    cleans what is left behind."""
+    import faulthandler
+    faulthandler.dump_traceback_later(seconds, exit=True)
+    test.addCleanup(faulthandler.cancel_dump_traceback_later)
+
+
 def controlled_lab(test, intent_path, bw_mbps=None, miswire=None):
     """Starts a controller and a lab of the same intent pointed at it, registers both teardowns
     with the unittest case `test` (so every exit path cleans up), and waits until every switch
