@@ -174,6 +174,17 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                  {"advertise", str(&config.cluster.advertise, false)},
                  {"lease_ttl_s", integer(&config.cluster.lease_ttl_s, 2, 60)}});
           }},
+         {"qos",
+          [&](const YAML::Node& n, const std::string& key) {
+            config.qos.configured = true;
+            return p.Map(n, key,
+                         {{"enabled",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             return p.Bool(v, k, &config.qos.enabled);
+                           }},
+                          {"policy_file", str(&config.qos.policy_file, true)},
+                          {"ovsdb", str(&config.qos.ovsdb, false)}});
+          }},
          {"metrics_listen", str(&config.metrics_listen, false)},
          {"sflow_listen", str(&config.sflow_listen, false)},
          {"telemetry",
@@ -245,6 +256,15 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
         !address.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(key, ": ", address.status().message()));
     }
+  }
+  if (!config.qos.ovsdb.empty() && !absl::StartsWith(config.qos.ovsdb, "unix:") &&
+      !absl::StartsWith(config.qos.ovsdb, "tcp:")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "qos.ovsdb: expected unix:/path or tcp:IP:PORT, got '", config.qos.ovsdb, "'"));
+  }
+  if (!config.qos.enabled && (!config.qos.policy_file.empty() || !config.qos.ovsdb.empty())) {
+    return absl::InvalidArgumentError(
+        "qos.enabled: false contradicts qos.policy_file / qos.ovsdb; remove one of them");
   }
   if (config.telemetry.clear_percent > config.telemetry.hot_percent) {
     return absl::InvalidArgumentError(

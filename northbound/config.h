@@ -15,8 +15,14 @@
 //     listen: 0.0.0.0:6653          #   where switches connect
 //     probe_interval_ms: 2000       #   LLDP discovery probes
 //     stats_interval_ms: 1000       #   port counter polls
+//   qos:                            # lossless QoS (controller/qos_policy.h); on by default
+//     policy_file: roce-policy.yaml #   the policy (default: the built-in RoCE policy); an
+//                                   #   admin's SetQosPolicy, stored, wins over it
+//     ovsdb: unix:/var/run/openvswitch/db.sock  # push to Open vSwitch bridges, audit, repair
+//     enabled: true                 #   false: no QoS service at all
 //   metrics_listen: 127.0.0.1:9464  # optional: Prometheus GET /metrics (off when absent)
-//   sflow_listen: 0.0.0.0:6343      # optional: sFlow v5 collector, UDP (off when absent)
+//   sflow_listen: 0.0.0.0:6343      # optional: sFlow v5 collector, UDP (off when absent);
+//                                   #   drives link load when openflow.stats_interval_ms is 0
 //   telemetry:                      # congestion-driven re-placement (needs openflow)
 //     period_ms: 1000               #   how often hot links are evaluated
 //     hot_percent: 90               #   a link at or above this utilisation ...
@@ -80,6 +86,15 @@ struct ClusterConfig {
   int64_t lease_ttl_s = 2;
 };
 
+// Lossless QoS. Without the section: the built-in policy, no switch push, and a policy that
+// cannot plan the fabric disables QoS with an error in the log instead of stopping start-up.
+struct QosConfig {
+  bool configured = false;  // the section (or a --qos_* flag) was given: failures stop start-up
+  bool enabled = true;
+  std::string policy_file;  // "": the built-in policy
+  std::string ovsdb;        // "": no push; "unix:/path" or "tcp:IP:PORT"
+};
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
   std::string fabric_file;
@@ -96,6 +111,7 @@ struct DaemonConfig {
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty: off
   std::string sflow_listen;    // host:port of the sFlow collector; empty: off
   TelemetryConfig telemetry;
+  QosConfig qos;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

@@ -53,11 +53,10 @@ ABSL_FLAG(int64_t, max_endpoints_per_job, 0,
           "endpoint limit (overrides limits.max_endpoints_per_job; 0: keep)");
 ABSL_FLAG(int64_t, max_message_bytes, 0,
           "gRPC message limit (overrides limits.max_message_bytes; 0: keep)");
-ABSL_FLAG(std::string, qos_policy_file, "",
-          "QoS policy YAML (controller/qos_policy.h); default: the built-in RoCE policy");
+ABSL_FLAG(std::string, qos_policy_file, "", "QoS policy YAML (overrides qos.policy_file)");
 ABSL_FLAG(std::string, qos_ovsdb, "",
           "push QoS to OVS bridges via this OVSDB endpoint, e.g. "
-          "unix:/var/run/openvswitch/db.sock (default: off)");
+          "unix:/var/run/openvswitch/db.sock (overrides qos.ovsdb)");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound API port to this file once serving (for tests and scripts)");
 
@@ -96,6 +95,13 @@ int Run() {
       return Fail(
           absl::InvalidArgumentError(absl::StrCat("--log_level: ", parsed.status().message())));
     config.log_level = *parsed;
+  }
+  for (auto [flag, field] : {std::make_pair(&FLAGS_qos_policy_file, &config.qos.policy_file),
+                             std::make_pair(&FLAGS_qos_ovsdb, &config.qos.ovsdb)}) {
+    if (std::string v = absl::GetFlag(*flag); !v.empty()) {
+      *field = v;
+      config.qos.configured = true;
+    }
   }
   if (int64_t v = absl::GetFlag(FLAGS_max_jobs); v > 0) config.max_jobs = v;
   if (int64_t v = absl::GetFlag(FLAGS_max_endpoints_per_job); v > 0) {
@@ -341,21 +347,25 @@ int Run() {
   }
 
   // QoS policy, QosService and (optionally) the OVS push; outlives the API server.
-  pulse::northbound::QosRuntimeOptions qos_options;
-  qos_options.policy_file = absl::GetFlag(FLAGS_qos_policy_file);
-  qos_options.ovsdb_endpoint = absl::GetFlag(FLAGS_qos_ovsdb);
-  qos_options.tokens = tokens;
-  qos_options.store = replica ? replica->store() : store.get();
-  const bool qos_configured =
-      !qos_options.policy_file.empty() || !qos_options.ovsdb_endpoint.empty();
-  auto qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
-  if (!qos.ok()) {
-    // An operator's own policy or push target that does not work stops start-up. The built-in
-    // default policy not fitting this fabric (e.g. a lab whose link speeds have no published PFC
-    // numbers) must not keep the controller from forwarding: run without the QoS service.
-    if (qos_configured) return Fail(qos.status());
-    Log(LogLevel::kError,
-        "QoS disabled: the default policy cannot plan this fabric: ", qos.status().message());
+  absl::StatusOr<std::unique_ptr<pulse::northbound::QosRuntime>> qos =
+      absl::FailedPreconditionError("qos.enabled: false");
+  if (config.qos.enabled) {
+    pulse::northbound::QosRuntimeOptions qos_options;
+    qos_options.policy_file = config.qos.policy_file;
+    qos_options.ovsdb_endpoint = config.qos.ovsdb;
+    qos_options.tokens = tokens;
+    qos_options.store = replica ? replica->store() : store.get();
+    qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
+    if (!qos.ok()) {
+      // An operator's own qos section that does not work stops start-up. The built-in default
+      // policy not fitting this fabric (e.g. a lab whose link speeds have no published PFC
+      // numbers) must not keep the controller from forwarding: run without the QoS service.
+      if (config.qos.configured) return Fail(qos.status());
+      Log(LogLevel::kError,
+          "QoS disabled: the default policy cannot plan this fabric: ", qos.status().message());
+    }
+  } else {
+    Log(LogLevel::kInfo, "QoS disabled by configuration (qos.enabled: false)");
   }
 
   // Every scrape hook is in place: serve /metrics. The hooks read parts declared above, so the

@@ -112,42 +112,78 @@ absl::StatusOr<std::string> OvsQosDriver::ResolvePort(absl::string_view bridge, 
       absl::StrCat("ovs: bridge '", bridge, "' has no interface with ofport ", ofport));
 }
 
+absl::StatusOr<bool> OvsQosDriver::ProgramSwitch(const controller::QosPlan& plan,
+                                                 const controller::SwitchQosPlan& sw,
+                                                 std::vector<Target>* targets) {
+  const std::vector<DscpFilter> filters = DscpFiltersFromPolicy(plan.policy);
+  for (const controller::PortQosPlan& port : sw.ports) {
+    absl::StatusOr<std::string> name = ResolvePort(sw.name, port.port);
+    if (!name.ok()) {
+      if (absl::IsNotFound(name.status()) &&
+          name.status().message().find("no bridge") != absl::string_view::npos) {
+        return false;  // not an OVS bridge here (yet): skip the switch
+      }
+      return absl::Status(name.status().code(),
+                          absl::StrCat("qos push: switch ", sw.name, " port ", port.port, ": ",
+                                       name.status().message()));
+    }
+    Target target{sw.name, port.port, PortQosConfigFromPlan(plan.policy, port, *name), filters};
+    absl::Status programmed = ProgramPortQos(client_, target.config);
+    // ovs-vswitchd creates the HTB qdisc (parent 1:) shortly after the transaction commits.
+    for (int attempt = 0; programmed.ok() && attempt < 50; ++attempt) {
+      absl::Status installed = tc_.Install(*name, filters);
+      if (installed.ok()) break;
+      if (attempt == 49) programmed = installed;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!programmed.ok()) {
+      return absl::Status(programmed.code(),
+                          absl::StrCat("qos push: switch ", sw.name, " port ", port.port, " (",
+                                       *name, "): ", programmed.message()));
+    }
+    targets->push_back(std::move(target));
+  }
+  return true;
+}
+
 absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Target> targets;
-  const std::vector<DscpFilter> filters = DscpFiltersFromPolicy(plan.policy);
+  std::set<std::string> absent;
   for (const controller::SwitchQosPlan& sw : plan.switches) {
-    for (const controller::PortQosPlan& port : sw.ports) {
-      absl::StatusOr<std::string> name = ResolvePort(sw.name, port.port);
-      if (!name.ok()) {
-        if (absl::IsNotFound(name.status()) &&
-            name.status().message().find("no bridge") != absl::string_view::npos) {
-          break;  // not an OVS bridge here: skip the switch
-        }
-        return absl::Status(name.status().code(),
-                            absl::StrCat("qos push: switch ", sw.name, " port ", port.port, ": ",
-                                         name.status().message()));
-      }
-      Target target{sw.name, port.port, PortQosConfigFromPlan(plan.policy, port, *name), filters};
-      absl::Status programmed = ProgramPortQos(client_, target.config);
-      // ovs-vswitchd creates the HTB qdisc (parent 1:) shortly after the transaction commits.
-      for (int attempt = 0; programmed.ok() && attempt < 50; ++attempt) {
-        absl::Status installed = tc_.Install(*name, filters);
-        if (installed.ok()) break;
-        if (attempt == 49) programmed = installed;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (!programmed.ok()) {
-        return absl::Status(programmed.code(),
-                            absl::StrCat("qos push: switch ", sw.name, " port ", port.port, " (",
-                                         *name, "): ", programmed.message()));
-      }
-      targets.push_back(std::move(target));
-    }
+    absl::StatusOr<bool> present = ProgramSwitch(plan, sw, &targets);
+    if (!present.ok()) return present.status();
+    if (!*present) absent.insert(sw.name);
   }
   targets_ = std::move(targets);
-  pulse::Log(pulse::LogLevel::kInfo, "qos push: ", targets_.size(), " OVS ports programmed");
+  plan_ = plan;
+  absent_switches_ = std::move(absent);
+  pulse::Log(pulse::LogLevel::kInfo, "qos push: ", targets_.size(), " OVS ports programmed",
+             absent_switches_.empty()
+                 ? std::string()
+                 : absl::StrCat("; ", absent_switches_.size(),
+                                " planned switches have no OVS bridge yet (programmed when "
+                                "they appear)"));
   return static_cast<int>(targets_.size());
+}
+
+absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!plan_.has_value() || absent_switches_.empty()) return 0;
+  int programmed = 0;
+  for (const controller::SwitchQosPlan& sw : plan_->switches) {
+    if (absent_switches_.count(sw.name) == 0) continue;
+    std::vector<Target> targets;
+    absl::StatusOr<bool> present = ProgramSwitch(*plan_, sw, &targets);
+    // A bridge still being built (ports not attached yet) is retried on the next change.
+    if (!present.ok() || !*present) continue;
+    programmed += static_cast<int>(targets.size());
+    for (Target& t : targets) targets_.push_back(std::move(t));
+    absent_switches_.erase(sw.name);
+    pulse::Log(pulse::LogLevel::kInfo, "qos push: bridge ", sw.name, " appeared: ", targets.size(),
+               " ports programmed");
+  }
+  return programmed;
 }
 
 absl::StatusOr<std::vector<OvsQosFinding>> OvsQosDriver::AuditOrRepair(bool repair,
@@ -185,6 +221,11 @@ absl::StatusOr<std::vector<OvsQosFinding>> OvsQosDriver::Repair() {
   return repaired;
 }
 
+bool OvsQosDriver::HasAbsentSwitches() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !absent_switches_.empty();
+}
+
 absl::Status OvsQosDriver::Watch(absl::string_view endpoint, absl::Duration tc_poll) {
   if (watch_thread_.joinable()) return absl::FailedPreconditionError("qos watch: already running");
   watch_client_ = std::make_unique<OvsdbClient>();
@@ -197,7 +238,21 @@ absl::Status OvsQosDriver::Watch(absl::string_view endpoint, absl::Duration tc_p
     while (!stop_) {
       watcher_.WaitForUpdateAfter(seen, tc_poll);
       if (stop_) break;
+      const bool changed = watcher_.updates() != seen;
       seen = watcher_.updates();
+      if (changed && HasAbsentSwitches()) {
+        // New Port rows: maybe a planned bridge being built. Wait for a quiet second so its
+        // ports are all attached, then program it.
+        while (!stop_ && watcher_.WaitForUpdateAfter(seen, absl::Seconds(1))) {
+          seen = watcher_.updates();
+        }
+        if (stop_) break;
+        absl::StatusOr<int> added = ApplyToNewBridges();
+        if (!added.ok()) {
+          pulse::Log(pulse::LogLevel::kError, "qos watch: ", added.status().message());
+        }
+        seen = watcher_.updates();
+      }
       absl::StatusOr<std::vector<OvsQosFinding>> repaired = Repair();
       if (!repaired.ok()) {
         pulse::Log(pulse::LogLevel::kError,

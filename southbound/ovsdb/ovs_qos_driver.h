@@ -13,6 +13,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +62,10 @@ class OvsQosDriver {
   // skipped), one transaction per port, then its tc filters. Remembers the plan for audits.
   // Returns the number of ports programmed; the first error names switch and port.
   absl::StatusOr<int> Apply(const controller::QosPlan& plan);
+  // Programs the switches of the last applied plan that had no OVS bridge then and have one now
+  // (a lab started after the controller, a bridge re-created). Returns the ports programmed.
+  // Watch() calls it when OVSDB reports new ports.
+  absl::StatusOr<int> ApplyToNewBridges();
   // Reads back every port Apply programmed and lists the differences.
   absl::StatusOr<std::vector<OvsQosFinding>> Audit(int* ports_audited = nullptr);
   // Audits and reprograms drifted ports; returns what was repaired (each one logged).
@@ -77,11 +83,18 @@ class OvsQosDriver {
     std::vector<DscpFilter> filters;
   };
   absl::StatusOr<std::vector<OvsQosFinding>> AuditOrRepair(bool repair, int* ports_audited);
+  // Programs every port of `sw` into `targets`; false when `sw` has no OVS bridge. Holds mu_.
+  absl::StatusOr<bool> ProgramSwitch(const controller::QosPlan& plan,
+                                     const controller::SwitchQosPlan& sw,
+                                     std::vector<Target>* targets);
+  bool HasAbsentSwitches();
 
   std::mutex mu_;  // serializes OVSDB/tc work and guards targets_
   OvsdbClient client_;
   TcDscpClassifier tc_;
   std::vector<Target> targets_;
+  std::optional<controller::QosPlan> plan_;  // the last applied plan
+  std::set<std::string> absent_switches_;    // planned switches with no OVS bridge at Apply
   std::unique_ptr<OvsdbClient> watch_client_;
   QosChangeWatcher watcher_;
   std::atomic<bool> stop_{false};
