@@ -13,9 +13,11 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fab
                                                      QosRuntimeOptions options) {
   std::string yaml;
   std::string source = "defaults";
+  int64_t store_revision = 0;  // the policy below is read at this revision; watched after it
   if (options.store != nullptr) {
     absl::StatusOr<controller::StoreSnapshot> snapshot = options.store->LoadAll();
     if (snapshot.ok()) {
+      store_revision = snapshot->revision;
       auto it = snapshot->entries.find(std::string(kQosPolicyStoreKey));
       if (it != snapshot->entries.end()) {
         yaml = it->second;
@@ -79,6 +81,35 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fab
     if (!pushed.ok()) return pushed.status();
     absl::Status watching = runtime->driver->Watch(options.ovsdb_endpoint, absl::Seconds(2));
     if (!watching.ok()) return watching;
+  }
+  if (options.store != nullptr) {
+    QosServiceImpl* service_ptr = runtime->service.get();
+    absl::StatusOr<std::unique_ptr<controller::StoreWatch>> watch = options.store->Watch(
+        kQosPolicyStoreKey, store_revision, [service_ptr](const controller::StoreWatchUpdate& u) {
+          if (!u.status.ok()) {
+            pulse::Log(pulse::LogLevel::kError, "qos: policy watch ended: ", u.status.message());
+            return;
+          }
+          for (const controller::StoreWatchUpdate::Change& change : u.changes) {
+            if (change.key != kQosPolicyStoreKey ||
+                change.kind != controller::StoreWrite::Kind::kPut) {
+              continue;
+            }
+            if (absl::Status adopted = service_ptr->AdoptStoredPolicy(change.value);
+                !adopted.ok()) {
+              pulse::Log(pulse::LogLevel::kError, adopted.message());
+            }
+          }
+        });
+    if (absl::IsUnimplemented(watch.status())) {
+      // A store that cannot be watched has no other writer to follow.
+    } else if (!watch.ok()) {
+      return absl::Status(
+          watch.status().code(),
+          absl::StrCat("qos: cannot watch the stored policy: ", watch.status().message()));
+    } else {
+      runtime->policy_watch = *std::move(watch);
+    }
   }
   return runtime;
 }

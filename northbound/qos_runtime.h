@@ -24,6 +24,9 @@ struct QosRuntimeOptions {
 struct QosRuntime {
   std::unique_ptr<southbound::ovsdb::OvsQosDriver> driver;  // null without ovsdb_endpoint
   std::unique_ptr<QosServiceImpl> service;                  // register with the API server
+  // Follows "qos/policy" in the store, so a policy set on the cluster leader is put in force on
+  // every replica (and pushed by the new leader after a failover). Declared last: stopped first.
+  std::unique_ptr<controller::StoreWatch> policy_watch;
 };
 
 // Errors name the file or the endpoint. A policy stored under "qos/policy" wins over the file

@@ -86,10 +86,18 @@ absl::StatusOr<pulse::v1::SetQosPolicyResponse> QosServiceImpl::SetPolicyYaml(
   response.set_ports_planned(ports);
   if (dry_run) return response;
   if (options_.store != nullptr) {
+    {
+      // Our own write comes back through the policy watch, maybe before Apply returns: it is
+      // not another replica's policy (AdoptStoredPolicy skips it).
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_yaml_ = std::string(yaml_text);
+    }
     controller::WriteBatch batch;
     batch.Put(kQosPolicyStoreKey, yaml_text);
     absl::StatusOr<int64_t> revision = options_.store->Apply(batch);
     if (!revision.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_yaml_.clear();  // not written: a later store update with this text is not ours
       return absl::Status(revision.status().code(),
                           absl::StrCat("qos policy not persisted (old policy kept): ",
                                        revision.status().message()));
@@ -102,10 +110,39 @@ absl::StatusOr<pulse::v1::SetQosPolicyResponse> QosServiceImpl::SetPolicyYaml(
     plan_ = shared_plan;
     policy_yaml_ = std::string(yaml_text);
     from_defaults_ = false;
+    writing_yaml_.clear();
   }
   pulse::Log(pulse::LogLevel::kInfo, "qos: new policy in force (", ports, " ports planned)");
   if (options_.on_plan_changed) options_.on_plan_changed(*shared_plan);
   return response;
+}
+
+absl::Status QosServiceImpl::AdoptStoredPolicy(absl::string_view yaml_text) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!from_defaults_ && policy_yaml_ == yaml_text) return absl::OkStatus();
+    if (writing_yaml_ == yaml_text) return absl::OkStatus();
+  }
+  absl::StatusOr<controller::QosPolicy> policy = controller::ParseQosPolicyYaml(yaml_text);
+  if (!policy.ok()) {
+    return absl::Status(policy.status().code(),
+                        absl::StrCat("stored qos policy refused: ", policy.status().message()));
+  }
+  absl::StatusOr<controller::QosPlan> plan = controller::PlanQos(*fabric_, *policy);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat("stored qos policy refused: ", plan.status().message()));
+  }
+  auto shared_plan = std::make_shared<const controller::QosPlan>(*std::move(plan));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    plan_ = shared_plan;
+    policy_yaml_ = std::string(yaml_text);
+    from_defaults_ = false;
+  }
+  pulse::Log(pulse::LogLevel::kInfo, "qos: policy set on another replica now in force");
+  if (options_.on_plan_changed) options_.on_plan_changed(*shared_plan);
+  return absl::OkStatus();
 }
 
 ServerUnaryReactor* QosServiceImpl::GetQosPolicy(CallbackServerContext* context,

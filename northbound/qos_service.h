@@ -64,6 +64,11 @@ class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
   // persisted unless dry_run). On error the old policy stays.
   absl::StatusOr<pulse::v1::SetQosPolicyResponse> SetPolicyYaml(absl::string_view yaml_text,
                                                                 bool dry_run);
+  // Puts a policy another replica persisted (seen by watching kQosPolicyStoreKey) in force,
+  // without persisting it again. Same checks as SetPolicyYaml; a policy equal to the one in
+  // force is a no-op (the watch also reports this replica's own writes). On error the old
+  // policy stays.
+  absl::Status AdoptStoredPolicy(absl::string_view yaml_text);
   std::shared_ptr<const controller::QosPlan> plan() const;
 
   grpc::ServerUnaryReactor* GetQosPolicy(grpc::CallbackServerContext* context,
@@ -93,6 +98,7 @@ class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
   std::shared_ptr<const controller::QosPlan> plan_;  // guarded by mu_
   std::string policy_yaml_;                          // guarded by mu_
   bool from_defaults_ = true;                        // guarded by mu_
+  std::string writing_yaml_;  // the policy this replica last persisted; guarded by mu_
 };
 
 }  // namespace pulse::northbound
