@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/yaml_fields.h"
+#include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::controller {
@@ -43,6 +44,29 @@ absl::StatusOr<std::map<int, int>> ReadIntMap(const YamlFields& fields, const YA
     }
   }
   return out;
+}
+
+// Queue -> rate ("10G"), duplicate queues refused.
+absl::Status ReadShaping(const YamlFields& fields, const YAML::Node& node, absl::string_view key,
+                         std::map<int, int64_t>& out) {
+  if (!node.IsMap()) return fields.Error(node, key, "expected a mapping of queue: rate");
+  out.clear();
+  for (const auto& kv : node) {
+    const std::string entry_key = yaml::Field(key, kv.first.IsScalar() ? kv.first.Scalar() : "?");
+    absl::StatusOr<int> queue = fields.Int32(kv.first, entry_key);
+    if (!queue.ok()) return queue.status();
+    if (!kv.second.IsScalar()) return fields.Error(kv.second, entry_key, "expected a rate");
+    absl::StatusOr<double> rate = topology::ParseBitsPerSecond(kv.second.Scalar());
+    if (!rate.ok() || !(*rate >= 1) || *rate > 1e15) {
+      return fields.Error(kv.second, entry_key,
+                          absl::StrCat("'", kv.second.Scalar(),
+                                       "' is not a rate (e.g. 100M, 25G; at least 1 bit/s)"));
+    }
+    if (!out.emplace(*queue, static_cast<int64_t>(*rate)).second) {
+      return fields.Error(kv.first, entry_key, absl::StrCat("queue ", *queue, " shaped twice"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReadAsicProfile(const YamlFields& fields, const YAML::Node& node,
@@ -122,7 +146,7 @@ absl::Status ParseInto(const YAML::Node& root, QosPolicy& policy) {
        {"port_mtu_bytes", &policy.port_mtu_bytes},
        {"pg_dynamic_th", &policy.pg_dynamic_th}},
       {"lossless_priorities", "dscp_to_tc", "tc_to_pg", "tc_to_queue", "cnp", "asic_profiles",
-       "ecn_profiles", "pfc_watchdog", "default_cable_length_m"},
+       "ecn_profiles", "pfc_watchdog", "default_cable_length_m", "queue_shaping"},
       [&](const std::string& k, const std::string&, const YAML::Node& v) -> absl::Status {
         if (k == "lossless_priorities") {
           policy.lossless_priorities.clear();
@@ -153,6 +177,7 @@ absl::Status ParseInto(const YAML::Node& root, QosPolicy& policy) {
           return ReadProfiles(fields, v, k, ReadEcnProfile, policy.ecn_profiles);
         }
         if (k == "pfc_watchdog") return ReadWatchdog(fields, v, k, policy.pfc_watchdog);
+        if (k == "queue_shaping") return ReadShaping(fields, v, k, policy.queue_shaping_bps);
         return fields.ReadSlots(v, k,
                                 {{"nic_leaf", &cables.nic_leaf_m},
                                  {"leaf_spine", &cables.leaf_spine_m},
@@ -335,6 +360,16 @@ absl::Status ValidateQosPolicy(const QosPolicy& policy) {
     if (q < 0 || q >= kNumPriorities) {
       return absl::InvalidArgumentError(
           absl::StrCat("qos policy: tc_to_queue[", tc, "] = ", q, " is not a queue (0..7)"));
+    }
+  }
+  for (const auto& [q, rate_bps] : policy.queue_shaping_bps) {
+    if (q < 0 || q >= kNumPriorities) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("qos policy: queue_shaping key ", q, " is not a queue (0..7)"));
+    }
+    if (rate_bps <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("qos policy: queue_shaping[", q, "] = ", rate_bps, " bps is not a rate"));
     }
   }
   std::map<int, int> lossless_pg_owner, lossless_queue_owner;

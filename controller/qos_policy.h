@@ -96,6 +96,10 @@ struct QosPolicy {
   // SONiC dynamic_th of the lossless PG: the PG may take alpha = 2^dynamic_th times the free
   // shared buffer before XOFF is sent. Used for the "ECN before PFC" check (qos_plan.h).
   int pg_dynamic_th = 0;
+  // Egress shaping per queue (SONiC SCHEDULER pir, OVS Queue max-rate): a queue never sends
+  // faster than this, even on an idle port. Absent: line rate (queues share by their ETS minimum
+  // only under congestion).
+  std::map<int, int64_t> queue_shaping_bps;
 };
 
 // The usual RoCE layout described in the file comment. Always valid.
@@ -119,6 +123,7 @@ AsicProfile Spectrum4Profile();
 //   port_mtu_bytes: 9100
 //   default_cable_length_m: {nic_leaf: 5, leaf_spine: 40, spine_superspine: 300}
 //   pg_dynamic_th: 0
+//   queue_shaping: {3: 40G, 0: 10G}  # queue -> max rate ("100M", "25G", bits per second)
 absl::StatusOr<QosPolicy> ParseQosPolicyYaml(absl::string_view yaml_text);
 
 // Checks a policy on its own (no fabric): priorities in 0..7, DSCP in 0..63, maps that agree

@@ -11,15 +11,19 @@ Asserted on the switches and the traffic:
   - an iperf3 flow marked DSCP 26 (RoCE, lossless priority 3) and a best-effort flow through the
     same egress port land in different HTB classes: the class of the DSCP 26 filter counts the
     marked flow's bytes, the best-effort flow's bytes go elsewhere (tc -s class show);
+  - each flow's iperf3 rate is held to its queue's shaping rate (policy queue_shaping: RoCE queue
+    40 Mbit/s, queue 0 20 Mbit/s), within -25%/+5%;
   - a port's QoS cleared by hand (ovs-vsctl clear port X qos) and its DSCP filters deleted by hand
     (tc filter del) are repaired by the daemon within a few seconds (read back), and its log says so.
 Run as root with /usr/bin/python3; label integration.
 """
 
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +33,8 @@ from pulse_net import Controller, PulseLab, fail, log, run  # noqa: E402
 LAB = os.path.join(pulse_net.SOURCE_DIR, "examples", "leaf-spine.yaml")
 OVSDB = "unix:/var/run/openvswitch/db.sock"
 ROCE_TOS = 26 << 2  # DSCP 26 in the IPv4 TOS byte
+ROCE_CAP_MBPS = 40  # queue_shaping of the test policy
+OTHER_CAP_MBPS = 20
 
 
 def port_qos(port):
@@ -72,8 +78,9 @@ def iperf3_tos(lab, src, dst, tos, seconds, port):
         out, _ = client.communicate(timeout=seconds + 20)
     finally:
         server.kill()
-    m = re.search(r'"sum_received":\s*{[^}]*"bytes":\s*(\d+)', out)
-    return int(m.group(1)) if m else 0
+    data = json.loads(out) if out.strip().startswith("{") else {}
+    received = data.get("end", {}).get("sum_received", {})
+    return int(received.get("bytes", 0)), float(received.get("bits_per_second", 0.0))
 
 
 def destroy_orphan_qos_rows():
@@ -108,7 +115,12 @@ def wait_for(predicate, timeout_s, step_s=0.1):
 
 
 def main():
-    ctl = Controller(LAB, extra={"qos": f"{{ovsdb: '{OVSDB}'}}"})
+    tmp = tempfile.mkdtemp(prefix="pulse-qos-")
+    policy = os.path.join(tmp, "policy.yaml")
+    with open(policy, "w") as f:
+        # The built-in RoCE layout with two queues shaped: RoCE data (queue 3) and queue 0.
+        f.write(f"queue_shaping: {{3: {ROCE_CAP_MBPS}M, 0: {OTHER_CAP_MBPS}M}}\n")
+    ctl = Controller(LAB, extra={"qos": f"{{policy_file: {policy}, ovsdb: '{OVSDB}'}}"})
     lab = PulseLab(LAB, of_port=ctl.of_port)
     try:
         pulse_net.ensure_ovs()
@@ -149,9 +161,9 @@ def main():
         roce_class = filters[ROCE_TOS]
         log(f"{egress}: DSCP filters {filters}; DSCP 26 -> class {roce_class}")
         before = class_bytes(egress)
-        roce_bytes = iperf3_tos(lab, src.name, dst.name, ROCE_TOS, 3, 5501)
+        roce_bytes, roce_bps = iperf3_tos(lab, src.name, dst.name, ROCE_TOS, 4, 5501)
         mid = class_bytes(egress)
-        be_bytes = iperf3_tos(lab, src.name, dst.name, 0, 3, 5502)
+        be_bytes, be_bps = iperf3_tos(lab, src.name, dst.name, 0, 4, 5502)
         after = class_bytes(egress)
         grew_roce = {c: mid.get(c, 0) - before.get(c, 0) for c in mid}
         grew_be = {c: after.get(c, 0) - mid.get(c, 0) for c in after}
@@ -169,6 +181,13 @@ def main():
         if grew_be[be_class] < 0.9 * be_bytes:
             fail(f"no class counted the best-effort flow: {grew_be}")
         log(f"classes: RoCE {roce_class}, best effort {be_class}")
+        # Each class is held to its queue's shaping rate (iperf3's own numbers).
+        log(f"iperf3 rates: DSCP 26 {roce_bps / 1e6:.2f} Mbit/s (queue cap {ROCE_CAP_MBPS}), "
+            f"best effort {be_bps / 1e6:.2f} Mbit/s (queue cap {OTHER_CAP_MBPS})")
+        for name, bps, cap in (("DSCP 26", roce_bps, ROCE_CAP_MBPS),
+                               ("best effort", be_bps, OTHER_CAP_MBPS)):
+            if not 0.75 * cap * 1e6 <= bps <= 1.05 * cap * 1e6:
+                fail(f"{name} flow ran at {bps / 1e6:.2f} Mbit/s, its queue is shaped to {cap}")
 
         # Drift made by hand, repaired by the daemon.
         run(["ovs-vsctl", "clear", "port", egress, "qos"])

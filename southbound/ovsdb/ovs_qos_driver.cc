@@ -1,5 +1,6 @@
 #include "southbound/ovsdb/ovs_qos_driver.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <utility>
@@ -47,15 +48,21 @@ PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
   }
   for (int q : lossless_queues) other_queues.erase(q);
   const double speed = static_cast<double>(port.speed_bps);
+  // A shaped queue's ceiling is its shaping rate (never above the line); its guaranteed share
+  // cannot exceed that ceiling (HTB refuses min > max).
+  auto queue = [&](int q, double min_share, bool lossless) {
+    int64_t max_bps = port.speed_bps;
+    if (auto shaped = policy.queue_shaping_bps.find(q); shaped != policy.queue_shaping_bps.end()) {
+      max_bps = std::min(max_bps, shaped->second);
+    }
+    const int64_t min_bps = std::min(static_cast<int64_t>(speed * min_share), max_bps);
+    return QueueConfig{min_bps, max_bps, {{"pulse-lossless", lossless ? "true" : "false"}}};
+  };
   for (int q : lossless_queues) {
-    config.queues[q] = {static_cast<int64_t>(speed * kLosslessMinShare / lossless_queues.size()),
-                        port.speed_bps,
-                        {{"pulse-lossless", "true"}}};
+    config.queues[q] = queue(q, kLosslessMinShare / lossless_queues.size(), true);
   }
   for (int q : other_queues) {
-    config.queues[q] = {static_cast<int64_t>(speed * (1 - kLosslessMinShare) / other_queues.size()),
-                        port.speed_bps,
-                        {{"pulse-lossless", "false"}}};
+    config.queues[q] = queue(q, (1 - kLosslessMinShare) / other_queues.size(), false);
   }
   config.external_ids = LosslessExternalIds(
       port.headroom.xon_bytes, port.headroom.xoff_bytes, port.ecn.kmin_bytes, port.ecn.kmax_bytes,

@@ -73,6 +73,14 @@ pg_dynamic_th: 1
   EXPECT_EQ(p->pg_dynamic_th, 1);
 }
 
+TEST(QosPolicyTest, QueueShapingReadsRatesPerQueue) {
+  absl::StatusOr<QosPolicy> policy = ParseQosPolicyYaml("queue_shaping: {3: 40G, 0: 250M}\n");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->queue_shaping_bps,
+            (std::map<int, int64_t>{{0, 250'000'000}, {3, 40'000'000'000}}));
+  EXPECT_TRUE(DefaultQosPolicy().queue_shaping_bps.empty());  // line rate unless asked
+}
+
 TEST(QosPolicyTest, EmptyYamlGivesDefaults) {
   absl::StatusOr<QosPolicy> p = ParseQosPolicyYaml("");
   ASSERT_TRUE(p.ok()) << p.status();
@@ -118,6 +126,11 @@ TEST(QosPolicyTest, RefusesBadInputWithClearMessages) {
       {"default_cable_length_m: {spine_superspine: 50000}", "spine_superspine 50000 m"},
       {"asic: nope", "asic 'nope' has no asic profile"},
       {"port_mtu_bytes: 100", "port_mtu_bytes 100"},
+      {"queue_shaping: {3: fast}", "'queue_shaping.3' (line 1): 'fast' is not a rate"},
+      {"queue_shaping: {3: 0}", "is not a rate"},
+      {"queue_shaping: {9: 10G}", "queue_shaping key 9 is not a queue"},
+      {"queue_shaping: {3: 10G, 3: 20G}", "queue 3 shaped twice"},
+      {"queue_shaping: [10G]", "expected a mapping of queue: rate"},
       {"lossless_priorities: [3, 4\n", "YAML syntax error"},
       {"- a\n- b", "expected a mapping"},
   };

@@ -66,6 +66,22 @@ TEST(OvsQosMappingTest, QueuesPerClassWithSharesAndPfcNumbers) {
   EXPECT_TRUE(saw_26);
 }
 
+TEST(OvsQosMappingTest, ShapedQueuesAreCappedAndTheirShareFitsUnderTheCap) {
+  controller::QosPolicy policy = controller::DefaultQosPolicy();
+  const int roce_queue = policy.tc_to_queue[3];
+  const int best_effort_queue = policy.tc_to_queue[policy.default_tc];
+  policy.queue_shaping_bps = {{roce_queue, 30'000'000'000},           // below its 40G share
+                              {best_effort_queue, 200'000'000'000}};  // above the line
+  auto plan = controller::PlanQos(OneLeafFabric(), policy);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  PortQosConfig config = PortQosConfigFromPlan(policy, plan->switches[0].ports[0], "p");
+  EXPECT_EQ(config.queues[roce_queue].max_rate_bps, 30'000'000'000);
+  EXPECT_EQ(config.queues[roce_queue].min_rate_bps, 30'000'000'000);    // not above its cap
+  EXPECT_EQ(config.queues[best_effort_queue].max_rate_bps, k100G);      // never above the line
+  EXPECT_EQ(config.queues[policy.tc_to_queue[4]].max_rate_bps, k100G);  // unshaped
+  EXPECT_EQ(config.queues[policy.tc_to_queue[4]].min_rate_bps, 40'000'000'000);
+}
+
 absl::StatusOr<std::string> Sh(const std::vector<std::string>& argv) {
   return SystemCommandRunner()(argv);
 }
