@@ -12,7 +12,7 @@ Asserted on the switches and the traffic:
     same egress port land in different HTB classes: the class of the DSCP 26 filter counts the
     marked flow's bytes, the best-effort flow's bytes go elsewhere (tc -s class show);
   - each flow's iperf3 rate is held to its queue's shaping rate (policy queue_shaping: RoCE queue
-    40 Mbit/s, queue 0 20 Mbit/s), within -25%/+5%;
+    40 Mbit/s, default queue 1 20 Mbit/s), within -25%/+5%;
   - a port's QoS cleared by hand (ovs-vsctl clear port X qos) and its DSCP filters deleted by hand
     (tc filter del) are repaired by the daemon within a few seconds (read back), and its log says so.
 Run as root with /usr/bin/python3; label integration.
@@ -118,8 +118,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="pulse-qos-")
     policy = os.path.join(tmp, "policy.yaml")
     with open(policy, "w") as f:
-        # The built-in RoCE layout with two queues shaped: RoCE data (queue 3) and queue 0.
-        f.write(f"queue_shaping: {{3: {ROCE_CAP_MBPS}M, 0: {OTHER_CAP_MBPS}M}}\n")
+        # The built-in RoCE layout with two queues shaped: RoCE data (queue 3) and the queue of
+        # default_tc 1 (queue 1), where unmarked traffic goes.
+        f.write(f"queue_shaping: {{3: {ROCE_CAP_MBPS}M, 1: {OTHER_CAP_MBPS}M}}\n")
     ctl = Controller(LAB, extra={"qos": f"{{policy_file: {policy}, ovsdb: '{OVSDB}'}}"})
     lab = PulseLab(LAB, of_port=ctl.of_port)
     try:
@@ -159,7 +160,8 @@ def main():
         if ROCE_TOS not in filters:
             fail(f"{egress}: no DSCP 26 filter (filters {filters})")
         roce_class = filters[ROCE_TOS]
-        log(f"{egress}: DSCP filters {filters}; DSCP 26 -> class {roce_class}")
+        log(f"{egress}: {len(filters)} DSCP filters; DSCP 26 -> class {roce_class}, DSCP 0 -> "
+            f"{filters.get(0)}, DSCP 48 (CNP) -> {filters.get(48 << 2)}")
         before = class_bytes(egress)
         roce_bytes, roce_bps = iperf3_tos(lab, src.name, dst.name, ROCE_TOS, 4, 5501)
         mid = class_bytes(egress)
@@ -181,6 +183,8 @@ def main():
         if grew_be[be_class] < 0.9 * be_bytes:
             fail(f"no class counted the best-effort flow: {grew_be}")
         log(f"classes: RoCE {roce_class}, best effort {be_class}")
+        if be_class != "1:2":  # DSCP 0 -> default_tc 1 -> queue 1 -> class 1:2
+            fail(f"best-effort traffic in {be_class}, the policy puts it in queue 1 (1:2)")
         # Each class is held to its queue's shaping rate (iperf3's own numbers).
         log(f"iperf3 rates: DSCP 26 {roce_bps / 1e6:.2f} Mbit/s (queue cap {ROCE_CAP_MBPS}), "
             f"best effort {be_bps / 1e6:.2f} Mbit/s (queue cap {OTHER_CAP_MBPS})")

@@ -71,9 +71,11 @@ PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
 }
 
 std::vector<DscpFilter> DscpFiltersFromPolicy(const controller::QosPolicy& policy) {
+  // Every DSCP, not only the explicit entries: unmatched packets would land in HTB's default
+  // class (queue 0), not in the queue of the policy's default_tc as DSCP_TO_TC_MAP says.
   std::vector<DscpFilter> filters;
-  for (const auto& [dscp, tc] : policy.dscp_to_tc) {
-    auto queue = policy.tc_to_queue.find(tc);
+  for (int dscp = 0; dscp < controller::kNumDscp; ++dscp) {
+    auto queue = policy.tc_to_queue.find(controller::TrafficClassOfDscp(policy, dscp));
     if (queue == policy.tc_to_queue.end()) continue;
     filters.push_back({dscp, HtbClassMinorOfQueue(queue->second)});
   }

@@ -37,7 +37,8 @@ inline constexpr double kLosslessMinShare = 0.8;
 // The OVS config of one planned port (`ovs_port` is its OVS Port name).
 PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
                                     const controller::PortQosPlan& port, std::string ovs_port);
-// The tc filters of the policy: every explicitly mapped DSCP -> HTB class of its queue.
+// The tc filters of the policy: each of the 64 DSCP values -> the HTB class of its queue
+// (unmapped values follow default_tc).
 std::vector<DscpFilter> DscpFiltersFromPolicy(const controller::QosPolicy& policy);
 
 // One port's difference (or repair), for the QoS audit.
