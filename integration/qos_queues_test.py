@@ -14,7 +14,8 @@ Asserted on the switches and the traffic:
   - each flow's iperf3 rate is held to its queue's shaping rate (policy queue_shaping: RoCE queue
     40 Mbit/s, default queue 1 20 Mbit/s), within -25%/+5%;
   - a port's QoS cleared by hand (ovs-vsctl clear port X qos) and its DSCP filters deleted by hand
-    (tc filter del) are repaired by the daemon within a few seconds (read back), and its log says so.
+    (tc filter del) are repaired by the daemon within a few seconds (read back), and its log says so;
+  - a QoS row Pulse left behind (its bridge deleted) is deleted, a row that is not Pulse's is kept.
 Run as root with /usr/bin/python3; label integration.
 """
 
@@ -125,6 +126,10 @@ def main():
     lab = PulseLab(LAB, of_port=ctl.of_port)
     try:
         pulse_net.ensure_ovs()
+        # Rows a deleted bridge left behind (QoS/Queue are root tables): the daemon removes
+        # Pulse's orphans, and leaves rows that are not Pulse's alone.
+        orphan = run("ovs-vsctl create qos type=linux-htb external_ids:pulse-xoff-bytes=1").strip()
+        foreign = run("ovs-vsctl create qos type=linux-htb external_ids:owner=someone").strip()
         ctl.start()
         lab.start()
         if not lab.wait_connected(40):
@@ -151,6 +156,15 @@ def main():
         if len(appeared) != len(lab.fabric["switches"]):
             fail(f"expected every bridge programmed as it appeared, log has {len(appeared)} of "
                  f"{len(lab.fabric['switches'])}")
+
+        gone = wait_for(lambda: run(["ovs-vsctl", "--if-exists", "get", "qos", orphan, "type"],
+                                    check=False).strip() == "", 10)
+        if gone is None:
+            fail(f"the orphan Pulse QoS row {orphan} was not deleted")
+        if run(["ovs-vsctl", "get", "qos", foreign, "type"], check=False).strip() != "linux-htb":
+            fail("a QoS row that is not Pulse's was deleted")
+        run(["ovs-vsctl", "destroy", "qos", foreign], check=False)
+        log("orphan Pulse QoS row deleted by the daemon, a foreign one kept")
 
         # Classification on the egress port of leaf-1 towards server-2.
         dst = lab.host_of_nic("server-2/nic-0")

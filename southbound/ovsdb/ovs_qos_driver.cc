@@ -166,6 +166,10 @@ absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
   }
   targets_ = std::move(targets);
   plan_ = plan;
+  if (absl::StatusOr<int> deleted = DeleteOrphanRows(); !deleted.ok()) {
+    pulse::Log(pulse::LogLevel::kWarning,
+               "qos: orphan rows not deleted: ", deleted.status().message());
+  }
   absent_switches_ = std::move(absent);
   pulse::Log(pulse::LogLevel::kInfo, "qos push: ", targets_.size(), " OVS ports programmed",
              absent_switches_.empty()
@@ -174,6 +178,50 @@ absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
                                 " planned switches have no OVS bridge yet (programmed when "
                                 "they appear)"));
   return static_cast<int>(targets_.size());
+}
+
+absl::StatusOr<int> OvsQosDriver::DeleteOrphanRows() {
+  // QoS and Queue are root tables: a deleted bridge (or port) leaves its rows behind. Delete
+  // Pulse's QoS rows (those carrying pulse-* external_ids) that no Port uses, and their queues.
+  const json select = json::array(
+      {{{"op", "select"}, {"table", "Port"}, {"where", json::array()}, {"columns", {"qos"}}},
+       {{"op", "select"},
+        {"table", "QoS"},
+        {"where", json::array()},
+        {"columns", {"_uuid", "external_ids", "queues"}}}});
+  absl::StatusOr<json> rows = client_.Transact("Open_vSwitch", select);
+  if (!rows.ok()) return rows.status();
+  std::set<std::string> used;
+  for (const json& port : (*rows)[0]["rows"]) {
+    for (const std::string& uuid : UuidSet(port["qos"])) used.insert(uuid);
+  }
+  json deletes = json::array();
+  int orphans = 0;
+  for (const json& qos : (*rows)[1]["rows"]) {
+    const std::string uuid = UuidOf(qos["_uuid"]);
+    if (uuid.empty() || used.count(uuid) != 0) continue;
+    if (qos["external_ids"].dump().find("pulse-") == std::string::npos) continue;  // not ours
+    deletes.push_back({{"op", "delete"},
+                       {"table", "QoS"},
+                       {"where", json::array({json::array({"_uuid", "==", qos["_uuid"]})})}});
+    // queues: ["map", [[id, ["uuid", q]], ...]]
+    const json& queues = qos["queues"];
+    if (queues.is_array() && queues.size() == 2 && queues[1].is_array()) {
+      for (const json& entry : queues[1]) {
+        if (!entry.is_array() || entry.size() != 2) continue;
+        deletes.push_back({{"op", "delete"},
+                           {"table", "Queue"},
+                           {"where", json::array({json::array({"_uuid", "==", entry[1]})})}});
+      }
+    }
+    ++orphans;
+  }
+  if (orphans == 0) return 0;
+  absl::StatusOr<json> deleted = client_.Transact("Open_vSwitch", deletes);
+  if (!deleted.ok()) return deleted.status();
+  pulse::Log(pulse::LogLevel::kInfo, "qos: deleted ", orphans,
+             " QoS rows (and their queues) left by ports that no longer exist");
+  return orphans;
 }
 
 absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
@@ -191,6 +239,13 @@ absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
     absent_switches_.erase(sw.name);
     pulse::Log(pulse::LogLevel::kInfo, "qos push: bridge ", sw.name, " appeared: ", targets.size(),
                " ports programmed");
+  }
+  if (programmed > 0) {
+    // A bridge that came back (re-created) left its old rows behind.
+    if (absl::StatusOr<int> deleted = DeleteOrphanRows(); !deleted.ok()) {
+      pulse::Log(pulse::LogLevel::kWarning,
+                 "qos: orphan rows not deleted: ", deleted.status().message());
+    }
   }
   return programmed;
 }

@@ -89,6 +89,8 @@ class OvsQosDriver {
                                      const controller::SwitchQosPlan& sw,
                                      std::vector<Target>* targets);
   bool HasAbsentSwitches();
+  // Deletes Pulse's QoS rows no Port uses, with their Queue rows; returns how many. Holds mu_.
+  absl::StatusOr<int> DeleteOrphanRows();
 
   std::mutex mu_;  // serializes OVSDB/tc work and guards targets_
   OvsdbClient client_;
