@@ -23,12 +23,10 @@ Run as root with /usr/bin/python3; label integration.
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pulse_net  # noqa: E402
@@ -38,44 +36,12 @@ BW_MBPS = 20
 MAX_DETECT_S = 15
 
 
-class FastTelemetryController(pulse_net.Controller):
-    """The daemon with 0.5 s port stats and a 1 s hold."""
-
-    def write_config(self):
-        path = super().write_config()
-        with open(path) as f:
-            text = f.read()
-        text = re.sub(r"(openflow:\n  listen: [^\n]+\n)", r"\1  stats_interval_ms: 500\n", text)
-        text += ("telemetry: {period_ms: 500, hold_ms: 1000, hot_percent: 80, clear_percent: 60,"
-                 " move_interval_ms: 5000, flow_cooldown_ms: 30000}\n")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-
-def write_intent(tmp):
-    src = os.path.join(pulse_net.SOURCE_DIR, "examples", "leaf-spine.yaml")
-    with open(src) as f:
-        text = f.read()
-    text = re.sub(r"host_speed: \S+", f"host_speed: {BW_MBPS}M", text)
-    text = re.sub(r"fabric_speed: \S+", f"fabric_speed: {BW_MBPS}M", text)
-    path = os.path.join(tmp, "leaf-spine-capped.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def write_job(tmp, job_id, src, dst):
     path = os.path.join(tmp, f"{job_id}.yaml")
     with open(path, "w") as f:
         f.write(f"id: {job_id}\npattern: explicit\nendpoints: [{src}, {dst}]\n"
                 f"flows:\n  - {{src: {src}, dst: {dst}}}\n")
     return path
-
-
-def metrics_text(ctl):
-    with urllib.request.urlopen(f"http://127.0.0.1:{ctl.metrics_port}/metrics", timeout=5) as r:
-        return r.read().decode()
 
 
 def spine_bytes(lab):
@@ -99,9 +65,13 @@ def iperf_window(lab, pairs, seconds):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pulse-congestion-")
-    intent = write_intent(tmp)
+    intent = pulse_net.capped_intent(tmp, BW_MBPS)
     of_port = pulse_net.free_port()
-    ctl = FastTelemetryController(intent, of_port=of_port)
+    # 0.5 s port stats and a 1 s hold.
+    ctl = pulse_net.Controller(
+        intent, of_port=of_port, openflow_options={"stats_interval_ms": 500},
+        extra={"telemetry": "{period_ms: 500, hold_ms: 1000, hot_percent: 80, clear_percent: 60,"
+                            " move_interval_ms: 5000, flow_cooldown_ms: 30000}"})
     lab = PulseLab(intent, of_port, bw_mbps=BW_MBPS)
     try:
         ctl.start()
@@ -167,7 +137,7 @@ def main():
         log(f"spine tx bytes during the last window: {spine_delta}; before: "
             f"{ {s: mid_spines[s] - before_spines[s] for s in mid_spines} }")
 
-        text = metrics_text(ctl)
+        text = pulse_net.metrics_text(ctl)
         for name in ("pulse_link_utilisation", "pulse_connected_switches",
                      "pulse_flow_moves_total"):
             if name not in text:

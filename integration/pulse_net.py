@@ -204,14 +204,16 @@ def mininet_cleanup_quiet():
 class Controller:
     """A pulse-controller process on loopback ports, with its own config and state dir."""
 
-    def __init__(self, intent_path, of_port=None, api_port=None, state_dir=None, extra=None):
+    def __init__(self, intent_path, of_port=None, api_port=None, state_dir=None, extra=None,
+                 openflow_options=None):
         self.intent_path = os.path.abspath(intent_path)
         self.of_port = of_port or free_port()
         self.api_port = api_port or free_port()
         self.metrics_port = free_port()
         self.tmp = tempfile.mkdtemp(prefix="pulse-it-")
         self.state_dir = state_dir or os.path.join(self.tmp, "state")
-        self.extra = extra or {}
+        self.extra = extra or {}  # top-level "key: value" lines
+        self.openflow_options = openflow_options or {}  # more keys of the openflow section
         self.proc = None
         self.log_path = os.path.join(self.tmp, "controller.log")
 
@@ -228,6 +230,7 @@ class Controller:
             "log_level: info",
             "openflow:",
             f"  listen: 127.0.0.1:{self.of_port}",
+            *[f"  {k}: {v}" for k, v in self.openflow_options.items()],
             f"metrics_listen: 127.0.0.1:{self.metrics_port}",
         ]
         for k, v in self.extra.items():
@@ -473,12 +476,30 @@ class PingStream:
         return int(m.group(1)), int(m.group(2))
 
 
-def metric_value(ctl, name, labels=None):
-    """Sum of a metric's samples from the controller's /metrics (matching labels, if given)."""
+def capped_intent(tmp, bw_mbps, example="leaf-spine.yaml"):
+    """An example intent with every link at bw_mbps, written to tmp, so the controller measures
+    utilisation against the real capacity of a lab whose links TCLink caps at bw_mbps."""
+    with open(os.path.join(SOURCE_DIR, "examples", example)) as f:
+        text = f.read()
+    text = re.sub(r"host_speed: \S+", f"host_speed: {bw_mbps}M", text)
+    text = re.sub(r"fabric_speed: \S+", f"fabric_speed: {bw_mbps}M", text)
+    path = os.path.join(tmp, f"capped-{bw_mbps}M-{example}")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def metrics_text(ctl):
+    """The controller's /metrics page."""
     import urllib.request
     with urllib.request.urlopen(f"http://127.0.0.1:{ctl.metrics_port}/metrics",
                                 timeout=5) as resp:
-        text = resp.read().decode()
+        return resp.read().decode()
+
+
+def metric_value(ctl, name, labels=None):
+    """Sum of a metric's samples from the controller's /metrics (matching labels, if given)."""
+    text = metrics_text(ctl)
     total = 0.0
     for line in text.splitlines():
         if not line.startswith(name) or line[len(name):len(name) + 1] not in ("{", " "):

@@ -24,49 +24,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pulse_net  # noqa: E402
 from pulse_net import PulseLab, fail, log, run  # noqa: E402
 
 BW_MBPS = 20
-
-
-class SflowController(pulse_net.Controller):
-    """The daemon with an sFlow collector and no OpenFlow port-stats polling."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sflow_port = pulse_net.free_port()
-
-    def write_config(self):
-        path = super().write_config()
-        with open(path) as f:
-            text = f.read()
-        text = re.sub(r"(openflow:\n  listen: [^\n]+\n)", r"\1  stats_interval_ms: 0\n", text)
-        text += f"sflow_listen: 127.0.0.1:{self.sflow_port}\n"
-        text += "telemetry: {period_ms: 500, enabled: false}\n"
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-
-def write_intent(tmp):
-    src = os.path.join(pulse_net.SOURCE_DIR, "examples", "leaf-spine.yaml")
-    with open(src) as f:
-        text = f.read()
-    text = re.sub(r"host_speed: \S+", f"host_speed: {BW_MBPS}M", text)
-    text = re.sub(r"fabric_speed: \S+", f"fabric_speed: {BW_MBPS}M", text)
-    path = os.path.join(tmp, "leaf-spine-capped.yaml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def metrics_text(ctl):
-    with urllib.request.urlopen(f"http://127.0.0.1:{ctl.metrics_port}/metrics", timeout=5) as r:
-        return r.read().decode()
 
 
 def sflow_count(text, result):
@@ -76,9 +39,14 @@ def sflow_count(text, result):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pulse-sflow-")
-    intent = write_intent(tmp)
+    intent = pulse_net.capped_intent(tmp, BW_MBPS)
     of_port = pulse_net.free_port()
-    ctl = SflowController(intent, of_port=of_port)
+    sflow_port = pulse_net.free_port()
+    # OpenFlow port stats off: sFlow is the only source of measured load.
+    ctl = pulse_net.Controller(intent, of_port=of_port,
+                               openflow_options={"stats_interval_ms": 0},
+                               extra={"sflow_listen": f"127.0.0.1:{sflow_port}",
+                                      "telemetry": "{period_ms: 500, enabled: false}"})
     lab = PulseLab(intent, of_port, bw_mbps=BW_MBPS)
     try:
         ctl.start()
@@ -87,7 +55,7 @@ def main():
             fail("switches did not connect")
         for sw in lab.fabric["switches"]:
             run(f'ovs-vsctl --timeout=10 -- --id=@s create sFlow agent=lo '
-                f'target=\\"127.0.0.1:{ctl.sflow_port}\\" header=128 sampling=1000 polling=1 '
+                f'target=\\"127.0.0.1:{sflow_port}\\" header=128 sampling=1000 polling=1 '
                 f'-- set bridge {sw["name"]} sflow=@s')
         job = os.path.join(tmp, "a.yaml")
         with open(job, "w") as f:
@@ -127,12 +95,12 @@ def main():
             fail(f"leaf-0 -> {other} carries {off_path.get('measuredLoadBps')} b/s, job is on {spine}")
 
         # Garbage to the collector: counted, dropped, and the daemon keeps serving.
-        before = metrics_text(ctl)
+        before = pulse_net.metrics_text(ctl)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for payload in (b"", b"\x00\x00\x00\x05garbage", os.urandom(200), b"\xff" * 1400):
-                s.sendto(payload, ("127.0.0.1", ctl.sflow_port))
+                s.sendto(payload, ("127.0.0.1", sflow_port))
         time.sleep(1.5)
-        after = metrics_text(ctl)
+        after = pulse_net.metrics_text(ctl)
         ok_before, ok_after = sflow_count(before, "ok"), sflow_count(after, "ok")
         bad_before, bad_after = sflow_count(before, "malformed"), sflow_count(after, "malformed")
         log(f"/metrics sflow datagrams ok {ok_before:.0f} -> {ok_after:.0f}, "

@@ -67,18 +67,24 @@ std::shared_ptr<const controller::QosPlan> QosServiceImpl::plan() const {
   return plan_;
 }
 
-absl::StatusOr<pulse::v1::SetQosPolicyResponse> QosServiceImpl::SetPolicyYaml(
-    absl::string_view yaml_text, bool dry_run) {
+absl::StatusOr<controller::QosPlan> QosServiceImpl::ParseAndPlan(absl::string_view yaml_text,
+                                                                 absl::string_view error_prefix) {
   absl::StatusOr<controller::QosPolicy> policy = controller::ParseQosPolicyYaml(yaml_text);
   if (!policy.ok()) {
     return absl::Status(policy.status().code(),
-                        absl::StrCat("qos policy refused: ", policy.status().message()));
+                        absl::StrCat(error_prefix, policy.status().message()));
   }
   absl::StatusOr<controller::QosPlan> plan = controller::PlanQos(*fabric_, *policy);
   if (!plan.ok()) {
-    return absl::Status(plan.status().code(),
-                        absl::StrCat("qos policy refused: ", plan.status().message()));
+    return absl::Status(plan.status().code(), absl::StrCat(error_prefix, plan.status().message()));
   }
+  return plan;
+}
+
+absl::StatusOr<pulse::v1::SetQosPolicyResponse> QosServiceImpl::SetPolicyYaml(
+    absl::string_view yaml_text, bool dry_run) {
+  absl::StatusOr<controller::QosPlan> plan = ParseAndPlan(yaml_text, "qos policy refused: ");
+  if (!plan.ok()) return plan.status();
   pulse::v1::SetQosPolicyResponse response;
   response.set_switches_planned(static_cast<uint32_t>(plan->switches.size()));
   uint32_t ports = 0;
@@ -123,16 +129,8 @@ absl::Status QosServiceImpl::AdoptStoredPolicy(absl::string_view yaml_text) {
     if (!from_defaults_ && policy_yaml_ == yaml_text) return absl::OkStatus();
     if (writing_yaml_ == yaml_text) return absl::OkStatus();
   }
-  absl::StatusOr<controller::QosPolicy> policy = controller::ParseQosPolicyYaml(yaml_text);
-  if (!policy.ok()) {
-    return absl::Status(policy.status().code(),
-                        absl::StrCat("stored qos policy refused: ", policy.status().message()));
-  }
-  absl::StatusOr<controller::QosPlan> plan = controller::PlanQos(*fabric_, *policy);
-  if (!plan.ok()) {
-    return absl::Status(plan.status().code(),
-                        absl::StrCat("stored qos policy refused: ", plan.status().message()));
-  }
+  absl::StatusOr<controller::QosPlan> plan = ParseAndPlan(yaml_text, "stored qos policy refused: ");
+  if (!plan.ok()) return plan.status();
   auto shared_plan = std::make_shared<const controller::QosPlan>(*std::move(plan));
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -88,6 +88,9 @@ class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
                                      pulse::v1::AuditQosResponse* response) override;
 
  private:
+  // Parses, validates and plans a policy on the fabric; errors start with `error_prefix`.
+  absl::StatusOr<controller::QosPlan> ParseAndPlan(absl::string_view yaml_text,
+                                                   absl::string_view error_prefix);
   QosServiceImpl(const topology::Fabric* fabric, QosServiceOptions options)
       : fabric_(fabric), auth_(options.tokens), options_(std::move(options)) {}
 
