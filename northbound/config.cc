@@ -4,10 +4,12 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::northbound {
@@ -18,64 +20,49 @@ std::string Resolve(absl::string_view base_dir, const std::string& path) {
   return absl::StrCat(base_dir, "/", path);
 }
 
+// The config's walk on the shared YAML readers (common/yaml_fields.h): errors read
+// "FILE:LINE: key.path: problem". Sections are maps of key -> handler.
 class Parser {
  public:
-  Parser(absl::string_view source) : source_(source) {}
+  using Handler = std::function<absl::Status(const YAML::Node&, const std::string&)>;
 
-  absl::Status Error(const std::string& key, absl::string_view problem) const {
-    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", key, ": ", problem));
+  explicit Parser(absl::string_view source) : fields_(source) {}
+
+  absl::Status Error(const YAML::Node& at, const std::string& key,
+                     absl::string_view problem) const {
+    return fields_.Error(at, key, problem);
   }
-
   absl::Status String(const YAML::Node& node, const std::string& key, std::string* out) const {
-    if (!node.IsScalar()) return Error(key, "expected a string");
-    *out = node.as<std::string>();
-    return absl::OkStatus();
+    return fields_.ReadInto(node, key, out);
   }
   absl::Status Bool(const YAML::Node& node, const std::string& key, bool* out) const {
-    bool value;
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-      return Error(key, "expected true or false");
-    }
-    *out = value;
-    return absl::OkStatus();
+    return fields_.ReadInto(node, key, out);
   }
   absl::Status Int(const YAML::Node& node, const std::string& key, int64_t min, int64_t max,
                    int64_t* out) const {
-    int64_t value;
-    if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
-      return Error(key, "expected an integer");
-    }
-    if (value < min || value > max) {
-      return Error(key, absl::StrCat("must be ", min, "..", max, ", got ", value));
-    }
-    *out = value;
+    absl::StatusOr<int64_t> value = fields_.Int(node, key, min, max);
+    if (!value.ok()) return value.status();
+    *out = *value;
     return absl::OkStatus();
   }
-
-  // Calls `handlers[key]` for each key of a map; an unknown key is an error.
-  absl::Status Map(
-      const YAML::Node& node, const std::string& prefix,
-      const std::map<std::string,
-                     std::function<absl::Status(const YAML::Node&, const std::string&)>>& handlers)
-      const {
-    if (!node.IsMap()) return Error(prefix.empty() ? "(top)" : prefix, "expected a map");
-    for (const auto& entry : node) {
-      std::string key = entry.first.as<std::string>();
-      std::string full = prefix.empty() ? key : absl::StrCat(prefix, ".", key);
-      auto it = handlers.find(key);
-      if (it == handlers.end()) {
-        std::string known;
-        for (const auto& [name, fn] : handlers)
-          absl::StrAppend(&known, known.empty() ? "" : ", ", name);
-        return Error(full, absl::StrCat("unknown key (expected one of ", known, ")"));
-      }
-      if (absl::Status status = it->second(entry.second, full); !status.ok()) return status;
-    }
-    return absl::OkStatus();
+  // Calls `handlers[key]` for each key of a map; unknown and repeated keys are errors.
+  absl::Status Map(const YAML::Node& node, const std::string& prefix,
+                   const std::map<std::string, Handler>& handlers) const {
+    std::vector<std::string> keys;
+    for (const auto& [key, handler] : handlers) keys.push_back(key);
+    return fields_.ReadMap(
+        node, prefix, keys,
+        [&handlers](const std::string& key, const std::string& field, const YAML::Node& value) {
+          return handlers.at(key)(value, field);
+        });
+  }
+  absl::Status List(const YAML::Node& node, const std::string& key,
+                    const yaml::YamlFields::ItemReader& read) const {
+    return fields_.ReadList(node, key, read);
   }
 
  private:
-  std::string source_;
+  yaml::YamlFields fields_;
 };
 
 }  // namespace
@@ -89,7 +76,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
   try {
     root = YAML::Load(std::string(yaml_text));
     if (root.IsNull()) return config;  // an empty file: all defaults
-    using Handler = std::function<absl::Status(const YAML::Node&, const std::string&)>;
+    using Handler = Parser::Handler;
     auto str = [&](std::string* out, bool path) -> Handler {
       return [&p, out, path, base_dir](const YAML::Node& n, const std::string& key) {
         absl::Status status = p.String(n, key, out);
@@ -118,7 +105,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
             std::string name;
             if (absl::Status s = p.String(n, key, &name); !s.ok()) return s;
             absl::StatusOr<LogLevel> level = ParseLogLevel(name);
-            if (!level.ok()) return p.Error(key, level.status().message());
+            if (!level.ok()) return p.Error(n, key, level.status().message());
             config.log_level = *level;
             return absl::OkStatus();
           }},
@@ -157,17 +144,16 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                 n, key,
                 {{"etcd_endpoints",
                   [&](const YAML::Node& list, const std::string& list_key) -> absl::Status {
-                    if (!list.IsSequence()) return p.Error(list_key, "expected a list");
-                    for (size_t i = 0; i < list.size(); ++i) {
-                      std::string endpoint;
-                      if (absl::Status s = p.String(list[i], absl::StrCat(list_key, "[", i, "]"),
-                                                    &endpoint);
-                          !s.ok()) {
-                        return s;
-                      }
-                      config.cluster.etcd_endpoints.push_back(endpoint);
-                    }
-                    return absl::OkStatus();
+                    return p.List(list, list_key,
+                                  [&](size_t, const std::string& item_key, const YAML::Node& item) {
+                                    std::string endpoint;
+                                    if (absl::Status s = p.String(item, item_key, &endpoint);
+                                        !s.ok()) {
+                                      return s;
+                                    }
+                                    config.cluster.etcd_endpoints.push_back(endpoint);
+                                    return absl::OkStatus();
+                                  });
                   }},
                  {"name", str(&config.cluster.name, false)},
                  {"replica_id", str(&config.cluster.replica_id, false)},

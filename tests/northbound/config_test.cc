@@ -109,5 +109,18 @@ TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
   }
 }
 
+TEST(DaemonConfigTest, ErrorsGiveFileAndLine) {
+  // kBase is two lines, so telemetry's hold_ms sits on line 4.
+  absl::StatusOr<DaemonConfig> config = ParseAndValidate("telemetry:\n  hold_ms: soon\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("test.yaml:4: telemetry.hold_ms:"),
+            absl::string_view::npos)
+      << config.status().message();
+  config = ParseAndValidate("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n");
+  ASSERT_FALSE(config.ok());  // a repeated key is refused, not silently overridden
+  EXPECT_NE(config.status().message().find("listen"), absl::string_view::npos)
+      << config.status().message();
+}
+
 }  // namespace
 }  // namespace pulse::northbound
