@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::northbound {
@@ -68,62 +69,55 @@ absl::string_view RoleName(Role role) {
 
 absl::StatusOr<std::vector<Token>> ParseTokens(absl::string_view yaml_text,
                                                absl::string_view source_name) {
-  auto error = [&](const std::string& where, absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", where, ": ", what));
-  };
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
-  }
-  if (!root.IsMap()) return error("(top)", "expected a map with key 'tokens'");
+  const yaml::YamlFields fields(source_name);
   std::vector<Token> tokens;
   try {
-    for (const auto& entry : root) {
-      std::string key = entry.first.as<std::string>();
-      if (key != "tokens") return error(key, "unknown key (expected 'tokens')");
-    }
-    YAML::Node list = root["tokens"];
-    if (!list || !list.IsSequence()) return error("tokens", "expected a list");
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string where = absl::StrCat("tokens[", i, "]");
-      const YAML::Node& item = list[i];
-      if (!item.IsMap()) return error(where, "expected a map with name, token, role");
-      Token token;
-      for (const auto& field : item) {
-        std::string key = field.first.as<std::string>();
-        if (!field.second.IsScalar())
-          return error(absl::StrCat(where, ".", key), "expected a string");
-        std::string value = field.second.as<std::string>();
-        if (key == "name") {
-          token.name = value;
-        } else if (key == "token") {
-          token.secret = value;
-        } else if (key == "role") {
-          absl::StatusOr<Role> role = ParseRole(value);
-          if (!role.ok()) return error(absl::StrCat(where, ".role"), role.status().message());
-          token.role = *role;
-        } else {
-          return error(absl::StrCat(where, ".", key), "unknown key (expected name, token, role)");
-        }
-      }
-      if (token.secret.size() < 16) {
-        return error(absl::StrCat(where, ".token"), "missing or shorter than 16 characters");
-      }
-      if (!item["role"]) return error(absl::StrCat(where, ".role"), "missing");
-      if (token.name.empty()) token.name = where;
-      for (const Token& other : tokens) {
-        if (other.secret == token.secret) {
-          return error(absl::StrCat(where, ".token"), "same secret as an earlier token");
-        }
-      }
-      tokens.push_back(std::move(token));
-    }
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    absl::Status status = fields.ReadSlots(
+        root, "", {}, {"tokens"},
+        [&](const std::string&, const std::string& list_field, const YAML::Node& list) {
+          return fields.ReadList(
+              list, list_field,
+              [&](size_t, const std::string& where, const YAML::Node& item) -> absl::Status {
+                Token token;
+                std::string role_name;
+                if (absl::Status s = fields.ReadSlots(
+                        item, where,
+                        {{"name", &token.name}, {"token", &token.secret}, {"role", &role_name}});
+                    !s.ok()) {
+                  return s;
+                }
+                if (token.secret.size() < 16) {
+                  return fields.Error(item, yaml::Field(where, "token"),
+                                      "missing or shorter than 16 characters");
+                }
+                if (role_name.empty())
+                  return fields.Error(item, yaml::Field(where, "role"), "missing");
+                absl::StatusOr<Role> role = ParseRole(role_name);
+                if (!role.ok()) {
+                  return fields.Error(item["role"], yaml::Field(where, "role"),
+                                      role.status().message());
+                }
+                token.role = *role;
+                if (token.name.empty()) token.name = where;
+                for (const Token& other : tokens) {
+                  if (other.secret == token.secret) {
+                    return fields.Error(item["token"], yaml::Field(where, "token"),
+                                        "same secret as an earlier token");
+                  }
+                }
+                tokens.push_back(std::move(token));
+                return absl::OkStatus();
+              });
+        });
+    if (!status.ok()) return status;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", e.what()));
   }
-  if (tokens.empty()) return error("tokens", "empty list (omit the tokens file to turn auth off)");
+  if (tokens.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name, ": tokens: empty list (omit the tokens file to turn auth off)"));
+  }
   return tokens;
 }
 

@@ -160,13 +160,13 @@ TEST(TokensFileTest, ParsesAndNamesBadKeys) {
     std::string yaml, message;
   } cases[] = {
       {"tokens:\n  - {name: a, token: abcdefghijklmnop1, role: root}\n",
-       "t.yaml: tokens[0].role: unknown role 'root'"},
-      {"tokens:\n  - {name: a, token: short, role: viewer}\n", "t.yaml: tokens[0].token"},
-      {"tokens:\n  - {name: a, token: abcdefghijklmnop1, rol: viewer}\n", "t.yaml: tokens[0].rol"},
+       "t.yaml:2: tokens[0].role: unknown role 'root'"},
+      {"tokens:\n  - {name: a, token: short, role: viewer}\n", "t.yaml:2: tokens[0].token"},
+      {"tokens:\n  - {name: a, token: abcdefghijklmnop1, rol: viewer}\n", "t.yaml:2: tokens[0].rol"},
       {"tokens:\n  - {name: a, token: abcdefghijklmnop1, role: viewer}\n"
        "  - {name: b, token: abcdefghijklmnop1, role: admin}\n",
        "tokens[1].token: same secret"},
-      {"toknes: []\n", "t.yaml: toknes: unknown key"},
+      {"toknes: []\n", "t.yaml:1: toknes: unknown key"},
       {"tokens: [\n", "t.yaml"},
   };
   for (const auto& c : cases) {
