@@ -205,7 +205,7 @@ class Controller:
     """A pulse-controller process on loopback ports, with its own config and state dir."""
 
     def __init__(self, intent_path, of_port=None, api_port=None, state_dir=None, extra=None,
-                 openflow_options=None):
+                 openflow_options=None, cluster=None):
         self.intent_path = os.path.abspath(intent_path)
         self.of_port = of_port or free_port()
         self.api_port = api_port or free_port()
@@ -214,6 +214,9 @@ class Controller:
         self.state_dir = state_dir or os.path.join(self.tmp, "state")
         self.extra = extra or {}  # top-level "key: value" lines
         self.openflow_options = openflow_options or {}  # more keys of the openflow section
+        # Cluster mode: {"etcd_endpoints": [...], "name": ..., "replica_id": ...}; the state then
+        # lives in etcd (no state_dir) and the replica advertises its own API address.
+        self.cluster = cluster
         self.proc = None
         self.log_path = os.path.join(self.tmp, "controller.log")
 
@@ -225,7 +228,7 @@ class Controller:
         lines = [
             f"listen: 127.0.0.1:{self.api_port}",
             f"fabric: {self.intent_path}",
-            f"state_dir: {self.state_dir}",
+            *([] if self.cluster else [f"state_dir: {self.state_dir}"]),
             "insecure: true",
             "log_level: info",
             "openflow:",
@@ -233,6 +236,13 @@ class Controller:
             *[f"  {k}: {v}" for k, v in self.openflow_options.items()],
             f"metrics_listen: 127.0.0.1:{self.metrics_port}",
         ]
+        if self.cluster:
+            lines += ["cluster:",
+                      f"  etcd_endpoints: [{', '.join(self.cluster['etcd_endpoints'])}]",
+                      f"  name: {self.cluster['name']}",
+                      f"  replica_id: {self.cluster['replica_id']}",
+                      f"  advertise: {self.api}",
+                      f"  lease_ttl_s: {self.cluster.get('lease_ttl_s', 2)}"]
         for k, v in self.extra.items():
             lines.append(f"{k}: {v}")
         path = os.path.join(self.tmp, "pulse.yaml")
