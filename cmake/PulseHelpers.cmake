@@ -27,6 +27,16 @@ endfunction()
 # a Python or shell script): they share Open vSwitch, Mininet's clean-up and network namespaces,
 # so no two may run at once. Call it at the end of a CMakeLists.txt that uses plain add_test.
 # (CMake 3.25 can set test properties only from the directory that added the test.)
+# A Python scenario of integration/ run as a test: /usr/bin/python3 (the one that sees Mininet),
+# label integration, the source and build trees in PULSE_SOURCE_DIR / PULSE_BINARY_DIR.
+#   pulse_add_script_test(NAME n SCRIPT file.py TIMEOUT seconds)
+function(pulse_add_script_test)
+  cmake_parse_arguments(ARG "" "NAME;SCRIPT;TIMEOUT" "" ${ARGN})
+  add_test(NAME ${ARG_NAME} COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_SCRIPT})
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS integration TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "PULSE_SOURCE_DIR=${CMAKE_SOURCE_DIR};PULSE_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endfunction()
+
 function(pulse_lock_integration_tests)
   get_property(tests DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR} PROPERTY TESTS)
   foreach(t IN LISTS tests)
