@@ -24,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import pulse_net  # noqa: E402
-from pulse_net import Controller, PulseLab, log, log_numbers, log_size, run  # noqa: E402
+from pulse_net import (Controller, PulseLab, log, log_numbers, log_size, run,  # noqa: E402
+                       seconds_until)
 
 INTENT = os.path.join(pulse_net.SOURCE_DIR, "examples", "leaf-spine-4x4x4.yaml")
 REPAIR_LINE = r"repair: port-down to last barrier reply in ([0-9.]+) ms"
@@ -43,15 +44,6 @@ def groups_use_port(switch, port):
     out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-groups", switch], check=False)
     return re.search(r"actions=output:%d\b" % port, out) is not None or \
         re.search(r"output:%d[,\s]" % port, out) is not None
-
-
-def wait_until(predicate):
-    t0 = time.time()
-    while time.time() - t0 < MAX_WAIT_S:
-        if predicate():
-            return time.time() - t0
-        time.sleep(POLL_S)
-    return None
 
 
 def summary(name, values_ms):
@@ -85,10 +77,10 @@ def main():
                 since = log_size(ctl)
                 t0 = time.time()
                 lab.set_link(leaf, spine, False)
-                detected = wait_until(lambda: port_down_in_ovs(leaf, port))
+                detected = seconds_until(lambda: port_down_in_ovs(leaf, port), MAX_WAIT_S, POLL_S)
                 if detected is not None:
                     detect_ms.append(detected * 1000)
-                fixed = wait_until(lambda: not groups_use_port(leaf, port))
+                fixed = seconds_until(lambda: not groups_use_port(leaf, port), MAX_WAIT_S, POLL_S)
                 if fixed is not None:
                     fix_ms.append((time.time() - t0) * 1000)  # both waits count from the cut
                 time.sleep(0.3)
@@ -100,7 +92,7 @@ def main():
                     f"{'-' if fixed is None else f'{fix_ms[-1]:.0f}'} ms after the cut, "
                     f"controller repair {repairs[0] if repairs else '-'} ms")
                 lab.set_link(leaf, spine, True)
-                wait_until(lambda: groups_use_port(leaf, port))  # back in the groups
+                seconds_until(lambda: groups_use_port(leaf, port), MAX_WAIT_S, POLL_S)  # back in the groups
         print()
         print("Failure-to-fix on the 4x4 leaf-spine (16 leaf-spine links cut one at a time)")
         print(summary("OVS detects the port down (baseline)", detect_ms))

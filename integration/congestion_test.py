@@ -36,14 +36,6 @@ BW_MBPS = 20
 MAX_DETECT_S = 15
 
 
-def write_job(tmp, job_id, src, dst):
-    path = os.path.join(tmp, f"{job_id}.yaml")
-    with open(path, "w") as f:
-        f.write(f"id: {job_id}\npattern: explicit\nendpoints: [{src}, {dst}]\n"
-                f"flows:\n  - {{src: {src}, dst: {dst}}}\n")
-    return path
-
-
 def spine_bytes(lab):
     return {s: sum(lab.port_tx_bytes(s).values()) for s in ("spine-0", "spine-1")}
 
@@ -80,8 +72,8 @@ def main():
             fail("switches did not connect")
         time.sleep(2)
         ctl.pulsectl("drain", "spine-1")
-        ctl.pulsectl("jobs", "place", "-f", write_job(tmp, "a", "server-0/nic-0", "server-2/nic-0"))
-        ctl.pulsectl("jobs", "place", "-f", write_job(tmp, "b", "server-1/nic-0", "server-3/nic-0"))
+        ctl.pulsectl("jobs", "place", "-f", pulse_net.write_pair_job(tmp, "a", "server-0/nic-0", "server-2/nic-0"))
+        ctl.pulsectl("jobs", "place", "-f", pulse_net.write_pair_job(tmp, "b", "server-1/nic-0", "server-3/nic-0"))
         shows = ctl.pulsectl("jobs", "show", "a") + ctl.pulsectl("jobs", "show", "b")
         if "spine-1" in shows:
             fail("setup: a job crosses spine-1 although it was drained:\n" + shows)
@@ -118,14 +110,7 @@ def main():
         mid_spines = spine_bytes(lab)
         # While the separated flows run, read what the API reports as measured load (from the
         # switches' port counters) next to the planned load.
-        links_during = {}
-
-        def read_links():
-            time.sleep(3.5)
-            links_during.update(json.loads(ctl.pulsectl("--json", "links", "--top", "0")))
-
-        reader = threading.Thread(target=read_links)
-        reader.start()
+        reader, links_during = pulse_net.read_links_later(ctl, 3.5)
         after = iperf_window(lab, pairs, 5)
         reader.join()
         after_spines = spine_bytes(lab)

@@ -42,16 +42,6 @@ def role(replica):
     return roles[-1].lower() if roles else None
 
 
-def wait_for(predicate, timeout_s, step_s=0.1):
-    t0 = time.time()
-    while time.time() - t0 < timeout_s:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    return None
-
-
 def switch_masters(lab):
     """{switch: sorted controller targets the switch holds in role master}."""
     masters = {}
@@ -65,14 +55,6 @@ def switch_masters(lab):
             if run(["ovs-vsctl", "--timeout=5", "get", "controller", u, "role"],
                    check=False).strip() == "master")
     return masters
-
-
-def write_job(tmp, job_id, src, dst):
-    path = os.path.join(tmp, f"{job_id}.yaml")
-    with open(path, "w") as f:
-        f.write(f"id: {job_id}\npattern: explicit\nendpoints: [{src}, {dst}]\n"
-                f"flows:\n  - {{src: {src}, dst: {dst}}}\n")
-    return path
 
 
 def main():
@@ -90,7 +72,7 @@ def main():
     try:
         for r in replicas:
             r.start()
-        leader = wait_for(lambda: next((r for r in replicas if role(r) == "leader"), None), 20)
+        leader = pulse_net.poll(lambda: next((r for r in replicas if role(r) == "leader"), None), 20)
         if leader is None:
             fail("no replica became leader")
         log(f"leader: {leader.api} (OpenFlow {leader.of_port})")
@@ -99,7 +81,7 @@ def main():
         for sw in lab.fabric["switches"]:
             run(["ovs-vsctl", "set-controller", sw["name"], *targets])
         leader_target = f"tcp:127.0.0.1:{leader.of_port}"
-        masters = wait_for(lambda: (lambda m: m if all(v == [leader_target] for v in m.values())
+        masters = pulse_net.poll(lambda: (lambda m: m if all(v == [leader_target] for v in m.values())
                                     else None)(switch_masters(lab)), 30, 0.5)
         if masters is None:
             fail(f"switches do not name the leader as their only master: {switch_masters(lab)}"
@@ -108,7 +90,7 @@ def main():
 
         h = {n: lab.host_of_nic(f"server-{n}/nic-0").name for n in (0, 4)}
         leader.pulsectl("jobs", "place", "-f",
-                        write_job(tmp, "before", "server-0/nic-0", "server-4/nic-0"))
+                        pulse_net.write_pair_job(tmp, "before", "server-0/nic-0", "server-4/nic-0"))
         time.sleep(2)  # pins installed, tables settled
         before = flow_table_snapshot(lab)
         pings = PingStream(lab, h[0], h[4], count=160, interval_s=0.05)  # 8 s
@@ -126,7 +108,7 @@ def main():
                 res = subprocess.run(
                     [pulse_net.binary("pulsectl"), "--server", survivors[n % 2].api,
                      "--insecure", "--timeout", "2s", "jobs", "place", "-f",
-                     write_job(tmp, job_id, f"server-{src}/nic-0", f"server-{dst}/nic-0")],
+                     pulse_net.write_pair_job(tmp, job_id, f"server-{src}/nic-0", f"server-{dst}/nic-0")],
                     capture_output=True, text=True, timeout=10)
                 if res.returncode == 0:
                     acked.append(job_id)
@@ -145,7 +127,7 @@ def main():
                 res = subprocess.run(
                     [pulse_net.binary("pulsectl"), "--server", r.api, "--insecure", "--timeout",
                      "1s", "jobs", "place", "-f",
-                     write_job(tmp, "after", "server-1/nic-0", "server-5/nic-0")],
+                     pulse_net.write_pair_job(tmp, "after", "server-1/nic-0", "server-5/nic-0")],
                     capture_output=True, text=True, timeout=10)
                 if res.returncode == 0:
                     served_by = r
@@ -163,11 +145,11 @@ def main():
         burster.join(timeout=15)
         transmitted, received = pings.wait()
         log(f"ping {h[0]}->{h[4]} through the failover: {received}/{transmitted} received")
-        new_leader = wait_for(lambda: next((r for r in survivors if role(r) == "leader"), None), 10)
+        new_leader = pulse_net.poll(lambda: next((r for r in survivors if role(r) == "leader"), None), 10)
         if new_leader is None:
             fail("no survivor reports itself leader")
         new_target = f"tcp:127.0.0.1:{new_leader.of_port}"
-        masters = wait_for(lambda: (lambda m: m if all(v == [new_target] for v in m.values())
+        masters = pulse_net.poll(lambda: (lambda m: m if all(v == [new_target] for v in m.values())
                                     else None)(switch_masters(lab)), 10, 0.5)
         if masters is None:
             fail(f"switches do not name the new leader as master: {switch_masters(lab)}")

@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from pulse_net import iperf3_pair, log, run
+from pulse_net import iperf3_pair, log
 
 LAB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "leaf-spine.yaml")
 PAIR_JOB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "jobs",

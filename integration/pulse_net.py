@@ -311,8 +311,17 @@ class Controller:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cport=None):
+def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cport=None,
+                tos=None):
     """Runs one bounded iperf3 flow from host src to host dst; returns received bits/s."""
+    return float(iperf3_pair_summary(lab, src, dst, seconds, udp, port, bitrate, cport,
+                                     tos).get("bits_per_second", 0.0))
+
+
+def iperf3_pair_summary(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cport=None,
+                        tos=None):
+    """iperf3_pair's receiver summary ({"bytes", "bits_per_second", ...}; {} on failure).
+    tos: the IPv4 TOS byte to mark the flow with (DSCP << 2)."""
     server = lab.host(dst).popen(["iperf3", "-s", "-1", "-p", str(port), "-J"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
@@ -322,6 +331,8 @@ def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cp
         args += ["-u", "-b", bitrate or "50M"]
     if cport:
         args += ["--cport", str(cport)]
+    if tos:
+        args += ["-S", str(tos)]
     client = lab.host(src).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, _ = client.communicate(timeout=seconds + 20)
@@ -330,8 +341,7 @@ def iperf3_pair(lab, src, dst, seconds=5, udp=False, port=5201, bitrate=None, cp
             server.kill()
     data = json.loads(out) if out.strip().startswith("{") else {}
     end = data.get("end", {})
-    summary = end.get("sum_received") or end.get("sum") or {}
-    return float(summary.get("bits_per_second", 0.0))
+    return end.get("sum_received") or end.get("sum") or {}
 
 
 def fail(msg):
@@ -530,3 +540,43 @@ def log_numbers(ctl, pattern, since=0):
 
 def log_size(ctl):
     return os.path.getsize(ctl.log_path) if os.path.exists(ctl.log_path) else 0
+
+
+def poll(fn, timeout_s, step_s=0.1):
+    """fn()'s first truthy value within timeout_s (polled every step_s), else None."""
+    deadline = time.time() + timeout_s
+    while True:
+        value = fn()
+        if value or time.time() >= deadline:
+            return value or None
+        time.sleep(step_s)
+
+
+def seconds_until(predicate, timeout_s, step_s=0.1):
+    """Seconds until predicate() held (polled every step_s), or None after timeout_s."""
+    t0 = time.time()
+    return time.time() - t0 if poll(predicate, timeout_s, step_s) else None
+
+
+def write_pair_job(tmp, job_id, src, dst):
+    """A job file with one explicit flow src -> dst (NIC names); returns its path."""
+    path = os.path.join(tmp, f"{job_id}.yaml")
+    with open(path, "w") as f:
+        f.write(f"id: {job_id}\npattern: explicit\nendpoints: [{src}, {dst}]\n"
+                f"flows:\n  - {{src: {src}, dst: {dst}}}\n")
+    return path
+
+
+def read_links_later(ctl, delay_s):
+    """Starts reading `pulsectl --json links --top 0` after delay_s (while traffic runs);
+    returns (thread, result dict filled when the thread ends)."""
+    import threading
+    result = {}
+
+    def read():
+        time.sleep(delay_s)
+        result.update(json.loads(ctl.pulsectl("--json", "links", "--top", "0")))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread, result

@@ -19,17 +19,14 @@ Asserted on the switches and the traffic:
 Run as root with /usr/bin/python3; label integration.
 """
 
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pulse_net  # noqa: E402
-from pulse_net import Controller, PulseLab, fail, log, run  # noqa: E402
+from pulse_net import Controller, PulseLab, fail, log, run, seconds_until  # noqa: E402
 
 LAB = os.path.join(pulse_net.SOURCE_DIR, "examples", "leaf-spine.yaml")
 OVSDB = "unix:/var/run/openvswitch/db.sock"
@@ -67,23 +64,6 @@ def class_bytes(dev):
     return result
 
 
-def iperf3_tos(lab, src, dst, tos, seconds, port):
-    server = lab.host(dst).popen(["iperf3", "-s", "-1", "-p", str(port)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    args = ["iperf3", "-c", lab.host(dst).IP(), "-p", str(port), "-t", str(seconds), "-J"]
-    if tos:
-        args += ["-S", str(tos)]
-    client = lab.host(src).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, _ = client.communicate(timeout=seconds + 20)
-    finally:
-        server.kill()
-    data = json.loads(out) if out.strip().startswith("{") else {}
-    received = data.get("end", {}).get("sum_received", {})
-    return int(received.get("bytes", 0)), float(received.get("bits_per_second", 0.0))
-
-
 def destroy_orphan_qos_rows():
     """Deletes QoS rows no port uses and Queue rows no QoS uses.
 
@@ -103,16 +83,6 @@ def destroy_orphan_qos_rows():
     for u in queues:
         run(["ovs-vsctl", "--if-exists", "destroy", "queue", u], check=False)
     log(f"clean-up: {len(orphans)} orphan QoS rows and {len(queues)} orphan Queue rows removed")
-
-
-def wait_for(predicate, timeout_s, step_s=0.1):
-    """Seconds until predicate() held, or None after timeout_s."""
-    t0 = time.time()
-    while time.time() - t0 < timeout_s:
-        if predicate():
-            return time.time() - t0
-        time.sleep(step_s)
-    return None
 
 
 def main():
@@ -139,7 +109,7 @@ def main():
                  for p in sorted({l["a_port"] for l in lab.fabric["links"] if l["a"] == sw["name"]}
                                  | {l["b_port"] for l in lab.fabric["links"]
                                     if l["b"] == sw["name"]})]
-        t_all = wait_for(lambda: all(port_qos(p) not in ("", "[]") for p in ports), 60, 0.5)
+        t_all = seconds_until(lambda: all(port_qos(p) not in ("", "[]") for p in ports), 60, 0.5)
         if t_all is None:
             missing = [p for p in ports if port_qos(p) in ("", "[]")]
             fail(f"QoS never programmed on {len(missing)} of {len(ports)} ports (e.g. "
@@ -151,13 +121,13 @@ def main():
                 return [l for l in f if "qos push: bridge" in l and "appeared" in l]
 
         # The daemon logs a bridge once all its ports are programmed: the last line may trail.
-        wait_for(lambda: len(bridges_appeared()) >= len(lab.fabric["switches"]), 10)
+        seconds_until(lambda: len(bridges_appeared()) >= len(lab.fabric["switches"]), 10)
         appeared = bridges_appeared()
         if len(appeared) != len(lab.fabric["switches"]):
             fail(f"expected every bridge programmed as it appeared, log has {len(appeared)} of "
                  f"{len(lab.fabric['switches'])}")
 
-        gone = wait_for(lambda: run(["ovs-vsctl", "--if-exists", "get", "qos", orphan, "type"],
+        gone = seconds_until(lambda: run(["ovs-vsctl", "--if-exists", "get", "qos", orphan, "type"],
                                     check=False).strip() == "", 10)
         if gone is None:
             fail(f"the orphan Pulse QoS row {orphan} was not deleted")
@@ -177,9 +147,11 @@ def main():
         log(f"{egress}: {len(filters)} DSCP filters; DSCP 26 -> class {roce_class}, DSCP 0 -> "
             f"{filters.get(0)}, DSCP 48 (CNP) -> {filters.get(48 << 2)}")
         before = class_bytes(egress)
-        roce_bytes, roce_bps = iperf3_tos(lab, src.name, dst.name, ROCE_TOS, 4, 5501)
+        roce = pulse_net.iperf3_pair_summary(lab, src.name, dst.name, 4, port=5501, tos=ROCE_TOS)
+        roce_bytes, roce_bps = int(roce.get("bytes", 0)), float(roce.get("bits_per_second", 0))
         mid = class_bytes(egress)
-        be_bytes, be_bps = iperf3_tos(lab, src.name, dst.name, 0, 4, 5502)
+        be = pulse_net.iperf3_pair_summary(lab, src.name, dst.name, 4, port=5502)
+        be_bytes, be_bps = int(be.get("bytes", 0)), float(be.get("bits_per_second", 0))
         after = class_bytes(egress)
         grew_roce = {c: mid.get(c, 0) - before.get(c, 0) for c in mid}
         grew_be = {c: after.get(c, 0) - mid.get(c, 0) for c in after}
@@ -209,15 +181,15 @@ def main():
 
         # Drift made by hand, repaired by the daemon.
         run(["ovs-vsctl", "clear", "port", egress, "qos"])
-        t_ovs = wait_for(lambda: port_qos(egress) not in ("", "[]"), 15)
+        t_ovs = seconds_until(lambda: port_qos(egress) not in ("", "[]"), 15)
         if t_ovs is None:
             fail(f"{egress}: QoS cleared by hand was not repaired; log:\n{ctl.log_tail()}")
         log(f"{egress}: QoS cleared with ovs-vsctl, repaired in {t_ovs * 1000:.0f} ms")
-        wait_for(lambda: ROCE_TOS in dscp_filters(egress), 10)
+        seconds_until(lambda: ROCE_TOS in dscp_filters(egress), 10)
         run(["tc", "filter", "del", "dev", egress], check=False)
         if ROCE_TOS in dscp_filters(egress):
             fail("tc filter del did not remove the filters")
-        t_tc = wait_for(lambda: dscp_filters(egress).get(ROCE_TOS) == roce_class, 15)
+        t_tc = seconds_until(lambda: dscp_filters(egress).get(ROCE_TOS) == roce_class, 15)
         if t_tc is None:
             fail(f"{egress}: DSCP filters deleted by hand were not repaired; "
                  f"log:\n{ctl.log_tail()}")

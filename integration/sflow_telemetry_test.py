@@ -16,13 +16,11 @@ Asserted from outside the controller's own estimate:
 Run as root with /usr/bin/python3; label integration.
 """
 
-import json
 import os
 import re
 import socket
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -57,10 +55,7 @@ def main():
             run(f'ovs-vsctl --timeout=10 -- --id=@s create sFlow agent=lo '
                 f'target=\\"127.0.0.1:{sflow_port}\\" header=128 sampling=1000 polling=1 '
                 f'-- set bridge {sw["name"]} sflow=@s')
-        job = os.path.join(tmp, "a.yaml")
-        with open(job, "w") as f:
-            f.write("id: a\npattern: explicit\nendpoints: [server-0/nic-0, server-2/nic-0]\n"
-                    "flows:\n  - {src: server-0/nic-0, dst: server-2/nic-0}\n")
+        job = pulse_net.write_pair_job(tmp, "a", "server-0/nic-0", "server-2/nic-0")
         ctl.pulsectl("jobs", "place", "-f", job)
         shown = ctl.pulsectl("jobs", "show", "a")
         spine = "spine-0" if "spine-0" in shown else "spine-1"
@@ -70,14 +65,7 @@ def main():
 
         src = lab.host_of_nic("server-0/nic-0").name
         dst = lab.host_of_nic("server-2/nic-0").name
-        links_during = {}
-
-        def read_links():
-            time.sleep(5)
-            links_during.update(json.loads(ctl.pulsectl("--json", "links", "--top", "0")))
-
-        reader = threading.Thread(target=read_links)
-        reader.start()
+        reader, links_during = pulse_net.read_links_later(ctl, 5)
         rate = pulse_net.iperf3_pair(lab, src, dst, seconds=8, port=5401)
         reader.join()
         by_pair = {(l.get("fromNode"), l.get("toNode")): l for l in links_during.get("links", [])}

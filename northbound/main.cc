@@ -70,6 +70,18 @@ int Fail(const absl::Status& status) {
   return 2;
 }
 
+// A listen address of the config, split; errors name the key (ValidateDaemonConfig checked the
+// syntax already, so this only fails on a config that skipped validation).
+absl::StatusOr<std::pair<std::string, uint16_t>> ListenAddress(absl::string_view key,
+                                                               absl::string_view address) {
+  absl::StatusOr<std::pair<std::string, uint16_t>> split =
+      pulse::northbound::SplitHostPort(address);
+  if (!split.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", split.status().message()));
+  }
+  return split;
+}
+
 int Run() {
   pulse::northbound::DaemonConfig config;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
@@ -209,11 +221,8 @@ int Run() {
   } metrics_thread{&metrics_io, {}};
   if (!config.metrics_listen.empty()) {
     absl::StatusOr<std::pair<std::string, uint16_t>> address =
-        pulse::northbound::SplitHostPort(config.metrics_listen);
-    if (!address.ok()) {
-      return Fail(
-          absl::InvalidArgumentError(absl::StrCat("metrics_listen: ", address.status().message())));
-    }
+        ListenAddress("metrics_listen", config.metrics_listen);
+    if (!address.ok()) return Fail(address.status());
     pulse::northbound::MetricsHttpOptions metrics_options;
     metrics_options.bind_address = address->first;
     metrics_options.port = address->second;
@@ -236,11 +245,8 @@ int Run() {
   std::unique_ptr<pulse::controller::FabricSync> fabric_sync;
   if (config.openflow.enabled) {
     absl::StatusOr<std::pair<std::string, uint16_t>> address =
-        pulse::northbound::SplitHostPort(config.openflow.listen);
-    if (!address.ok()) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("openflow.listen: ", address.status().message())));
-    }
+        ListenAddress("openflow.listen", config.openflow.listen);
+    if (!address.ok()) return Fail(address.status());
     pulse::southbound::openflow::OpenFlowDriverOptions driver_options;
     driver_options.listen_address = address->first;
     driver_options.listen_port = address->second;
@@ -287,11 +293,8 @@ int Run() {
   std::unique_ptr<pulse::southbound::sflow::OvsSflowPortMap> sflow_ports;
   if (!config.sflow_listen.empty()) {
     absl::StatusOr<std::pair<std::string, uint16_t>> address =
-        pulse::northbound::SplitHostPort(config.sflow_listen);
-    if (!address.ok()) {
-      return Fail(
-          absl::InvalidArgumentError(absl::StrCat("sflow_listen: ", address.status().message())));
-    }
+        ListenAddress("sflow_listen", config.sflow_listen);
+    if (!address.ok()) return Fail(address.status());
     const bool feeds_link_load = !fabric_sync || config.openflow.stats_interval_ms == 0;
     if (feeds_link_load) {
       auto ports = pulse::southbound::sflow::OvsSflowPortMap::Connect(

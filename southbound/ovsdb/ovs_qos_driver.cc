@@ -166,10 +166,7 @@ absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
   }
   targets_ = std::move(targets);
   plan_ = plan;
-  if (absl::StatusOr<int> deleted = DeleteOrphanRows(); !deleted.ok()) {
-    pulse::Log(pulse::LogLevel::kWarning,
-               "qos: orphan rows not deleted: ", deleted.status().message());
-  }
+  DeleteOrphanRows();
   absent_switches_ = std::move(absent);
   pulse::Log(pulse::LogLevel::kInfo, "qos push: ", targets_.size(), " OVS ports programmed",
              absent_switches_.empty()
@@ -180,7 +177,7 @@ absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
   return static_cast<int>(targets_.size());
 }
 
-absl::StatusOr<int> OvsQosDriver::DeleteOrphanRows() {
+void OvsQosDriver::DeleteOrphanRows() {
   // QoS and Queue are root tables: a deleted bridge (or port) leaves its rows behind. Delete
   // Pulse's QoS rows (those carrying pulse-* external_ids) that no Port uses, and their queues.
   const json select = json::array(
@@ -190,7 +187,10 @@ absl::StatusOr<int> OvsQosDriver::DeleteOrphanRows() {
         {"where", json::array()},
         {"columns", {"_uuid", "external_ids", "queues"}}}});
   absl::StatusOr<json> rows = client_.Transact("Open_vSwitch", select);
-  if (!rows.ok()) return rows.status();
+  if (!rows.ok()) {
+    pulse::Log(pulse::LogLevel::kWarning, "qos: orphan rows not read: ", rows.status().message());
+    return;
+  }
   std::set<std::string> used;
   for (const json& port : (*rows)[0]["rows"]) {
     for (const std::string& uuid : UuidSet(port["qos"])) used.insert(uuid);
@@ -216,12 +216,15 @@ absl::StatusOr<int> OvsQosDriver::DeleteOrphanRows() {
     }
     ++orphans;
   }
-  if (orphans == 0) return 0;
+  if (orphans == 0) return;
   absl::StatusOr<json> deleted = client_.Transact("Open_vSwitch", deletes);
-  if (!deleted.ok()) return deleted.status();
+  if (!deleted.ok()) {
+    pulse::Log(pulse::LogLevel::kWarning,
+               "qos: orphan rows not deleted: ", deleted.status().message());
+    return;
+  }
   pulse::Log(pulse::LogLevel::kInfo, "qos: deleted ", orphans,
              " QoS rows (and their queues) left by ports that no longer exist");
-  return orphans;
 }
 
 absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
@@ -242,10 +245,7 @@ absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
   }
   if (programmed > 0) {
     // A bridge that came back (re-created) left its old rows behind.
-    if (absl::StatusOr<int> deleted = DeleteOrphanRows(); !deleted.ok()) {
-      pulse::Log(pulse::LogLevel::kWarning,
-                 "qos: orphan rows not deleted: ", deleted.status().message());
-    }
+    DeleteOrphanRows();
   }
   return programmed;
 }

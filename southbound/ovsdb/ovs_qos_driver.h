@@ -89,8 +89,9 @@ class OvsQosDriver {
                                      const controller::SwitchQosPlan& sw,
                                      std::vector<Target>* targets);
   bool HasAbsentSwitches();
-  // Deletes Pulse's QoS rows no Port uses, with their Queue rows; returns how many. Holds mu_.
-  absl::StatusOr<int> DeleteOrphanRows();
+  // Deletes Pulse's QoS rows no Port uses, with their Queue rows (best effort: a failure is
+  // logged, the push goes on). Holds mu_.
+  void DeleteOrphanRows();
 
   std::mutex mu_;  // serializes OVSDB/tc work and guards targets_
   OvsdbClient client_;

@@ -162,7 +162,8 @@ TEST(TokensFileTest, ParsesAndNamesBadKeys) {
       {"tokens:\n  - {name: a, token: abcdefghijklmnop1, role: root}\n",
        "t.yaml:2: tokens[0].role: unknown role 'root'"},
       {"tokens:\n  - {name: a, token: short, role: viewer}\n", "t.yaml:2: tokens[0].token"},
-      {"tokens:\n  - {name: a, token: abcdefghijklmnop1, rol: viewer}\n", "t.yaml:2: tokens[0].rol"},
+      {"tokens:\n  - {name: a, token: abcdefghijklmnop1, rol: viewer}\n",
+       "t.yaml:2: tokens[0].rol"},
       {"tokens:\n  - {name: a, token: abcdefghijklmnop1, role: viewer}\n"
        "  - {name: b, token: abcdefghijklmnop1, role: admin}\n",
        "tokens[1].token: same secret"},
