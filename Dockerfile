@@ -8,7 +8,7 @@ RUN bash /src/scripts/install-deps.sh --build-only
 COPY . /src
 RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPULSE_BUILD_TESTS=OFF \
  && cmake --build /build --target pulse-controller pulsectl pulse-plan -j"$(nproc)" \
- && install -D -m 0755 /build/northbound/pulse-controller /out/usr/local/bin/pulse-controller \
+ && install -D -m 0755 /build/daemon/pulse-controller /out/usr/local/bin/pulse-controller \
  && install -D -m 0755 /build/northbound/pulsectl /out/usr/local/bin/pulsectl \
  && install -D -m 0755 /build/tools/pulse-plan /out/usr/local/bin/pulse-plan
 

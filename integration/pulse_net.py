@@ -33,7 +33,7 @@ BINARY_DIR = os.environ.get("PULSE_BINARY_DIR", os.path.join(SOURCE_DIR, "build"
 
 def binary(name):
     """Path of a built Pulse program."""
-    for sub in ("northbound", "tools", "southbound/openflow", ""):
+    for sub in ("daemon", "northbound", "tools", "southbound/openflow", ""):
         path = os.path.join(BINARY_DIR, sub, name)
         if os.path.exists(path):
             return path

@@ -1,4 +1,4 @@
-#include "northbound/config.h"
+#include "daemon/config.h"
 
 #include <fstream>
 #include <functional>

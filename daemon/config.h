@@ -38,8 +38,8 @@
 //     replica_id: ctl-1             #   this replica, for logs
 //     advertise: 10.0.0.1:50051     #   where other replicas and clients reach this API
 //     lease_ttl_s: 2                #   leader lease: bounds failover time
-#ifndef PULSE_NORTHBOUND_CONFIG_H_
-#define PULSE_NORTHBOUND_CONFIG_H_
+#ifndef PULSE_DAEMON_CONFIG_H_
+#define PULSE_DAEMON_CONFIG_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -132,4 +132,4 @@ absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(absl::string_view
 
 }  // namespace pulse::northbound
 
-#endif  // PULSE_NORTHBOUND_CONFIG_H_
+#endif  // PULSE_DAEMON_CONFIG_H_

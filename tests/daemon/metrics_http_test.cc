@@ -1,4 +1,4 @@
-#include "northbound/metrics_http.h"
+#include "daemon/metrics_http.h"
 
 #include <atomic>
 #include <string>

@@ -28,9 +28,9 @@
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
 #include "northbound/auth.h"
-#include "northbound/config.h"
-#include "northbound/metrics_http.h"
-#include "northbound/qos_runtime.h"
+#include "daemon/config.h"
+#include "daemon/metrics_http.h"
+#include "daemon/qos_runtime.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -38,7 +38,7 @@
 #include "southbound/sflow/telemetry_adapter.h"
 #include "topology/intent.h"
 
-ABSL_FLAG(std::string, config, "", "YAML config file (see northbound/config.h)");
+ABSL_FLAG(std::string, config, "", "YAML config file (see daemon/config.h)");
 ABSL_FLAG(std::string, listen, "", "API listen address host:port (overrides listen)");
 ABSL_FLAG(std::string, fabric, "", "fabric intent file (overrides fabric)");
 ABSL_FLAG(std::string, state_dir, "", "state directory (overrides state_dir)");

@@ -1,6 +1,6 @@
-// The daemon config's cluster section (northbound/config.h): parsed, validated, errors name keys.
+// The daemon config's cluster section (daemon/config.h): parsed, validated, errors name keys.
 #include "gtest/gtest.h"
-#include "northbound/config.h"
+#include "daemon/config.h"
 
 namespace pulse::northbound {
 namespace {

@@ -1,8 +1,8 @@
-// Cluster mode for QoS (northbound/qos_runtime.h): two replicas' QoS runtimes on one real etcd
+// Cluster mode for QoS (daemon/qos_runtime.h): two replicas' QoS runtimes on one real etcd
 // (tests/tools/etcd_cluster.sh). A policy the leader sets is put in force on the follower by its
 // watch of "qos/policy"; the follower cannot set one itself; a replica started later reads the
 // stored policy, not its file. Label integration (starts etcd).
-#include "northbound/qos_runtime.h"
+#include "daemon/qos_runtime.h"
 
 #include <chrono>
 #include <memory>

@@ -5,8 +5,8 @@
 // is 404, other methods 405. Requests are bounded (header and body size, a read timeout) so a
 // slow or hostile client cannot hold memory or a connection forever. Runs asynchronously on the
 // caller's io_context; no threads of its own.
-#ifndef PULSE_NORTHBOUND_METRICS_HTTP_H_
-#define PULSE_NORTHBOUND_METRICS_HTTP_H_
+#ifndef PULSE_DAEMON_METRICS_HTTP_H_
+#define PULSE_DAEMON_METRICS_HTTP_H_
 
 #include <atomic>
 #include <cstdint>
@@ -64,4 +64,4 @@ class MetricsHttpServer {
 
 }  // namespace pulse::northbound
 
-#endif  // PULSE_NORTHBOUND_METRICS_HTTP_H_
+#endif  // PULSE_DAEMON_METRICS_HTTP_H_

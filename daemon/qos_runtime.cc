@@ -1,4 +1,4 @@
-#include "northbound/qos_runtime.h"
+#include "daemon/qos_runtime.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,8 +1,8 @@
 // Daemon wiring of QoS in one call: the policy (from a file, else the defaults), the QosService,
 // and, when an OVSDB endpoint is given, the OVS driver that pushes every accepted plan, answers
 // AuditQos and repairs drift (southbound/ovsdb/ovs_qos_driver.h).
-#ifndef PULSE_NORTHBOUND_QOS_RUNTIME_H_
-#define PULSE_NORTHBOUND_QOS_RUNTIME_H_
+#ifndef PULSE_DAEMON_QOS_RUNTIME_H_
+#define PULSE_DAEMON_QOS_RUNTIME_H_
 
 #include <memory>
 #include <string>
@@ -36,4 +36,4 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fab
 
 }  // namespace pulse::northbound
 
-#endif  // PULSE_NORTHBOUND_QOS_RUNTIME_H_
+#endif  // PULSE_DAEMON_QOS_RUNTIME_H_

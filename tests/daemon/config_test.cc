@@ -1,6 +1,6 @@
-// The daemon config (northbound/config.h) beyond the cluster section (cluster_config_test.cc):
+// The daemon config (daemon/config.h) beyond the cluster section (cluster_config_test.cc):
 // every other section parses into its fields, and every bad value is refused naming its key.
-#include "northbound/config.h"
+#include "daemon/config.h"
 
 #include <string>
 #include <vector>
