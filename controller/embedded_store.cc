@@ -5,177 +5,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller/log.h"
 
 namespace pulse::controller {
 namespace {
 
-constexpr size_t kHeaderBytes = 16;  // u32 length, u32 crc, u64 sequence
-constexpr char kLockName[] = "LOCK";
-constexpr char kLogName[] = "log";
-constexpr char kSnapshotName[] = "snapshot";
-constexpr char kSnapshotTmpName[] = "snapshot.tmp";
-
-std::array<uint32_t, 256> MakeCrc32cTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t crc = i;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0u);
-    table[i] = crc;
-  }
-  return table;
-}
-
-uint32_t Crc32cExtend(uint32_t crc, absl::string_view data) {
-  static const std::array<uint32_t, 256> kTable = MakeCrc32cTable();
-  crc = ~crc;
-  for (unsigned char byte : data) crc = kTable[(crc ^ byte) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
+using store_files::EncodeBatch;
+using store_files::EncodeRecord;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-std::string EncodeBatch(const std::vector<StoreWrite>& writes) {
-  std::string out;
-  PutU32(&out, static_cast<uint32_t>(writes.size()));
-  for (const StoreWrite& w : writes) {
-    out.push_back(w.kind == StoreWrite::Kind::kPut ? 0 : 1);
-    PutU32(&out, static_cast<uint32_t>(w.key.size()));
-    out.append(w.key);
-    PutU32(&out, static_cast<uint32_t>(w.value.size()));
-    out.append(w.value);
-  }
-  return out;
-}
-
-// Every length is checked against the buffer before it is used.
-absl::StatusOr<std::vector<StoreWrite>> DecodeBatch(absl::string_view in) {
-  if (in.size() < 4) return absl::DataLossError("batch shorter than its count");
-  uint32_t count = GetU32(in.data());
-  in.remove_prefix(4);
-  std::vector<StoreWrite> writes;
-  for (uint32_t i = 0; i < count; ++i) {
-    if (in.size() < 5) return absl::DataLossError(absl::StrCat("batch write ", i, " truncated"));
-    StoreWrite w;
-    if (in[0] != 0 && in[0] != 1) {
-      return absl::DataLossError(absl::StrCat("batch write ", i, " has unknown kind"));
-    }
-    w.kind = in[0] == 0 ? StoreWrite::Kind::kPut : StoreWrite::Kind::kDelete;
-    uint32_t key_len = GetU32(in.data() + 1);
-    in.remove_prefix(5);
-    if (in.size() < key_len + size_t{4}) {
-      return absl::DataLossError(absl::StrCat("batch write ", i, " key truncated"));
-    }
-    w.key.assign(in.data(), key_len);
-    in.remove_prefix(key_len);
-    uint32_t value_len = GetU32(in.data());
-    in.remove_prefix(4);
-    if (in.size() < value_len) {
-      return absl::DataLossError(absl::StrCat("batch write ", i, " value truncated"));
-    }
-    w.value.assign(in.data(), value_len);
-    in.remove_prefix(value_len);
-    writes.push_back(std::move(w));
-  }
-  if (!in.empty()) return absl::DataLossError("batch has trailing bytes");
-  return writes;
-}
-
-std::string EncodeRecord(uint64_t sequence, absl::string_view payload) {
-  std::string seq_bytes;
-  PutU64(&seq_bytes, sequence);
-  uint32_t crc = Crc32cExtend(Crc32cExtend(0, seq_bytes), payload);
-  std::string out;
-  out.reserve(kHeaderBytes + payload.size());
-  PutU32(&out, static_cast<uint32_t>(payload.size()));
-  PutU32(&out, crc);
-  out.append(seq_bytes);
-  out.append(payload.data(), payload.size());
-  return out;
-}
-
-struct ParsedRecord {
-  uint64_t sequence = 0;
-  std::vector<StoreWrite> writes;
-  size_t total_bytes = 0;
-};
-
-// Parses the record at the start of `in`; the error text is the reason shown to the operator.
-absl::StatusOr<ParsedRecord> ParseRecord(absl::string_view in, int64_t max_record_bytes) {
-  if (in.size() < kHeaderBytes) return absl::DataLossError("short record header");
-  uint32_t length = GetU32(in.data());
-  uint32_t crc = GetU32(in.data() + 4);
-  if (static_cast<int64_t>(length) > max_record_bytes) {
-    return absl::DataLossError(absl::StrCat("bad length ", length));
-  }
-  if (in.size() - kHeaderBytes < length) return absl::DataLossError("short record");
-  absl::string_view seq_and_payload = in.substr(8, 8 + length);
-  if (Crc32c(seq_and_payload) != crc) return absl::DataLossError("bad crc");
-  ParsedRecord rec;
-  rec.sequence = GetU64(in.data() + 8);
-  auto writes = DecodeBatch(in.substr(kHeaderBytes, length));
-  if (!writes.ok())
-    return absl::DataLossError(absl::StrCat("bad payload: ", writes.status().message()));
-  rec.writes = *std::move(writes);
-  rec.total_bytes = kHeaderBytes + length;
-  return rec;
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", ErrnoText(errno)));
-  std::string data;
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat("read ", path, ": ", ErrnoText(err)));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return data;
-}
-
-absl::Status WriteAll(int fd, absl::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("write ", what, ": ", ErrnoText(errno)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status FsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -197,9 +44,9 @@ void ApplyWrites(const std::vector<StoreWrite>& writes, std::map<std::string, st
   }
 }
 
-}  // namespace
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-uint32_t Crc32c(absl::string_view data) { return Crc32cExtend(0, data); }
+}  // namespace
 
 struct EmbeddedStore::Watcher {
   std::string prefix;
@@ -234,7 +81,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::Open(
     return absl::InternalError(
         absl::StrCat("embedded store: create ", options.state_dir, ": ", ec.message()));
   }
-  std::string lock_path = options.state_dir + "/" + kLockName;
+  std::string lock_path = options.state_dir + "/" + store_files::kLock;
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd < 0) {
     return absl::InternalError(
@@ -269,95 +116,196 @@ EmbeddedStore::EmbeddedStore(EmbeddedStoreOptions options, int lock_fd)
 EmbeddedStore::~EmbeddedStore() {
   absl::MutexLock lock(&mu_);
   if (log_fd_ >= 0) ::close(log_fd_);
+  if (mirror_fd_ >= 0) ::close(mirror_fd_);
   ::close(lock_fd_);  // releases the flock
 }
 
 absl::Status EmbeddedStore::Recover() {
   absl::MutexLock lock(&mu_);
   const std::string& dir = options_.state_dir;
-  std::string snapshot_path = dir + "/" + kSnapshotName;
-  std::string log_path = dir + "/" + kLogName;
-  ::unlink((dir + "/" + kSnapshotTmpName).c_str());  // an unfinished snapshot is never used
+  ::unlink((dir + "/" + store_files::kSnapshotTmp).c_str());  // never used: not renamed in
+  absl::StatusOr<StoreInspection> inspected = InspectStateDir(dir, options_.max_record_bytes);
+  if (!inspected.ok()) {
+    return absl::Status(inspected.status().code(),
+                        absl::StrCat("embedded store: ", inspected.status().message()));
+  }
+  StoreInspection& found = *inspected;
+  if (!found.loss.ok() && !options_.recover) {
+    Log(LogLevel::kError, "embedded store: acknowledged records are lost; not starting:\n",
+        FormatInspection(found));
+    return found.loss;
+  }
+  entries_ = found.entries;
+  revision_ = found.revision;
+  recovery_.snapshot_loaded = !found.base.empty();
+  recovery_.snapshot_revision = found.base_revision;
+  recovery_.records_replayed = found.records_replayed;
+  for (const DamagedRange& torn : found.torn) {
+    if (recovery_.tail_cut) break;
+    recovery_.tail_cut = true;
+    recovery_.cut_offset_bytes = torn.offset;
+    recovery_.cut_reason = torn.reason;
+  }
+  recovery_.repaired = !found.repaired.empty() || !found.snapshot_problems.empty();
+  for (const LostRecords& lost : found.lost) {
+    recovery_.records_lost += lost.last == 0 ? 1 : static_cast<int64_t>(lost.last - lost.first + 1);
+  }
+  recovery_.jobs_lost = found.lost_jobs;
 
-  if (::access(snapshot_path.c_str(), F_OK) == 0) {
-    absl::StatusOr<std::string> data = ReadWholeFile(snapshot_path);
-    if (!data.ok()) return data.status();
-    absl::StatusOr<ParsedRecord> rec = ParseRecord(*data, options_.max_record_bytes);
-    if (!rec.ok() || rec->total_bytes != data->size()) {
-      return absl::DataLossError(
-          absl::StrCat("embedded store: snapshot ", snapshot_path, " is damaged (",
-                       rec.ok() ? "trailing bytes" : std::string(rec.status().message()),
-                       "); refusing to start with partial state"));
-    }
-    ApplyWrites(rec->writes, &entries_);
-    revision_ = static_cast<int64_t>(rec->sequence);
-    recovery_.snapshot_loaded = true;
-    recovery_.snapshot_revision = revision_;
+  const ScannedFile& log = found.logs[0];
+  const ScannedFile& mirror = found.logs[1];
+  // Anything but two identical logs (a torn tail, one copy ahead of the other, a directory from
+  // before the mirror existed) is rewritten clean from the recovered state.
+  const bool pristine = !found.damaged() && found.torn.empty() && log.exists == mirror.exists &&
+                        log.size == mirror.size && found.logs[2].exists == found.logs[3].exists &&
+                        found.logs[2].size == found.logs[3].size;
+  if (!found.damaged() && !found.torn.empty()) {
+    Log(LogLevel::kWarning,
+        "embedded store: torn tail tolerated (a write interrupted before it "
+        "was acknowledged): ",
+        found.torn.front().file, " offset ", found.torn.front().offset, " (",
+        found.torn.front().reason, ")");
   }
-
-  bool log_existed = ::access(log_path.c_str(), F_OK) == 0;
-  std::string log_data;
-  if (log_existed) {
-    absl::StatusOr<std::string> data = ReadWholeFile(log_path);
-    if (!data.ok()) return data.status();
-    log_data = *std::move(data);
-  }
-  size_t offset = 0;
-  int64_t index = 0;
-  uint64_t prev_sequence = 0;
-  while (offset < log_data.size()) {
-    absl::string_view rest(log_data.data() + offset, log_data.size() - offset);
-    absl::StatusOr<ParsedRecord> rec = ParseRecord(rest, options_.max_record_bytes);
-    std::string reason;
-    if (!rec.ok()) {
-      reason = std::string(rec.status().message());
-    } else if (rec->sequence == 0 || static_cast<int64_t>(rec->sequence) > revision_ + 1) {
-      reason = absl::StrCat("sequence gap: ", rec->sequence, " after ", revision_);
-    } else if (index > 0 && rec->sequence != prev_sequence + 1) {
-      // Records are written strictly one after another; anything else is not our log.
-      reason = absl::StrCat("sequence out of order: ", rec->sequence, " after ", prev_sequence);
-    }
-    if (!reason.empty()) {
-      recovery_.tail_cut = true;
-      recovery_.cut_offset_bytes = static_cast<int64_t>(offset);
-      recovery_.cut_record_index = index;
-      recovery_.discarded_bytes = static_cast<int64_t>(log_data.size() - offset);
-      recovery_.cut_reason = reason;
-      Log(LogLevel::kWarning, "embedded store: log ", log_path, ": record ", index, " at offset ",
-          offset, " is damaged (", reason, "); cutting ", recovery_.discarded_bytes,
-          " bytes, keeping the ", index, " records before it");
-      break;
-    }
-    if (static_cast<int64_t>(rec->sequence) <= revision_) {
-      ++recovery_.records_skipped;  // already in the snapshot
-    } else {
-      ApplyWrites(rec->writes, &entries_);
-      revision_ = static_cast<int64_t>(rec->sequence);
-      ++recovery_.records_replayed;
-    }
-    prev_sequence = rec->sequence;
-    offset += rec->total_bytes;
-    ++index;
-  }
-
-  log_fd_ = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (log_fd_ < 0) {
-    return absl::InternalError(
-        absl::StrCat("embedded store: open ", log_path, ": ", ErrnoText(errno)));
-  }
-  if (recovery_.tail_cut) {
-    if (::ftruncate(log_fd_, static_cast<off_t>(offset)) != 0 || ::fsync(log_fd_) != 0) {
+  if (found.damaged()) {
+    // Keep the evidence: hard links of every original file, before anything is rewritten.
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
+    std::string aside = absl::StrCat(dir, "/damaged-", stamp);
+    for (int n = 1; Exists(aside); ++n) aside = absl::StrCat(dir, "/damaged-", stamp, "-", n);
+    if (::mkdir(aside.c_str(), 0755) != 0) {
       return absl::InternalError(
-          absl::StrCat("embedded store: cut ", log_path, " at ", offset, ": ", ErrnoText(errno)));
+          absl::StrCat("embedded store: mkdir ", aside, ": ", ErrnoText(errno)));
+    }
+    for (const char* name :
+         {store_files::kSnapshot, store_files::kSnapshotPrev, store_files::kLog,
+          store_files::kLogMirror, store_files::kLogPrev, store_files::kLogPrevMirror}) {
+      std::string from = dir + "/" + name;
+      if (Exists(from) && ::link(from.c_str(), (aside + "/" + name).c_str()) != 0) {
+        return absl::InternalError(
+            absl::StrCat("embedded store: keep ", from, " in ", aside, ": ", ErrnoText(errno)));
+      }
+    }
+    if (absl::Status s = FsyncDir(aside); !s.ok()) return s;
+    recovery_.damaged_dir = aside;
+    if (!found.loss.ok()) {
+      // A lost record may have raised a high-water mark: jump ahead so nothing repeats.
+      for (const std::string& key : options_.high_water_keys) {
+        auto it = entries_.find(key);
+        uint64_t mark = 0;
+        if (it == entries_.end() || !absl::SimpleAtoi(it->second, &mark)) continue;
+        it->second = absl::StrCat(mark + options_.high_water_jump);
+      }
+      Log(LogLevel::kError,
+          "embedded store: RECOVERED WITH LOSS (--store_recover): ", recovery_.records_lost,
+          " acknowledged records lost",
+          found.lost_jobs.empty() ? std::string()
+                                  : absl::StrCat(", jobs ", absl::StrJoin(found.lost_jobs, ", ")),
+          "; originals kept in ", aside, "\n", FormatInspection(found));
+    } else {
+      Log(LogLevel::kWarning, "embedded store: damage found and repaired from the intact copies, ",
+          "nothing lost; originals kept in ", aside, "\n", FormatInspection(found));
     }
   }
-  if (::lseek(log_fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+  recovery_.inspection = std::move(found);
+  if (!pristine) return RewriteClean();
+  return OpenLogs(/*truncate=*/false);
+}
+
+absl::Status EmbeddedStore::WriteSnapshotFile(const std::string& name) {
+  const std::string& dir = options_.state_dir;
+  std::string tmp_path = dir + "/" + store_files::kSnapshotTmp;
+  std::vector<StoreWrite> puts;
+  puts.reserve(entries_.size());
+  for (const auto& [key, value] : entries_) puts.push_back({StoreWrite::Kind::kPut, key, value});
+  std::string record = EncodeRecord(static_cast<uint64_t>(revision_), EncodeBatch(puts));
+  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
     return absl::InternalError(
-        absl::StrCat("embedded store: seek ", log_path, ": ", ErrnoText(errno)));
+        absl::StrCat("embedded store: open ", tmp_path, ": ", ErrnoText(errno)));
   }
-  log_size_ = static_cast<int64_t>(offset);
-  if (!log_existed) {
-    if (absl::Status s = FsyncDir(dir); !s.ok()) return s;
+  absl::Status s = AppendDurably(fd, record, tmp_path);
+  ::close(fd);
+  if (!s.ok()) {
+    ::unlink(tmp_path.c_str());
+    return s;
+  }
+  if (::rename(tmp_path.c_str(), (dir + "/" + name).c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_path.c_str());
+    return absl::InternalError(
+        absl::StrCat("embedded store: rename ", tmp_path, " to ", name, ": ", ErrnoText(err)));
+  }
+  return FsyncDir(dir);
+}
+
+absl::Status EmbeddedStore::RewriteClean() {
+  const std::string& dir = options_.state_dir;
+  // The snapshot first: once it is in place it covers every record the old logs hold, so a
+  // crash anywhere below reopens to the same state.
+  if (absl::Status s = WriteSnapshotFile(store_files::kSnapshot); !s.ok()) return s;
+  if (absl::Status s = WriteSnapshotFile(store_files::kSnapshotPrev); !s.ok()) return s;
+  if (absl::Status s = OpenLogs(/*truncate=*/true); !s.ok()) return s;
+  ::unlink((dir + "/" + store_files::kLogPrev).c_str());
+  ::unlink((dir + "/" + store_files::kLogPrevMirror).c_str());
+  return FsyncDir(dir);
+}
+
+absl::Status EmbeddedStore::OpenLogs(bool truncate) {
+  const std::string& dir = options_.state_dir;
+  bool created = false;
+  for (auto [name, fd] : {std::make_pair(store_files::kLog, &log_fd_),
+                          std::make_pair(store_files::kLogMirror, &mirror_fd_)}) {
+    std::string path = dir + "/" + name;
+    created |= !Exists(path) || truncate;
+    if (*fd >= 0) ::close(*fd);
+    if (truncate) {
+      // A new empty file renamed over the old name: the old inode may be kept aside (hard link
+      // in damaged-<time>/) and must not be emptied.
+      std::string fresh = path + ".new";
+      int fresh_fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fresh_fd < 0 || ::fsync(fresh_fd) != 0 || ::rename(fresh.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        if (fresh_fd >= 0) ::close(fresh_fd);
+        return absl::InternalError(
+            absl::StrCat("embedded store: create empty ", path, ": ", ErrnoText(err)));
+      }
+      ::close(fresh_fd);
+    }
+    *fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0) {
+      return absl::InternalError(
+          absl::StrCat("embedded store: open ", path, ": ", ErrnoText(errno)));
+    }
+    off_t end = ::lseek(*fd, 0, SEEK_END);
+    if (end < 0) {
+      return absl::InternalError(
+          absl::StrCat("embedded store: seek ", path, ": ", ErrnoText(errno)));
+    }
+    log_size_ = static_cast<int64_t>(end);
+  }
+  if (created) return FsyncDir(dir);
+  return absl::OkStatus();
+}
+
+absl::Status EmbeddedStore::AppendDurably(int fd, absl::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = options_.file_ops.write ? options_.file_ops.write(fd, data.data(), data.size())
+                                        : ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(
+          absl::StrCat("embedded store: write ", what, ": ", ErrnoText(errno)));
+    }
+    if (n == 0) {
+      return absl::UnavailableError(absl::StrCat("embedded store: write ", what, ": no progress"));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  int rc = options_.file_ops.sync ? options_.file_ops.sync(fd) : ::fdatasync(fd);
+  if (rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("embedded store: fdatasync ", what, ": ", ErrnoText(errno)));
   }
   return absl::OkStatus();
 }
@@ -379,16 +327,35 @@ absl::StatusOr<int64_t> EmbeddedStore::Apply(const WriteBatch& batch) {
     }
     revision = revision_ + 1;
     std::string record = EncodeRecord(static_cast<uint64_t>(revision), payload);
-    absl::Status s = WriteAll(log_fd_, record, options_.state_dir + "/log");
-    if (s.ok() && ::fdatasync(log_fd_) != 0) {
-      s = absl::InternalError(absl::StrCat("embedded store: fdatasync ", options_.state_dir,
-                                           "/log: ", ErrnoText(errno)));
-    }
+    // The mirror is written only once the first copy is durable: a crash leaves at most one
+    // copy torn, which is how open tells a torn write from damage.
+    absl::Status s = AppendDurably(log_fd_, record, options_.state_dir + "/log");
+    if (s.ok()) s = AppendDurably(mirror_fd_, record, options_.state_dir + "/log.mirror");
     if (!s.ok()) {
-      // Try to put the log back as it was; either way no more writes are acknowledged.
-      if (::ftruncate(log_fd_, log_size_) == 0) ::lseek(log_fd_, log_size_, SEEK_SET);
-      broken_ = s;
+      // Put both copies back to their last good length; then the next write may simply retry
+      // (e.g. once disk space is back). If that fails too, the files' state is unknown.
+      bool undone = true;
+      for (int fd : {log_fd_, mirror_fd_}) {
+        undone = undone && ::ftruncate(fd, log_size_) == 0 && ::fsync(fd) == 0 &&
+                 ::lseek(fd, log_size_, SEEK_SET) >= 0;
+      }
+      if (write_error_.ok()) {
+        Log(LogLevel::kError, s.message(), "; write refused",
+            undone ? " (log put back, will retry)" : " and the log could not be put back");
+      }
+      failed_write_bytes_ = static_cast<int64_t>(record.size());
+      write_error_ = s;
+      if (!undone) {
+        broken_ = absl::InternalError(absl::StrCat(
+            s.message(), "; the log could not be put back: writes refused until a restart"));
+        return broken_;
+      }
       return s;
+    }
+    if (!write_error_.ok()) {
+      Log(LogLevel::kInfo,
+          "embedded store: writes work again (last failure: ", write_error_.message(), ")");
+      write_error_ = absl::OkStatus();
     }
     log_size_ += static_cast<int64_t>(record.size());
     revision_ = revision;
@@ -457,15 +424,63 @@ void EmbeddedStore::Unwatch(Watcher* watcher) {
 
 std::string EmbeddedStore::Describe() const {
   absl::MutexLock lock(&mu_);
-  std::string out = absl::StrCat("embedded store at ", options_.state_dir, ", revision ", revision_,
-                                 ", ", entries_.size(), " keys, log ", log_size_, " bytes");
+  std::string out =
+      absl::StrCat("embedded store at ", options_.state_dir, ", revision ", revision_, ", ",
+                   entries_.size(), " keys, log ", log_size_, " bytes (mirrored)");
   if (recovery_.tail_cut) {
-    absl::StrAppend(&out, "; at startup the log was cut at offset ", recovery_.cut_offset_bytes,
-                    " (record ", recovery_.cut_record_index, ", ", recovery_.cut_reason, ", ",
-                    recovery_.discarded_bytes, " bytes discarded)");
+    absl::StrAppend(&out, "; at startup a torn tail was cut at offset ", recovery_.cut_offset_bytes,
+                    " (", recovery_.cut_reason, ")");
   }
-  if (!broken_.ok()) absl::StrAppend(&out, "; WRITES DISABLED: ", broken_.message());
+  if (recovery_.repaired && recovery_.records_lost == 0) {
+    absl::StrAppend(&out,
+                    "; at startup damaged files were repaired from intact copies, nothing "
+                    "lost (originals in ",
+                    recovery_.damaged_dir, ")");
+  }
+  if (recovery_.records_lost > 0) {
+    absl::StrAppend(&out, "; RECOVERED WITH LOSS at startup: ", recovery_.records_lost,
+                    " records lost",
+                    recovery_.jobs_lost.empty()
+                        ? ""
+                        : absl::StrCat(" (jobs ", absl::StrJoin(recovery_.jobs_lost, ", "), ")"),
+                    ", originals in ", recovery_.damaged_dir);
+  }
+  if (!broken_.ok()) {
+    absl::StrAppend(&out, "; WRITES DISABLED: ", broken_.message());
+  } else if (!write_error_.ok()) {
+    absl::StrAppend(&out, "; WRITES FAILING: ", write_error_.message());
+  }
   return out;
+}
+
+absl::Status EmbeddedStore::write_health() const {
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  return write_error_;
+}
+
+absl::Status EmbeddedStore::ProbeWrites() {
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  if (write_error_.ok()) return absl::OkStatus();
+  std::string path = options_.state_dir + "/write-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("embedded store: open ", path, ": ", ErrnoText(errno)));
+  }
+  // Twice the failed record (both copies), at least 64 KiB.
+  std::string filler(static_cast<size_t>(std::max<int64_t>(2 * failed_write_bytes_, 64 << 10)),
+                     '\0');
+  absl::Status s = AppendDurably(fd, filler, path);
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (!s.ok()) return s;
+  Log(LogLevel::kInfo,
+      "embedded store: writes work again (probe succeeded; last failure: ", write_error_.message(),
+      ")");
+  write_error_ = absl::OkStatus();
+  return absl::OkStatus();
 }
 
 absl::Status EmbeddedStore::Snapshot() {
@@ -476,42 +491,33 @@ absl::Status EmbeddedStore::Snapshot() {
 absl::Status EmbeddedStore::SnapshotLocked() {
   if (!broken_.ok()) return broken_;
   const std::string& dir = options_.state_dir;
-  std::string tmp_path = dir + "/" + kSnapshotTmpName;
-  std::string final_path = dir + "/" + kSnapshotName;
-  std::vector<StoreWrite> puts;
-  puts.reserve(entries_.size());
-  for (const auto& [key, value] : entries_) puts.push_back({StoreWrite::Kind::kPut, key, value});
-  std::string record = EncodeRecord(static_cast<uint64_t>(revision_), EncodeBatch(puts));
-
-  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return absl::InternalError(
-        absl::StrCat("embedded store: open ", tmp_path, ": ", ErrnoText(errno)));
-  absl::Status s = WriteAll(fd, record, tmp_path);
-  if (s.ok() && ::fsync(fd) != 0) {
-    s = absl::InternalError(
-        absl::StrCat("embedded store: fsync ", tmp_path, ": ", ErrnoText(errno)));
+  std::string snapshot = dir + "/" + store_files::kSnapshot;
+  std::string prev = dir + "/" + store_files::kSnapshotPrev;
+  // The old snapshot stays as snapshot.prev: a hard link first, so that at every moment some
+  // name holds it, then the new one renamed over `snapshot`.
+  if (Exists(snapshot)) {
+    ::unlink(prev.c_str());
+    if (::link(snapshot.c_str(), prev.c_str()) != 0) {
+      return absl::InternalError(
+          absl::StrCat("embedded store: link ", snapshot, " to ", prev, ": ", ErrnoText(errno)));
+    }
   }
-  ::close(fd);
-  if (!s.ok()) {
-    ::unlink(tmp_path.c_str());
+  if (absl::Status s = WriteSnapshotFile(store_files::kSnapshot); !s.ok()) return s;
+  // The log the new snapshot covers becomes the previous log (the snapshot's second copy).
+  for (auto [from, to] : {std::make_pair(store_files::kLog, store_files::kLogPrev),
+                          std::make_pair(store_files::kLogMirror, store_files::kLogPrevMirror)}) {
+    if (::rename((dir + "/" + from).c_str(), (dir + "/" + to).c_str()) != 0) {
+      broken_ = absl::InternalError(
+          absl::StrCat("embedded store: rotate ", dir, "/", from, ": ", ErrnoText(errno)));
+      return broken_;
+    }
+  }
+  if (absl::Status s = OpenLogs(/*truncate=*/true); !s.ok()) {
+    broken_ = s;
     return s;
   }
-  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_path.c_str());
-    return absl::InternalError(
-        absl::StrCat("embedded store: rename ", tmp_path, ": ", ErrnoText(err)));
-  }
-  if (absl::Status d = FsyncDir(dir); !d.ok()) return d;
-  // The snapshot now covers every logged record; replay would skip them, so drop them.
-  if (::ftruncate(log_fd_, 0) != 0 || ::fsync(log_fd_) != 0 || ::lseek(log_fd_, 0, SEEK_SET) < 0) {
-    broken_ = absl::InternalError(
-        absl::StrCat("embedded store: truncate ", dir, "/log after snapshot: ", ErrnoText(errno)));
-    return broken_;
-  }
   log_size_ = 0;
-  return absl::OkStatus();
+  return FsyncDir(dir);
 }
 
 int64_t EmbeddedStore::revision() const {

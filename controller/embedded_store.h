@@ -1,33 +1,42 @@
 // EmbeddedStore: the default StateStore, a write-ahead log plus snapshots in a local directory.
 //
-// Directory layout:
-//   LOCK          flock()ed while open, so two daemons can never share one state directory
-//   snapshot      the whole map as of some revision (one record, see below)
-//   snapshot.tmp  a snapshot being written; ignored and removed on open
-//   log           batches applied after the snapshot, one record each
+// Directory layout (controller/store_recovery.h has the record framing and the reader):
+//   LOCK             flock()ed while open, so two daemons can never share one state directory
+//   snapshot         the whole map as of some revision
+//   snapshot.prev    the snapshot before it (a hard link kept when `snapshot` is replaced)
+//   log, log.mirror  batches applied after `snapshot`, one record each, in BOTH files
+//   log.prev, log.prev.mirror   the log that `snapshot` covers, kept until the next snapshot
+//   damaged-<time>/  files set aside after damage was found (hard links of the originals)
 //
-// Record framing (little-endian), used by both files:
-//   u32 payload_length | u32 crc32c(sequence bytes + payload) | u64 sequence | payload
-// A payload is a batch: u32 count, then per write u8 kind (0 put, 1 delete), u32 key length,
-// key, u32 value length, value. A snapshot is a batch of puts whose sequence is its revision.
+// Redundancy: every acknowledged record is in two log files (and, after a snapshot, also in the
+// snapshot and the previous log), and every snapshot has an older one plus the log leading up to
+// it, so one bad sector, a zeroed file or a deleted snapshot loses nothing: open rebuilds the
+// state from the intact copies, says so (log and Describe()), sets the damaged files aside and
+// writes clean ones.
 //
-// Durability: Apply appends one record and fdatasync()s before it returns. Snapshot() writes
-// snapshot.tmp, fsyncs it, renames it over snapshot, fsyncs the directory and only then empties
-// the log; a crash between the rename and the truncation leaves log records the snapshot already
-// covers, which replay skips by sequence.
+// Durability: Apply appends the record to `log`, fdatasync()s, then to `log.mirror`, fdatasync()s,
+// and only then returns. Snapshot() writes snapshot.tmp, fsyncs it, keeps the old snapshot as
+// snapshot.prev, renames the new one into place and rotates log -> log.prev (same for the mirror).
 //
-// Recovery: open loads the snapshot, then replays the log. The first record that is short, has
-// an impossible length, a bad crc, a sequence out of order or a payload that does not decode
-// ends the log: it and everything after it are reported (recovery(), Describe(), one stderr
-// line) and cut off with ftruncate, never loaded. A bad record in the middle of the log is
-// treated the same way, on purpose: records after a damaged one cannot be trusted to follow it,
-// and a write is only acknowledged after everything before it is durable, so a clean prefix is
-// the only state we can prove. A damaged snapshot is DataLoss: open fails and the operator
-// decides (a snapshot is only ever replaced by an atomic rename, so this means a bad disk).
+// Damage: when a record has no intact copy anywhere, Open fails with DataLoss naming the file,
+// byte offset and record sequence (and the jobs readable in the damaged bytes), unless
+// options.recover is set: then every intact record before and after the damage is kept, the
+// lost records and jobs are reported (recovery(), Describe(), the log), the damaged files are set
+// aside, and the high-water keys (the event sequence mark) jump ahead so numbers never repeat. A
+// torn tail (an incomplete last record, or one missing from one copy: never acknowledged) is
+// tolerated and reported.
+//
+// Full disk: a failed write or fsync is logged, the log is put back to its last good length and
+// the write is refused with Unavailable; write_health() is non-OK until a write (or
+// ProbeWrites(), which the daemon calls periodically) succeeds again. Only when the log cannot
+// be put back do writes stay refused until a restart.
 #ifndef PULSE_CONTROLLER_EMBEDDED_STORE_H_
 #define PULSE_CONTROLLER_EMBEDDED_STORE_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,23 +48,29 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/store.h"
+#include "controller/store_recovery.h"
 
 namespace pulse::controller {
 
-// CRC-32C (Castagnoli), as used by iSCSI and ext4; crc32c("123456789") == 0xE3069283.
-uint32_t Crc32c(absl::string_view data);
-
-// What open found in the log; the daemon shows this on its status page.
+// What open found and did; the daemon shows this on its status page.
 struct StoreRecoveryReport {
-  bool snapshot_loaded = false;
+  bool snapshot_loaded = false;  // the state started from a snapshot (see inspection.base)
   int64_t snapshot_revision = 0;
-  int64_t records_replayed = 0;  // log records applied on top of the snapshot
-  int64_t records_skipped = 0;   // log records already covered by the snapshot
-  bool tail_cut = false;         // a damaged tail was found and truncated
-  int64_t cut_offset_bytes = 0;  // where the log was cut (file offset)
-  int64_t cut_record_index = 0;  // 0-based index of the first bad record in the log
-  int64_t discarded_bytes = 0;   // bytes removed from the log
-  std::string cut_reason;        // e.g. "bad crc", "short record"
+  int64_t records_replayed = 0;        // log records applied on top of the snapshot
+  bool tail_cut = false;               // a torn tail was found (tolerated) and cut
+  int64_t cut_offset_bytes = 0;        // where the torn tail started in its file
+  std::string cut_reason;              // e.g. "short record"
+  bool repaired = false;               // damage whose records were intact elsewhere; rewritten
+  int64_t records_lost = 0;            // acknowledged records gone (only with options.recover)
+  std::vector<std::string> jobs_lost;  // job ids readable in the lost records
+  std::string damaged_dir;             // where damaged files were set aside ("" if none)
+  StoreInspection inspection;          // everything found (FormatInspection prints it)
+};
+
+// The store's file layer, replaceable for fault-injection tests (full disk, failing fsync).
+struct StoreFileOps {
+  std::function<ssize_t(int fd, const void* data, size_t size)> write;  // default ::write
+  std::function<int(int fd)> sync;                                      // default ::fdatasync
 };
 
 struct EmbeddedStoreOptions {
@@ -64,12 +79,21 @@ struct EmbeddedStoreOptions {
   int64_t snapshot_after_log_bytes = 64 << 20;
   // Largest record accepted; a longer length field is treated as corruption.
   int64_t max_record_bytes = 256 << 20;
+  // Open a directory whose damage lost acknowledged records: keep every intact record, report
+  // the loss, set the damaged files aside. Without it such a directory is DataLoss.
+  bool recover = false;
+  // Integer values that must never go backwards (sequence high-water marks): after a recovery
+  // that lost records they jump ahead by high_water_jump, since a lost record may have raised them.
+  std::vector<std::string> high_water_keys = {"meta/event_seq"};
+  uint64_t high_water_jump = uint64_t{1} << 20;
+  StoreFileOps file_ops;
 };
 
 class EmbeddedStore : public StateStore {
  public:
   // Locks and recovers `options.state_dir`. FailedPrecondition if another process holds the lock,
-  // DataLoss if the snapshot is damaged, Internal/NotFound-style errors for I/O failures.
+  // DataLoss if acknowledged records have no intact copy (unless options.recover), Internal for
+  // I/O failures.
   static absl::StatusOr<std::unique_ptr<EmbeddedStore>> Open(const EmbeddedStoreOptions& options);
   ~EmbeddedStore() override;
 
@@ -82,8 +106,14 @@ class EmbeddedStore : public StateStore {
                                                     StoreWatchCallback callback) override;
   std::string Describe() const override;
 
-  // Writes a snapshot of the current map and empties the log (see the file comment).
+  // Writes a snapshot of the current map and rotates the log (see the file comment).
   absl::Status Snapshot();
+
+  // OK while writes succeed; the last write error while they fail (full disk, I/O error).
+  absl::Status write_health() const;
+  // While writes fail: tries to write and sync a scratch file as large as the failed record and
+  // clears write_health() when that works (space is back). OK at once when writes work.
+  absl::Status ProbeWrites();
 
   const StoreRecoveryReport& recovery() const { return recovery_; }
   int64_t revision() const;
@@ -95,6 +125,12 @@ class EmbeddedStore : public StateStore {
 
   EmbeddedStore(EmbeddedStoreOptions options, int lock_fd);
   absl::Status Recover();
+  // Rewrites the directory from the recovered state: both snapshots at the current revision,
+  // empty logs, no previous log (after damage, once the originals are set aside).
+  absl::Status RewriteClean() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteSnapshotFile(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status OpenLogs(bool truncate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AppendDurably(int fd, absl::string_view data, const std::string& what);
   absl::Status SnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unwatch(Watcher* watcher);
 
@@ -104,12 +140,17 @@ class EmbeddedStore : public StateStore {
 
   mutable absl::Mutex mu_;
   int log_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  int mirror_fd_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t log_size_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> entries_ ABSL_GUARDED_BY(mu_);
-  // Set after a failed write or fsync: the log's state on disk is unknown, so refuse writes
-  // rather than acknowledge anything that might not survive.
+  // Set when a failed write could not be undone: the log's state on disk is unknown, so refuse
+  // writes rather than acknowledge anything that might not survive.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // The last write failure that was undone (the log is back to its good length); cleared by the
+  // next successful write or probe.
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
+  int64_t failed_write_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex watch_mu_;
   std::vector<std::shared_ptr<Watcher>> watchers_ ABSL_GUARDED_BY(watch_mu_);
