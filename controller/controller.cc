@@ -586,6 +586,11 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
   auto promise = std::make_shared<std::promise<absl::Status>>();
   auto future = promise->get_future();
   boost::asio::post(io_, [this, promise, then = std::move(then)] {
+    // The last good state stays until a whole new one is read: a failed read (etcd unreachable)
+    // must never leave an empty or partial state behind.
+    std::shared_ptr<ControllerSnapshot> last_good = state_;
+    const int64_t last_good_revision = store_revision_;
+    const uint64_t last_good_reserved = event_seq_reserved_;
     auto fresh = std::make_shared<ControllerSnapshot>(fabric_);
     fresh->link_up = state_->link_up;
     fresh->switch_connected = state_->switch_connected;
@@ -596,6 +601,15 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
       if (!state_->link_up[link]) (void)state_->placement.SetLinkUp(link, false);
     }
     absl::Status status = Restore();
+    if (!status.ok()) {
+      state_ = std::move(last_good);
+      store_revision_ = last_good_revision;
+      event_seq_reserved_ = last_good_reserved;
+      Log(LogLevel::kError, "reload from the store failed, keeping the last good state (",
+          state_->placement.jobs().size(), " jobs): ", status.message());
+      promise->set_value(status);
+      return;
+    }
     if (then) then();
     Publish(true);
     promise->set_value(status);

@@ -167,7 +167,8 @@ class Controller {
   // --- Replication (cluster mode, controller/replica.h). Nothing here writes to the store. ---
   // Rebuilds jobs and drains from the store (a new leader taking over, a follower catching up),
   // keeping physical link state; then runs `then` on the controller thread (e.g. open the write
-  // gate) before any request posted later.
+  // gate) before any request posted later. If the store cannot be read the state is left exactly
+  // as it was (never emptied or partial), `then` does not run, and the error is returned.
   std::future<absl::Status> Reload(std::function<void()> then = nullptr);
   // Folds one batch another replica wrote (a StateStore watch update) into the state: jobs placed
   // on their stored paths, deleted, moved; drains. Updates at or below the revision this state

@@ -68,6 +68,10 @@ bool LeaderElection::is_leader() const {
   absl::MutexLock lock(&mu_);
   return generation_ > 0;
 }
+bool LeaderElection::HoldsValidLease() const {
+  absl::MutexLock lock(&mu_);
+  return generation_ > 0 && absl::Now() < lease_valid_until_;
+}
 int64_t LeaderElection::generation() const {
   absl::MutexLock lock(&mu_);
   return generation_;
@@ -140,8 +144,8 @@ void LeaderElection::Tick() {
     {
       absl::MutexLock lock(&mu_);
       lease_id_ = lease;
+      lease_valid_until_ = asked + ttl;
     }
-    lease_valid_until_ = asked + ttl;
     next_keepalive_ = asked + ttl / 3;
   }
 
@@ -149,7 +153,10 @@ void LeaderElection::Tick() {
     absl::Time asked = absl::Now();
     absl::StatusOr<int64_t> renewed = client_->LeaseKeepAliveOnce(lease, ttl / 3);
     if (renewed.ok()) {
-      lease_valid_until_ = asked + absl::Seconds(*renewed);
+      {
+        absl::MutexLock lock(&mu_);
+        lease_valid_until_ = asked + absl::Seconds(*renewed);
+      }
       next_keepalive_ = asked + ttl / 3;
     } else if (renewed.status().code() == absl::StatusCode::kNotFound) {
       StepDown(renewed.status());
@@ -159,7 +166,12 @@ void LeaderElection::Tick() {
       next_keepalive_ = absl::Now() + options_.poll_interval;  // try again soon
     }
   }
-  if (absl::Now() >= lease_valid_until_) {
+  absl::Time valid_until;
+  {
+    absl::MutexLock lock(&mu_);
+    valid_until = lease_valid_until_;
+  }
+  if (absl::Now() >= valid_until) {
     // Not renewed for a whole TTL: etcd may have expired the lease, so behave as if it had.
     StepDown(absl::UnavailableError(
         absl::StrCat("lease ", lease, " not renewed for ", options_.lease_ttl_s, " s")));

@@ -66,6 +66,10 @@ class LeaderElection {
   void Abandon();
 
   bool is_leader() const;
+  // is_leader() and the lease is not past its deadline as this replica computes it (the time a
+  // renewal was sent plus the TTL etcd granted). Turns false the moment the lease may have
+  // expired, even while a slow etcd call keeps the election thread from stepping down.
+  bool HoldsValidLease() const;
   int64_t generation() const;  // this replica's generation while leader, else 0
   LeaderInfo leader() const;   // the leader as last observed (possibly this replica)
   int64_t lease_id() const;    // current lease, 0 if none
@@ -86,9 +90,9 @@ class LeaderElection {
 
   // Owned by the election thread.
   absl::Time next_keepalive_ = absl::InfinitePast();
-  absl::Time lease_valid_until_ = absl::InfinitePast();
 
   mutable absl::Mutex mu_;
+  absl::Time lease_valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
   int64_t lease_id_ ABSL_GUARDED_BY(mu_) = 0;

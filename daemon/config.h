@@ -4,6 +4,7 @@
 //   listen: 127.0.0.1:50051        # gRPC API address; port 0 picks a free port
 //   fabric: examples/leaf-spine.yaml   # fabric intent file (required); relative to the config file
 //   state_dir: /var/lib/pulse       # optional: persist jobs and drains there (embedded store)
+//   state_recover: false            # start on a damaged state_dir, keeping every intact record
 //   insecure: false                 # plaintext API; only when no TLS is given
 //   tls: {cert: server.pem, key: server.key, client_ca: clients-ca.pem}  # client_ca: mutual TLS
 //   tokens_file: tokens.yaml        # optional: bearer tokens with roles (auth off without it)
@@ -99,6 +100,10 @@ struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
   std::string fabric_file;
   std::string state_dir;  // empty: nothing persisted
+  // Open a state_dir whose damage lost acknowledged records anyway: keep every intact record,
+  // report what was lost, set the damaged files aside (controller/embedded_store.h). Without it
+  // the daemon refuses to start on such a directory.
+  bool state_recover = false;
   bool insecure = false;
   TlsFiles tls;
   std::string tokens_file;  // empty: auth off

@@ -5,6 +5,7 @@
 //
 // Given only a fabric it runs in planning mode: the API works, no switches are attached.
 // Flags override the config file. SIGTERM / SIGINT shut it down cleanly.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include "controller/telemetry_loop.h"
 #include "northbound/auth.h"
 #include "daemon/config.h"
+#include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
 #include "northbound/server.h"
@@ -42,6 +44,9 @@ ABSL_FLAG(std::string, config, "", "YAML config file (see daemon/config.h)");
 ABSL_FLAG(std::string, listen, "", "API listen address host:port (overrides listen)");
 ABSL_FLAG(std::string, fabric, "", "fabric intent file (overrides fabric)");
 ABSL_FLAG(std::string, state_dir, "", "state directory (overrides state_dir)");
+ABSL_FLAG(bool, store_recover, false,
+          "start on a state_dir whose damage lost acknowledged records: keep every intact record, "
+          "report the loss, set the damaged files aside (sets state_recover)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate (overrides tls.cert)");
 ABSL_FLAG(std::string, tls_key, "", "PEM server key (overrides tls.key)");
 ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA for mutual TLS (overrides tls.client_ca)");
@@ -154,6 +159,7 @@ int Run() {
   } else if (!config.state_dir.empty()) {
     pulse::controller::EmbeddedStoreOptions store_options;
     store_options.state_dir = config.state_dir;
+    store_options.recover = config.state_recover || absl::GetFlag(FLAGS_store_recover);
     absl::StatusOr<std::unique_ptr<pulse::controller::EmbeddedStore>> opened =
         pulse::controller::EmbeddedStore::Open(store_options);
     if (!opened.ok()) {
@@ -161,6 +167,7 @@ int Run() {
                                absl::StrCat("state_dir: ", opened.status().message())));
     }
     store = *std::move(opened);
+    Log(LogLevel::kInfo, "state: ", store->Describe());
   } else {
     Log(LogLevel::kWarning, "no state_dir: jobs are not persisted across restarts");
   }
@@ -210,6 +217,7 @@ int Run() {
   std::vector<std::function<void()>> scrape_hooks;
   boost::asio::io_context metrics_io;
   std::unique_ptr<pulse::northbound::MetricsHttpServer> metrics_server;
+  std::atomic<pulse::daemon::HealthMonitor*> health_monitor{nullptr};  // set once the API runs
   struct IoThread {  // joined on every return path
     boost::asio::io_context* io;
     std::thread thread;
@@ -226,6 +234,10 @@ int Run() {
     pulse::northbound::MetricsHttpOptions metrics_options;
     metrics_options.bind_address = address->first;
     metrics_options.port = address->second;
+    metrics_options.health = [&health_monitor] {
+      pulse::daemon::HealthMonitor* monitor = health_monitor.load();
+      return monitor != nullptr ? monitor->overall() : absl::OkStatus();
+    };
     auto started = pulse::northbound::MetricsHttpServer::Start(
         metrics_io, metrics_options, [&metrics_registry, &scrape_hooks] {
           for (const std::function<void()>& hook : scrape_hooks) hook();
@@ -420,14 +432,36 @@ int Run() {
             generation, "; ", replica->Describe());
         // Switches fence a deposed leader themselves: its generation id is lower.
         if (openflow_driver) openflow_driver->SetRole(leader, generation);
-        (*server)->SetServingStatus("pulse.cluster.leader", leader);
       };
   if (replica) {
-    (*server)->SetServingStatus("pulse.cluster.leader", false);
     if (absl::Status status = replica->Start(controller->get(), on_role_change); !status.ok()) {
       return Fail(absl::Status(status.code(), absl::StrCat("cluster: ", status.message())));
     }
   }
+  // Health (gRPC health services and /healthz): the store's writes work (a full disk is
+  // NOT_SERVING until space is back), the replica's state is a complete read, and
+  // "pulse.cluster.leader" while this replica holds an unexpired lease.
+  std::vector<pulse::daemon::HealthCheck> health_checks;
+  if (store) {
+    health_checks.push_back({"pulse.store", [&store] { return store->ProbeWrites(); }, true});
+  }
+  if (replica) {
+    health_checks.push_back(
+        {"pulse.cluster.ready", [&replica] { return replica->ReadyStatus(); }, true});
+    health_checks.push_back({"pulse.cluster.leader",
+                             [&replica] {
+                               return replica->is_leader()
+                                          ? absl::OkStatus()
+                                          : absl::UnavailableError("not the leader");
+                             },
+                             false});
+  }
+  pulse::daemon::HealthMonitor monitor(
+      std::move(health_checks), [&server](const std::string& service, bool serving) {
+        (*server)->SetServingStatus(service, serving);
+      });
+  monitor.Start();
+  health_monitor.store(&monitor);
 
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -437,6 +471,8 @@ int Run() {
     (*server)->Shutdown(absl::Seconds(2));
   });
   io.run();
+  health_monitor.store(nullptr);
+  monitor.Stop();
   // Tear down in dependency order: everything that posts into the controller goes before it.
   sflow_thread.Stop();                   // no more sFlow samples into the telemetry loop
   if (fabric_sync) fabric_sync->Stop();  // no more switch events into the controller
@@ -458,5 +494,8 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("pulse-controller: the Pulse SDN controller (pulse.v1 gRPC API)");
   absl::ParseCommandLine(argc, argv);
+  // A file-size limit makes write() fail with EFBIG, which the state store handles like a full
+  // disk; the default action of SIGXFSZ would kill the daemon instead.
+  std::signal(SIGXFSZ, SIG_IGN);
   return Run();
 }

@@ -66,7 +66,14 @@ class MetricsHttpServer::Session : public std::enable_shared_from_this<Session> 
       return;
     }
     if (target == "/healthz") {
-      Respond(http::status::ok, "ok\n", keep_alive, version);
+      absl::Status health =
+          server_->options_.health ? server_->options_.health() : absl::OkStatus();
+      if (health.ok()) {
+        Respond(http::status::ok, "ok\n", keep_alive, version);
+      } else {
+        Respond(http::status::service_unavailable,
+                absl::StrCat("not serving: ", health.message(), "\n"), keep_alive, version);
+      }
     } else {
       Respond(http::status::ok, server_->render_metrics_ ? server_->render_metrics_() : "",
               keep_alive, version, "text/plain; version=0.0.4; charset=utf-8",

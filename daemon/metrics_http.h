@@ -1,7 +1,8 @@
 // HTTP endpoint for Prometheus scrapes and liveness probes, on Boost.Beast.
 //
 // GET /metrics returns the text exposition produced by a caller-supplied function (usually
-// MetricsRegistry::RenderText); GET /healthz returns "ok" while the server runs. Any other path
+// MetricsRegistry::RenderText); GET /healthz returns "ok" while the server runs and its health
+// function (if any) says OK, else 503 with the reason (e.g. the state store's writes failing). Any other path
 // is 404, other methods 405. Requests are bounded (header and body size, a read timeout) so a
 // slow or hostile client cannot hold memory or a connection forever. Runs asynchronously on the
 // caller's io_context; no threads of its own.
@@ -27,6 +28,8 @@ struct MetricsHttpOptions {
   uint32_t max_header_bytes = 8192;
   uint32_t max_body_bytes = 4096;  // scrapes have no body
   int read_timeout_ms = 5000;
+  // Asked on every GET /healthz (on the io thread); non-OK answers 503 with its message.
+  std::function<absl::Status()> health;
 };
 
 class MetricsHttpServer {

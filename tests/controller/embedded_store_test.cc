@@ -234,7 +234,7 @@ TEST(EmbeddedStoreTest, AnyByteFlippedInOneCopyLosesNothing) {
   const std::string clean = ReadFile(source + "/log");
   std::string trial = dir.Sub("trial");
   for (const char* damaged_file : {"log", "log.mirror"}) {
-    for (size_t pos = 0; pos < clean.size(); pos += 5) {
+    for (size_t pos = 0; pos < clean.size(); pos += 11) {
       SCOPED_TRACE(absl::StrCat(damaged_file, " byte ", pos));
       CopyDir(source, trial);
       std::string damaged = clean;
@@ -437,14 +437,14 @@ TEST(EmbeddedStoreTest, OnlySnapshotMissingIsRebuiltFromThePreviousLog) {
   TempDir dir;
   {
     auto store = MustOpen(dir.path());
-    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
     ASSERT_TRUE(store->Snapshot().ok());
   }
   fs::remove(dir.Sub("snapshot"));
   auto store = MustOpen(dir.path());
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->LoadAll()->revision, 2000);
-  EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(2000));
+  EXPECT_EQ(store->LoadAll()->revision, 300);
+  EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(300));
 }
 
 TEST(EmbeddedStoreTest, CrashBeforeLogRotationSkipsCoveredRecords) {
