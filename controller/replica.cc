@@ -105,8 +105,8 @@ void ClusterReplica::RequestReload(ReloadRequest request) {
     }
     reload_request_.why = request.why;
     reload_pending_ = true;
-    ready_ = absl::UnavailableError(
-        absl::StrCat("re-reading the state from etcd (", request.why, ")"));
+    ready_ =
+        absl::UnavailableError(absl::StrCat("re-reading the state from etcd (", request.why, ")"));
   }
   reload_wake_.notify_all();
 }

@@ -461,11 +461,12 @@ absl::StatusOr<StoreInspection> InspectStateDir(const std::string& dir, int64_t 
     }
     out.loss = absl::DataLossError(
         absl::StrCat("embedded store ", dir, ": record ", first.first,
-                     first.last == first.first
-                         ? ""
-                         : absl::StrCat("..", first.last == 0 ? "?" : absl::StrCat(first.last)),
-                     " has no intact copy: ", first.where, "; ", count,
-                     unknown ? "+ (unknown count at the tail)" : "", " acknowledged records lost",
+                     first.last == first.first ? ""
+                     : first.last == 0         ? " and any after it (how many is unknown)"
+                                               : absl::StrCat("..", first.last),
+                     " has no intact copy: ", first.where, "; ",
+                     unknown ? absl::StrCat("at least ", count + 1) : absl::StrCat(count),
+                     " acknowledged records lost",
                      first.readable_writes.empty()
                          ? ""
                          : absl::StrCat(" (readable in the damaged bytes: ",

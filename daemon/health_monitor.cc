@@ -46,7 +46,8 @@ void HealthMonitor::PollOnce() {
   absl::Status overall;
   for (size_t i = 0; i < checks_.size(); ++i) {
     if (checks_[i].part_of_overall && !now[i].ok() && overall.ok()) {
-      overall = absl::Status(now[i].code(), absl::StrCat(checks_[i].service, ": ", now[i].message()));
+      overall =
+          absl::Status(now[i].code(), absl::StrCat(checks_[i].service, ": ", now[i].message()));
     }
   }
   std::vector<std::pair<std::string, bool>> changes;
@@ -59,8 +60,8 @@ void HealthMonitor::PollOnce() {
           if (now[i].ok()) {
             Log(LogLevel::kInfo, "health: ", checks_[i].service, " SERVING again");
           } else {
-            Log(LogLevel::kError, "health: ", checks_[i].service, " NOT_SERVING: ",
-                now[i].message());
+            Log(LogLevel::kError, "health: ", checks_[i].service,
+                " NOT_SERVING: ", now[i].message());
           }
         }
       }

@@ -22,9 +22,9 @@
 namespace pulse::daemon {
 
 struct HealthCheck {
-  std::string service;                 // gRPC health service name
+  std::string service;                  // gRPC health service name
   std::function<absl::Status()> check;  // OK: serving; called on the monitor thread
-  bool part_of_overall = true;         // counts towards service "" and /healthz
+  bool part_of_overall = true;          // counts towards service "" and /healthz
 };
 
 class HealthMonitor {

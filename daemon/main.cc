@@ -456,10 +456,10 @@ int Run() {
                              },
                              false});
   }
-  pulse::daemon::HealthMonitor monitor(
-      std::move(health_checks), [&server](const std::string& service, bool serving) {
-        (*server)->SetServingStatus(service, serving);
-      });
+  pulse::daemon::HealthMonitor monitor(std::move(health_checks),
+                                       [&server](const std::string& service, bool serving) {
+                                         (*server)->SetServingStatus(service, serving);
+                                       });
   monitor.Start();
   health_monitor.store(&monitor);
 

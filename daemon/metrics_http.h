@@ -2,10 +2,10 @@
 //
 // GET /metrics returns the text exposition produced by a caller-supplied function (usually
 // MetricsRegistry::RenderText); GET /healthz returns "ok" while the server runs and its health
-// function (if any) says OK, else 503 with the reason (e.g. the state store's writes failing). Any other path
-// is 404, other methods 405. Requests are bounded (header and body size, a read timeout) so a
-// slow or hostile client cannot hold memory or a connection forever. Runs asynchronously on the
-// caller's io_context; no threads of its own.
+// function (if any) says OK, else 503 with the reason (e.g. the state store's writes failing). Any
+// other path is 404, other methods 405. Requests are bounded (header and body size, a read timeout)
+// so a slow or hostile client cannot hold memory or a connection forever. Runs asynchronously on
+// the caller's io_context; no threads of its own.
 #ifndef PULSE_DAEMON_METRICS_HTTP_H_
 #define PULSE_DAEMON_METRICS_HTTP_H_
 

@@ -6,6 +6,7 @@
 #                                            them to DIR/endpoints. If OWNER_PID is given, the
 #                                            members are killed when that process exits.
 #   etcd_cluster.sh kill DIR I               kill -9 member I (1-based); the others carry on
+#   etcd_cluster.sh pause DIR I              SIGSTOP member I (a hung member); resume DIR I: SIGCONT
 #   etcd_cluster.sh leader DIR               print the index (1-based) of the raft leader
 #   etcd_cluster.sh stop DIR                 kill every member and remove DIR
 #
@@ -18,7 +19,7 @@ ETCDCTL=${ETCDCTL:-/usr/bin/etcdctl}
 MAX_LIFETIME_S=${PULSE_ETCD_MAX_LIFETIME_S:-600}
 
 usage() {
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 }
 
@@ -144,9 +145,18 @@ cmd_stop() {
 }
 
 [[ $# -ge 2 ]] || usage
+# SIGSTOP / SIGCONT member I's whole session (timeout wrapper and etcd): a hung member.
+cmd_signal() {
+  local dir=$1 i=$2 sig=$3 pid
+  pid=$(cat "$dir/member$i.pid")
+  kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid"
+}
+
 case $1 in
   start) [[ $# -ge 3 ]] || usage; cmd_start "$2" "$3" "${4:-}" ;;
   kill) [[ $# -eq 3 ]] || usage; cmd_kill "$2" "$3" ;;
+  pause) [[ $# -eq 3 ]] || usage; cmd_signal "$2" "$3" STOP ;;
+  resume) [[ $# -eq 3 ]] || usage; cmd_signal "$2" "$3" CONT ;;
   leader) cmd_leader "$2" ;;
   stop) cmd_stop "$2" ;;
   *) usage ;;
