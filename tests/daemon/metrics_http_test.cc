@@ -29,6 +29,9 @@ class MetricsHttpTest : public ::testing::Test {
     MetricsHttpOptions options;
     options.port = 0;
     options.max_header_bytes = 1024;
+    options.health = [this] {
+      return healthy_.load() ? absl::OkStatus() : absl::UnavailableError("pulse.store: disk full");
+    };
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
         MetricsHttpServer::Start(io_, options, [this] {
           ++scrapes_;
@@ -64,6 +67,7 @@ class MetricsHttpTest : public ::testing::Test {
   std::unique_ptr<MetricsHttpServer> server_;
   std::thread thread_;
   std::atomic<int> scrapes_{0};
+  std::atomic<bool> healthy_{true};
 };
 
 TEST_F(MetricsHttpTest, ServesMetricsInTheExpositionFormat) {
@@ -94,6 +98,16 @@ TEST_F(MetricsHttpTest, HealthzOtherPathsAndMethods) {
       "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
   EXPECT_EQ(r.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << r;
   EXPECT_EQ(scrapes_.load(), 0);
+}
+
+TEST_F(MetricsHttpTest, HealthzIs503WithTheReasonWhileUnhealthy) {
+  healthy_.store(false);
+  std::string r = Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << r;
+  EXPECT_EQ(r.substr(r.find("\r\n\r\n") + 4), "not serving: pulse.store: disk full\n");
+  healthy_.store(true);
+  r = Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
 }
 
 TEST_F(MetricsHttpTest, OversizedAndMalformedRequestsAreRefused) {

@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 DAEMON, PROTO_DIR, FABRIC, STORE_TOOL = sys.argv[1:5]
 del sys.argv[1:5]
@@ -75,6 +77,24 @@ def log_records(path):
         records.append((off, 16 + length, keys))
         off += 16 + length
     return records
+
+
+def grpc_health(channel, service=""):
+    """grpc.health.v1.Health/Check without generated stubs: 1 SERVING, 2 NOT_SERVING."""
+    name = service.encode()
+    check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                request_serializer=lambda b: b,
+                                response_deserializer=lambda b: b)
+    reply = check((b"\x0a" + bytes([len(name)]) + name) if name else b"", timeout=5)
+    return reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
+
+
+def healthz(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def strip_log_prefix(line):
@@ -277,6 +297,68 @@ class CrashRestartTest(unittest.TestCase):
             stub.PlaceJob(pb.PlaceJobRequest(job=pb.JobSpec(
                 id="%s-%d" % (prefix, n), endpoints=[a, b], pattern=pb.COLLECTIVE_PATTERN_RING,
                 rate_bps=1e8)), timeout=10)
+
+    def test_full_disk_is_logged_not_serving_and_recovers(self):
+        """The file-size limit of the running daemon (prlimit) stands in for a full disk."""
+        state_dir = os.path.join(self.tmp.name, "fulldisk")
+        config = os.path.join(self.tmp.name, "fulldisk.yaml")
+        with open(config, "w") as f:
+            f.write("metrics_listen: 127.0.0.1:0\n")
+        daemon = Daemon(self.tmp.name, state_dir, "fulldisk", ["--config", config])
+        self.addCleanup(daemon.stop)
+        metrics_port = int(re.search(r"Prometheus metrics on http://127.0.0.1:(\d+)/",
+                                     daemon.output()).group(1))
+        gpu_names = [g.name for g in pb_grpc.TopologyServiceStub(daemon.channel).GetTopology(
+            pb.GetTopologyRequest(), timeout=10).topology.gpus]
+        self.place_jobs(daemon, "fits", 5, gpu_names)
+        self.assertEqual(grpc_health(daemon.channel), 1)
+        self.assertEqual(healthz(metrics_port)[0], 200)
+
+        size = os.path.getsize(os.path.join(state_dir, "log"))
+        subprocess.run(["prlimit", "--pid", str(daemon.proc.pid), "--fsize=%d:unlimited" %
+                        (size + 100)], check=True)
+        full_at = time.time()
+        stub = pb_grpc.JobServiceStub(daemon.channel)
+        spec = pb.JobSpec(id="while-full", endpoints=gpu_names[:2],
+                          pattern=pb.COLLECTIVE_PATTERN_RING, rate_bps=1e8)
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.PlaceJob(pb.PlaceJobRequest(job=spec), timeout=10)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("File too large", refused.exception.details())
+        deadline = time.time() + 5
+        while grpc_health(daemon.channel) != 2 and time.time() < deadline:
+            time.sleep(0.05)
+        not_serving_s = time.time() - full_at
+        self.assertEqual(grpc_health(daemon.channel), 2, "health still SERVING while writes fail")
+        self.assertEqual(grpc_health(daemon.channel, "pulse.store"), 2)
+        code, body = healthz(metrics_port)
+        self.assertEqual(code, 503)
+        self.assertIn("pulse.store", body)
+        self.assertIn("write refused", daemon.output())
+
+        subprocess.run(["prlimit", "--pid", str(daemon.proc.pid), "--fsize=unlimited:unlimited"],
+                       check=True)
+        back_at = time.time()
+        deadline = time.time() + 5
+        while grpc_health(daemon.channel) != 1 and time.time() < deadline:
+            time.sleep(0.05)
+        serving_s = time.time() - back_at
+        self.assertEqual(grpc_health(daemon.channel), 1, "health not back once space returned")
+        self.assertEqual(healthz(metrics_port)[0], 200)
+        stub.PlaceJob(pb.PlaceJobRequest(job=spec), timeout=10)  # writes work again
+        self.assertEqual({j.spec.id for j in self.list_jobs(daemon)},
+                         {"fits-%d" % i for i in range(5)} | {"while-full"})
+        daemon.stop()
+        daemon = Daemon(self.tmp.name, state_dir, "fulldisk-restart")
+        self.addCleanup(daemon.stop)
+        self.assertEqual(len(self.list_jobs(daemon)), 6)
+        self.assertNotIn("damage", daemon.output())
+        line = next(l for l in Daemon.output(daemon).splitlines() if "state:" in l)
+        print("full disk (file-size limit): PlaceJob refused UNAVAILABLE '%s'; health "
+              "NOT_SERVING %.2f s after, /healthz 503 '%s'; SERVING %.2f s after space returned; "
+              "6 of 6 acknowledged jobs after restart (%s)" % (
+                  refused.exception.details()[:80], not_serving_s, body.strip()[:80], serving_s,
+                  strip_log_prefix(line)[:90]))
 
     def test_damage_cases_with_and_without_recovery(self):
         base = os.path.join(self.tmp.name, "damage-base")
