@@ -214,6 +214,62 @@ TEST_F(RestoreTest, FollowerKeepsAHotCopyAndTakesOverByReload) {
   EXPECT_EQ(now, expected);
 }
 
+// A store whose reads can be made to fail, as etcd does while unreachable (issue 12).
+class FlakyReadStore : public StateStore {
+ public:
+  explicit FlakyReadStore(StateStore* real) : real_(real) {}
+  absl::StatusOr<int64_t> Apply(const WriteBatch& batch) override { return real_->Apply(batch); }
+  absl::StatusOr<StoreSnapshot> LoadAll() override {
+    if (fail_reads) return absl::UnavailableError("etcd: context deadline exceeded");
+    return real_->LoadAll();
+  }
+  absl::StatusOr<std::unique_ptr<StoreWatch>> Watch(absl::string_view prefix,
+                                                    int64_t after_revision,
+                                                    StoreWatchCallback callback) override {
+    return real_->Watch(prefix, after_revision, std::move(callback));
+  }
+  std::string Describe() const override { return "flaky " + real_->Describe(); }
+  std::atomic<bool> fail_reads{false};
+
+ private:
+  StateStore* real_;
+};
+
+// A failed re-read keeps the last good state whole (never empty or partial) and does not run
+// `then` (so a new leader never opens its write gate on a state it could not read).
+TEST_F(RestoreTest, FailedReloadKeepsTheLastGoodStateAndDoesNotOpenTheGate) {
+  auto store = EmbeddedStore::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  FlakyReadStore flaky(store->get());
+  ControllerOptions options;
+  options.store = &flaky;
+  auto controller = Controller::Create(fabric_, options);
+  ASSERT_TRUE(controller.ok());
+  Controller& c = **controller;
+  for (size_t i = 0; i < kJobs.size(); ++i) {
+    ASSERT_TRUE(c.PlaceJob(Ring("job-" + std::to_string(i), kJobs[i], 10e9)).get().ok());
+  }
+  const FlowPaths before = PathsOf(c.snapshot()->placement);
+  const uint64_t sequence_before = c.snapshot()->event_sequence;
+
+  flaky.fail_reads = true;
+  bool gate_opened = false;
+  absl::Status failed = c.Reload([&gate_opened] { gate_opened = true; }).get();
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  EXPECT_FALSE(gate_opened);
+  EXPECT_EQ(PathsOf(c.snapshot()->placement), before);
+  // Still serving from it: a delete of an existing job is found, not NOT_FOUND.
+  EXPECT_TRUE(c.DeleteJob("job-0").get().ok());
+
+  flaky.fail_reads = false;
+  ASSERT_TRUE(c.Reload([&gate_opened] { gate_opened = true; }).get().ok());
+  EXPECT_TRUE(gate_opened);
+  FlowPaths expected = before;
+  expected.erase("job-0");
+  EXPECT_EQ(PathsOf(c.snapshot()->placement), expected);
+  EXPECT_GT(c.snapshot()->event_sequence, sequence_before);
+}
+
 TEST(PlacementRestoreJobTest, RefusesDownLinksAndCyclesAndChangesNothing) {
   auto fabric = testing::SmallLeafSpine(2, 2, 2);
   Placement source(fabric);
