@@ -61,6 +61,16 @@ class EtcdTestCluster {
            0;
   }
 
+  // SIGSTOP / SIGCONT of member `index` (1-based): a hung member, then a recovered one.
+  bool PauseMember(int index) {
+    return std::system(absl::StrCat("bash ", EtcdScript(), " pause ", dir_, " ", index).c_str()) ==
+           0;
+  }
+  bool ResumeMember(int index) {
+    return std::system(absl::StrCat("bash ", EtcdScript(), " resume ", dir_, " ", index).c_str()) ==
+           0;
+  }
+
   // The member that is raft leader (1-based), or 0.
   int RaftLeader() {
     std::string cmd = absl::StrCat("bash ", EtcdScript(), " leader ", dir_);

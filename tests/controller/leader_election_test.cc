@@ -43,7 +43,8 @@ struct Candidate {
 };
 
 std::unique_ptr<Candidate> StartCandidate(EtcdTestCluster& cluster, const std::string& cluster_name,
-                                          const std::string& id) {
+                                          const std::string& id,
+                                          absl::Duration rpc_timeout = absl::Seconds(1)) {
   auto c = std::make_unique<Candidate>();
   c->id = id;
   LeaderElectionOptions options;
@@ -64,7 +65,7 @@ std::unique_ptr<Candidate> StartCandidate(EtcdTestCluster& cluster, const std::s
     absl::MutexLock lock(&raw->mu);
     raw->last_seen = info;
   };
-  auto election = LeaderElection::Start(cluster.NewClient(absl::Seconds(1)), options, callbacks);
+  auto election = LeaderElection::Start(cluster.NewClient(rpc_timeout), options, callbacks);
   EXPECT_TRUE(election.ok()) << election.status();
   if (election.ok()) c->election = *std::move(election);
   return c;
@@ -194,6 +195,27 @@ TEST(LeaderElectionTest, LeaderKeepsLeadingWhenAnEtcdMemberDies) {
   running.erase(std::find(running.begin(), running.end(), leader));
   ASSERT_TRUE(WaitFor([&] { return SoleLeader(running) != nullptr; }, absl::Seconds(3)));
   EXPECT_GT(SoleLeader(running)->election->generation(), generation);
+}
+
+// Leadership ends when the lease may have expired, even while the election thread is stuck in
+// a slow etcd call (here 6 s per call, three lease TTLs) and has not stepped down yet.
+TEST(LeaderElectionTest, LeaseValidityEndsWithTheLeaseWhileEtcdHangs) {
+  if (!EtcdAvailable()) GTEST_SKIP() << "no /usr/bin/etcd";
+  auto cluster = EtcdTestCluster::Start(1);
+  ASSERT_NE(cluster, nullptr);
+  auto leader = StartCandidate(*cluster, "e3", "replica-a", absl::Seconds(6));
+  ASSERT_NE(leader->election, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return leader->election->HoldsValidLease(); }, absl::Seconds(10)));
+  ASSERT_TRUE(cluster->PauseMember(1));
+  const absl::Time paused = absl::Now();
+  const bool ended =
+      WaitFor([&] { return !leader->election->HoldsValidLease(); }, absl::Seconds(4));
+  const absl::Duration after = absl::Now() - paused;
+  ASSERT_TRUE(cluster->ResumeMember(1));
+  ASSERT_TRUE(ended) << "still holding a lease 4 s into an etcd hang";
+  std::printf("etcd hung: lease validity ended %s after the pause (TTL 2 s)\n",
+              absl::FormatDuration(after).c_str());
+  leader->election->Stop();
 }
 
 }  // namespace
