@@ -156,9 +156,12 @@ absl::Status EmbeddedStore::Recover() {
   const ScannedFile& mirror = found.logs[1];
   // Anything but two identical logs (a torn tail, one copy ahead of the other, a directory from
   // before the mirror existed) is rewritten clean from the recovered state.
-  const bool pristine = !found.damaged() && found.torn.empty() && log.exists == mirror.exists &&
-                        log.size == mirror.size && found.logs[2].exists == found.logs[3].exists &&
-                        found.logs[2].size == found.logs[3].size;
+  const bool pristine =
+      !found.damaged() && found.torn.empty() &&
+      (options_.mirror_log ? log.exists == mirror.exists && log.size == mirror.size &&
+                                 found.logs[2].exists == found.logs[3].exists &&
+                                 found.logs[2].size == found.logs[3].size
+                           : !mirror.exists && !found.logs[3].exists);
   if (!found.damaged() && !found.torn.empty()) {
     Log(LogLevel::kWarning,
         "embedded store: torn tail tolerated (a write interrupted before it "
@@ -257,6 +260,10 @@ absl::Status EmbeddedStore::OpenLogs(bool truncate) {
   for (auto [name, fd] : {std::make_pair(store_files::kLog, &log_fd_),
                           std::make_pair(store_files::kLogMirror, &mirror_fd_)}) {
     std::string path = dir + "/" + name;
+    if (fd == &mirror_fd_ && !options_.mirror_log) {
+      ::unlink(path.c_str());  // a copy no longer written must not be read as one
+      continue;
+    }
     created |= !Exists(path) || truncate;
     if (*fd >= 0) ::close(*fd);
     if (truncate) {
@@ -330,12 +337,15 @@ absl::StatusOr<int64_t> EmbeddedStore::Apply(const WriteBatch& batch) {
     // The mirror is written only once the first copy is durable: a crash leaves at most one
     // copy torn, which is how open tells a torn write from damage.
     absl::Status s = AppendDurably(log_fd_, record, options_.state_dir + "/log");
-    if (s.ok()) s = AppendDurably(mirror_fd_, record, options_.state_dir + "/log.mirror");
+    if (s.ok() && mirror_fd_ >= 0) {
+      s = AppendDurably(mirror_fd_, record, options_.state_dir + "/log.mirror");
+    }
     if (!s.ok()) {
       // Put both copies back to their last good length; then the next write may simply retry
       // (e.g. once disk space is back). If that fails too, the files' state is unknown.
       bool undone = true;
       for (int fd : {log_fd_, mirror_fd_}) {
+        if (fd < 0) continue;
         undone = undone && ::ftruncate(fd, log_size_) == 0 && ::fsync(fd) == 0 &&
                  ::lseek(fd, log_size_, SEEK_SET) >= 0;
       }
@@ -424,9 +434,9 @@ void EmbeddedStore::Unwatch(Watcher* watcher) {
 
 std::string EmbeddedStore::Describe() const {
   absl::MutexLock lock(&mu_);
-  std::string out =
-      absl::StrCat("embedded store at ", options_.state_dir, ", revision ", revision_, ", ",
-                   entries_.size(), " keys, log ", log_size_, " bytes (mirrored)");
+  std::string out = absl::StrCat("embedded store at ", options_.state_dir, ", revision ", revision_,
+                                 ", ", entries_.size(), " keys, log ", log_size_, " bytes",
+                                 mirror_fd_ >= 0 ? " (mirrored)" : " (single copy)");
   if (recovery_.tail_cut) {
     absl::StrAppend(&out, "; at startup a torn tail was cut at offset ", recovery_.cut_offset_bytes,
                     " (", recovery_.cut_reason, ")");
@@ -506,6 +516,7 @@ absl::Status EmbeddedStore::SnapshotLocked() {
   // The log the new snapshot covers becomes the previous log (the snapshot's second copy).
   for (auto [from, to] : {std::make_pair(store_files::kLog, store_files::kLogPrev),
                           std::make_pair(store_files::kLogMirror, store_files::kLogPrevMirror)}) {
+    if (from == store_files::kLogMirror && mirror_fd_ < 0) continue;
     if (::rename((dir + "/" + from).c_str(), (dir + "/" + to).c_str()) != 0) {
       broken_ = absl::InternalError(
           absl::StrCat("embedded store: rotate ", dir, "/", from, ": ", ErrnoText(errno)));

@@ -5,6 +5,7 @@
 //   fabric: examples/leaf-spine.yaml   # fabric intent file (required); relative to the config file
 //   state_dir: /var/lib/pulse       # optional: persist jobs and drains there (embedded store)
 //   state_recover: false            # start on a damaged state_dir, keeping every intact record
+//   state_mirror: true              # write every log record twice (one bad sector loses nothing)
 //   insecure: false                 # plaintext API; only when no TLS is given
 //   tls: {cert: server.pem, key: server.key, client_ca: clients-ca.pem}  # client_ca: mutual TLS
 //   tokens_file: tokens.yaml        # optional: bearer tokens with roles (auth off without it)
@@ -104,6 +105,9 @@ struct DaemonConfig {
   // report what was lost, set the damaged files aside (controller/embedded_store.h). Without it
   // the daemon refuses to start on such a directory.
   bool state_recover = false;
+  // Every log record written twice (log and log.mirror), so one bad sector loses nothing; false
+  // halves the write latency and keeps one copy.
+  bool state_mirror = true;
   bool insecure = false;
   TlsFiles tls;
   std::string tokens_file;  // empty: auth off

@@ -160,6 +160,7 @@ int Run() {
     pulse::controller::EmbeddedStoreOptions store_options;
     store_options.state_dir = config.state_dir;
     store_options.recover = config.state_recover || absl::GetFlag(FLAGS_store_recover);
+    store_options.mirror_log = config.state_mirror;
     absl::StatusOr<std::unique_ptr<pulse::controller::EmbeddedStore>> opened =
         pulse::controller::EmbeddedStore::Open(store_options);
     if (!opened.ok()) {

@@ -471,6 +471,38 @@ TEST(EmbeddedStoreTest, CrashBeforeLogRotationSkipsCoveredRecords) {
   EXPECT_EQ(MustOpen(dir.path())->LoadAll()->entries, ExpectedAfter(9));
 }
 
+TEST(EmbeddedStoreTest, MirrorOffWritesOneCopyAndSwitchingEitherWayKeepsEverything) {
+  TempDir dir;
+  EmbeddedStoreOptions options;
+  options.state_dir = dir.path();
+  options.mirror_log = false;
+  {
+    auto store = EmbeddedStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*store)->Apply(NumberedBatch(i)).ok());
+    EXPECT_FALSE(fs::exists(dir.Sub("log.mirror")));
+    EXPECT_NE((*store)->Describe().find("single copy"), std::string::npos);
+  }
+  {
+    auto store = MustOpen(dir.path());  // mirrored again
+    EXPECT_EQ(store->LoadAll()->entries, ExpectedAfter(5));
+    ASSERT_TRUE(store->Apply(NumberedBatch(5)).ok());
+    EXPECT_EQ(ReadFile(dir.Sub("log")), ReadFile(dir.Sub("log.mirror")));
+  }
+  {
+    auto store = EmbeddedStore::Open(options);  // and single again
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_FALSE(fs::exists(dir.Sub("log.mirror")));
+    ASSERT_TRUE((*store)->Apply(NumberedBatch(6)).ok());
+    ASSERT_TRUE((*store)->Snapshot().ok());
+    ASSERT_TRUE((*store)->Apply(NumberedBatch(7)).ok());
+  }
+  auto store = EmbeddedStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->LoadAll()->entries, ExpectedAfter(8));
+  EXPECT_FALSE((*store)->recovery().repaired);
+}
+
 // A directory written before the mirror and the previous log existed: its snapshot is the only
 // copy of the records before the log, so losing it is refused, and recover keeps the log.
 TEST(EmbeddedStoreTest, OldLayoutWithMissingSnapshotIsRefusedThenRecovered) {

@@ -72,6 +72,19 @@ TEST(DaemonConfigTest, QosCanBeSwitchedOff) {
   EXPECT_FALSE(config->qos.enabled);
 }
 
+TEST(DaemonConfigTest, StateRecoverAndMirror) {
+  absl::StatusOr<DaemonConfig> defaults = ParseAndValidate("state_dir: /var/lib/pulse\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_FALSE(defaults->state_recover);
+  EXPECT_TRUE(defaults->state_mirror);
+  absl::StatusOr<DaemonConfig> config = ParseAndValidate(
+      "state_dir: /var/lib/pulse\nstate_recover: true\nstate_mirror: false\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->state_recover);
+  EXPECT_FALSE(config->state_mirror);
+  EXPECT_FALSE(ParseAndValidate("state_recover: maybe\n").ok());
+}
+
 TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
   struct Case {
     std::string yaml;
