@@ -1,6 +1,7 @@
 // HealthMonitor: the daemon's health, from the parts that can stop it serving correctly.
 //
-// Each check is polled on the monitor's own thread every `period` and names a gRPC health
+// Each check is polled on the monitor's own thread every `period` (the daemon: 100 ms, so a
+// lost lease or a failing disk shows within a tenth of a second) and names a gRPC health
 // service: "pulse.store" (the embedded store's writes work; a full disk makes it NOT_SERVING
 // until space is back, see EmbeddedStore::ProbeWrites), "pulse.cluster.ready" (the replica's
 // state is a complete read of etcd), "pulse.cluster.leader" (this replica holds an unexpired

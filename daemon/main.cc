@@ -19,6 +19,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "controller/addressing.h"
@@ -28,11 +30,11 @@
 #include "controller/log.h"
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
-#include "northbound/auth.h"
 #include "daemon/config.h"
 #include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "northbound/auth.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -444,7 +446,18 @@ int Run() {
   // "pulse.cluster.leader" while this replica holds an unexpired lease.
   std::vector<pulse::daemon::HealthCheck> health_checks;
   if (store) {
-    health_checks.push_back({"pulse.store", [&store] { return store->ProbeWrites(); }, true});
+    // While writes fail, a probe (a scratch write + fsync) at most every 500 ms says when
+    // space is back; otherwise the check only reads the store's last write result.
+    health_checks.push_back({"pulse.store",
+                             [&store, last_probe = absl::InfinitePast()]() mutable {
+                               absl::Status now = store->write_health();
+                               if (now.ok() || absl::Now() - last_probe < absl::Milliseconds(500)) {
+                                 return now;
+                               }
+                               last_probe = absl::Now();
+                               return store->ProbeWrites();
+                             },
+                             true});
   }
   if (replica) {
     health_checks.push_back(
@@ -457,10 +470,12 @@ int Run() {
                              },
                              false});
   }
-  pulse::daemon::HealthMonitor monitor(std::move(health_checks),
-                                       [&server](const std::string& service, bool serving) {
-                                         (*server)->SetServingStatus(service, serving);
-                                       });
+  pulse::daemon::HealthMonitor monitor(
+      std::move(health_checks),
+      [&server](const std::string& service, bool serving) {
+        (*server)->SetServingStatus(service, serving);
+      },
+      absl::Milliseconds(100));
   monitor.Start();
   health_monitor.store(&monitor);
 
