@@ -380,9 +380,15 @@ absl::StatusOr<StoreInspection> InspectStateDir(const std::string& dir, int64_t 
     return copies > 0 && damaged_tails == copies && torn_tails < damaged_tails;
   };
   const bool current_tail_lost = tail_lost(log, mirror);
-  // The previous log ended before a snapshot was taken, so its tail only matters when that
-  // snapshot is not the base and no newer record follows.
-  const bool prev_tail_lost = out.base != store_files::kSnapshot && !log.exists && !mirror.exists &&
+  // The previous log was complete when the snapshot after it was taken, so damage at its tail
+  // matters when that snapshot is not the base and no record follows on from it (a later record
+  // would make any missing one a gap, found above).
+  uint64_t prev_last = 0;
+  for (const ScannedFile* f : {&prev, &prev_mirror}) {
+    if (!f->records.empty()) prev_last = std::max(prev_last, f->records.back().sequence);
+  }
+  const bool prev_tail_lost = out.base != store_files::kSnapshot &&
+                              merged.count(prev_last + 1) == 0 && max_sequence <= prev_last &&
                               tail_lost(prev, prev_mirror);
   if (current_tail_lost || prev_tail_lost) out.lost.push_back({max_sequence + 1, 0, "", {}});
 

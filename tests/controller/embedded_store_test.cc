@@ -432,6 +432,27 @@ TEST(EmbeddedStoreTest, MissingOrBadSnapshotIsRecoveredFromTheLogs) {
   }
 }
 
+// The snapshot gone and the previous log's last record damaged in both copies, right after a
+// rotation (the current log empty): nothing later shows the gap, and it is still refused.
+TEST(EmbeddedStoreTest, MissingSnapshotAndDamagedEndOfPreviousLogIsRefused) {
+  TempDir dir;
+  {
+    auto store = MustOpen(dir.path());
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(store->Apply(NumberedBatch(i)).ok());
+    ASSERT_TRUE(store->Snapshot().ok());
+  }
+  fs::remove(dir.Sub("snapshot"));
+  for (const char* name : {"log.prev", "log.prev.mirror"}) {
+    std::string data = ReadFile(dir.Sub(name));
+    data[data.size() - 3] ^= 0x01;
+    WriteFile(dir.Sub(name), data);
+  }
+  auto refused = OpenWith(dir.path(), false);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_NE(refused.status().message().find("record 6 and any after it"), absl::string_view::npos)
+      << refused.status();
+}
+
 // With one snapshot ever taken, the log before it still holds every record it covers.
 TEST(EmbeddedStoreTest, OnlySnapshotMissingIsRebuiltFromThePreviousLog) {
   TempDir dir;
