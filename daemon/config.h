@@ -21,6 +21,8 @@
 //     ovsdb: unix:/var/run/openvswitch/db.sock  # push to Open vSwitch bridges, audit, repair
 //     enabled: true                 #   false: no QoS service at all
 //   metrics_listen: 127.0.0.1:9464  # optional: Prometheus GET /metrics (off when absent)
+//   web_listen: 127.0.0.1:8080      # optional: the web view and its JSON API over HTTP (off
+//                                   #   when absent; viewer token when tokens_file is set)
 //   sflow_listen: 0.0.0.0:6343      # optional: sFlow v5 collector, UDP (off when absent);
 //                                   #   drives link load when openflow.stats_interval_ms is 0
 //   telemetry:                      # congestion-driven re-placement (needs openflow)
@@ -110,6 +112,7 @@ struct DaemonConfig {
   ClusterConfig cluster;
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty: off
   std::string sflow_listen;    // host:port of the sFlow collector; empty: off
+  std::string web_listen;      // host:port of the web view (daemon/web_runtime.h); empty: off
   TelemetryConfig telemetry;
   QosConfig qos;
 };

@@ -57,7 +57,23 @@ class MetricsHttpServer::Session : public std::enable_shared_from_this<Session> 
     std::string target(req.target());
     const size_t query = target.find('?');
     if (query != std::string::npos) target.resize(query);
-    if (target != "/metrics" && target != "/healthz") {
+    const bool own_path =
+        target == "/healthz" || (target == "/metrics" && server_->render_metrics_);
+    if (!own_path && server_->other_paths_) {
+      HttpRequestInfo info{std::string(req.method_string()), std::string(req.target()),
+                           std::string(req[http::field::authorization]),
+                           std::string(req[http::field::cookie])};
+      HttpReplyInfo reply = server_->other_paths_(info);
+      auto res = std::make_shared<http::response<http::string_body>>(
+          static_cast<http::status>(reply.status), version);
+      res->set(http::field::server, "pulse");
+      res->set(http::field::content_type, reply.content_type);
+      for (const auto& [name, value] : reply.headers) res->set(name, value);
+      res->body() = std::move(reply.body);
+      Send(std::move(res), keep_alive, req.method() == http::verb::head);
+      return;
+    }
+    if (!own_path) {
       Respond(http::status::not_found, "not found\n", keep_alive, version);
       return;
     }
@@ -82,6 +98,11 @@ class MetricsHttpServer::Session : public std::enable_shared_from_this<Session> 
     res->keep_alive(keep_alive);
     if (status == http::status::method_not_allowed) res->set(http::field::allow, "GET, HEAD");
     res->body() = std::move(body);
+    Send(std::move(res), keep_alive, head);
+  }
+
+  void Send(std::shared_ptr<http::response<http::string_body>> res, bool keep_alive, bool head) {
+    res->keep_alive(keep_alive);
     res->prepare_payload();
     if (head) res->body().clear();
     server_->requests_served_.fetch_add(1);
@@ -109,10 +130,11 @@ class MetricsHttpServer::Session : public std::enable_shared_from_this<Session> 
 };
 
 MetricsHttpServer::MetricsHttpServer(asio::io_context& io, const MetricsHttpOptions& options,
-                                     Renderer render_metrics)
+                                     Renderer render_metrics, Handler other_paths)
     : io_(io),
       options_(options),
       render_metrics_(std::move(render_metrics)),
+      other_paths_(std::move(other_paths)),
       acceptor_(io),
       alive_(std::make_shared<std::atomic<bool>>(true)) {}
 
@@ -123,7 +145,8 @@ MetricsHttpServer::~MetricsHttpServer() {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    asio::io_context& io, const MetricsHttpOptions& options, Renderer render_metrics) {
+    asio::io_context& io, const MetricsHttpOptions& options, Renderer render_metrics,
+    Handler other_paths) {
   beast::error_code ec;
   const asio::ip::address address = asio::ip::make_address(options.bind_address, ec);
   if (ec) {
@@ -131,7 +154,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
                                                    options.bind_address, "': ", ec.message()));
   }
   std::unique_ptr<MetricsHttpServer> server(
-      new MetricsHttpServer(io, options, std::move(render_metrics)));
+      new MetricsHttpServer(io, options, std::move(render_metrics), std::move(other_paths)));
   const tcp::endpoint endpoint(address, options.port);
   server->acceptor_.open(endpoint.protocol(), ec);
   if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);

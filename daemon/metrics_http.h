@@ -2,7 +2,8 @@
 //
 // GET /metrics returns the text exposition produced by a caller-supplied function (usually
 // MetricsRegistry::RenderText); GET /healthz returns "ok" while the server runs. Any other path
-// is 404, other methods 405. Requests are bounded (header and body size, a read timeout) so a
+// goes to an optional handler (the web view, northbound/web_api.h), else is 404; other methods
+// 405. Requests are bounded (header and body size, a read timeout) so a
 // slow or hostile client cannot hold memory or a connection forever. Runs asynchronously on the
 // caller's io_context; no threads of its own.
 #ifndef PULSE_DAEMON_METRICS_HTTP_H_
@@ -13,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,16 +32,34 @@ struct MetricsHttpOptions {
   int read_timeout_ms = 5000;
 };
 
+// A request for a path other than /metrics and /healthz, and the handler's answer.
+struct HttpRequestInfo {
+  std::string method;  // "GET", "HEAD", ...
+  std::string target;  // path and query as sent
+  std::string authorization;
+  std::string cookie;
+};
+struct HttpReplyInfo {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 class MetricsHttpServer {
  public:
-  // Produces the /metrics body. Called on the io_context's thread for every scrape.
+  // Produces the /metrics body. Called on the io_context's thread for every scrape. Null: no
+  // /metrics on this server (the path goes to the handler).
   using Renderer = std::function<std::string()>;
+  // Answers every other path; called on the io_context's thread.
+  using Handler = std::function<HttpReplyInfo(const HttpRequestInfo&)>;
 
   // Binds, listens and starts accepting. InvalidArgument for a bad address, Unavailable when the
   // port cannot be bound (both name the address and port).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(boost::asio::io_context& io,
                                                                   const MetricsHttpOptions& options,
-                                                                  Renderer render_metrics);
+                                                                  Renderer render_metrics,
+                                                                  Handler other_paths = nullptr);
   ~MetricsHttpServer();
 
   uint16_t port() const { return port_; }
@@ -49,12 +70,13 @@ class MetricsHttpServer {
  private:
   class Session;
   MetricsHttpServer(boost::asio::io_context& io, const MetricsHttpOptions& options,
-                    Renderer render_metrics);
+                    Renderer render_metrics, Handler other_paths);
   void Accept();
 
   boost::asio::io_context& io_;
   MetricsHttpOptions options_;
   Renderer render_metrics_;
+  Handler other_paths_;
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::atomic<uint64_t> requests_served_{0};
