@@ -133,9 +133,12 @@ function buildLayout() {
 
   const switches = state.topo.switches.filter(switchVisible);
   const levels = [...new Set(switches.map(s => s.level))].sort((a, b) => b - a);
+  // Fill the pane: the drawing's height follows the pane's aspect ratio.
   const width = 1200;
-  const tierGap = levels.length > 2 ? 150 : 190;
-  const height = 70 + tierGap * (levels.length - 1) + 150;
+  const aspect = svg.clientWidth > 0 ? svg.clientHeight / svg.clientWidth : 0.5;
+  const minHeight = 70 + 130 * (levels.length - 1) + 130;
+  const height = Math.max(minHeight, Math.min(width * aspect, 70 + 260 * (levels.length - 1) + 160));
+  const tierGap = levels.length > 1 ? (height - 70 - 130) / (levels.length - 1) : 0;
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
 
   const groups = [];            // {key, level, members: [switch], x, y, w, h, label}
@@ -154,7 +157,7 @@ function buildLayout() {
       const members = tier.slice(i * size, (i + 1) * size);
       const g = {key: level + ':' + i, level, members, x: 120 + slot * (i + 0.5), y, w, h: 26};
       g.label = members.length === 1 ? members[0].name
-        : members[0].name + '…' + members[members.length - 1].name.replace(/^.*?(\d+)$/, '$1');
+        : members[0].name + '–' + members[members.length - 1].name.replace(/^.*?(\d+)$/, '$1');
       groups.push(g);
       for (const m of members) groupOf.set(m.name, g);
     }
@@ -179,7 +182,7 @@ function buildLayout() {
     b.el = el('line', {x1: b.lo.x, y1: b.lo.y - b.lo.h / 2, x2: b.hi.x, y2: b.hi.y + b.hi.h / 2,
       class: 'bundle', 'data-key': b.key, 'data-a': b.lo.label, 'data-b': b.hi.label,
       'data-count': b.links.length, 'data-links': b.links.join(' '),
-      'stroke-width': (2 + Math.log2(b.links.length) * 1.5).toFixed(1)}, bundleLayer);
+      'stroke-width': (1.5 + Math.log2(b.links.length) * 0.6).toFixed(1)}, bundleLayer);
     b.el.addEventListener('click', () => select({kind: 'bundle', key: b.key}));
   }
 
@@ -205,7 +208,8 @@ function buildLayout() {
       'data-count': g.members.length}, svg);
     el('rect', {x: g.x - g.w / 2, y: g.y - g.h / 2, width: g.w, height: g.h, rx: 4}, g.el);
     const text = el('text', {x: g.x, y: g.y + 4, 'text-anchor': 'middle'}, g.el);
-    text.textContent = g.label.length * 6 > g.w ? g.label.slice(0, Math.max(4, Math.floor(g.w / 6.2))) : g.label;
+    const chars = Math.floor(g.w / 5.6);
+    text.textContent = g.label.length > chars ? g.label.slice(0, Math.max(4, chars - 1)) + '…' : g.label;
     const title = el('title', {}, g.el);
     title.textContent = g.members.map(m => m.name).join(', ');
     g.el.addEventListener('click', () => select({kind: 'node', key: g.key}));
@@ -281,6 +285,7 @@ function paint() {
     b.el.setAttribute('data-util', s.util === null ? '' : s.util.toFixed(4));
     const onJob = b.links.some(id => jobLinks.has(id));
     b.el.classList.toggle('job', onJob);
+    if (onJob) b.el.parentNode.appendChild(b.el);  // on top of the others
     if (s.down > 0) {  // a cross on the cut
       const mark = el('text', {x: (b.lo.x + b.hi.x) / 2, y: (b.lo.y + b.hi.y) / 2 + 5,
         'text-anchor': 'middle', class: 'mark'}, svg);
