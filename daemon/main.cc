@@ -412,11 +412,12 @@ int Run() {
   if (!config.web_listen.empty()) {
     pulse::northbound::WebApiOptions web_options{
         server_options.tokens, server_options.measured_link_load_bps, server_options.discovery};
-    auto started = pulse::northbound::WebRuntime::Start(controller->get(), config.web_listen,
-                                                        std::move(web_options));
+    auto started = pulse::northbound::WebRuntime::Start(
+        controller->get(), config.web_listen,
+        config.insecure ? pulse::northbound::TlsFiles{} : config.tls, std::move(web_options));
     if (!started.ok()) return Fail(started.status());
     web = *std::move(started);
-    Log(LogLevel::kInfo, "web view on http://",
+    Log(LogLevel::kInfo, "web view on ", web->tls() ? "https" : "http", "://",
         ListenAddress("web_listen", config.web_listen)->first, ":", web->port(), "/");
   }
 

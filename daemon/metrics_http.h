@@ -22,7 +22,14 @@
 
 #include "absl/status/statusor.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace pulse::northbound {
+
+template <class Stream>
+class HttpSession;
 
 struct MetricsHttpOptions {
   std::string bind_address = "127.0.0.1";
@@ -30,6 +37,9 @@ struct MetricsHttpOptions {
   uint32_t max_header_bytes = 8192;
   uint32_t max_body_bytes = 4096;  // scrapes have no body
   int read_timeout_ms = 5000;
+  // Serve HTTPS with this context (certificate and key loaded, client verification set);
+  // null: plaintext.
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
 };
 
 // A request for a path other than /metrics and /healthz, and the handler's answer.
@@ -68,7 +78,8 @@ class MetricsHttpServer {
   void Stop();
 
  private:
-  class Session;
+  template <class Stream>
+  friend class HttpSession;
   MetricsHttpServer(boost::asio::io_context& io, const MetricsHttpOptions& options,
                     Renderer render_metrics, Handler other_paths);
   void Accept();

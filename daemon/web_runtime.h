@@ -1,7 +1,8 @@
-// The web view in the daemon: the page and its JSON API (northbound/web_api.h) served over HTTP
-// on `web_listen`, on its own small event loop and thread. Plaintext: put it behind a TLS proxy
-// (or keep it on loopback) where the API itself uses TLS; the viewer token is still required when
-// tokens are configured.
+// The web view in the daemon: the page and its JSON API (northbound/web_api.h) served on
+// `web_listen`, on its own small event loop and thread. HTTPS with the API's certificate and key
+// when the API uses TLS (and, with a client CA, only to clients holding a certificate it signed);
+// plaintext HTTP when the API is insecure. The viewer token is required whenever tokens are
+// configured.
 #ifndef PULSE_DAEMON_WEB_RUNTIME_H_
 #define PULSE_DAEMON_WEB_RUNTIME_H_
 
@@ -14,17 +15,21 @@
 #include "boost/asio/io_context.hpp"
 #include "controller/controller.h"
 #include "daemon/metrics_http.h"
+#include "northbound/server.h"
 #include "northbound/web_api.h"
 
 namespace pulse::northbound {
 
 class WebRuntime {
  public:
-  // Binds `listen` ("host:port"; port 0 picks one) and starts serving. Errors name web_listen.
+  // Binds `listen` ("host:port"; port 0 picks one) and starts serving, over TLS when
+  // `tls.cert_file` is set. Errors name web_listen (or the TLS file that cannot be loaded).
   // `controller` must outlive the runtime.
   static absl::StatusOr<std::unique_ptr<WebRuntime>> Start(controller::Controller* controller,
                                                            const std::string& listen,
+                                                           const TlsFiles& tls,
                                                            WebApiOptions options);
+  bool tls() const { return tls_; }
   // Stops the loop and joins its thread: no call into the controller after it returns.
   ~WebRuntime();
 
@@ -38,6 +43,7 @@ class WebRuntime {
   std::unique_ptr<MetricsHttpServer> server_;
   std::thread thread_;
   uint16_t port_ = 0;
+  bool tls_ = false;
 };
 
 }  // namespace pulse::northbound

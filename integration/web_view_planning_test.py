@@ -41,16 +41,18 @@ class WebViewPlanningTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pulse-web-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.api_port, self.web_port = free_port(), free_port()
         with open(os.path.join(self.tmp, "tokens.yaml"), "w") as f:
             f.write("tokens:\n"
                     f"  - {{name: ops, token: {VIEWER}, role: viewer}}\n"
                     f"  - {{name: root, token: {ADMIN}, role: admin}}\n")
+
+    def start_daemon(self, security="insecure: true\n", scheme="http"):
+        self.api_port, self.web_port = free_port(), free_port()
         config = os.path.join(self.tmp, "pulse.yaml")
         with open(config, "w") as f:
             f.write(f"listen: 127.0.0.1:{self.api_port}\n"
                     f"fabric: {SOURCE_DIR}/examples/leaf-spine-64x64.yaml\n"
-                    "insecure: true\n"
+                    f"{security}"
                     "tokens_file: tokens.yaml\n"
                     f"web_listen: 127.0.0.1:{self.web_port}\n"
                     "qos: {enabled: false}\n")
@@ -59,15 +61,14 @@ class WebViewPlanningTest(unittest.TestCase):
             [os.path.join(BINARY_DIR, "daemon", "pulse-controller"), "--config", config],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.addCleanup(self.stop)
-        self.base = f"http://127.0.0.1:{self.web_port}"
+        self.base = f"{scheme}://127.0.0.1:{self.web_port}"
         deadline = time.time() + 30
         while time.time() < deadline:
             self.assertIsNone(self.proc.poll(), self.log_tail())
             if http_get(self.base + "/")[0] == 200:
-                break
+                return
             time.sleep(0.2)
-        else:
-            self.fail("web view did not answer:\n" + self.log_tail())
+        self.fail("web view did not answer:\n" + self.log_tail())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -91,6 +92,7 @@ class WebViewPlanningTest(unittest.TestCase):
         return res.stdout
 
     def test_large_fabric_page(self):
+        self.start_daemon()
         # Auth: 401 without a token or with a wrong one, on every API path.
         for path in ("topology", "links", "switches", "jobs", "events?after=0", "jobs/x"):
             self.assertEqual(http_get(f"{self.base}/api/v1/{path}")[0], 401, path)
@@ -157,6 +159,21 @@ class WebViewPlanningTest(unittest.TestCase):
         browser.wait_for(lambda: "spine-17" in browser.text("detail"), 5, "detail panel")
         shot = browser.screenshot(os.path.join(BINARY_DIR, "web_view_64x64.png"))
         print(f"screenshot: {shot}", flush=True)
+
+    def test_https_when_the_api_uses_tls(self):
+        """With the API on TLS the web view is HTTPS with the same certificate; the token is
+        still required; plaintext HTTP to it gets nothing."""
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        self.start_daemon(f"tls: {{cert: {cert}, key: {key}}}\n", scheme="https")
+        self.assertEqual(http_get(f"{self.base}/api/v1/jobs")[0], 401)
+        self.assertEqual(http_get(f"{self.base}/api/v1/jobs", "wrong-token-000000000")[0], 401)
+        self.assertEqual(http_get(f"{self.base}/api/v1/jobs", VIEWER)[0], 200)
+        self.assertNotEqual(http_get(f"http://127.0.0.1:{self.web_port}/")[0], 200)
+        with open(os.path.join(self.tmp, "controller.log")) as f:
+            self.assertIn(f"web view on https://127.0.0.1:{self.web_port}/", f.read())
 
 
 if __name__ == "__main__":

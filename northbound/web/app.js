@@ -14,6 +14,7 @@
 const MAX_NODES_PER_TIER = 16;
 const EVENT_POLL_MS = 500;
 const STATE_POLL_MS = 2000;
+const IDLE_POLL_MS = 10000;
 const MAX_EVENTS_SHOWN = 200;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const TIER_NAMES = {3: 'super-spines', 2: 'spines', 1: 'leaves'};
@@ -636,7 +637,15 @@ async function start() {
   document.body.setAttribute('data-ready', '1');
   document.body.setAttribute('data-ready-ms', Math.round(performance.now() - started));
   pollEvents();
-  setInterval(() => refreshState().catch(handleError), STATE_POLL_MS);
+  // Events refresh the drawing at once; measured load changes without events, so poll it often
+  // only while there is some (a large fabric's link list is a few hundred kB).
+  let sinceRefresh = 0;
+  setInterval(() => {
+    sinceRefresh += STATE_POLL_MS;
+    if (!state.measured && sinceRefresh < IDLE_POLL_MS) return;
+    sinceRefresh = 0;
+    refreshState().catch(handleError);
+  }, STATE_POLL_MS);
   setInterval(() => refreshJobs().catch(handleError), STATE_POLL_MS * 5);
 }
 
