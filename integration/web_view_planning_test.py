@@ -21,6 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from selenium.webdriver.common.by import By  # noqa: E402
 from web_browser import Browser, api, http_get  # noqa: E402
 
 SOURCE_DIR = os.environ.get(
@@ -46,12 +47,13 @@ class WebViewPlanningTest(unittest.TestCase):
                     f"  - {{name: ops, token: {VIEWER}, role: viewer}}\n"
                     f"  - {{name: root, token: {ADMIN}, role: admin}}\n")
 
-    def start_daemon(self, security="insecure: true\n", scheme="http"):
+    def start_daemon(self, security="insecure: true\n", scheme="http",
+                     fabric="leaf-spine-64x64.yaml"):
         self.api_port, self.web_port = free_port(), free_port()
         config = os.path.join(self.tmp, "pulse.yaml")
         with open(config, "w") as f:
             f.write(f"listen: 127.0.0.1:{self.api_port}\n"
-                    f"fabric: {SOURCE_DIR}/examples/leaf-spine-64x64.yaml\n"
+                    f"fabric: {SOURCE_DIR}/examples/{fabric}\n"
                     f"{security}"
                     "tokens_file: tokens.yaml\n"
                     f"web_listen: 127.0.0.1:{self.web_port}\n"
@@ -174,6 +176,27 @@ class WebViewPlanningTest(unittest.TestCase):
         self.assertNotEqual(http_get(f"http://127.0.0.1:{self.web_port}/")[0], 200)
         with open(os.path.join(self.tmp, "controller.log")) as f:
             self.assertIn(f"web view on https://127.0.0.1:{self.web_port}/", f.read())
+
+    def test_rail_filter(self):
+        """On a rail-optimised fabric the rail selector keeps the spines and that rail's
+        switches, and the links between them."""
+        self.start_daemon(fabric="rail-optimized.yaml")
+        topo = api(self.base, "topology", VIEWER)
+        self.assertEqual(topo["rails"], [0, 1])
+        browser = Browser()
+        self.addCleanup(browser.close)
+        browser.load(f"{self.base}/?token={VIEWER}")
+        self.assertEqual(len(browser.nodes()), len(topo["switches"]))
+        self.assertEqual(sum(b["count"] for b in browser.bundles()), len(topo["links"]))
+        element = browser.driver.find_element(By.ID, "rail-select")
+        element.click()
+        element.find_element(By.CSS_SELECTOR, "option[value='1']").click()
+        kept = {s["name"] for s in topo["switches"] if s["rail"] in (-1, 1)}
+        browser.wait_for(lambda: len(browser.nodes()) == len(kept), 5, "rail 1 only")
+        self.assertEqual({m for n in browser.nodes() for m in n["members"]}, kept)
+        links = [l for l in topo["links"] if l["a"] in kept and l["b"] in kept]
+        self.assertEqual(sorted(l for b in browser.bundles() for l in b["links"]),
+                         sorted(l["id"] for l in links))
 
 
 if __name__ == "__main__":
