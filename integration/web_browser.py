@@ -100,12 +100,13 @@ class Browser:
         return self.driver.execute_script(script, *args)
 
     def bundles(self):
-        """Every drawn link bundle: [{a, b, count, links, state, classes}]."""
+        """Every drawn link bundle: [{a, b, count, links, state, util, job}]; util is the
+        hottest member's utilisation in the colour mode shown ("" when unknown)."""
         return self.js("""
             return [...document.querySelectorAll('#fabric line.bundle')].map(l => ({
               a: l.dataset.a, b: l.dataset.b, count: +l.dataset.count,
               links: l.dataset.links.split(' ').map(Number), state: l.dataset.state,
-              job: l.classList.contains('job')}));""")
+              util: l.dataset.util, job: l.classList.contains('job')}));""")
 
     def nodes(self):
         """Every drawn switch (group): [{members, drained, lost, job}]."""

@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pulse_net as pn  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
 from web_browser import Browser, api, http_get  # noqa: E402
 
 INTENT = os.path.join(pn.SOURCE_DIR, "examples", "leaf-spine.yaml")
@@ -123,6 +124,14 @@ class WebViewLabTest(unittest.TestCase):
                                    for n in (b["a"], b["b"])})
         self.assertIn("predicted bandwidth", browser.text("job"))
         pn.log(f"job lab-pair highlighted on {sorted(lit)}")
+
+        # Colour by measured load: the switches' port counters reach every link.
+        browser.driver.find_element(By.ID, "colour-measured").click()
+        browser.wait_for(lambda: browser.body_attr("data-colour") == "measured", 5, "toggle")
+        browser.wait_for(lambda: all(b["util"] != "" for b in browser.bundles()), 15,
+                         "measured load on every link")
+        browser.driver.find_element(By.ID, "colour-planned").click()
+        browser.wait_for(lambda: browser.body_attr("data-colour") == "planned", 5, "toggle")
 
         # A cable cut in Mininet: down in the page within 2 s.
         def cut_shown():
