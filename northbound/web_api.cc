@@ -27,6 +27,7 @@ WebReply JsonReply(int status, const nlohmann::json& body) {
   reply.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   reply.body += "\n";
   reply.headers.emplace_back("Cache-Control", "no-store");
+  reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return reply;
 }
 
@@ -126,6 +127,7 @@ WebReply WebApi::Handle(const WebRequest& request) const {
     reply.content_type = asset->content_type;
     reply.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
     reply.headers.emplace_back("Cache-Control", "no-cache");
+    reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
     // The page loads nothing from elsewhere; say so, so an injected script could not either.
     reply.headers.emplace_back("Content-Security-Policy",
                                "default-src 'self'; style-src 'self'; img-src 'self' data:");
