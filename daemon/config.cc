@@ -177,6 +177,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
           }},
          {"metrics_listen", str(&config.metrics_listen, false)},
          {"sflow_listen", str(&config.sflow_listen, false)},
+         {"web_listen", str(&config.web_listen, false)},
          {"telemetry",
           [&](const YAML::Node& n, const std::string& key) {
             TelemetryConfig& t = config.telemetry;
@@ -240,7 +241,8 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
   }
   for (const auto& [key, value] :
        {std::pair<const char*, const std::string*>{"metrics_listen", &config.metrics_listen},
-        {"sflow_listen", &config.sflow_listen}}) {
+        {"sflow_listen", &config.sflow_listen},
+        {"web_listen", &config.web_listen}}) {
     if (value->empty()) continue;
     if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(*value);
         !address.ok()) {

@@ -23,6 +23,9 @@
 //     ovsdb: unix:/var/run/openvswitch/db.sock  # push to Open vSwitch bridges, audit, repair
 //     enabled: true                 #   false: no QoS service at all
 //   metrics_listen: 127.0.0.1:9464  # optional: Prometheus GET /metrics (off when absent)
+//   web_listen: 127.0.0.1:8080      # optional: the web view and its JSON API (off when absent);
+//                                   #   HTTPS with the tls files unless insecure; viewer token
+//                                   #   when tokens_file is set
 //   sflow_listen: 0.0.0.0:6343      # optional: sFlow v5 collector, UDP (off when absent);
 //                                   #   drives link load when openflow.stats_interval_ms is 0
 //   telemetry:                      # congestion-driven re-placement (needs openflow)
@@ -119,6 +122,7 @@ struct DaemonConfig {
   ClusterConfig cluster;
   std::string metrics_listen;  // host:port of the Prometheus endpoint; empty: off
   std::string sflow_listen;    // host:port of the sFlow collector; empty: off
+  std::string web_listen;      // host:port of the web view (daemon/web_runtime.h); empty: off
   TelemetryConfig telemetry;
   QosConfig qos;
 };

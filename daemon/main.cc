@@ -34,6 +34,7 @@
 #include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "daemon/web_runtime.h"
 #include "northbound/auth.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
@@ -421,6 +422,20 @@ int Run() {
   auto server = pulse::northbound::ApiServer::Start(controller->get(), server_options);
   if (!server.ok()) return Fail(server.status());
 
+  // The web view: the page and its read-only JSON API, with the API's tokens (viewer role).
+  std::unique_ptr<pulse::northbound::WebRuntime> web;
+  if (!config.web_listen.empty()) {
+    pulse::northbound::WebApiOptions web_options{
+        server_options.tokens, server_options.measured_link_load_bps, server_options.discovery};
+    auto started = pulse::northbound::WebRuntime::Start(
+        controller->get(), config.web_listen,
+        config.insecure ? pulse::northbound::TlsFiles{} : config.tls, std::move(web_options));
+    if (!started.ok()) return Fail(started.status());
+    web = *std::move(started);
+    Log(LogLevel::kInfo, "web view on ", web->tls() ? "https" : "http", "://",
+        ListenAddress("web_listen", config.web_listen)->first, ":", web->port(), "/");
+  }
+
   if (std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     std::string tmp = port_file + ".tmp";
     std::ofstream(tmp) << (*server)->port() << "\n";
@@ -490,6 +505,7 @@ int Run() {
   health_monitor.store(nullptr);
   monitor.Stop();
   // Tear down in dependency order: everything that posts into the controller goes before it.
+  web.reset();                           // reads the telemetry loop, discovery and the controller
   sflow_thread.Stop();                   // no more sFlow samples into the telemetry loop
   if (fabric_sync) fabric_sync->Stop();  // no more switch events into the controller
   telemetry_loop.reset();                // waits on the controller: must run while it exists

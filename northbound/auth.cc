@@ -170,4 +170,20 @@ grpc::Status Authorizer::Check(const grpc::CallbackServerContext& context,
   return grpc::Status::OK;
 }
 
+absl::Status Authorizer::CheckBearer(absl::string_view bearer, Role needed) const {
+  if (!enabled()) return absl::OkStatus();
+  if (bearer.empty()) return absl::UnauthenticatedError("missing bearer token");
+  const Token* found = nullptr;
+  for (const Token& token : tokens_) {
+    if (SecretEquals(bearer, token.secret)) found = &token;
+  }
+  if (found == nullptr) return absl::UnauthenticatedError("unknown bearer token");
+  if (static_cast<int>(found->role) < static_cast<int>(needed)) {
+    return absl::PermissionDeniedError(absl::StrCat("needs role ", RoleName(needed), "; token '",
+                                                    found->name, "' has role ",
+                                                    RoleName(found->role)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace pulse::northbound

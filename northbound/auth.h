@@ -53,6 +53,10 @@ class Authorizer {
   // in the table).
   grpc::Status Check(const grpc::CallbackServerContext& context,
                      absl::string_view full_method) const;
+  // The same check for callers outside gRPC (the web view's HTTP API): `bearer` is the token
+  // itself (no "Bearer " prefix; empty when none was sent). OK, Unauthenticated (none or
+  // unknown) or PermissionDenied (role below `needed`).
+  absl::Status CheckBearer(absl::string_view bearer, Role needed) const;
 
  private:
   std::vector<Token> tokens_;

@@ -15,6 +15,7 @@ test_packages=(
   etcd-server etcd-client
   python3 python3-grpcio python3-pytest python3-yaml python3-protobuf
   openssl curl
+  chromium chromium-driver python3-selenium
   podman buildah runc debootstrap
 )
 

@@ -27,6 +27,7 @@ TEST(DaemonConfigTest, ParsesQosTelemetryOpenFlowAndListeners) {
       "openflow: {listen: 0.0.0.0:6653, probe_interval_ms: 500, stats_interval_ms: 0}\n"
       "metrics_listen: 127.0.0.1:9464\n"
       "sflow_listen: 0.0.0.0:6343\n"
+      "web_listen: 127.0.0.1:8080\n"
       "telemetry: {period_ms: 500, hot_percent: 85, clear_percent: 60, hold_ms: 1500,\n"
       "            max_moves_per_interval: 4, move_interval_ms: 5000, flow_cooldown_ms: 20000,\n"
       "            enabled: false}\n",
@@ -42,6 +43,7 @@ TEST(DaemonConfigTest, ParsesQosTelemetryOpenFlowAndListeners) {
   EXPECT_EQ(config->openflow.stats_interval_ms, 0);
   EXPECT_EQ(config->metrics_listen, "127.0.0.1:9464");
   EXPECT_EQ(config->sflow_listen, "0.0.0.0:6343");
+  EXPECT_EQ(config->web_listen, "127.0.0.1:8080");
   EXPECT_EQ(config->telemetry.period_ms, 500);
   EXPECT_EQ(config->telemetry.hot_percent, 85);
   EXPECT_EQ(config->telemetry.clear_percent, 60);
@@ -100,6 +102,7 @@ TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
       {"metrics_listen: nowhere\n", "metrics_listen"},
       {"metrics_listen: 127.0.0.1:70000\n", "metrics_listen"},
       {"sflow_listen: ':x'\n", "sflow_listen"},
+      {"web_listen: 8080\n", "web_listen"},
       {"openflow: {listen: 6653}\n", "openflow.listen"},
       {"openflow: {stats_interval_ms: -1}\n", "openflow.stats_interval_ms"},
       {"openflow: {probe_interval_ms: 99999999999}\n", "openflow.probe_interval_ms"},

@@ -154,5 +154,40 @@ TEST(MetricsHttpStartTest, BindErrorsAreStatuses) {
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable);
 }
 
+// Other paths go to the handler with the request's method, target and auth headers; without a
+// renderer /metrics is the handler's too.
+TEST(MetricsHttpHandlerTest, OtherPathsGoToTheHandler) {
+  asio::io_context io;
+  MetricsHttpOptions options;
+  options.port = 0;
+  HttpRequestInfo seen;
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+      MetricsHttpServer::Start(io, options, nullptr, [&seen](const HttpRequestInfo& request) {
+        seen = request;
+        return HttpReplyInfo{401, "application/json", "{}", {{"WWW-Authenticate", "Bearer"}}};
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::thread thread([&io] { io.run(); });
+  asio::io_context client;
+  tcp::socket socket(client);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*server)->port()));
+  asio::write(socket, asio::buffer(std::string(
+                          "GET /metrics?x=1 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n"
+                          "Cookie: a=b\r\nConnection: close\r\n\r\n")));
+  std::string response;
+  boost::system::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(response), ec);
+  asio::post(io, [&server] { server->reset(); });
+  io.stop();
+  thread.join();
+  EXPECT_EQ(response.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << response;
+  EXPECT_NE(response.find("WWW-Authenticate: Bearer\r\n"), std::string::npos);
+  EXPECT_EQ(response.substr(response.find("\r\n\r\n") + 4), "{}");
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_EQ(seen.target, "/metrics?x=1");
+  EXPECT_EQ(seen.authorization, "Bearer t");
+  EXPECT_EQ(seen.cookie, "a=b");
+}
+
 }  // namespace
 }  // namespace pulse::northbound
