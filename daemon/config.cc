@@ -135,7 +135,17 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                           {"probe_interval_ms",
                            integer(&config.openflow.probe_interval_ms, 0, 3600 * 1000)},
                           {"stats_interval_ms",
-                           integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)}});
+                           integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)},
+                          {"allow_unknown_dpids",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             return p.Bool(v, k, &config.openflow.allow_unknown_dpids);
+                           }},
+                          {"handshake_timeout_ms",
+                           integer(&config.openflow.handshake_timeout_ms, 100, 600 * 1000)},
+                          {"max_connections_per_peer",
+                           integer(&config.openflow.max_connections_per_peer, 1, 65536)},
+                          {"max_multipart_reply_bytes",
+                           integer(&config.openflow.max_multipart_reply_bytes, 65536, 1 << 30)}});
           }},
          {"cluster",
           [&](const YAML::Node& n, const std::string& key) {

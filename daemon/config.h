@@ -15,6 +15,10 @@
 //     listen: 0.0.0.0:6653          #   where switches connect
 //     probe_interval_ms: 2000       #   LLDP discovery probes
 //     stats_interval_ms: 1000       #   port counter polls
+//     allow_unknown_dpids: false    #   true: admit switches whose dpid is not in the fabric
+//     handshake_timeout_ms: 10000   #   HELLO..PORT_DESC must complete within this
+//     max_connections_per_peer: 256 #   open connections from one IP address
+//     max_multipart_reply_bytes: 33554432  # one multipart reply (e.g. FLOW_STATS), all parts
 //   qos:                            # lossless QoS (controller/qos_policy.h); on by default
 //     policy_file: roce-policy.yaml #   the policy (default: the built-in RoCE policy); an
 //                                   #   admin's SetQosPolicy, stored, wins over it
@@ -62,6 +66,12 @@ struct OpenFlowConfig {
   std::string listen = "0.0.0.0:6653";
   int64_t probe_interval_ms = 2000;
   int64_t stats_interval_ms = 1000;
+  // Switches whose datapath id is not in the fabric intent are refused unless this is true.
+  bool allow_unknown_dpids = false;
+  // Listener limits (southbound/openflow/connection.h ChannelOptions).
+  int64_t handshake_timeout_ms = 10000;
+  int64_t max_connections_per_peer = 256;
+  int64_t max_multipart_reply_bytes = 32 << 20;
 };
 
 // Telemetry loop (controller/telemetry_loop.h) settings; the defaults suit 1 s stats polling.

@@ -30,6 +30,7 @@
 #include "northbound/auth.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
+#include "daemon/openflow_runtime.h"
 #include "daemon/qos_runtime.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
@@ -254,6 +255,7 @@ int Run() {
       driver_options.address_book.emplace_back(*pulse::controller::NicAddress(*fabric, nic),
                                                *pulse::controller::NicMac(*fabric, nic));
     }
+    pulse::northbound::ConfigureOpenFlowListener(config.openflow, *fabric, &driver_options);
     openflow_driver =
         std::make_unique<pulse::southbound::openflow::OpenFlowDriver>(std::move(driver_options));
     pulse::controller::FabricSyncOptions sync_options;
@@ -279,6 +281,8 @@ int Run() {
               .AddFlowMods("all", static_cast<double>(sent - reported));
           reported = sent;
         });
+    scrape_hooks.push_back(
+        pulse::northbound::OpenFlowRefusalsScrapeHook(openflow_driver.get(), &metrics_registry));
   } else {
     Log(LogLevel::kInfo, "planning mode: no switches attached (no openflow section)");
   }

@@ -51,7 +51,8 @@ Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
       keepalive_timer_(socket_.get_executor()) {
   boost::system::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
-  peer_ = ec ? "unknown" : absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+  peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+  peer_ = ec ? "unknown" : absl::StrCat(peer_address_, ":", endpoint.port());
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   last_rx_ = std::chrono::steady_clock::now();
 }
@@ -62,7 +63,11 @@ void Connection::Start() {
   auto self = shared_from_this();
   handshake_timer_.expires_after(options_.handshake_timeout);
   handshake_timer_.async_wait([self](const boost::system::error_code& ec) {
-    if (!ec && !self->ready() && !self->closed()) self->Close("handshake timeout");
+    if (ec || self->ready() || self->closed()) return;
+    if (self->state_ == State::kRefusing) return self->Close(self->close_reason_);
+    self->Refuse(kRefusedHandshakeTimeout,
+                 absl::StrCat("handshake not complete within ",
+                              self->options_.handshake_timeout.count(), " ms"));
   });
   ArmKeepalive();
   absl::Status s = Send(MakeHello(NextXid()));
@@ -91,11 +96,28 @@ void Connection::ReadMore() {
 }
 
 void Connection::OnBytes(size_t n) {
+  if (state_ == State::kRefusing) return;  // closing once the ERROR is out
   last_rx_ = std::chrono::steady_clock::now();
+  if (state_ != State::kReady) {
+    handshake_rx_bytes_ += n;
+    if (handshake_rx_bytes_ > options_.max_handshake_bytes) {
+      return Refuse(kRefusedHandshakeBytes,
+                    absl::StrCat("sent ", handshake_rx_bytes_, " bytes before its handshake ",
+                                 "completed (cap ", options_.max_handshake_bytes, ")"));
+    }
+  }
   read_buffer_.insert(read_buffer_.end(), read_chunk_.begin(), read_chunk_.begin() + n);
   size_t consumed = 0;
   while (!closed()) {
     absl::Span<const uint8_t> rest(read_buffer_.data() + consumed, read_buffer_.size() - consumed);
+    if (rest.size() >= 4) {  // the header's length field, checked before waiting for the body
+      size_t announced = static_cast<size_t>(rest[2]) << 8 | rest[3];
+      if (announced > options_.max_message_bytes) {
+        return Refuse(kRefusedMessageTooLarge,
+                      absl::StrCat("message of ", announced, " bytes (cap ",
+                                   options_.max_message_bytes, ")"));
+      }
+    }
     absl::StatusOr<size_t> len = NextMessageLength(rest);
     if (!len.ok()) return Close(absl::StrCat("framing: ", len.status().message()));
     if (*len == 0) break;
@@ -105,14 +127,22 @@ void Connection::OnBytes(size_t n) {
       if (absl::IsUnimplemented(message.status())) continue;  // a kind we do not model
       return Close(absl::StrCat("decode: ", message.status().message()));
     }
-    OnMessage(std::move(*message));
+    OnMessage(std::move(*message), *len);
   }
   if (closed()) return;
   read_buffer_.erase(read_buffer_.begin(), read_buffer_.begin() + consumed);
+  if (read_buffer_.size() > options_.max_buffered_bytes) {
+    return Refuse(kRefusedBufferedBytes,
+                  absl::StrCat(read_buffer_.size(), " bytes buffered undecoded (cap ",
+                               options_.max_buffered_bytes, ")"));
+  }
+  if (read_buffer_.capacity() > 4 * kReadChunkBytes && read_buffer_.size() < kReadChunkBytes) {
+    read_buffer_.shrink_to_fit();  // a burst's buffer is not kept for the session's life
+  }
   ReadMore();
 }
 
-void Connection::OnMessage(Message message) {
+void Connection::OnMessage(Message message, size_t wire_bytes) {
   if (state_ == State::kHello) {
     if (auto* hello = std::get_if<Hello>(&message.body)) return OnHello(*hello);
     return Close(absl::StrCat("expected HELLO, got ",
@@ -131,6 +161,16 @@ void Connection::OnMessage(Message message) {
     }
     if (auto* part = std::get_if<MultipartReply>(&message.body)) {
       Pending& p = it->second;
+      p.partial_bytes += wire_bytes;
+      if (p.partial_bytes > options_.max_multipart_reply_bytes) {
+        uint32_t xid = message.xid;
+        Complete(xid, absl::ResourceExhaustedError(
+                          absl::StrCat("switch ", peer_, ": multipart reply to xid ", xid, " over ",
+                                       options_.max_multipart_reply_bytes, " bytes")));
+        return Refuse(kRefusedMultipartTooLarge,
+                      absl::StrCat("multipart reply to xid ", xid, " over ",
+                                   options_.max_multipart_reply_bytes, " bytes"));
+      }
       if (p.partial.has_value()) {
         absl::Status merged = MergeMultipart(&*p.partial, std::move(*part));
         if (!merged.ok()) return Complete(message.xid, merged);
@@ -180,6 +220,9 @@ void Connection::OnFeatures(absl::StatusOr<Message> reply) {
   auto* features = std::get_if<FeaturesReply>(&reply->body);
   if (features == nullptr) return Close("FEATURES: reply is not a FEATURES_REPLY");
   features_ = *features;
+  if (channel_ != nullptr) {
+    if (absl::Status admitted = channel_->Admit(shared_from_this()); !admitted.ok()) return;
+  }
   state_ = State::kPortDesc;
   auto self = shared_from_this();
   Request(
@@ -300,6 +343,25 @@ void Connection::ArmKeepalive() {
       (void)self->Send(Message{0, EchoRequest{}});
     self->ArmKeepalive();
   });
+}
+
+void Connection::Refuse(const char* kind, const std::string& why, bool tell_peer) {
+  if (closed()) return;
+  if (channel_ != nullptr) {
+    channel_->CountRefusal(kind, peer_, why);  // logs it
+  } else {
+    Log(peer_, absl::StrCat("refused (", kind, "): ", why));
+  }
+  if (!tell_peer) return Close(absl::StrCat("refused: ", why));
+  Error error;
+  error.type = kErrorTypeBadRequest;
+  error.code = kBadRequestEperm;
+  error.data.assign(why.begin(), why.end());
+  close_reason_ = absl::StrCat("refused: ", why);
+  if (!Send(Message{0, std::move(error)}).ok()) return;  // Send closed it (queue over cap)
+  close_after_flush_ = true;
+  state_ = State::kRefusing;  // the handshake timer still bounds the flush
+  if (!writing_) Close(close_reason_);
 }
 
 void Connection::Close(const std::string& reason) {

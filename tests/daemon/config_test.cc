@@ -52,6 +52,28 @@ TEST(DaemonConfigTest, ParsesQosTelemetryOpenFlowAndListeners) {
   EXPECT_FALSE(config->telemetry.moves_enabled);
 }
 
+TEST(DaemonConfigTest, OpenFlowListenerLimitsAndAllowList) {
+  absl::StatusOr<DaemonConfig> config = ParseAndValidate("openflow: {listen: 127.0.0.1:6653}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->openflow.allow_unknown_dpids);  // unknown dpids refused by default
+  EXPECT_EQ(config->openflow.handshake_timeout_ms, 10000);
+  config = ParseAndValidate(
+      "openflow: {allow_unknown_dpids: true, handshake_timeout_ms: 2000,\n"
+      "           max_connections_per_peer: 8, max_multipart_reply_bytes: 1048576}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->openflow.allow_unknown_dpids);
+  EXPECT_EQ(config->openflow.handshake_timeout_ms, 2000);
+  EXPECT_EQ(config->openflow.max_connections_per_peer, 8);
+  EXPECT_EQ(config->openflow.max_multipart_reply_bytes, 1048576);
+  for (const char* bad :
+       {"openflow: {max_connections_per_peer: 0}\n", "openflow: {handshake_timeout_ms: -5}\n",
+        "openflow: {allow_unknown_dpids: maybe}\n"}) {
+    absl::StatusOr<DaemonConfig> refused = ParseAndValidate(bad);
+    EXPECT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("openflow."), std::string::npos) << refused.status();
+  }
+}
+
 TEST(DaemonConfigTest, AbsentSectionsKeepTheDefaults) {
   absl::StatusOr<DaemonConfig> config = ParseAndValidate("");
   ASSERT_TRUE(config.ok()) << config.status();

@@ -177,25 +177,185 @@ TEST(ChannelTest, SwitchErrorFailsTheRequest) {
   EXPECT_NE(s.message().find("type 1 code 2"), std::string::npos) << s;
 }
 
-TEST(ChannelTest, ReconnectReplacesOldSession) {
+TEST(ChannelTest, SecondSessionForAConnectedDpidIsRefused) {
   ChannelHarness h;
   FakeSwitch first;
   ASSERT_TRUE(first.Connect(h.port()).ok());
   ASSERT_TRUE(first.Handshake(42, 2).ok());
   ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() == 1; }));
+  std::thread serve([&] { first.Serve(milliseconds(1500)); });
   FakeSwitch second;
   ASSERT_TRUE(second.Connect(h.port()).ok());
-  ASSERT_TRUE(second.Handshake(42, 3).ok());
-  ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() == 2; }));
-  EXPECT_TRUE(absl::IsUnavailable(first.ReceiveType<BarrierRequest>(milliseconds(2000)).status()));
-  EXPECT_TRUE(h.lost().empty());  // replaced, not lost
-  EXPECT_EQ(h.RunOnIo([&] { return h.channel().Find(42)->ports().size(); }), 3u);
-  EXPECT_EQ(h.RunOnIo([&] { return h.channel().ready_count(); }), 1u);
-  // The new session is lost when it disconnects.
-  second.Disconnect();
-  ASSERT_TRUE(h.WaitFor([&] { return !h.lost().empty(); }));
-  ASSERT_EQ(h.lost().size(), 1u);
+  absl::StatusOr<Message> refused = second.HelloAndFeatures(42);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("code 5"), std::string::npos);  // EPERM
+  EXPECT_NE(refused.status().message().find("already connected"), std::string::npos)
+      << refused.status();
+  EXPECT_TRUE(absl::IsUnavailable(second.Receive(milliseconds(2000)).status()));
+  EXPECT_EQ(h.refused(kRefusedDuplicateDpid), 1u);
+  // The first session is untouched and still answers.
+  EXPECT_EQ(h.ready_count(), 1u);
+  EXPECT_TRUE(h.lost().empty());
+  EXPECT_TRUE(h.BarrierTo(42).ok());
+  serve.join();
+}
+
+TEST(ChannelTest, SwitchReconnectingAfterItsOldSessionWentSilentIsAdmitted) {
+  ChannelOptions options;
+  options.echo_interval = milliseconds(100);
+  options.echo_timeout = milliseconds(500);
+  ChannelHarness h(options);
+  FakeSwitch first;  // handshakes, then never answers again (a half-open session)
+  ASSERT_TRUE(first.Connect(h.port()).ok());
+  ASSERT_TRUE(first.Handshake(42, 2).ok());
+  ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() == 1; }));
+  // The restarted switch retries as Open vSwitch does until it is admitted.
+  auto deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  bool admitted = false;
+  int refusals = 0;
+  while (!admitted && std::chrono::steady_clock::now() < deadline) {
+    FakeSwitch second;
+    ASSERT_TRUE(second.Connect(h.port()).ok());
+    absl::Status s = second.Handshake(42, 3);
+    if (s.ok() && h.WaitFor([&] { return h.ready_count() == 2; }, milliseconds(1000))) {
+      admitted = true;
+      EXPECT_EQ(h.RunOnIo([&] { return h.channel().Find(42)->ports().size(); }), 3u);
+      break;
+    }
+    ++refusals;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(admitted);
+  EXPECT_EQ(h.refused(kRefusedDuplicateDpid), static_cast<uint64_t>(refusals));
+  ASSERT_GE(h.lost().size(), 1u);  // the silent session (then the admitted one, closed here)
   EXPECT_EQ(h.lost()[0].first, 42u);
+  EXPECT_NE(h.lost()[0].second.find("echo timeout"), std::string::npos) << h.lost()[0].second;
+}
+
+TEST(ChannelTest, DpidOutsideTheAllowListIsRefused) {
+  ChannelOptions options;
+  options.dpid_allowed = [](uint64_t dpid) { return dpid == 7; };
+  ChannelHarness h(options);
+  FakeSwitch stranger;
+  ASSERT_TRUE(stranger.Connect(h.port()).ok());
+  absl::StatusOr<Message> refused = stranger.HelloAndFeatures(8);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("not a switch of the fabric"), std::string::npos)
+      << refused.status();
+  EXPECT_TRUE(absl::IsUnavailable(stranger.Receive(milliseconds(2000)).status()));
+  FakeSwitch known;
+  ASSERT_TRUE(known.Connect(h.port()).ok());
+  ASSERT_TRUE(known.Handshake(7, 1).ok());
+  ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() == 1; }));
+  EXPECT_EQ(h.ready()[0].first, 7u);
+  EXPECT_EQ(h.refused(kRefusedUnknownDpid), 1u);
+}
+
+// The attack seen on the daemon: an unauthenticated peer answers PORT_DESC with parts flagged
+// REPLY_MORE forever. It is cut once it passes the handshake byte cap.
+TEST(ChannelTest, EndlessMultipartDuringHandshakeIsCut) {
+  ChannelOptions options;
+  options.max_handshake_bytes = 256 << 10;
+  ChannelHarness h(options);
+  FakeSwitch sw;
+  ASSERT_TRUE(sw.Connect(h.port()).ok());
+  absl::StatusOr<Message> desc = sw.HelloAndFeatures(5);
+  ASSERT_TRUE(desc.ok()) << desc.status();
+  PortDescReply ports;
+  for (uint32_t p = 1; p <= 900; ++p) {
+    PortInfo info;
+    info.port_no = p;
+    ports.ports.push_back(info);
+  }
+  MultipartReply part;
+  part.flags = kMultipartMore;
+  part.body = ports;
+  absl::StatusOr<std::vector<uint8_t>> bytes = Encode(Message{desc->xid, part});
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  size_t sent = 0;
+  while (sent < (64u << 20) && sw.SendRaw(*bytes).ok()) sent += bytes->size();
+  EXPECT_LT(sent, 8u << 20) << "the controller kept reading";
+  ASSERT_TRUE(h.WaitFor([&] { return h.refused(kRefusedHandshakeBytes) == 1; }));
+  EXPECT_EQ(h.ready_count(), 0u);
+  EXPECT_EQ(h.RunOnIo([&] { return h.channel().open_count(); }), 0u);
+}
+
+TEST(ChannelTest, MultipartReplyOverItsCapFailsTheRequestAndCutsTheSwitch) {
+  ChannelOptions options;
+  options.max_multipart_reply_bytes = 512 << 10;
+  ChannelHarness h(options);
+  FakeSwitch sw;
+  ASSERT_TRUE(sw.Connect(h.port()).ok());
+  ASSERT_TRUE(sw.Handshake(3, 1).ok());
+  ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() == 1; }));
+  std::thread flood([&] {
+    auto request = sw.ReceiveType<MultipartRequest>();
+    if (!request.ok()) return;
+    FlowStatsReply flows;
+    for (int i = 0; i < 500; ++i) flows.flows.push_back(FlowStats{});
+    MultipartReply part;
+    part.flags = kMultipartMore;
+    part.body = flows;
+    auto bytes = Encode(Message{request->xid, part});
+    if (!bytes.ok()) return;
+    for (int i = 0; i < 2000 && sw.SendRaw(*bytes).ok(); ++i) {
+    }
+  });
+  absl::StatusOr<Message> reply =
+      h.RequestTo(3, Message{0, MultipartRequest{0, FlowStatsRequest{}}});
+  flood.join();
+  EXPECT_TRUE(absl::IsResourceExhausted(reply.status())) << reply.status();
+  EXPECT_EQ(h.refused(kRefusedMultipartTooLarge), 1u);
+  ASSERT_TRUE(h.WaitFor([&] { return h.lost().size() == 1; }));
+}
+
+TEST(ChannelTest, MessageOverTheSizeCapIsRefusedFromItsHeader) {
+  ChannelOptions options;
+  options.max_message_bytes = 1024;
+  ChannelHarness h(options);
+  FakeSwitch sw;
+  ASSERT_TRUE(sw.Connect(h.port()).ok());
+  ASSERT_TRUE(sw.ReceiveType<Hello>().ok());
+  // A header announcing 60,000 bytes: refused before the body arrives.
+  ASSERT_TRUE(sw.SendRaw({0x04, 0x00, 0xea, 0x60, 0, 0, 0, 1}).ok());
+  EXPECT_TRUE(absl::IsUnavailable(sw.Receive(milliseconds(2000)).status()));
+  EXPECT_EQ(h.refused(kRefusedMessageTooLarge), 1u);
+}
+
+TEST(ChannelTest, HandshakeTimeoutIsCountedAsARefusal) {
+  ChannelOptions options;
+  options.handshake_timeout = milliseconds(200);
+  ChannelHarness h(options);
+  FakeSwitch sw;
+  ASSERT_TRUE(sw.Connect(h.port()).ok());
+  EXPECT_TRUE(absl::IsUnavailable(sw.ReceiveType<FeaturesRequest>(milliseconds(3000)).status()));
+  EXPECT_EQ(h.refused(kRefusedHandshakeTimeout), 1u);
+}
+
+TEST(ChannelTest, ConnectionsPerPeerAddressAreCapped) {
+  ChannelOptions options;
+  options.max_connections_per_peer = 3;
+  ChannelHarness h(options);
+  std::vector<std::unique_ptr<FakeSwitch>> peers;
+  for (int i = 0; i < 5; ++i) {
+    peers.push_back(std::make_unique<FakeSwitch>());
+    ASSERT_TRUE(peers.back()->Connect(h.port()).ok());
+  }
+  ASSERT_TRUE(h.WaitFor([&] { return h.refused(kRefusedPeerConnections) == 2; }));
+  int hello = 0, closed = 0;
+  for (auto& p : peers) {
+    auto m = p->Receive(milliseconds(2000));
+    if (m.ok()) ++hello;
+    if (absl::IsUnavailable(m.status())) ++closed;
+  }
+  EXPECT_EQ(hello, 3);
+  EXPECT_EQ(closed, 2);
+  // A freed slot is usable again.
+  peers[0]->Disconnect();
+  ASSERT_TRUE(h.WaitFor([&] { return h.RunOnIo([&] { return h.channel().open_count(); }) == 2; }));
+  FakeSwitch late;
+  ASSERT_TRUE(late.Connect(h.port()).ok());
+  EXPECT_TRUE(late.Handshake(11, 1).ok());
 }
 
 TEST(ChannelTest, WriteQueueOverflowClosesSlowSwitch) {
