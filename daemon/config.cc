@@ -98,6 +98,10 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
          {"fabric", str(&config.fabric_file, true)},
          {"state_dir", str(&config.state_dir, true)},
          {"tokens_file", str(&config.tokens_file, true)},
+         {"create_admin_token",
+          [&](const YAML::Node& n, const std::string& key) {
+            return p.Bool(n, key, &config.create_admin_token);
+          }},
          {"insecure", [&](const YAML::Node& n,
                           const std::string& key) { return p.Bool(n, key, &config.insecure); }},
          {"log_level",
@@ -223,6 +227,14 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
     return absl::InvalidArgumentError("fabric: missing (the fabric intent file to serve)");
   }
   if (config.listen.empty()) return absl::InvalidArgumentError("listen: must not be empty");
+  if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(config.listen);
+      !address.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("listen: ", address.status().message()));
+  }
+  if (config.create_admin_token && config.tokens_file.empty()) {
+    return absl::InvalidArgumentError(
+        "create_admin_token: needs tokens_file (where the admin token is created)");
+  }
   if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
     return absl::InvalidArgumentError(config.tls.cert_file.empty()
                                           ? "tls.cert: missing (tls.key is set)"

@@ -7,6 +7,7 @@
 //   insecure: false                 # plaintext API; only when no TLS is given
 //   tls: {cert: server.pem, key: server.key, client_ca: clients-ca.pem}  # client_ca: mutual TLS
 //   tokens_file: tokens.yaml        # optional: bearer tokens with roles (auth off without it)
+//   create_admin_token: false       # true: create tokens_file (0600, one admin token) if absent
 //   log_level: info                 # debug | info | warning | error
 //   limits: {max_endpoints_per_job: 4096, max_explicit_flows_per_job: 65536,
 //            max_message_bytes: 16777216, max_jobs: 10000}
@@ -112,6 +113,8 @@ struct DaemonConfig {
   bool insecure = false;
   TlsFiles tls;
   std::string tokens_file;  // empty: auth off
+  // Creates tokens_file with one admin token when it does not exist (daemon/security.h).
+  bool create_admin_token = false;
   LogLevel log_level = LogLevel::kInfo;
   ApiLimits limits;
   size_t max_jobs = 10000;

@@ -32,6 +32,7 @@
 #include "daemon/metrics_http.h"
 #include "daemon/openflow_runtime.h"
 #include "daemon/qos_runtime.h"
+#include "daemon/security.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -116,6 +117,14 @@ int Run() {
       config.qos.configured = true;
     }
   }
+  for (auto [name, flag] : {std::make_pair("--max_jobs", &FLAGS_max_jobs),
+                            std::make_pair("--max_endpoints_per_job", &FLAGS_max_endpoints_per_job),
+                            std::make_pair("--max_message_bytes", &FLAGS_max_message_bytes)}) {
+    if (int64_t v = absl::GetFlag(*flag); v < 0 || v > (int64_t{1} << 30)) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(name, ": must be 1..1073741824 (0 keeps the config's value), got ", v)));
+    }
+  }
   if (int64_t v = absl::GetFlag(FLAGS_max_jobs); v > 0) config.max_jobs = v;
   if (int64_t v = absl::GetFlag(FLAGS_max_endpoints_per_job); v > 0) {
     config.limits.max_endpoints_per_job = static_cast<int>(v);
@@ -167,6 +176,17 @@ int Run() {
   }
 
   std::vector<pulse::northbound::Token> tokens;
+  if (config.create_admin_token) {
+    absl::StatusOr<bool> created = pulse::northbound::EnsureAdminToken(config.tokens_file);
+    if (!created.ok()) return Fail(created.status());
+    if (*created) {
+      Log(LogLevel::kWarning, "created an admin token in ", config.tokens_file,
+          " (owner-only); read it there and pass it to pulsectl with --token or PULSE_TOKEN");
+    }
+  }
+  for (const std::string& warning : pulse::northbound::SecurityWarnings(config)) {
+    Log(LogLevel::kWarning, warning);
+  }
   if (!config.tokens_file.empty()) {
     absl::StatusOr<std::vector<pulse::northbound::Token>> loaded =
         pulse::northbound::LoadTokensFile(config.tokens_file);

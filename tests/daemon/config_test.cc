@@ -110,6 +110,8 @@ TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
       {"metrics_listen: 127.0.0.1:70000\n", "metrics_listen"},
       {"sflow_listen: ':x'\n", "sflow_listen"},
       {"openflow: {listen: 6653}\n", "openflow.listen"},
+      {"listen: 127.0.0.1:70000\n", "listen: bad port"},
+      {"create_admin_token: true\n", "create_admin_token: needs tokens_file"},
       {"openflow: {stats_interval_ms: -1}\n", "openflow.stats_interval_ms"},
       {"openflow: {probe_interval_ms: 99999999999}\n", "openflow.probe_interval_ms"},
       {"openflow: {port: 6653}\n", "openflow.port"},
