@@ -149,7 +149,14 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                           {"max_connections_per_peer",
                            integer(&config.openflow.max_connections_per_peer, 1, 65536)},
                           {"max_multipart_reply_bytes",
-                           integer(&config.openflow.max_multipart_reply_bytes, 65536, 1 << 30)}});
+                           integer(&config.openflow.max_multipart_reply_bytes, 65536, 1 << 30)},
+                          {"tls", [&](const YAML::Node& t, const std::string& k) {
+                             return p.Map(t, k,
+                                          {{"cert", str(&config.openflow.tls.cert_file, true)},
+                                           {"key", str(&config.openflow.tls.key_file, true)},
+                                           {"client_ca",
+                                            str(&config.openflow.tls.client_ca_file, true)}});
+                           }}});
           }},
          {"cluster",
           [&](const YAML::Node& n, const std::string& key) {
@@ -255,6 +262,13 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
       return absl::InvalidArgumentError(
           absl::StrCat("openflow.listen: ", address.status().message()));
     }
+  }
+  if (const TlsFiles& tls = config.openflow.tls;
+      (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.client_ca_file.empty()) &&
+      (tls.cert_file.empty() || tls.key_file.empty() || tls.client_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "openflow.tls: needs cert, key and client_ca (switches must present a certificate "
+        "signed by client_ca)");
   }
   for (const auto& [key, value] :
        {std::pair<const char*, const std::string*>{"metrics_listen", &config.metrics_listen},

@@ -20,6 +20,7 @@
 //     handshake_timeout_ms: 10000   #   HELLO..PORT_DESC must complete within this
 //     max_connections_per_peer: 256 #   open connections from one IP address
 //     max_multipart_reply_bytes: 33554432  # one multipart reply (e.g. FLOW_STATS), all parts
+//     tls: {cert: of.pem, key: of.key, client_ca: switches-ca.pem}  # switches connect ssl:
 //   qos:                            # lossless QoS (controller/qos_policy.h); on by default
 //     policy_file: roce-policy.yaml #   the policy (default: the built-in RoCE policy); an
 //                                   #   admin's SetQosPolicy, stored, wins over it
@@ -73,6 +74,8 @@ struct OpenFlowConfig {
   int64_t handshake_timeout_ms = 10000;
   int64_t max_connections_per_peer = 256;
   int64_t max_multipart_reply_bytes = 32 << 20;
+  // TLS with client certificates; all three files or none (plain TCP).
+  TlsFiles tls;
 };
 
 // Telemetry loop (controller/telemetry_loop.h) settings; the defaults suit 1 s stats polling.

@@ -15,6 +15,17 @@ void ConfigureOpenFlowListener(const OpenFlowConfig& config, const topology::Fab
   options->handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms);
   options->max_connections_per_peer = static_cast<size_t>(config.max_connections_per_peer);
   options->max_multipart_reply_bytes = static_cast<size_t>(config.max_multipart_reply_bytes);
+  options->tls_cert_file = config.tls.cert_file;
+  options->tls_key_file = config.tls.key_file;
+  options->tls_client_ca_file = config.tls.client_ca_file;
+  if (!config.tls.cert_file.empty()) {
+    Log(LogLevel::kInfo, "OpenFlow over TLS: switches need a client certificate signed by ",
+        config.tls.client_ca_file);
+  } else {
+    Log(LogLevel::kWarning,
+        "openflow: plain TCP; any host that reaches the port can claim a switch's datapath id "
+        "(openflow.tls with client certificates prevents it)");
+  }
   if (config.allow_unknown_dpids) {
     options->allowed_dpids.reset();
     Log(LogLevel::kWarning,

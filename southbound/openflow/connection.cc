@@ -42,6 +42,29 @@ absl::Status MergeMultipart(MultipartReply* into, MultipartReply part) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
+    const std::string& cert_file, const std::string& key_file, const std::string& client_ca_file) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                       ec);
+  if (context->use_certificate_chain_file(cert_file, ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("tls.cert: '", cert_file, "': ", ec.message()));
+  }
+  if (context->use_private_key_file(key_file, ssl::context::pem, ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("tls.key: '", key_file, "': ", ec.message()));
+  }
+  if (context->load_verify_file(client_ca_file, ec); ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.client_ca: '", client_ca_file, "': ", ec.message()));
+  }
+  context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  return context;
+}
+
 Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
                        const ChannelOptions& options)
     : socket_(std::move(socket)),
@@ -55,6 +78,10 @@ Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
   peer_ = ec ? "unknown" : absl::StrCat(peer_address_, ":", endpoint.port());
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   last_rx_ = std::chrono::steady_clock::now();
+  if (options_.tls) {
+    tls_ = std::make_unique<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>>(socket_,
+                                                                                     *options_.tls);
+  }
 }
 
 Connection::~Connection() = default;
@@ -70,6 +97,19 @@ void Connection::Start() {
                               self->options_.handshake_timeout.count(), " ms"));
   });
   ArmKeepalive();
+  if (!tls_) return SendHello();
+  // The handshake timer bounds the TLS handshake too.
+  tls_->async_handshake(
+      boost::asio::ssl::stream_base::server, [self](const boost::system::error_code& ec) {
+        if (self->closed()) return;
+        if (ec) {
+          return self->Refuse(kRefusedTlsHandshake, absl::StrCat("TLS handshake: ", ec.message()));
+        }
+        self->SendHello();
+      });
+}
+
+void Connection::SendHello() {
   absl::Status s = Send(MakeHello(NextXid()));
   if (!s.ok()) return Close(std::string(s.message()));
   ReadMore();
@@ -83,16 +123,20 @@ uint32_t Connection::NextXid() {
 
 void Connection::ReadMore() {
   auto self = shared_from_this();
-  socket_.async_read_some(
-      boost::asio::buffer(read_chunk_), [self](const boost::system::error_code& ec, size_t n) {
-        if (self->closed()) return;
-        if (ec) {
-          self->Close(ec == boost::asio::error::eof ? "closed by switch"
-                                                    : absl::StrCat("read: ", ec.message()));
-          return;
-        }
-        self->OnBytes(n);
-      });
+  auto on_read = [self](const boost::system::error_code& ec, size_t n) {
+    if (self->closed()) return;
+    if (ec) {
+      self->Close(ec == boost::asio::error::eof ? "closed by switch"
+                                                : absl::StrCat("read: ", ec.message()));
+      return;
+    }
+    self->OnBytes(n);
+  };
+  if (tls_) {
+    tls_->async_read_some(boost::asio::buffer(read_chunk_), std::move(on_read));
+  } else {
+    socket_.async_read_some(boost::asio::buffer(read_chunk_), std::move(on_read));
+  }
 }
 
 void Connection::OnBytes(size_t n) {
@@ -315,15 +359,21 @@ void Connection::WriteMore() {
   }
   writing_ = true;
   auto self = shared_from_this();
-  boost::asio::async_write(socket_, boost::asio::buffer(write_queue_.front()),
-                           [self](const boost::system::error_code& ec, size_t) {
-                             self->writing_ = false;
-                             if (self->closed()) return;
-                             if (ec) return self->Close(absl::StrCat("write: ", ec.message()));
-                             self->queued_bytes_ -= self->write_queue_.front().size();
-                             self->write_queue_.pop_front();
-                             self->WriteMore();
-                           });
+  auto on_written = [self](const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
+    if (self->closed()) return;
+    if (ec) return self->Close(absl::StrCat("write: ", ec.message()));
+    self->queued_bytes_ -= self->write_queue_.front().size();
+    self->write_queue_.pop_front();
+    self->WriteMore();
+  };
+  if (tls_) {
+    boost::asio::async_write(*tls_, boost::asio::buffer(write_queue_.front()),
+                             std::move(on_written));
+  } else {
+    boost::asio::async_write(socket_, boost::asio::buffer(write_queue_.front()),
+                             std::move(on_written));
+  }
 }
 
 void Connection::ArmKeepalive() {

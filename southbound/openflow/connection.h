@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -62,7 +63,17 @@ struct ChannelOptions {
   size_t max_connections = 4096;
   // Admission by datapath id once FEATURES names it; unset: every dpid is admitted.
   std::function<bool(uint64_t dpid)> dpid_allowed;
+  // TLS (like Open vSwitch's ssl: controller connections): set, every connection must complete
+  // a TLS handshake, with the client certificate the context requires, before HELLO. Unset:
+  // plain TCP. See MakeServerTlsContext.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
+
+// A TLS server context from PEM files: the controller's certificate (chain) and key, and the CA
+// that must have signed every switch's client certificate (switches without one are refused).
+// Errors name the file.
+absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
+    const std::string& cert_file, const std::string& key_file, const std::string& client_ca_file);
 
 // Why the listener refused or cut a peer; the names are the label values exported on /metrics.
 inline constexpr char kRefusedMessageTooLarge[] = "message_too_large";
@@ -74,6 +85,7 @@ inline constexpr char kRefusedPeerConnections[] = "peer_connections";
 inline constexpr char kRefusedConnections[] = "connections";
 inline constexpr char kRefusedUnknownDpid[] = "unknown_dpid";
 inline constexpr char kRefusedDuplicateDpid[] = "duplicate_dpid";
+inline constexpr char kRefusedTlsHandshake[] = "tls_handshake";
 
 // Reply (multipart parts merged) or error: DeadlineExceeded on timeout, Unavailable if the
 // session closed, FailedPrecondition carrying type/code if the switch answered with ERROR.
@@ -136,6 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   uint32_t NextXid();
+  void SendHello();
   void ReadMore();
   void OnBytes(size_t n);
   void OnMessage(Message message, size_t wire_bytes);
@@ -148,6 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ArmKeepalive();
 
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;  // TLS only
   Channel* channel_;
   ChannelOptions options_;
   State state_ = State::kHello;

@@ -381,6 +381,15 @@ absl::Status OpenFlowDriver::Start(FabricEventSink* sink) {
   channel_options.max_handshake_bytes = impl->options.max_handshake_bytes;
   channel_options.max_connections_per_peer = impl->options.max_connections_per_peer;
   channel_options.max_connections = impl->options.max_connections;
+  if (!impl->options.tls_cert_file.empty() || !impl->options.tls_key_file.empty() ||
+      !impl->options.tls_client_ca_file.empty()) {
+    auto tls = of::MakeServerTlsContext(impl->options.tls_cert_file, impl->options.tls_key_file,
+                                        impl->options.tls_client_ca_file);
+    if (!tls.ok()) {
+      return absl::Status(tls.status().code(), absl::StrCat("openflow.", tls.status().message()));
+    }
+    channel_options.tls = *std::move(tls);
+  }
   if (impl->options.allowed_dpids.has_value()) {
     std::set<uint64_t> allowed(impl->options.allowed_dpids->begin(),
                                impl->options.allowed_dpids->end());

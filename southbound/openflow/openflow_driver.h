@@ -58,6 +58,11 @@ struct OpenFlowDriverOptions {
   size_t max_handshake_bytes = 1u << 20;
   size_t max_connections_per_peer = 256;
   size_t max_connections = 4096;
+  // TLS with client certificates (Open vSwitch: ovs-vsctl set-ssl KEY CERT CA, then
+  // set-controller BR ssl:HOST:PORT): all three PEM files, or none for plain TCP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // Counters of what the driver did, for metrics and logs.

@@ -65,8 +65,13 @@ TEST(DaemonConfigTest, OpenFlowListenerLimitsAndAllowList) {
   EXPECT_EQ(config->openflow.handshake_timeout_ms, 2000);
   EXPECT_EQ(config->openflow.max_connections_per_peer, 8);
   EXPECT_EQ(config->openflow.max_multipart_reply_bytes, 1048576);
+  config = ParseAndValidate("openflow: {tls: {cert: of.pem, key: of.key, client_ca: ca.pem}}\n",
+                            "/etc/pulse");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->openflow.tls.client_ca_file, "/etc/pulse/ca.pem");
   for (const char* bad :
-       {"openflow: {max_connections_per_peer: 0}\n", "openflow: {handshake_timeout_ms: -5}\n",
+       {"openflow: {tls: {cert: of.pem, key: of.key}}\n",
+        "openflow: {max_connections_per_peer: 0}\n", "openflow: {handshake_timeout_ms: -5}\n",
         "openflow: {allow_unknown_dpids: maybe}\n"}) {
     absl::StatusOr<DaemonConfig> refused = ParseAndValidate(bad);
     EXPECT_FALSE(refused.ok()) << bad;

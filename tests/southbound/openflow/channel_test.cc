@@ -1,7 +1,11 @@
 #include "southbound/openflow/channel.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -382,6 +386,97 @@ TEST(ChannelTest, WriteQueueOverflowClosesSlowSwitch) {
   ASSERT_TRUE(h.WaitFor([&] { return !h.lost().empty(); }));
   ASSERT_EQ(h.lost().size(), 1u);
   EXPECT_NE(h.lost()[0].second.find("write queue"), std::string::npos) << h.lost()[0].second;
+}
+
+// ---- TLS (like Open vSwitch's ssl: controller connections) ----
+
+// A CA, the controller's certificate, a switch certificate it signed, and a switch certificate
+// from another CA, made with the openssl command into a temporary folder.
+class TlsFiles {
+ public:
+  TlsFiles() : dir_(::testing::TempDir() + "/openflow_tls") {
+    std::string script =
+        absl::StrCat("set -e; rm -rf ", dir_, "; mkdir -p ", dir_, "; cd ", dir_, R"(;
+        key() { n=$1; shift; openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $n.key -subj /CN=$n "$@"; }
+        ca() { key $1 -x509 -days 2 -out $1.pem; }
+        leaf() { key $1 -out $1.csr; openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 -out $1.pem; }
+        ca ca; ca rogue-ca; leaf controller ca; leaf switch ca; leaf rogue-switch rogue-ca
+      )",
+                     " >/dev/null 2>&1");
+    ok_ = std::system(script.c_str()) == 0;
+  }
+  bool ok() const { return ok_; }
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+  bool ok_ = false;
+};
+
+// Connects over TLS (optionally with a client certificate) and reads the controller's first
+// message: the HELLO when admitted.
+absl::StatusOr<Message> TlsHello(uint16_t port, const TlsFiles& files, const std::string& client,
+                                 bool tls = true) {
+  namespace ssl = boost::asio::ssl;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return absl::UnavailableError(ec.message());
+  timeval two_seconds{2, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
+  std::vector<uint8_t> header(8);
+  if (!tls) {  // a plaintext HELLO to a TLS listener
+    auto hello = Encode(MakeHello(1));
+    boost::asio::write(socket, boost::asio::buffer(*hello), ec);
+    boost::asio::read(socket, boost::asio::buffer(header), ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("plaintext: ", ec.message()));
+    return absl::InternalError("a plaintext peer got an answer");
+  }
+  ssl::context context(ssl::context::tls_client);
+  context.load_verify_file(files.Path("ca.pem"));
+  context.set_verify_mode(ssl::verify_peer);
+  if (!client.empty()) {
+    context.use_certificate_chain_file(files.Path(client + ".pem"));
+    context.use_private_key_file(files.Path(client + ".key"), ssl::context::pem);
+  }
+  ssl::stream<boost::asio::ip::tcp::socket&> stream(socket, context);
+  stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("handshake: ", ec.message()));
+  boost::asio::read(stream, boost::asio::buffer(header), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("read: ", ec.message()));
+  size_t length = static_cast<size_t>(header[2]) << 8 | header[3];
+  std::vector<uint8_t> body(length - 8);
+  boost::asio::read(stream, boost::asio::buffer(body), ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("read: ", ec.message()));
+  header.insert(header.end(), body.begin(), body.end());
+  return Decode(header);
+}
+
+TEST(ChannelTlsTest, OnlySwitchesWithACertificateOfTheCaAreServed) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok()) << "openssl could not make the test certificates";
+  auto context = MakeServerTlsContext(files.Path("controller.pem"), files.Path("controller.key"),
+                                      files.Path("ca.pem"));
+  ASSERT_TRUE(context.ok()) << context.status();
+  ChannelOptions options;
+  options.tls = *context;
+  ChannelHarness h(options);
+  absl::StatusOr<Message> hello = TlsHello(h.port(), files, "switch");
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  EXPECT_TRUE(std::holds_alternative<Hello>(hello->body));
+  EXPECT_FALSE(TlsHello(h.port(), files, "").ok());                 // no client certificate
+  EXPECT_FALSE(TlsHello(h.port(), files, "rogue-switch").ok());     // signed by another CA
+  EXPECT_FALSE(TlsHello(h.port(), files, "", /*tls=*/false).ok());  // plaintext
+  ASSERT_TRUE(h.WaitFor([&] { return h.refused(kRefusedTlsHandshake) == 3; }))
+      << h.refused(kRefusedTlsHandshake);
+}
+
+TEST(ChannelTlsTest, BadTlsFilesAreNamed) {
+  auto context = MakeServerTlsContext("/nonexistent/c.pem", "/nonexistent/k.pem", "ca.pem");
+  EXPECT_FALSE(context.ok());
+  EXPECT_NE(context.status().message().find("tls.cert: '/nonexistent/c.pem'"), std::string::npos)
+      << context.status();
 }
 
 }  // namespace
