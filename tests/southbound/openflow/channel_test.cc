@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/southbound/openflow/channel_harness.h"
 #include "tests/southbound/openflow/fake_switch.h"
+#include "tests/southbound/openflow/tls_test_files.h"
 
 namespace pulse::openflow {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 using std::chrono::milliseconds;
 using testing::ChannelHarness;
 using testing::FakeSwitch;
+using testing::TlsFiles;
 
 TEST(ChannelTest, HandshakeReassemblesMultipartPortDesc) {
   ChannelHarness h;
@@ -389,29 +391,6 @@ TEST(ChannelTest, WriteQueueOverflowClosesSlowSwitch) {
 }
 
 // ---- TLS (like Open vSwitch's ssl: controller connections) ----
-
-// A CA, the controller's certificate, a switch certificate it signed, and a switch certificate
-// from another CA, made with the openssl command into a temporary folder.
-class TlsFiles {
- public:
-  TlsFiles() : dir_(::testing::TempDir() + "/openflow_tls") {
-    std::string script =
-        absl::StrCat("set -e; rm -rf ", dir_, "; mkdir -p ", dir_, "; cd ", dir_, R"(;
-        key() { n=$1; shift; openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout $n.key -subj /CN=$n "$@"; }
-        ca() { key $1 -x509 -days 2 -out $1.pem; }
-        leaf() { key $1 -out $1.csr; openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 -out $1.pem; }
-        ca ca; ca rogue-ca; leaf controller ca; leaf switch ca; leaf rogue-switch rogue-ca
-      )",
-                     " >/dev/null 2>&1");
-    ok_ = std::system(script.c_str()) == 0;
-  }
-  bool ok() const { return ok_; }
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-  bool ok_ = false;
-};
 
 // Connects over TLS (optionally with a client certificate) and reads the controller's first
 // message: the HELLO when admitted.
