@@ -15,6 +15,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "northbound/decode_errors.h"
 #include "northbound/listen_check.h"
 #include "northbound/reply_pages.h"
 #include "northbound/rpc_latency.h"
@@ -599,9 +600,12 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   builder.RegisterService(&server->services_->events);
   builder.RegisterService(&server->services_->maintenance);
   for (grpc::Service* extra : options.extra_services) builder.RegisterService(extra);
-  if (options.rpc_latency_observer) {
+  {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
+    creators.push_back(MakeDecodeErrorInterceptor());
+    if (options.rpc_latency_observer) {
+      creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
+    }
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   server->server_ = builder.BuildAndStart();

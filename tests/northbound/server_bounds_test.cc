@@ -1,10 +1,14 @@
 // The API's input and reply bounds over a real gRPC socket on 127.0.0.1: rates bounded by the
 // NIC line rate, replies that always fit (flows and job lists paged), echoed input capped, resume
 // tokens from the future refused, an exclusive bind, and start-up errors that say what is wrong.
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <string>
 
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "northbound/reply_pages.h"
@@ -159,6 +163,32 @@ TEST_F(BoundsTest, EchoedInputIsCapped) {
   status = Place(bad, &placed);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_LT(status.error_message().size(), 2048u) << status.error_message().substr(0, 200);
+}
+
+// GetJobRequest{id: "\xff\xfe"}: field 1, length 2, bytes that are not UTF-8. gRPC alone
+// answered UNIMPLEMENTED with no message.
+TEST_F(BoundsTest, UndecodableRequestIsInvalidArgument) {
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  const std::string bad("\x0a\x02\xff\xfe", 4);
+  grpc::Slice slice(bad);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<grpc::Status> result;
+  generic.UnaryCall(&context, "/pulse.v1.JobService/GetJob", grpc::StubOptions(), &request,
+                    &response, [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      result = s;
+                      cv.notify_all();
+                    });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  EXPECT_EQ(result->error_code(), grpc::INVALID_ARGUMENT) << result->error_message();
+  EXPECT_NE(result->error_message().find("/pulse.v1.JobService/GetJob"), std::string::npos)
+      << result->error_message();
+  EXPECT_NE(result->error_message().find("UTF-8"), std::string::npos);
 }
 
 TEST_F(BoundsTest, ResumeTokenFromTheFutureIsRefused) {
