@@ -400,6 +400,13 @@ class AbuseTest(unittest.TestCase):
                 api_port = int(f.read().strip())
             channel = grpc.insecure_channel("127.0.0.1:%d" % api_port)
             grpc.channel_ready_future(channel).result(timeout=10)
+            raw_get_job = channel.unary_unary("/pulse.v1.JobService/GetJob",
+                                              request_serializer=lambda b: b,
+                                              response_deserializer=lambda b: b)
+            with self.assertRaises(grpc.RpcError) as undecodable:
+                raw_get_job(b"\x0a\x02\xff\xfe", timeout=10)  # id: not UTF-8
+            self.assertEqual(undecodable.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("UTF-8", undecodable.exception.details())
             self.api_cases(api_port, pb_grpc.JobServiceStub(channel),
                            pb_grpc.EventServiceStub(channel), daemon.pid)
             channel.close()
