@@ -1,5 +1,6 @@
 #include "northbound/decode_errors.h"
 
+#include <atomic>
 #include <string>
 #include <utility>
 
@@ -35,7 +36,8 @@ class DecodeErrorInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   std::string method_;
-  bool undecodable_ = false;
+  // Hook points of one call may run on different gRPC threads.
+  std::atomic<bool> undecodable_{false};
 };
 
 class DecodeErrorInterceptorFactory final
