@@ -88,8 +88,8 @@ TEST_F(OvsTlsChannelTest, SwitchWithACertificateOfTheCaConnectsOverTls) {
   ASSERT_TRUE(h.WaitFor([&] { return h.ready_count() >= 1; }, milliseconds(20000)))
       << "OVS never completed the handshake over TLS";
   EXPECT_EQ(h.ready()[0].first, kDpid);
-  EXPECT_TRUE(h.BarrierTo(kDpid).ok());  // a round trip through OVS over the TLS session
-  EXPECT_EQ(h.refused(kRefusedTlsHandshake), 1u);
+  EXPECT_TRUE(h.BarrierTo(kDpid).ok());            // a round trip through OVS over the TLS session
+  EXPECT_GE(h.refused(kRefusedTlsHandshake), 1u);  // the rogue bridge, perhaps retried
 }
 
 }  // namespace
