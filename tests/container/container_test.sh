@@ -107,7 +107,8 @@ if out=$("${NOAUTH[@]}" topology 2>&1); then
   fail "the default image serves the API without a token"
 fi
 echo "$out" | grep -q UNAUTHENTICATED || fail "unauthenticated call not refused as such: $out"
-"${PODMAN[@]}" logs "$NAME" 2>&1 | grep -q "created an admin token in /var/lib/pulse/state/tokens.yaml" ||
+daemon_log=$("${PODMAN[@]}" logs "$NAME" 2>&1)
+echo "$daemon_log" | grep -q "created an admin token in /var/lib/pulse/state/tokens.yaml" ||
   fail "the log does not say where the admin token is"
 mode=$("${PODMAN[@]}" exec "$NAME" stat -c '%a %U' /var/lib/pulse/state/tokens.yaml)
 [ "$mode" = "600 pulse" ] || fail "tokens file is '$mode', expected '600 pulse'"
