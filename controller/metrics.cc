@@ -296,6 +296,9 @@ absl::Status RegisterPulseMetrics(MetricsRegistry& r) {
            r.RegisterCounter(kFlowMovesTotal, "Flows re-placed by the controller.", {"reason"}),
            r.RegisterCounter(kSflowDatagramsTotal, "sFlow datagrams received by the collector.",
                              {"result"}),
+           r.RegisterCounter(kOpenflowRefusalsTotal,
+                             "OpenFlow peers refused or disconnected by the listener's limits.",
+                             {"reason"}),
        }) {
     if (!st.ok()) return st;
   }
@@ -331,6 +334,9 @@ absl::Status PulseMetrics::AddFlowMoves(const std::string& reason, double count)
 }
 absl::Status PulseMetrics::AddSflowDatagrams(const std::string& result, double count) {
   return registry_->IncrementCounter(kSflowDatagramsTotal, {result}, count);
+}
+absl::Status PulseMetrics::AddOpenflowRefusals(const std::string& reason, double count) {
+  return registry_->IncrementCounter(kOpenflowRefusalsTotal, {reason}, count);
 }
 
 }  // namespace pulse::controller

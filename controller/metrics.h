@@ -92,6 +92,8 @@ inline constexpr char kEventLoopLagSeconds[] = "pulse_event_loop_lag_seconds";  
 inline constexpr char kConnectedSwitches[] = "pulse_connected_switches";        // gauge
 inline constexpr char kFlowMovesTotal[] = "pulse_flow_moves_total";             // counter {reason}
 inline constexpr char kSflowDatagramsTotal[] = "pulse_sflow_datagrams_total";   // counter {result}
+inline constexpr char kOpenflowRefusalsTotal[] =
+    "pulse_openflow_refusals_total";  // counter {reason}
 
 // Registers the families above in `registry`.
 absl::Status RegisterPulseMetrics(MetricsRegistry& registry);
@@ -111,6 +113,8 @@ class PulseMetrics {
   absl::Status SetConnectedSwitches(int count);
   absl::Status AddFlowMoves(const std::string& reason, double count = 1);
   absl::Status AddSflowDatagrams(const std::string& result, double count);  // "ok" / "malformed"
+  // OpenFlow peers refused or cut, by reason (southbound/openflow/connection.h's kRefused* names).
+  absl::Status AddOpenflowRefusals(const std::string& reason, double count);
 
  private:
   MetricsRegistry* registry_;

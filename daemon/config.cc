@@ -102,6 +102,10 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
          {"state_mirror", [&](const YAML::Node& n,
                               const std::string& key) { return p.Bool(n, key, &config.state_mirror); }},
          {"tokens_file", str(&config.tokens_file, true)},
+         {"create_admin_token",
+          [&](const YAML::Node& n, const std::string& key) {
+            return p.Bool(n, key, &config.create_admin_token);
+          }},
          {"insecure", [&](const YAML::Node& n,
                           const std::string& key) { return p.Bool(n, key, &config.insecure); }},
          {"log_level",
@@ -139,7 +143,24 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                           {"probe_interval_ms",
                            integer(&config.openflow.probe_interval_ms, 0, 3600 * 1000)},
                           {"stats_interval_ms",
-                           integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)}});
+                           integer(&config.openflow.stats_interval_ms, 0, 3600 * 1000)},
+                          {"allow_unknown_dpids",
+                           [&](const YAML::Node& v, const std::string& k) {
+                             return p.Bool(v, k, &config.openflow.allow_unknown_dpids);
+                           }},
+                          {"handshake_timeout_ms",
+                           integer(&config.openflow.handshake_timeout_ms, 100, 600 * 1000)},
+                          {"max_connections_per_peer",
+                           integer(&config.openflow.max_connections_per_peer, 1, 65536)},
+                          {"max_multipart_reply_bytes",
+                           integer(&config.openflow.max_multipart_reply_bytes, 65536, 1 << 30)},
+                          {"tls", [&](const YAML::Node& t, const std::string& k) {
+                             return p.Map(t, k,
+                                          {{"cert", str(&config.openflow.tls.cert_file, true)},
+                                           {"key", str(&config.openflow.tls.key_file, true)},
+                                           {"client_ca",
+                                            str(&config.openflow.tls.client_ca_file, true)}});
+                           }}});
           }},
          {"cluster",
           [&](const YAML::Node& n, const std::string& key) {
@@ -218,6 +239,14 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
     return absl::InvalidArgumentError("fabric: missing (the fabric intent file to serve)");
   }
   if (config.listen.empty()) return absl::InvalidArgumentError("listen: must not be empty");
+  if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(config.listen);
+      !address.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("listen: ", address.status().message()));
+  }
+  if (config.create_admin_token && config.tokens_file.empty()) {
+    return absl::InvalidArgumentError(
+        "create_admin_token: needs tokens_file (where the admin token is created)");
+  }
   if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
     return absl::InvalidArgumentError(config.tls.cert_file.empty()
                                           ? "tls.cert: missing (tls.key is set)"
@@ -238,6 +267,13 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
       return absl::InvalidArgumentError(
           absl::StrCat("openflow.listen: ", address.status().message()));
     }
+  }
+  if (const TlsFiles& tls = config.openflow.tls;
+      (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.client_ca_file.empty()) &&
+      (tls.cert_file.empty() || tls.key_file.empty() || tls.client_ca_file.empty())) {
+    return absl::InvalidArgumentError(
+        "openflow.tls: needs cert, key and client_ca (switches must present a certificate "
+        "signed by client_ca)");
   }
   for (const auto& [key, value] :
        {std::pair<const char*, const std::string*>{"metrics_listen", &config.metrics_listen},

@@ -9,6 +9,7 @@
 //   insecure: false                 # plaintext API; only when no TLS is given
 //   tls: {cert: server.pem, key: server.key, client_ca: clients-ca.pem}  # client_ca: mutual TLS
 //   tokens_file: tokens.yaml        # optional: bearer tokens with roles (auth off without it)
+//   create_admin_token: false       # true: create tokens_file (0600, one admin token) if absent
 //   log_level: info                 # debug | info | warning | error
 //   limits: {max_endpoints_per_job: 4096, max_explicit_flows_per_job: 65536,
 //            max_message_bytes: 16777216, max_jobs: 10000}
@@ -17,6 +18,11 @@
 //     listen: 0.0.0.0:6653          #   where switches connect
 //     probe_interval_ms: 2000       #   LLDP discovery probes
 //     stats_interval_ms: 1000       #   port counter polls
+//     allow_unknown_dpids: false    #   true: admit switches whose dpid is not in the fabric
+//     handshake_timeout_ms: 10000   #   HELLO..PORT_DESC must complete within this
+//     max_connections_per_peer: 256 #   open connections from one IP address
+//     max_multipart_reply_bytes: 33554432  # one multipart reply (e.g. FLOW_STATS), all parts
+//     tls: {cert: of.pem, key: of.key, client_ca: switches-ca.pem}  # switches connect ssl:
 //   qos:                            # lossless QoS (controller/qos_policy.h); on by default
 //     policy_file: roce-policy.yaml #   the policy (default: the built-in RoCE policy); an
 //                                   #   admin's SetQosPolicy, stored, wins over it
@@ -67,6 +73,14 @@ struct OpenFlowConfig {
   std::string listen = "0.0.0.0:6653";
   int64_t probe_interval_ms = 2000;
   int64_t stats_interval_ms = 1000;
+  // Switches whose datapath id is not in the fabric intent are refused unless this is true.
+  bool allow_unknown_dpids = false;
+  // Listener limits (southbound/openflow/connection.h ChannelOptions).
+  int64_t handshake_timeout_ms = 10000;
+  int64_t max_connections_per_peer = 256;
+  int64_t max_multipart_reply_bytes = 32 << 20;
+  // TLS with client certificates; all three files or none (plain TCP).
+  TlsFiles tls;
 };
 
 // Telemetry loop (controller/telemetry_loop.h) settings; the defaults suit 1 s stats polling.
@@ -114,6 +128,8 @@ struct DaemonConfig {
   bool insecure = false;
   TlsFiles tls;
   std::string tokens_file;  // empty: auth off
+  // Creates tokens_file with one admin token when it does not exist (daemon/security.h).
+  bool create_admin_token = false;
   LogLevel log_level = LogLevel::kInfo;
   ApiLimits limits;
   size_t max_jobs = 10000;

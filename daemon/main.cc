@@ -33,7 +33,9 @@
 #include "daemon/config.h"
 #include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
+#include "daemon/openflow_runtime.h"
 #include "daemon/qos_runtime.h"
+#include "daemon/security.h"
 #include "daemon/web_runtime.h"
 #include "northbound/auth.h"
 #include "northbound/server.h"
@@ -123,6 +125,14 @@ int Run() {
       config.qos.configured = true;
     }
   }
+  for (auto [name, flag] : {std::make_pair("--max_jobs", &FLAGS_max_jobs),
+                            std::make_pair("--max_endpoints_per_job", &FLAGS_max_endpoints_per_job),
+                            std::make_pair("--max_message_bytes", &FLAGS_max_message_bytes)}) {
+    if (int64_t v = absl::GetFlag(*flag); v < 0 || v > (int64_t{1} << 30)) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(name, ": must be 1..1073741824 (0 keeps the config's value), got ", v)));
+    }
+  }
   if (int64_t v = absl::GetFlag(FLAGS_max_jobs); v > 0) config.max_jobs = v;
   if (int64_t v = absl::GetFlag(FLAGS_max_endpoints_per_job); v > 0) {
     config.limits.max_endpoints_per_job = static_cast<int>(v);
@@ -177,6 +187,17 @@ int Run() {
   }
 
   std::vector<pulse::northbound::Token> tokens;
+  if (config.create_admin_token) {
+    absl::StatusOr<bool> created = pulse::northbound::EnsureAdminToken(config.tokens_file);
+    if (!created.ok()) return Fail(created.status());
+    if (*created) {
+      Log(LogLevel::kWarning, "created an admin token in ", config.tokens_file,
+          " (owner-only); read it there and pass it to pulsectl with --token or PULSE_TOKEN");
+    }
+  }
+  for (const std::string& warning : pulse::northbound::SecurityWarnings(config)) {
+    Log(LogLevel::kWarning, warning);
+  }
   if (!config.tokens_file.empty()) {
     absl::StatusOr<std::vector<pulse::northbound::Token>> loaded =
         pulse::northbound::LoadTokensFile(config.tokens_file);
@@ -270,6 +291,7 @@ int Run() {
       driver_options.address_book.emplace_back(*pulse::controller::NicAddress(*fabric, nic),
                                                *pulse::controller::NicMac(*fabric, nic));
     }
+    pulse::northbound::ConfigureOpenFlowListener(config.openflow, *fabric, &driver_options);
     openflow_driver =
         std::make_unique<pulse::southbound::openflow::OpenFlowDriver>(std::move(driver_options));
     pulse::controller::FabricSyncOptions sync_options;
@@ -295,6 +317,8 @@ int Run() {
               .AddFlowMods("all", static_cast<double>(sent - reported));
           reported = sent;
         });
+    scrape_hooks.push_back(
+        pulse::northbound::OpenFlowRefusalsScrapeHook(openflow_driver.get(), &metrics_registry));
   } else {
     Log(LogLevel::kInfo, "planning mode: no switches attached (no openflow section)");
   }

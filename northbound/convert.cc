@@ -45,6 +45,28 @@ void FillPorts(const Fabric& fabric, NodeId id,
   }
 }
 
+// A NIC's line rate: all its ports (one per plane) together.
+int64_t NicLineRateBps(const Fabric& fabric, NodeId nic) {
+  int64_t total = 0;
+  for (const topology::Port& port : fabric.node(nic).ports) total += port.speed_bps;
+  return total;
+}
+
+// A rate (bit/s) a flow may ask for: finite, >= 0 and at most the line rate of the NIC it
+// leaves from; a larger one would only overflow link loads (1e300 once corrupted them).
+absl::Status CheckRate(double rate_bps, int64_t line_rate_bps, const std::string& field,
+                       absl::string_view nic_name) {
+  if (!(rate_bps >= 0) || std::isinf(rate_bps)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must be a finite number >= 0"));
+  }
+  if (rate_bps > static_cast<double>(line_rate_bps)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", rate_bps,
+                                                   " bit/s exceeds the line rate of ", nic_name,
+                                                   " (", line_rate_bps, " bit/s)"));
+  }
+  return absl::OkStatus();
+}
+
 // A known endpoint name: GPU or NIC.
 absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
                            const std::string& field) {
@@ -57,9 +79,17 @@ absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
 
 }  // namespace
 
+std::string CapEcho(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t keep = max_bytes;
+  while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xc0) == 0x80) --keep;  // UTF-8
+  return absl::StrCat(text.substr(0, keep), "... (", text.size() - keep, " more bytes)");
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      CapEcho(status.message(), kMaxStatusMessageBytes));
 }
 
 void FillTopology(const ControllerSnapshot& snapshot, pulse::v1::Topology* out) {
@@ -340,13 +370,38 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
     std::string field = absl::StrCat("job.flows[", i, "]");
     if (absl::Status s = CheckEndpoint(fabric, flow.src(), field + ".src"); !s.ok()) return s;
     if (absl::Status s = CheckEndpoint(fabric, flow.dst(), field + ".dst"); !s.ok()) return s;
-    if (!(flow.rate_bps() >= 0) || std::isinf(flow.rate_bps())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".rate_bps: must be a finite number >= 0"));
+    NodeId src = *fabric.ResolveEndpoint(flow.src());
+    if (absl::Status s = CheckRate(flow.rate_bps(), NicLineRateBps(fabric, src),
+                                   field + ".rate_bps", fabric.node(src).name);
+        !s.ok()) {
+      return s;
     }
   }
-  if (!(job.rate_bps() >= 0) || std::isinf(job.rate_bps())) {
-    return absl::InvalidArgumentError("job.rate_bps: must be a finite number >= 0");
+  {
+    // The collective's per-flow rate: no faster than the fastest NIC among its endpoints.
+    NodeId fastest = topology::kNoNode;
+    for (const std::string& endpoint : job.endpoints()) {
+      NodeId nic = *fabric.ResolveEndpoint(endpoint);
+      if (fastest == topology::kNoNode ||
+          NicLineRateBps(fabric, nic) > NicLineRateBps(fabric, fastest)) {
+        fastest = nic;
+      }
+    }
+    if (fastest == topology::kNoNode) {  // explicit flows only: their sources
+      for (const auto& flow : job.flows()) {
+        NodeId nic = *fabric.ResolveEndpoint(flow.src());
+        if (fastest == topology::kNoNode ||
+            NicLineRateBps(fabric, nic) > NicLineRateBps(fabric, fastest)) {
+          fastest = nic;
+        }
+      }
+    }
+    if (absl::Status s = CheckRate(
+            job.rate_bps(), fastest == topology::kNoNode ? 0 : NicLineRateBps(fabric, fastest),
+            "job.rate_bps", fastest == topology::kNoNode ? "" : fabric.node(fastest).name);
+        !s.ok()) {
+      return s;
+    }
   }
   if (job.max_subflows() < 0 || job.max_subflows() > 64) {
     return absl::InvalidArgumentError(

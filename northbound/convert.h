@@ -5,9 +5,11 @@
 #define PULSE_NORTHBOUND_CONVERT_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/fabric_sync.h"
@@ -23,7 +25,12 @@ struct ApiLimits {
   int max_message_bytes = 16 << 20;  // gRPC send and receive limit
 };
 
-// absl::Status -> grpc::Status with the same code and message.
+// Error messages echo client input (names, ids); they are cut to this size so a 1 MB name is
+// not sent back (or logged) whole.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+// `text` cut to at most `max_bytes` (on a UTF-8 boundary) with the count of bytes left out.
+std::string CapEcho(absl::string_view text, size_t max_bytes = kMaxStatusMessageBytes);
+// absl::Status -> grpc::Status, the message capped by CapEcho.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 void FillTopology(const controller::ControllerSnapshot& snapshot, pulse::v1::Topology* out);

@@ -392,6 +392,17 @@ int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
     pulse::v1::ListJobsResponse response;
     grpc::Status status = stub->ListJobs(&context, {}, &response);
     if (!status.ok()) return CallFailed(status, "ListJobs", options);
+    while (!response.next_page_token().empty()) {  // replies are paged to stay under 4 MiB
+      grpc::ClientContext page_context;
+      PrepareContext(options, true, &page_context);
+      pulse::v1::ListJobsRequest request;
+      request.set_page_token(response.next_page_token());
+      pulse::v1::ListJobsResponse page;
+      status = stub->ListJobs(&page_context, request, &page);
+      if (!status.ok()) return CallFailed(status, "ListJobs", options);
+      for (pulse::v1::Job& job : *page.mutable_jobs()) response.add_jobs()->Swap(&job);
+      response.set_next_page_token(page.next_page_token());
+    }
     return Print(options, response, [&] { return FormatJobList(response); });
   }
   if (verb == "show" || verb == "delete") {
@@ -403,6 +414,18 @@ int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
       pulse::v1::GetJobResponse response;
       grpc::Status status = stub->GetJob(&context, request, &response);
       if (!status.ok()) return CallFailed(status, "GetJob", options);
+      while (response.next_flow_offset() != 0) {  // a large job's flows come in pages
+        grpc::ClientContext page_context;
+        PrepareContext(options, true, &page_context);
+        request.set_flow_offset(response.next_flow_offset());
+        pulse::v1::GetJobResponse page;
+        status = stub->GetJob(&page_context, request, &page);
+        if (!status.ok()) return CallFailed(status, "GetJob", options);
+        for (pulse::v1::Flow& flow : *page.mutable_job()->mutable_flows()) {
+          response.mutable_job()->add_flows()->Swap(&flow);
+        }
+        response.set_next_flow_offset(page.next_flow_offset());
+      }
       return Print(options, response, [&] { return FormatJob(response.job()); });
     }
     pulse::v1::DeleteJobRequest request;

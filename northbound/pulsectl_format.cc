@@ -208,9 +208,14 @@ std::string PatternName(pulse::v1::CollectivePattern pattern) {
 std::string FormatJob(const pulse::v1::Job& job) {
   const pulse::v1::JobSpec& spec = job.spec();
   std::string out = absl::StrCat("job ", spec.id(), ": ", PatternName(spec.pattern()), ", ",
-                                 spec.endpoints_size(), " endpoints, ", job.flows_size(),
+                                 spec.endpoints_size(), " endpoints, ",
+                                 job.flows_omitted() ? job.flow_count() : job.flows_size(),
                                  " flows, max link load ", FormatPercent(job.max_link_load()),
                                  " (lower bound ", FormatPercent(job.lower_bound()), ")\n");
+  if (job.flows_omitted()) {
+    absl::StrAppend(&out, "(flows not shown: too many for one reply; pulsectl jobs show ",
+                    spec.id(), " pages them)\n");
+  }
   if (job.flows_size() == 0) return out;
   std::vector<std::vector<std::string>> rows;
   rows.reserve(job.flows_size());

@@ -68,19 +68,27 @@ grpc::Status RunQosCommand(const std::shared_ptr<grpc::Channel>& channel,
   auto stub = pulse::v1::QosService::NewStub(channel);
   grpc::ClientContext context;
   prepare(&context);
+  // A controller without the QoS service answers UNIMPLEMENTED with no message: say why.
+  auto explain = [](const grpc::Status& status) {
+    if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED) return status;
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "QoS is disabled on this controller: it does not serve "
+                        "pulse.v1.QosService (qos.enabled: false, or its QoS policy could not "
+                        "plan the fabric; the daemon's log says which)");
+  };
   if (args[0] == "show") {
     pulse::v1::GetQosPlanRequest request;
     request.set_switch_name(switch_name);
     pulse::v1::GetQosPlanResponse response;
     grpc::Status status = stub->GetQosPlan(&context, request, &response);
-    if (!status.ok()) return status;
+    if (!status.ok()) return explain(status);
     out << (json ? ToJson(response) : FormatQosPlan(response));
     return grpc::Status::OK;
   }
   if (args[0] == "audit") {
     pulse::v1::AuditQosResponse response;
     grpc::Status status = stub->AuditQos(&context, {}, &response);
-    if (!status.ok()) return status;
+    if (!status.ok()) return explain(status);
     out << (json ? ToJson(response) : FormatQosAudit(response));
     return grpc::Status::OK;
   }
@@ -91,7 +99,7 @@ grpc::Status RunQosCommand(const std::shared_ptr<grpc::Channel>& channel,
     request.set_switch_name(switch_name);
     pulse::v1::ExportSonicResponse response;
     grpc::Status status = stub->ExportSonic(&context, request, &response);
-    if (!status.ok()) return status;
+    if (!status.ok()) return explain(status);
     out << response.config_db_json() << "\n";
     return grpc::Status::OK;
   }

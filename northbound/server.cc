@@ -15,6 +15,9 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "northbound/decode_errors.h"
+#include "northbound/listen_check.h"
+#include "northbound/reply_pages.h"
 #include "northbound/rpc_latency.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -158,13 +161,15 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
       return reactor;
     }
     const controller::Fabric* fabric = &env_->controller->fabric();
-    env_->controller->PlaceJob(*std::move(spec), [reactor, response, fabric](
+    const size_t budget = ReplyBudgetBytes(env_->limits);
+    env_->controller->PlaceJob(*std::move(spec), [reactor, response, fabric, budget](
                                                      absl::StatusOr<controller::PlaceJobResult> r) {
       if (!r.ok()) {
         reactor->Finish(ToGrpcStatus(r.status()));
         return;
       }
       FillJob(*fabric, r->job, true, response->mutable_job());
+      FitJobWithFlows(response->mutable_job(), budget);  // placed: the reply must fit
       response->set_event_sequence(r->event_sequence);
       reactor->Finish(grpc::Status::OK);
     });
@@ -183,10 +188,16 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
     const controller::JobPlacement* job = snapshot->placement.FindJob(request->id());
     if (job == nullptr) {
-      return FinishNow(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                             absl::StrCat("id: no job '", request->id(), "'")));
+      return FinishNow(
+          context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                absl::StrCat("id: no job '", CapEcho(request->id(), 256), "'")));
     }
     FillJob(*snapshot->fabric, *job, true, response->mutable_job());
+    absl::StatusOr<uint64_t> next =
+        PageJobFlows(response->mutable_job(), request->flow_offset(), request->flow_limit(),
+                     ReplyBudgetBytes(env_->limits));
+    if (!next.ok()) return FinishNow(context, ToGrpcStatus(next.status()));
+    response->set_next_flow_offset(*next);
     return FinishNow(context, grpc::Status::OK);
   }
 
@@ -196,9 +207,7 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
     grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/ListJobs");
     if (!auth.ok()) return FinishNow(context, auth);
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
-    for (const auto& [id, job] : snapshot->placement.jobs()) {
-      FillJob(*snapshot->fabric, job, request->include_flows(), response->add_jobs());
-    }
+    FillJobsPage(*snapshot, *request, ReplyBudgetBytes(env_->limits), response);
     return FinishNow(context, grpc::Status::OK);
   }
 
@@ -296,6 +305,14 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Even
       return;
     }
     next_sequence_ = from_sequence == 0 ? log_.last_sequence() + 1 : from_sequence;
+    if (from_sequence > log_.last_sequence() + 1) {  // a token this controller never issued
+      FinishFromConstructor(grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("from_sequence: ", from_sequence, " is ahead of the last event (",
+                       log_.last_sequence(), "); resume from at most ", log_.last_sequence() + 1,
+                       ", or 0 for new events only")));
+      return;
+    }
     if (from_sequence != 0 && from_sequence < log_.oldest_sequence()) {
       absl::StatusOr<std::vector<controller::Event>> probe = log_.ReadFrom(from_sequence, 1);
       if (!probe.ok()) {
@@ -486,6 +503,28 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
   return text.str();
 }
 
+// BuildAndStart says only that it failed: tell a taken port from bad TLS material by binding
+// the address ourselves.
+absl::Status DiagnoseStartFailure(const std::string& listen_address, bool has_tls) {
+  absl::StatusOr<std::pair<std::string, uint16_t>> split = SplitListenAddress(listen_address);
+  if (!split.ok()) return split.status();
+  std::string bind_error = TryBind(split->first, split->second);
+  if (!bind_error.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot bind ", listen_address, ": ", bind_error,
+                     bind_error.find("in use") != std::string::npos
+                         ? " (another pulse-controller, or another program, serves this port)"
+                         : ""));
+  }
+  if (has_tls) {
+    return absl::InvalidArgumentError(
+        "tls: the server did not start with tls.cert / tls.key: they must be a PEM certificate "
+        "(chain) and its matching PEM private key (tls.client_ca a PEM CA certificate)");
+  }
+  return absl::UnavailableError(
+      absl::StrCat("listen: the server did not start on ", listen_address));
+}
+
 }  // namespace
 
 struct ApiServer::Services {
@@ -526,6 +565,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
     return absl::InvalidArgumentError(
         "tls.cert: missing; give tls.cert and tls.key, or set insecure: true for plaintext");
   }
+  if (absl::StatusOr<std::pair<std::string, uint16_t>> split =
+          SplitListenAddress(options.listen_address);
+      !split.ok()) {
+    return split.status();
+  }
   if (options.limits.max_message_bytes < 1024) {
     return absl::InvalidArgumentError(absl::StrCat(
         "limits.max_message_bytes: must be at least 1024, got ", options.limits.max_message_bytes));
@@ -545,6 +589,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, credentials, &server->port_);
+  // gRPC sets SO_REUSEPORT by default: a second daemon would then share the port and split the
+  // clients between two states. The bind must be exclusive.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
   builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
   builder.RegisterService(&server->services_->topology);
@@ -553,15 +600,17 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   builder.RegisterService(&server->services_->events);
   builder.RegisterService(&server->services_->maintenance);
   for (grpc::Service* extra : options.extra_services) builder.RegisterService(extra);
-  if (options.rpc_latency_observer) {
+  {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
+    creators.push_back(MakeDecodeErrorInterceptor());
+    if (options.rpc_latency_observer) {
+      creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
+    }
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("listen: cannot bind '", options.listen_address, "'"));
+    return DiagnoseStartFailure(options.listen_address, has_tls);
   }
   Log(LogLevel::kInfo, "API listening on ", options.listen_address, " (port ", server->port_, ", ",
       has_tls ? (options.tls.client_ca_file.empty() ? "TLS" : "mutual TLS") : "PLAINTEXT",

@@ -34,20 +34,35 @@ absl::Status Channel::Start() {
 }
 
 void Channel::Accept() {
-  acceptor_.async_accept(
-      [this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
-        if (stopped_) return;
-        if (!ec) {
-          auto connection = std::make_shared<Connection>(std::move(socket), this, options_);
-          all_.insert(connection);
-          connection->Start();
-        } else if (ec == boost::asio::error::operation_aborted) {
-          return;
-        } else {
-          std::fprintf(stderr, "[openflow] accept: %s\n", ec.message().c_str());
-        }
-        Accept();
-      });
+  acceptor_.async_accept([this](const boost::system::error_code& ec,
+                                boost::asio::ip::tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec) {
+      auto connection = std::make_shared<Connection>(std::move(socket), this, options_);
+      size_t& from_peer = per_peer_[connection->peer_address()];
+      if (all_.size() >= options_.max_connections) {
+        CountRefusal(
+            kRefusedConnections, connection->peer(),
+            absl::StrCat(all_.size(), " connections open (cap ", options_.max_connections, ")"));
+        connection->Close("refused at accept");
+      } else if (from_peer >= options_.max_connections_per_peer) {
+        CountRefusal(kRefusedPeerConnections, connection->peer(),
+                     absl::StrCat(from_peer, " connections open from ", connection->peer_address(),
+                                  " (cap ", options_.max_connections_per_peer, ")"));
+        connection->Close("refused at accept");
+      } else {
+        ++from_peer;
+        all_.insert(connection);
+        connection->Start();
+      }
+      if (from_peer == 0) per_peer_.erase(connection->peer_address());
+    } else if (ec == boost::asio::error::operation_aborted) {
+      return;
+    } else {
+      std::fprintf(stderr, "[openflow] accept: %s\n", ec.message().c_str());
+    }
+    Accept();
+  });
 }
 
 void Channel::Stop() {
@@ -59,12 +74,52 @@ void Channel::Stop() {
   std::vector<ConnectionPtr> open(all_.begin(), all_.end());
   for (auto& c : open) c->Close("controller stopping");
   all_.clear();
+  per_peer_.clear();
+  claimed_.clear();
   ready_.clear();
 }
 
 ConnectionPtr Channel::Find(uint64_t dpid) const {
   auto it = ready_.find(dpid);
   return it == ready_.end() ? nullptr : it->second;
+}
+
+void Channel::CountRefusal(const std::string& kind, const std::string& peer,
+                           const std::string& why) {
+  ++refusals_[kind];
+  std::fprintf(stderr, "[openflow %s] refused (%s): %s\n", peer.c_str(), kind.c_str(), why.c_str());
+  if (handlers_.on_refused) handlers_.on_refused(kind, peer, why);
+}
+
+absl::Status Channel::Admit(const ConnectionPtr& connection) {
+  const uint64_t dpid = connection->dpid();
+  if (options_.dpid_allowed && !options_.dpid_allowed(dpid)) {
+    std::string why = absl::StrCat("datapath id ", dpid, " (0x", absl::Hex(dpid, absl::kZeroPad16),
+                                   ") is not a switch of the fabric intent");
+    connection->Refuse(kRefusedUnknownDpid, why, /*tell_peer=*/true);
+    return absl::PermissionDeniedError(why);
+  }
+  auto it = claimed_.find(dpid);
+  if (it != claimed_.end() && it->second != connection && !it->second->closed()) {
+    ConnectionPtr first = it->second;
+    auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(first->silent_for());
+    if (silent < options_.echo_timeout) {
+      std::string why = absl::StrCat(
+          "datapath id ", dpid, " is already connected from ", first->peer(), " (last heard ",
+          silent.count(), " ms ago; echo timeout ", options_.echo_timeout.count(), " ms)");
+      connection->Refuse(kRefusedDuplicateDpid, why, /*tell_peer=*/true);
+      return absl::AlreadyExistsError(why);
+    }
+    std::fprintf(stderr,
+                 "[openflow %s] datapath id %llu: session silent for %lld ms (echo timeout), "
+                 "replaced by %s\n",
+                 first->peer().c_str(), static_cast<unsigned long long>(dpid),
+                 static_cast<long long>(silent.count()), connection->peer().c_str());
+    claimed_[dpid] = connection;  // so closing the first one reports no on_lost
+    first->Close(absl::StrCat("echo timeout: replaced by a new session from ", connection->peer()));
+  }
+  claimed_[dpid] = connection;
+  return absl::OkStatus();
 }
 
 void Channel::OnReady(const ConnectionPtr& connection) {
@@ -77,7 +132,12 @@ void Channel::OnReady(const ConnectionPtr& connection) {
 }
 
 void Channel::OnClosed(const ConnectionPtr& connection, const std::string& reason) {
-  all_.erase(connection);
+  if (all_.erase(connection) > 0) {
+    auto peer = per_peer_.find(connection->peer_address());
+    if (peer != per_peer_.end() && --peer->second == 0) per_peer_.erase(peer);
+  }
+  auto claim = claimed_.find(connection->dpid());
+  if (claim != claimed_.end() && claim->second == connection) claimed_.erase(claim);
   auto it = ready_.find(connection->dpid());
   if (it == ready_.end() || it->second != connection) return;  // never ready, or replaced
   ready_.erase(it);

@@ -42,6 +42,29 @@ absl::Status MergeMultipart(MultipartReply* into, MultipartReply part) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
+    const std::string& cert_file, const std::string& key_file, const std::string& client_ca_file) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                       ec);
+  if (context->use_certificate_chain_file(cert_file, ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("tls.cert: '", cert_file, "': ", ec.message()));
+  }
+  if (context->use_private_key_file(key_file, ssl::context::pem, ec); ec) {
+    return absl::InvalidArgumentError(absl::StrCat("tls.key: '", key_file, "': ", ec.message()));
+  }
+  if (context->load_verify_file(client_ca_file, ec); ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.client_ca: '", client_ca_file, "': ", ec.message()));
+  }
+  context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  return context;
+}
+
 Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
                        const ChannelOptions& options)
     : socket_(std::move(socket)),
@@ -51,9 +74,14 @@ Connection::Connection(boost::asio::ip::tcp::socket socket, Channel* channel,
       keepalive_timer_(socket_.get_executor()) {
   boost::system::error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
-  peer_ = ec ? "unknown" : absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+  peer_address_ = ec ? "unknown" : endpoint.address().to_string();
+  peer_ = ec ? "unknown" : absl::StrCat(peer_address_, ":", endpoint.port());
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   last_rx_ = std::chrono::steady_clock::now();
+  if (options_.tls) {
+    tls_ = std::make_unique<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>>(socket_,
+                                                                                     *options_.tls);
+  }
 }
 
 Connection::~Connection() = default;
@@ -62,9 +90,26 @@ void Connection::Start() {
   auto self = shared_from_this();
   handshake_timer_.expires_after(options_.handshake_timeout);
   handshake_timer_.async_wait([self](const boost::system::error_code& ec) {
-    if (!ec && !self->ready() && !self->closed()) self->Close("handshake timeout");
+    if (ec || self->ready() || self->closed()) return;
+    if (self->state_ == State::kRefusing) return self->Close(self->close_reason_);
+    self->Refuse(kRefusedHandshakeTimeout,
+                 absl::StrCat("handshake not complete within ",
+                              self->options_.handshake_timeout.count(), " ms"));
   });
   ArmKeepalive();
+  if (!tls_) return SendHello();
+  // The handshake timer bounds the TLS handshake too.
+  tls_->async_handshake(
+      boost::asio::ssl::stream_base::server, [self](const boost::system::error_code& ec) {
+        if (self->closed()) return;
+        if (ec) {
+          return self->Refuse(kRefusedTlsHandshake, absl::StrCat("TLS handshake: ", ec.message()));
+        }
+        self->SendHello();
+      });
+}
+
+void Connection::SendHello() {
   absl::Status s = Send(MakeHello(NextXid()));
   if (!s.ok()) return Close(std::string(s.message()));
   ReadMore();
@@ -78,24 +123,45 @@ uint32_t Connection::NextXid() {
 
 void Connection::ReadMore() {
   auto self = shared_from_this();
-  socket_.async_read_some(
-      boost::asio::buffer(read_chunk_), [self](const boost::system::error_code& ec, size_t n) {
-        if (self->closed()) return;
-        if (ec) {
-          self->Close(ec == boost::asio::error::eof ? "closed by switch"
-                                                    : absl::StrCat("read: ", ec.message()));
-          return;
-        }
-        self->OnBytes(n);
-      });
+  auto on_read = [self](const boost::system::error_code& ec, size_t n) {
+    if (self->closed()) return;
+    if (ec) {
+      self->Close(ec == boost::asio::error::eof ? "closed by switch"
+                                                : absl::StrCat("read: ", ec.message()));
+      return;
+    }
+    self->OnBytes(n);
+  };
+  if (tls_) {
+    tls_->async_read_some(boost::asio::buffer(read_chunk_), std::move(on_read));
+  } else {
+    socket_.async_read_some(boost::asio::buffer(read_chunk_), std::move(on_read));
+  }
 }
 
 void Connection::OnBytes(size_t n) {
+  if (state_ == State::kRefusing) return;  // closing once the ERROR is out
   last_rx_ = std::chrono::steady_clock::now();
+  if (state_ != State::kReady) {
+    handshake_rx_bytes_ += n;
+    if (handshake_rx_bytes_ > options_.max_handshake_bytes) {
+      return Refuse(kRefusedHandshakeBytes,
+                    absl::StrCat("sent ", handshake_rx_bytes_, " bytes before its handshake ",
+                                 "completed (cap ", options_.max_handshake_bytes, ")"));
+    }
+  }
   read_buffer_.insert(read_buffer_.end(), read_chunk_.begin(), read_chunk_.begin() + n);
   size_t consumed = 0;
   while (!closed()) {
     absl::Span<const uint8_t> rest(read_buffer_.data() + consumed, read_buffer_.size() - consumed);
+    if (rest.size() >= 4) {  // the header's length field, checked before waiting for the body
+      size_t announced = static_cast<size_t>(rest[2]) << 8 | rest[3];
+      if (announced > options_.max_message_bytes) {
+        return Refuse(kRefusedMessageTooLarge,
+                      absl::StrCat("message of ", announced, " bytes (cap ",
+                                   options_.max_message_bytes, ")"));
+      }
+    }
     absl::StatusOr<size_t> len = NextMessageLength(rest);
     if (!len.ok()) return Close(absl::StrCat("framing: ", len.status().message()));
     if (*len == 0) break;
@@ -105,14 +171,22 @@ void Connection::OnBytes(size_t n) {
       if (absl::IsUnimplemented(message.status())) continue;  // a kind we do not model
       return Close(absl::StrCat("decode: ", message.status().message()));
     }
-    OnMessage(std::move(*message));
+    OnMessage(std::move(*message), *len);
   }
   if (closed()) return;
   read_buffer_.erase(read_buffer_.begin(), read_buffer_.begin() + consumed);
+  if (read_buffer_.size() > options_.max_buffered_bytes) {
+    return Refuse(kRefusedBufferedBytes,
+                  absl::StrCat(read_buffer_.size(), " bytes buffered undecoded (cap ",
+                               options_.max_buffered_bytes, ")"));
+  }
+  if (read_buffer_.capacity() > 4 * kReadChunkBytes && read_buffer_.size() < kReadChunkBytes) {
+    read_buffer_.shrink_to_fit();  // a burst's buffer is not kept for the session's life
+  }
   ReadMore();
 }
 
-void Connection::OnMessage(Message message) {
+void Connection::OnMessage(Message message, size_t wire_bytes) {
   if (state_ == State::kHello) {
     if (auto* hello = std::get_if<Hello>(&message.body)) return OnHello(*hello);
     return Close(absl::StrCat("expected HELLO, got ",
@@ -131,6 +205,16 @@ void Connection::OnMessage(Message message) {
     }
     if (auto* part = std::get_if<MultipartReply>(&message.body)) {
       Pending& p = it->second;
+      p.partial_bytes += wire_bytes;
+      if (p.partial_bytes > options_.max_multipart_reply_bytes) {
+        uint32_t xid = message.xid;
+        Complete(xid, absl::ResourceExhaustedError(
+                          absl::StrCat("switch ", peer_, ": multipart reply to xid ", xid, " over ",
+                                       options_.max_multipart_reply_bytes, " bytes")));
+        return Refuse(kRefusedMultipartTooLarge,
+                      absl::StrCat("multipart reply to xid ", xid, " over ",
+                                   options_.max_multipart_reply_bytes, " bytes"));
+      }
       if (p.partial.has_value()) {
         absl::Status merged = MergeMultipart(&*p.partial, std::move(*part));
         if (!merged.ok()) return Complete(message.xid, merged);
@@ -180,6 +264,9 @@ void Connection::OnFeatures(absl::StatusOr<Message> reply) {
   auto* features = std::get_if<FeaturesReply>(&reply->body);
   if (features == nullptr) return Close("FEATURES: reply is not a FEATURES_REPLY");
   features_ = *features;
+  if (channel_ != nullptr) {
+    if (absl::Status admitted = channel_->Admit(shared_from_this()); !admitted.ok()) return;
+  }
   state_ = State::kPortDesc;
   auto self = shared_from_this();
   Request(
@@ -272,15 +359,21 @@ void Connection::WriteMore() {
   }
   writing_ = true;
   auto self = shared_from_this();
-  boost::asio::async_write(socket_, boost::asio::buffer(write_queue_.front()),
-                           [self](const boost::system::error_code& ec, size_t) {
-                             self->writing_ = false;
-                             if (self->closed()) return;
-                             if (ec) return self->Close(absl::StrCat("write: ", ec.message()));
-                             self->queued_bytes_ -= self->write_queue_.front().size();
-                             self->write_queue_.pop_front();
-                             self->WriteMore();
-                           });
+  auto on_written = [self](const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
+    if (self->closed()) return;
+    if (ec) return self->Close(absl::StrCat("write: ", ec.message()));
+    self->queued_bytes_ -= self->write_queue_.front().size();
+    self->write_queue_.pop_front();
+    self->WriteMore();
+  };
+  if (tls_) {
+    boost::asio::async_write(*tls_, boost::asio::buffer(write_queue_.front()),
+                             std::move(on_written));
+  } else {
+    boost::asio::async_write(socket_, boost::asio::buffer(write_queue_.front()),
+                             std::move(on_written));
+  }
 }
 
 void Connection::ArmKeepalive() {
@@ -300,6 +393,25 @@ void Connection::ArmKeepalive() {
       (void)self->Send(Message{0, EchoRequest{}});
     self->ArmKeepalive();
   });
+}
+
+void Connection::Refuse(const char* kind, const std::string& why, bool tell_peer) {
+  if (closed()) return;
+  if (channel_ != nullptr) {
+    channel_->CountRefusal(kind, peer_, why);  // logs it
+  } else {
+    Log(peer_, absl::StrCat("refused (", kind, "): ", why));
+  }
+  if (!tell_peer) return Close(absl::StrCat("refused: ", why));
+  Error error;
+  error.type = kErrorTypeBadRequest;
+  error.code = kBadRequestEperm;
+  error.data.assign(why.begin(), why.end());
+  close_reason_ = absl::StrCat("refused: ", why);
+  if (!Send(Message{0, std::move(error)}).ok()) return;  // Send closed it (queue over cap)
+  close_after_flush_ = true;
+  state_ = State::kRefusing;  // the handshake timer still bounds the flush
+  if (!writing_) Close(close_reason_);
 }
 
 void Connection::Close(const std::string& reason) {

@@ -196,6 +196,7 @@ struct Hello {
 
 inline constexpr uint16_t kErrorTypeHelloFailed = 0;
 inline constexpr uint16_t kErrorTypeBadRequest = 1;
+inline constexpr uint16_t kBadRequestEperm = 5;  // OFPBRC_EPERM: permissions error
 inline constexpr uint16_t kErrorTypeExperimenter = 0xffff;
 
 // ERROR. For type 0xffff (experimenter) `code` is exp_type and `experimenter` is set.

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -98,6 +99,8 @@ struct OpenFlowDriver::Impl {
   // Counters (read from any thread).
   std::atomic<uint64_t> flow_mods_sent{0}, group_mods_sent{0}, barriers_confirmed{0},
       switch_errors{0}, arp_replies{0}, lldp_sent{0}, lldp_received{0}, connected_switches{0};
+  mutable std::mutex refusals_mu;
+  std::map<std::string, uint64_t> refusals;  // guarded by refusals_mu
 
   // ---- driver thread ----
 
@@ -371,6 +374,29 @@ absl::Status OpenFlowDriver::Start(FabricEventSink* sink) {
   channel_options.echo_interval = impl->options.echo_interval;
   channel_options.echo_timeout = impl->options.echo_timeout;
   channel_options.request_timeout = impl->options.request_timeout;
+  channel_options.handshake_timeout = impl->options.handshake_timeout;
+  channel_options.max_message_bytes = impl->options.max_message_bytes;
+  channel_options.max_buffered_bytes = impl->options.max_buffered_bytes;
+  channel_options.max_multipart_reply_bytes = impl->options.max_multipart_reply_bytes;
+  channel_options.max_handshake_bytes = impl->options.max_handshake_bytes;
+  channel_options.max_connections_per_peer = impl->options.max_connections_per_peer;
+  channel_options.max_connections = impl->options.max_connections;
+  if (!impl->options.tls_cert_file.empty() || !impl->options.tls_key_file.empty() ||
+      !impl->options.tls_client_ca_file.empty()) {
+    auto tls = of::MakeServerTlsContext(impl->options.tls_cert_file, impl->options.tls_key_file,
+                                        impl->options.tls_client_ca_file);
+    if (!tls.ok()) {
+      return absl::Status(tls.status().code(), absl::StrCat("openflow.", tls.status().message()));
+    }
+    channel_options.tls = *std::move(tls);
+  }
+  if (impl->options.allowed_dpids.has_value()) {
+    std::set<uint64_t> allowed(impl->options.allowed_dpids->begin(),
+                               impl->options.allowed_dpids->end());
+    channel_options.dpid_allowed = [allowed = std::move(allowed)](uint64_t dpid) {
+      return allowed.count(dpid) > 0;
+    };
+  }
   of::ChannelHandlers handlers;
   handlers.on_ready = [impl](const of::ConnectionPtr& c) { impl->OnReady(c); };
   handlers.on_lost = [impl](uint64_t dpid, const std::string& reason) {
@@ -378,6 +404,10 @@ absl::Status OpenFlowDriver::Start(FabricEventSink* sink) {
   };
   handlers.on_message = [impl](const of::ConnectionPtr& c, const of::Message& m) {
     impl->OnMessage(c, m);
+  };
+  handlers.on_refused = [impl](const std::string& kind, const std::string&, const std::string&) {
+    std::lock_guard<std::mutex> lock(impl->refusals_mu);
+    ++impl->refusals[kind];
   };
   impl->channel = std::make_unique<of::Channel>(impl->io, channel_options, std::move(handlers));
   if (absl::Status status = impl->channel->Start(); !status.ok()) {
@@ -451,6 +481,8 @@ OpenFlowDriverStats OpenFlowDriver::stats() const {
   s.lldp_sent = impl_->lldp_sent;
   s.lldp_received = impl_->lldp_received;
   s.connected_switches = impl_->connected_switches;
+  std::lock_guard<std::mutex> lock(impl_->refusals_mu);
+  s.refusals = impl_->refusals;
   return s;
 }
 

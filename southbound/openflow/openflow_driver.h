@@ -26,12 +26,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/optional.h"
 #include "southbound/driver.h"
 
 namespace pulse::southbound::openflow {
@@ -44,6 +46,23 @@ struct OpenFlowDriverOptions {
   std::chrono::milliseconds echo_interval{2000};
   std::chrono::milliseconds echo_timeout{6000};
   std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  // Datapath ids admitted (the fabric intent's switches): any other dpid is refused at the
+  // handshake; an empty list refuses every switch. Unset: every dpid is admitted (tests, benches;
+  // the daemon sets it unless its config says openflow.allow_unknown_dpids).
+  absl::optional<std::vector<uint64_t>> allowed_dpids;
+  // Caps on what one peer can make the driver hold (see ChannelOptions in connection.h).
+  size_t max_message_bytes = 65535;
+  size_t max_buffered_bytes = 256u << 10;
+  size_t max_multipart_reply_bytes = 32u << 20;
+  size_t max_handshake_bytes = 1u << 20;
+  size_t max_connections_per_peer = 256;
+  size_t max_connections = 4096;
+  // TLS with client certificates (Open vSwitch: ovs-vsctl set-ssl KEY CERT CA, then
+  // set-controller BR ssl:HOST:PORT): all three PEM files, or none for plain TCP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // Counters of what the driver did, for metrics and logs.
@@ -56,6 +75,8 @@ struct OpenFlowDriverStats {
   uint64_t lldp_sent = 0;
   uint64_t lldp_received = 0;
   uint64_t connected_switches = 0;
+  // Peers refused or cut by the listener, by kind (connection.h's kRefused* names).
+  std::map<std::string, uint64_t> refusals;
 };
 
 class OpenFlowDriver : public SwitchDriver {

@@ -85,7 +85,8 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
   --network host -d --name "$NAME" "$IMAGE" \
   --config /etc/pulse/pulse.yaml --listen "127.0.0.1:$PORT" >/dev/null ||
   fail "podman run failed"
-CTL=("$PULSECTL" --server "127.0.0.1:$PORT" --insecure --timeout 5s)
+NOAUTH=("$PULSECTL" --server "127.0.0.1:$PORT" --insecure --timeout 5s)
+CTL=("${NOAUTH[@]}")
 
 serving=0
 for _ in $(seq 1 60); do
@@ -99,6 +100,23 @@ for _ in $(seq 1 60); do
 done
 [ "$serving" = 1 ] || fail "the API on 127.0.0.1:$PORT did not become SERVING within 60 s"
 log "serving on 127.0.0.1:$PORT"
+
+# 4b. Secure by default: no open API. The first start created an owner-only admin token in the
+# state volume and logged where; calls without it are refused.
+if out=$("${NOAUTH[@]}" topology 2>&1); then
+  fail "the default image serves the API without a token"
+fi
+echo "$out" | grep -q UNAUTHENTICATED || fail "unauthenticated call not refused as such: $out"
+daemon_log=$("${PODMAN[@]}" logs "$NAME" 2>&1)
+echo "$daemon_log" | grep -q "created an admin token in /var/lib/pulse/state/tokens.yaml" ||
+  fail "the log does not say where the admin token is"
+mode=$("${PODMAN[@]}" exec "$NAME" stat -c '%a %U' /var/lib/pulse/state/tokens.yaml)
+[ "$mode" = "600 pulse" ] || fail "tokens file is '$mode', expected '600 pulse'"
+TOKEN=$("${PODMAN[@]}" exec "$NAME" cat /var/lib/pulse/state/tokens.yaml |
+  sed -n 's/.*token: "\([0-9a-f]*\)".*/\1/p')
+[ ${#TOKEN} = 64 ] || fail "no admin token found in the tokens file"
+CTL=("${NOAUTH[@]}" --token "$TOKEN")
+log "unauthenticated call refused; admin token created ($mode)"
 
 # 5. The host's pulsectl against the containerised daemon.
 topology=$("${CTL[@]}" topology) || fail "pulsectl topology failed"

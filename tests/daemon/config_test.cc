@@ -54,6 +54,33 @@ TEST(DaemonConfigTest, ParsesQosTelemetryOpenFlowAndListeners) {
   EXPECT_FALSE(config->telemetry.moves_enabled);
 }
 
+TEST(DaemonConfigTest, OpenFlowListenerLimitsAndAllowList) {
+  absl::StatusOr<DaemonConfig> config = ParseAndValidate("openflow: {listen: 127.0.0.1:6653}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->openflow.allow_unknown_dpids);  // unknown dpids refused by default
+  EXPECT_EQ(config->openflow.handshake_timeout_ms, 10000);
+  config = ParseAndValidate(
+      "openflow: {allow_unknown_dpids: true, handshake_timeout_ms: 2000,\n"
+      "           max_connections_per_peer: 8, max_multipart_reply_bytes: 1048576}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->openflow.allow_unknown_dpids);
+  EXPECT_EQ(config->openflow.handshake_timeout_ms, 2000);
+  EXPECT_EQ(config->openflow.max_connections_per_peer, 8);
+  EXPECT_EQ(config->openflow.max_multipart_reply_bytes, 1048576);
+  config = ParseAndValidate("openflow: {tls: {cert: of.pem, key: of.key, client_ca: ca.pem}}\n",
+                            "/etc/pulse");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->openflow.tls.client_ca_file, "/etc/pulse/ca.pem");
+  for (const char* bad :
+       {"openflow: {tls: {cert: of.pem, key: of.key}}\n",
+        "openflow: {max_connections_per_peer: 0}\n", "openflow: {handshake_timeout_ms: -5}\n",
+        "openflow: {allow_unknown_dpids: maybe}\n"}) {
+    absl::StatusOr<DaemonConfig> refused = ParseAndValidate(bad);
+    EXPECT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("openflow."), std::string::npos) << refused.status();
+  }
+}
+
 TEST(DaemonConfigTest, AbsentSectionsKeepTheDefaults) {
   absl::StatusOr<DaemonConfig> config = ParseAndValidate("");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -104,6 +131,8 @@ TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
       {"sflow_listen: ':x'\n", "sflow_listen"},
       {"web_listen: 8080\n", "web_listen"},
       {"openflow: {listen: 6653}\n", "openflow.listen"},
+      {"listen: 127.0.0.1:70000\n", "listen: bad port"},
+      {"create_admin_token: true\n", "create_admin_token: needs tokens_file"},
       {"openflow: {stats_interval_ms: -1}\n", "openflow.stats_interval_ms"},
       {"openflow: {probe_interval_ms: 99999999999}\n", "openflow.probe_interval_ms"},
       {"openflow: {port: 6653}\n", "openflow.port"},

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "northbound/qos_service.h"
+#include "pulse/v1/pulse.grpc.pb.h"
 #include "tests/northbound/test_fabric.h"
 
 namespace pulse::northbound {
@@ -73,6 +74,28 @@ TEST_F(PulsectlQosTest, AuditAndExport) {
   EXPECT_EQ(Run({"export", "--switch", "leaf-0"}, &out).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Run({"frobnicate"}, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A controller with QoS disabled serves no QosService: the CLI says so instead of printing
+// "UNIMPLEMENTED (12):" with an empty message.
+TEST(PulsectlQosDisabledTest, SaysQosIsDisabled) {
+  int port = 0;
+  pulse::v1::JobService::CallbackService jobs;  // some other service: gRPC needs one
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&jobs);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();  // no QosService
+  ASSERT_NE(server, nullptr);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  std::ostringstream out;
+  grpc::Status status = RunQosCommand(
+      channel, [](grpc::ClientContext*) {}, {"export", "--format", "sonic", "--switch", "leaf-0"},
+      false, out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "QoS is disabled"))
+      << status.error_message();
+  server->Shutdown();
 }
 
 }  // namespace

@@ -552,12 +552,9 @@ TEST_F(ApiTest, PlaceJobErrorsNameTheField) {
          f->set_dst("nope");
        },
        grpc::INVALID_ARGUMENT, "job.flows[0].dst"},
-      {"strict over capacity",
-       [](auto* j) {
-         j->set_rate_bps(150e9);
-         j->set_strict(true);
-       },
-       grpc::RESOURCE_EXHAUSTED, ""},
+      {"rate over the NIC line rate", [](auto* j) { j->set_rate_bps(150e9); },
+       grpc::INVALID_ARGUMENT, "job.rate_bps: 1.5e+11 bit/s exceeds the line rate"},
+
   };
   TearDown();
   ApiLimits limits;
@@ -582,6 +579,10 @@ TEST_F(ApiTest, PlaceJobErrorsNameTheField) {
   ASSERT_TRUE(Place(Ring("dup", {"server-0/gpu-0", "server-2/gpu-0"})).ok());
   EXPECT_EQ(Place(Ring("dup", {"server-1/gpu-0", "server-3/gpu-0"})).error_code(),
             grpc::ALREADY_EXISTS);
+  // Strict over capacity: line-rate flows onto NIC links "dup" already fills.
+  auto strict = Ring("strict", {"server-0/gpu-0", "server-2/gpu-0"}, 100e9);
+  strict.mutable_job()->set_strict(true);
+  EXPECT_EQ(Place(strict).error_code(), grpc::RESOURCE_EXHAUSTED);
 }
 
 TEST_F(ApiTest, GetAndDeleteErrors) {
@@ -884,6 +885,9 @@ TEST(ApiServerStartTest, RefusesPlaintextUnlessInsecure) {
   options = ApiServerOptions();
   options.insecure = true;
   options.listen_address = "256.1.1.1:99999";
+  server = ApiServer::Start(controller->get(), options);
+  EXPECT_NE(server.status().message().find("listen: bad port"), std::string::npos);
+  options.listen_address = "256.1.1.1:5000";
   server = ApiServer::Start(controller->get(), options);
   EXPECT_NE(server.status().message().find("listen: cannot bind"), std::string::npos);
 }

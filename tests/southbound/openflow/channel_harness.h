@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -83,6 +84,15 @@ class ChannelHarness {
   std::vector<Error> errors() {
     std::lock_guard<std::mutex> lock(mu_);
     return errors_;
+  }
+  // Refusals counted by the channel, by kind.
+  std::map<std::string, uint64_t> refusals() {
+    return RunOnIo([this] { return channel_->refusals(); });
+  }
+  uint64_t refused(const std::string& kind) {
+    auto all = refusals();
+    auto it = all.find(kind);
+    return it == all.end() ? 0 : it->second;
   }
   std::vector<std::pair<uint64_t, std::string>> lost() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -107,8 +107,9 @@ class FakeSwitch {
     }
   }
 
-  // Plays the switch side of the handshake; the port list is sent in `parts` multipart parts.
-  absl::Status Handshake(uint64_t dpid, int n_ports, int parts = 1) {
+  // Plays HELLO and FEATURES (claiming `dpid`); returns the controller's next message, which is
+  // the PORT_DESC request when the controller admits the dpid (an ERROR when it refuses it).
+  absl::StatusOr<Message> HelloAndFeatures(uint64_t dpid) {
     auto hello = ReceiveType<Hello>();
     if (!hello.ok()) return hello.status();
     auto s = Send(MakeHello(1));
@@ -120,8 +121,23 @@ class FakeSwitch {
     reply.n_tables = 254;
     s = Send(Message{features->xid, reply});
     if (!s.ok()) return s;
-    auto desc = ReceiveType<MultipartRequest>();
+    auto next = Receive();
+    if (next.ok() && std::holds_alternative<Error>(next->body)) {
+      auto* error = std::get_if<Error>(&next->body);
+      return absl::PermissionDeniedError(
+          absl::StrCat("ERROR type ", error->type, " code ", error->code, ": ",
+                       std::string(error->data.begin(), error->data.end())));
+    }
+    return next;
+  }
+
+  // Plays the switch side of the handshake; the port list is sent in `parts` multipart parts.
+  absl::Status Handshake(uint64_t dpid, int n_ports, int parts = 1) {
+    auto desc = HelloAndFeatures(dpid);
     if (!desc.ok()) return desc.status();
+    if (!std::holds_alternative<MultipartRequest>(desc->body))
+      return absl::InternalError("expected the PORT_DESC request");
+    absl::Status s;
     for (int part = 0; part < parts; ++part) {
       PortDescReply ports;
       for (int p = part + 1; p <= n_ports; p += parts) {
