@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/multipath_slots.h"
 #include "controller/addressing.h"
 
 namespace pulse::controller {
@@ -32,14 +33,86 @@ size_t HashBytes(const EcmpHashModel& model, const FiveTuple& t, uint8_t* out) {
   return n;
 }
 
+// Open vSwitch's 32-bit mixing steps (lib/hash.h, the portable branch).
+uint32_t Rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+uint32_t OvsHashAdd(uint32_t hash, uint32_t data) {
+  if (data != 0) {  // a zero word leaves the accumulator as it is before the rotation
+    data *= 0xcc9e2d51u;
+    data = Rotl(data, 15);
+    data *= 0x1b873593u;
+    hash ^= data;
+  }
+  hash = Rotl(hash, 13);
+  return hash * 5 + 0xe6546b64u;
+}
+
+uint32_t OvsHashFinish(uint32_t hash, uint32_t final_word) {
+  hash ^= final_word;
+  hash ^= hash >> 16;
+  hash *= 0x85ebca6bu;
+  hash ^= hash >> 13;
+  hash *= 0xc2b2ae35u;
+  hash ^= hash >> 16;
+  return hash;
+}
+
+uint32_t OvsHash2Words(uint32_t x, uint32_t y) {
+  return OvsHashFinish(OvsHashAdd(OvsHashAdd(x, 0), y), 8);
+}
+
+// A field kept in network byte order, as a little-endian host loads it from the packet.
+uint32_t WireWord32(uint32_t host_order) { return __builtin_bswap32(host_order); }
+uint16_t WireWord16(uint16_t host_order) { return __builtin_bswap16(host_order); }
+
+// The member an ovs-multipath group picks: HRW over the slot table of the members' weights.
+size_t OvsMultipathMember(const EcmpHashModel& model, const FiveTuple& tuple,
+                          const std::vector<uint32_t>& weights) {
+  std::vector<uint32_t> slots = SlotsForWeights(weights);
+  uint32_t total = 0;
+  for (uint32_t n : slots) total += n;
+  if (total == 0) return 0;
+  return MemberOfSlot(slots, OvsHrwLink(HashFiveTuple(model, tuple), total));
+}
+
 }  // namespace
+
+uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& t, uint32_t basis) {
+  uint32_t hash = basis;
+  hash = OvsHashAdd(hash, WireWord32(t.src_ip ^ t.dst_ip));
+  hash = OvsHashAdd(hash, t.proto);
+  // TCP (6), UDP (17) and SCTP (132) ports are hashed; IPv4 fragments are not modelled.
+  if (t.proto == 6 || t.proto == kUdpProto || t.proto == 132)
+    hash = OvsHashAdd(hash, WireWord16(static_cast<uint16_t>(t.src_port ^ t.dst_port)));
+  return OvsHashFinish(hash, basis);
+}
+
+uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links) {
+  uint32_t best_link = 0;
+  uint32_t best_weight = OvsHash2Words(hash, 0);
+  for (uint32_t link = 1; link < n_links; ++link) {
+    uint32_t weight = OvsHash2Words(hash, link);
+    if (weight > best_weight) {
+      best_link = link;
+      best_weight = weight;
+    }
+  }
+  return best_link;
+}
+
+bool HashesSourcePort(const EcmpHashModel& model) {
+  if (model.algorithm == HashAlgorithm::kOvsMultipath) return true;
+  return (model.fields & kHashSrcPort) != 0;
+}
 
 absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name) {
   if (name == "crc32") return HashAlgorithm::kCrc32;
   if (name == "crc16-ccitt") return HashAlgorithm::kCrc16Ccitt;
   if (name == "xor-fold") return HashAlgorithm::kXorFold;
-  return absl::InvalidArgumentError(absl::StrCat("unknown ECMP hash algorithm '", name,
-                                                 "' (expected crc32, crc16-ccitt or xor-fold)"));
+  if (name == "ovs-multipath") return HashAlgorithm::kOvsMultipath;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ECMP hash algorithm '", name,
+                   "' (expected crc32, crc16-ccitt, xor-fold or ovs-multipath)"));
 }
 
 absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
@@ -50,6 +123,8 @@ absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
       return "crc16-ccitt";
     case HashAlgorithm::kXorFold:
       return "xor-fold";
+    case HashAlgorithm::kOvsMultipath:
+      return "ovs-multipath";
   }
   return "crc32";
 }
@@ -94,18 +169,27 @@ uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& t) {
       if (model.fields & kHashDstPort) h ^= t.dst_port;
       return (h >> 16) ^ (h & 0xFFFFu);
     }
+    case HashAlgorithm::kOvsMultipath:
+      return OvsSymmetricL3L4UdpHash(t, model.seed);
   }
   return 0;
 }
 
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {
   if (n_members == 0) return 0;
+  if (model.algorithm == HashAlgorithm::kOvsMultipath)
+    return OvsMultipathMember(model, tuple, std::vector<uint32_t>(n_members, 1));
   return HashFiveTuple(model, tuple) % n_members;
 }
 
 size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
                             const std::vector<EcmpMember>& members) {
   if (members.empty()) return 0;
+  if (model.algorithm == HashAlgorithm::kOvsMultipath) {
+    std::vector<uint32_t> weights;
+    for (const EcmpMember& m : members) weights.push_back(m.weight);
+    return OvsMultipathMember(model, tuple, weights);
+  }
   uint64_t total = 0;
   for (const EcmpMember& m : members) total += m.weight;
   if (total == 0) return SelectMember(model, tuple, members.size());
