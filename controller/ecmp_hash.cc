@@ -1,7 +1,10 @@
 #include "controller/ecmp_hash.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/multipath_slots.h"
@@ -103,6 +106,72 @@ uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links) {
 bool HashesSourcePort(const EcmpHashModel& model) {
   if (model.algorithm == HashAlgorithm::kOvsMultipath) return true;
   return (model.fields & kHashSrcPort) != 0;
+}
+
+namespace {
+
+absl::StatusOr<EcmpHashModel> ModelFromSpec(const topology::EcmpHashSpec& spec) {
+  auto error = [&](absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(spec.where, ": ", problem));
+  };
+  absl::StatusOr<HashAlgorithm> algorithm = ParseHashAlgorithm(spec.algorithm);
+  if (!algorithm.ok()) return error(algorithm.status().message());
+  EcmpHashModel model{*algorithm, spec.seed, kHashAllFields};
+  if (spec.fields.empty()) return model;
+  if (*algorithm == HashAlgorithm::kOvsMultipath)
+    return error("ovs-multipath hashes a fixed set of fields (symmetric_l3l4+udp); omit fields");
+  static constexpr std::pair<const char*, HashField> kNames[] = {{"src_ip", kHashSrcIp},
+                                                                 {"dst_ip", kHashDstIp},
+                                                                 {"proto", kHashProto},
+                                                                 {"src_port", kHashSrcPort},
+                                                                 {"dst_port", kHashDstPort}};
+  model.fields = 0;
+  for (const std::string& name : spec.fields) {
+    bool known = false;
+    for (const auto& [text, bit] : kNames) {
+      if (name == text) {
+        model.fields |= bit;
+        known = true;
+      }
+    }
+    if (!known)
+      return error(absl::StrCat("unknown hash field '", name,
+                                "' (expected src_ip, dst_ip, proto, src_port, dst_port)"));
+  }
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
+                                                const topology::EcmpHashIntent& intent) {
+  HashModels models;
+  models.default_model = EcmpHashModel{HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  if (intent.fabric_default) {
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(*intent.fabric_default);
+    if (!model.ok()) return model.status();
+    models.default_model = *model;
+  }
+  std::map<std::string, EcmpHashModel> by_role;
+  for (const auto& [role, spec] : intent.by_role) {
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(spec);
+    if (!model.ok()) return model.status();
+    by_role[role] = *model;
+  }
+  for (NodeId sw : fabric.switches()) {
+    auto it = by_role.find(std::string(topology::SwitchRoleName(fabric.node(sw).role)));
+    if (it != by_role.end()) models.per_switch[sw] = it->second;
+  }
+  for (const auto& [name, spec] : intent.by_switch) {
+    absl::StatusOr<NodeId> sw = fabric.FindNode(name);
+    if (!sw.ok() || !fabric.node(*sw).is_switch())
+      return absl::InvalidArgumentError(
+          absl::StrCat(spec.where, ": no switch named '", name, "' in the fabric"));
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(spec);
+    if (!model.ok()) return model.status();
+    models.per_switch[*sw] = *model;
+  }
+  return models;
 }
 
 absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name) {

@@ -40,6 +40,7 @@
 #include "controller/ecmp_groups.h"
 #include "controller/paths.h"
 #include "topology/fabric.h"
+#include "topology/intent.h"
 
 namespace pulse::controller {
 
@@ -84,6 +85,13 @@ struct HashModels {
     return it == per_switch.end() ? default_model : it->second;
   }
 };
+
+// The models the intent's ecmp_hash section states (topology/intent.h): per switch, else per
+// role, else the intent's default, else ovs-multipath with basis 0 (what Pulse itself programs
+// on Open vSwitch). Errors (InvalidArgument, quoting the entry's file:line): an unknown
+// algorithm, field or switch name, fields given for ovs-multipath (its hash is fixed).
+absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
+                                                const topology::EcmpHashIntent& intent);
 
 // The raw checksums, exposed for known-answer tests.
 uint32_t Crc32(const uint8_t* data, size_t size, uint32_t seed = 0);

@@ -112,10 +112,13 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   }
 
   // Pins for placed flows. jobs() is ordered by id, so when two jobs pin the same flow the
-  // first id wins deterministically.
+  // first id wins deterministically. A steered flow needs no rule: its UDP source port makes
+  // the ECMP hash follow its path; only a steered flow left without a port (a move found none)
+  // is pinned.
   absl::flat_hash_set<std::pair<size_t, PinKey>> pinned;
   for (const auto& [job_id, job] : placement.jobs()) {
     for (const PlacedFlow& flow : job.flows) {
+      if (job.enforcement == Enforcement::kSteer && flow.udp_src_port != 0) continue;
       southbound::RuleMatch match = PinMatch(fabric, flow);
       PinKey key{*match.ipv4_src, *match.ipv4_dst, match.ip_proto.value_or(0),
                  match.udp_src.value_or(0)};
