@@ -117,6 +117,9 @@ absl::StatusOr<EcmpHashModel> ModelFromSpec(const topology::EcmpHashSpec& spec) 
   absl::StatusOr<HashAlgorithm> algorithm = ParseHashAlgorithm(spec.algorithm);
   if (!algorithm.ok()) return error(algorithm.status().message());
   EcmpHashModel model{*algorithm, spec.seed, kHashAllFields};
+  if (*algorithm == HashAlgorithm::kOvsMultipath && spec.seed > 0xffff)
+    return error(absl::StrCat("ovs-multipath seed is the 16-bit multipath basis: 0..65535, got ",
+                              spec.seed));
   if (spec.fields.empty()) return model;
   if (*algorithm == HashAlgorithm::kOvsMultipath)
     return error("ovs-multipath hashes a fixed set of fields (symmetric_l3l4+udp); omit fields");
@@ -151,6 +154,15 @@ absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
     absl::StatusOr<EcmpHashModel> model = ModelFromSpec(*intent.fabric_default);
     if (!model.ok()) return model.status();
     models.default_model = *model;
+  } else {
+    // What Pulse programs on Open vSwitch: the basis is the switch's tier, so a 3-tier fabric's
+    // tiers do not hash alike (alike, a leaf's and an aggregation switch's choices would be
+    // the same function of the flow, and half the paths could not be steered to).
+    for (NodeId sw : fabric.switches()) {
+      models.per_switch[sw] =
+          EcmpHashModel{HashAlgorithm::kOvsMultipath, static_cast<uint32_t>(fabric.node(sw).level),
+                        kHashAllFields};
+    }
   }
   std::map<std::string, EcmpHashModel> by_role;
   for (const auto& [role, spec] : intent.by_role) {

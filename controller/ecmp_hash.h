@@ -87,8 +87,8 @@ struct HashModels {
 };
 
 // The models the intent's ecmp_hash section states (topology/intent.h): per switch, else per
-// role, else the intent's default, else ovs-multipath with basis 0 (what Pulse itself programs
-// on Open vSwitch). Errors (InvalidArgument, quoting the entry's file:line): an unknown
+// role, else the intent's default, else ovs-multipath with the switch's level as basis (what
+// Pulse itself programs on Open vSwitch; tiers seeded apart do not polarise). Errors (InvalidArgument, quoting the entry's file:line): an unknown
 // algorithm, field or switch name, fields given for ovs-multipath (its hash is fixed).
 absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
                                                 const topology::EcmpHashIntent& intent);

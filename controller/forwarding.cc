@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "controller/addressing.h"
+#include "controller/ecmp_hash.h"
 
 namespace pulse::controller {
 namespace {
@@ -102,6 +103,13 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
       ForwardingGroup g;
       g.id = GroupIdForLeaf(fabric, leaf);
       g.kind = southbound::GroupKind::kSelect;
+      // The switch hashes with the seed its model says (Open vSwitch: the multipath basis), so
+      // the UDP source ports steering chose hold on the switch.
+      if (const HashModels* models = placement.hash_models(); models != nullptr) {
+        const EcmpHashModel& model = models->For(sw);
+        if (model.algorithm == HashAlgorithm::kOvsMultipath)
+          g.hash_basis = static_cast<uint16_t>(model.seed);
+      }
       for (const EcmpMember& m : group->members) {
         g.buckets.push_back(southbound::GroupBucket{
             static_cast<uint16_t>(std::min<uint32_t>(m.weight, 0xffff)),

@@ -787,8 +787,23 @@ absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
 }
 
 std::vector<PortChange> Placement::TakePortChanges() {
+  // One entry per flow: its port before the first change and after the last (a flow re-steered
+  // in passing, e.g. when its group shrank before it moved, may have changed twice).
   std::vector<PortChange> out;
-  out.swap(port_changes_);
+  std::map<std::pair<std::string, size_t>, size_t> index;
+  for (PortChange& change : port_changes_) {
+    auto [it, added] = index.emplace(std::make_pair(change.job_id, change.flow_index), out.size());
+    if (added) {
+      out.push_back(std::move(change));
+    } else {
+      out[it->second].new_udp_src_port = change.new_udp_src_port;
+    }
+  }
+  port_changes_.clear();
+  out.erase(
+      std::remove_if(out.begin(), out.end(),
+                     [](const PortChange& c) { return c.old_udp_src_port == c.new_udp_src_port; }),
+      out.end());
   return out;
 }
 

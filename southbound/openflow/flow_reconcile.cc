@@ -237,6 +237,7 @@ absl::StatusOr<OpenFlowState> TranslateForwarding(const SwitchForwarding& desire
         of::NxMultipathAction multipath;
         multipath.fields = 3;     // symmetric_l3l4+udp: RoCEv2 source ports spread
         multipath.algorithm = 2;  // hrw: few flows move when a bucket set changes
+        multipath.basis = it->second->hash_basis;
         multipath.n_links = select_slots[g];
         multipath.ofs = 0;
         multipath.n_bits = 16;

@@ -67,11 +67,13 @@ class NullSink : public FabricEventSink {
   std::promise<void> connected_;
 };
 
-// One select group of the test bridge: its id, destination prefix and weighted uplinks.
+// One select group of the test bridge: its id, destination prefix, weighted uplinks and the
+// hash basis (the model's seed).
 struct TestGroup {
   uint32_t id;
   uint32_t prefix;  // /16
   std::vector<std::pair<PortNo, uint16_t>> ports_and_weights;
+  uint16_t basis = 0;
 };
 
 const std::vector<TestGroup>& Groups() {
@@ -80,6 +82,8 @@ const std::vector<TestGroup>& Groups() {
       {2, 0x0a080000, {{1, 2}, {2, 1}, {3, 1}}},          // 400G + 2 x 200G
       {3, 0x0a070000, {{2, 1}, {4, 1}}},                  // 2 of 4 uplinks (one failed)
       {4, 0x0a060000, {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1}, {8, 1}}},
+      {5, 0x0a050000, {{1, 1}, {2, 1}, {3, 1}, {4, 1}}, 2},  // a spine's basis
+      {6, 0x0a040000, {{5, 1}, {6, 1}, {7, 1}}, 0xbeef},     // any 16-bit basis
   };
   return *groups;
 }
@@ -88,7 +92,7 @@ SwitchForwarding Forwarding() {
   SwitchForwarding f;
   f.dpid = kDpid;
   for (const TestGroup& g : Groups()) {
-    ForwardingGroup group{g.id, GroupKind::kSelect, {}};
+    ForwardingGroup group{g.id, GroupKind::kSelect, {}, g.basis};
     for (auto [port, weight] : g.ports_and_weights) group.buckets.push_back({weight, port, port});
     f.groups.push_back(group);
     ForwardingRule rule;
@@ -176,7 +180,6 @@ TEST_F(OvsHashModelTest, ModelAgreesWithOfprotoTrace) {
     ASSERT_TRUE(absl::SimpleAtoi(env, &samples) && samples > 0) << env;
   }
   std::mt19937_64 rng(20261203);
-  EcmpHashModel model{HashAlgorithm::kOvsMultipath, 0, controller::kHashAllFields};
   int agree = 0;
   std::map<PortNo, int> egress_seen;
   for (int i = 0; i < samples; ++i) {
@@ -192,6 +195,7 @@ TEST_F(OvsHashModelTest, ModelAgreesWithOfprotoTrace) {
       m.weight = weight;
       members.push_back(m);
     }
+    EcmpHashModel model{HashAlgorithm::kOvsMultipath, group.basis, controller::kHashAllFields};
     PortNo expected =
         group.ports_and_weights[controller::SelectWeightedMember(model, tuple, members)].first;
 
