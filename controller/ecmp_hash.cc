@@ -68,16 +68,6 @@ uint32_t OvsHash2Words(uint32_t x, uint32_t y) {
 uint32_t WireWord32(uint32_t host_order) { return __builtin_bswap32(host_order); }
 uint16_t WireWord16(uint16_t host_order) { return __builtin_bswap16(host_order); }
 
-// The member an ovs-multipath group picks: HRW over the slot table of the members' weights.
-size_t OvsMultipathMember(const EcmpHashModel& model, const FiveTuple& tuple,
-                          const std::vector<uint32_t>& weights) {
-  std::vector<uint32_t> slots = SlotsForWeights(weights);
-  uint32_t total = 0;
-  for (uint32_t n : slots) total += n;
-  if (total == 0) return 0;
-  return MemberOfSlot(slots, OvsHrwLink(HashFiveTuple(model, tuple), total));
-}
-
 }  // namespace
 
 uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& t, uint32_t basis) {
@@ -256,30 +246,58 @@ uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& t) {
   return 0;
 }
 
+EcmpSelector::EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMember>& members)
+    : model_(model) {
+  std::vector<uint32_t> weights;
+  for (const EcmpMember& m : members) weights.push_back(m.weight);
+  if (model.algorithm == HashAlgorithm::kOvsMultipath) {
+    weights = SlotsForWeights(weights);
+  } else if (std::all_of(weights.begin(), weights.end(), [](uint32_t w) { return w == 0; })) {
+    std::fill(weights.begin(), weights.end(), 1);
+  }
+  for (size_t i = 0; i < weights.size(); ++i) slot_owner_.insert(slot_owner_.end(), weights[i], i);
+}
+
+size_t EcmpSelector::Select(const FiveTuple& tuple) const {
+  if (slot_owner_.empty()) return 0;
+  const uint32_t hash = HashFiveTuple(model_, tuple);
+  if (model_.algorithm == HashAlgorithm::kOvsMultipath)
+    return slot_owner_[OvsHrwLink(hash, static_cast<uint32_t>(slot_owner_.size()))];
+  return slot_owner_[hash % slot_owner_.size()];
+}
+
+bool EcmpSelector::Selects(const FiveTuple& tuple, size_t wanted) const {
+  if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty())
+    return Select(tuple) == wanted;
+  const uint32_t hash = HashFiveTuple(model_, tuple);
+  // HRW keeps the first slot with the highest weight: the wanted member's best slot must beat
+  // every slot before it and not lose to any slot after it.
+  uint32_t best = 0, best_slot = 0;
+  bool any = false;
+  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
+    if (slot_owner_[s] != wanted) continue;
+    uint32_t w = OvsHash2Words(hash, s);
+    if (!any || w > best) best = w, best_slot = s, any = true;
+  }
+  if (!any) return false;
+  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
+    if (slot_owner_[s] == wanted) continue;
+    uint32_t w = OvsHash2Words(hash, s);
+    if (w > best || (w == best && s < best_slot)) return false;
+  }
+  return true;
+}
+
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {
   if (n_members == 0) return 0;
-  if (model.algorithm == HashAlgorithm::kOvsMultipath)
-    return OvsMultipathMember(model, tuple, std::vector<uint32_t>(n_members, 1));
-  return HashFiveTuple(model, tuple) % n_members;
+  std::vector<EcmpMember> members(n_members);
+  return EcmpSelector(model, members).Select(tuple);
 }
 
 size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
                             const std::vector<EcmpMember>& members) {
   if (members.empty()) return 0;
-  if (model.algorithm == HashAlgorithm::kOvsMultipath) {
-    std::vector<uint32_t> weights;
-    for (const EcmpMember& m : members) weights.push_back(m.weight);
-    return OvsMultipathMember(model, tuple, weights);
-  }
-  uint64_t total = 0;
-  for (const EcmpMember& m : members) total += m.weight;
-  if (total == 0) return SelectMember(model, tuple, members.size());
-  uint64_t slot = HashFiveTuple(model, tuple) % total;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (slot < members[i].weight) return i;
-    slot -= members[i].weight;
-  }
-  return members.size() - 1;
+  return EcmpSelector(model, members).Select(tuple);
 }
 
 absl::StatusOr<FiveTuple> RoceTuple(const Fabric& fabric, NodeId src_nic, NodeId dst_nic,

@@ -88,8 +88,9 @@ struct HashModels {
 
 // The models the intent's ecmp_hash section states (topology/intent.h): per switch, else per
 // role, else the intent's default, else ovs-multipath with the switch's level as basis (what
-// Pulse itself programs on Open vSwitch; tiers seeded apart do not polarise). Errors (InvalidArgument, quoting the entry's file:line): an unknown
-// algorithm, field or switch name, fields given for ovs-multipath (its hash is fixed).
+// Pulse itself programs on Open vSwitch; tiers seeded apart do not polarise). Errors
+// (InvalidArgument, quoting the entry's file:line): an unknown algorithm, field or switch name,
+// fields given for ovs-multipath (its hash is fixed).
 absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
                                                 const topology::EcmpHashIntent& intent);
 
@@ -109,6 +110,23 @@ size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n
 // The member a weighted group picks (index into `members`); 0 if empty.
 size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
                             const std::vector<EcmpMember>& members);
+
+// One switch's choice among a group's members, prepared once (the slot table built) so that a
+// port search can ask about many 5-tuples without allocating. Same answers as
+// SelectWeightedMember.
+class EcmpSelector {
+ public:
+  EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMember>& members);
+  // The member the switch picks for `tuple`.
+  size_t Select(const FiveTuple& tuple) const;
+  // Whether the switch picks member `wanted`. For ovs-multipath it stops at the first slot that
+  // outbids the wanted member's best slot: a few hashes instead of one per slot.
+  bool Selects(const FiveTuple& tuple, size_t wanted) const;
+
+ private:
+  EcmpHashModel model_;
+  std::vector<uint32_t> slot_owner_;  // member owning each slot
+};
 
 // The 5-tuple of a RoCEv2 flow between two NICs (addresses from addressing.h).
 absl::StatusOr<FiveTuple> RoceTuple(const Fabric& fabric, NodeId src_nic, NodeId dst_nic,

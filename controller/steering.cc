@@ -23,8 +23,7 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
   }
   // Each hashed hop: the switch's model, its members, and the bucket that must be chosen.
   struct Constraint {
-    const EcmpHashModel* model;
-    std::vector<EcmpMember> members;
+    EcmpSelector selector;
     size_t wanted;
   };
   std::vector<Constraint> constraints;
@@ -48,7 +47,7 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
             "steering: switch '", f.node(sw).name, "' hashes without the UDP source port (",
             HashAlgorithmName(model.algorithm), "), so no source port can choose its uplink"));
       }
-      constraints.push_back({&model, *std::move(members), wanted});
+      constraints.push_back({EcmpSelector(model, *members), wanted});
     }
   }
   auto tuple = RoceTuple(f, src, dst, 0);
@@ -56,7 +55,7 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
   auto steers = [&](uint32_t port) {
     tuple->src_port = static_cast<uint16_t>(port);
     for (const Constraint& c : constraints) {
-      if (SelectWeightedMember(*c.model, *tuple, c.members) != c.wanted) return false;
+      if (!c.selector.Selects(*tuple, c.wanted)) return false;
     }
     return true;
   };
