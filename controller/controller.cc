@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
+#include "controller/addressing.h"
 #include "controller/log.h"
 #include "controller/placement_record.h"
 #include "pulse/v1/pulse.pb.h"
@@ -77,6 +78,10 @@ void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out) {
   out->set_traffic_class(spec.traffic_class);
   out->set_strict(spec.strict);
   out->set_max_subflows(spec.max_subflows);
+  out->set_enforcement(spec.enforcement == Enforcement::kSteer ? pulse::v1::ENFORCEMENT_STEER
+                       : spec.enforcement == Enforcement::kPin
+                           ? pulse::v1::ENFORCEMENT_PIN
+                           : pulse::v1::ENFORCEMENT_UNSPECIFIED);
 }
 
 absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto) {
@@ -114,6 +119,20 @@ absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto) {
   }
   spec.strict = proto.strict();
   spec.max_subflows = proto.max_subflows() == 0 ? 1 : proto.max_subflows();
+  switch (proto.enforcement()) {
+    case pulse::v1::ENFORCEMENT_UNSPECIFIED:
+      spec.enforcement = Enforcement::kDefault;
+      break;
+    case pulse::v1::ENFORCEMENT_PIN:
+      spec.enforcement = Enforcement::kPin;
+      break;
+    case pulse::v1::ENFORCEMENT_STEER:
+      spec.enforcement = Enforcement::kSteer;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("job.enforcement: unknown value ", proto.enforcement()));
+  }
   return spec;
 }
 
@@ -123,12 +142,19 @@ Controller::Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions o
     : fabric_(std::move(fabric)),
       options_(options),
       events_(options.event_ring_size),
-      state_(std::make_shared<ControllerSnapshot>(fabric_)),
+      state_(NewState()),
       work_(boost::asio::make_work_guard(io_)) {
   state_->link_up.assign(fabric_->links().size(), true);
   state_->switch_connected.assign(fabric_->nodes().size(), false);
   state_->switch_drained.assign(fabric_->nodes().size(), false);
   published_ = std::make_shared<const ControllerSnapshot>(*state_);
+}
+
+std::shared_ptr<ControllerSnapshot> Controller::NewState() const {
+  auto state = std::make_shared<ControllerSnapshot>(fabric_, options_.placement);
+  if (options_.hash_models)
+    state->placement.EnableSteering(*options_.hash_models, options_.steering);
+  return state;
 }
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(std::shared_ptr<const Fabric> fabric,
@@ -358,6 +384,23 @@ bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>*
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
   std::map<std::string, int> per_job;
   for (const auto& move : moves) ++per_job[move.job_id];
+  // Steered flows whose UDP source port changed, moved or not: their hosts must follow.
+  std::map<std::string, std::vector<FlowPortChange>> port_changes;
+  for (const PortChange& change : state_->placement.TakePortChanges()) {
+    const JobPlacement* placed = state_->placement.FindJob(change.job_id);
+    if (placed == nullptr || change.flow_index >= placed->flows.size()) continue;
+    const PlacedFlow& flow = placed->flows[change.flow_index];
+    FlowPortChange out;
+    out.flow_index = change.flow_index;
+    out.src = fabric_->node(flow.src).name;
+    out.dst = fabric_->node(flow.dst).name;
+    out.src_ip = NicAddress(*fabric_, flow.src).value_or(0);
+    out.dst_ip = NicAddress(*fabric_, flow.dst).value_or(0);
+    out.old_udp_src_port = change.old_udp_src_port;
+    out.new_udp_src_port = change.new_udp_src_port;
+    port_changes[change.job_id].push_back(std::move(out));
+    per_job.emplace(change.job_id, 0);
+  }
   // Moved flows are what a restart must reinstall.
   WriteBatch batch;
   for (const auto& [job, count] : per_job) {
@@ -369,7 +412,13 @@ void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::str
     Log(LogLevel::kError, "persisting moved flows (", reason, "): ", status.message());
   }
   for (const auto& [job, count] : per_job) {
-    events_.Append(EventType::kJobMoved, job, absl::StrCat(count, " flows moved: ", reason), count);
+    auto changes = port_changes.find(job);
+    std::vector<FlowPortChange> job_changes;
+    if (changes != port_changes.end()) job_changes = std::move(changes->second);
+    std::string detail = absl::StrCat(count, " flows moved: ", reason);
+    if (!job_changes.empty())
+      absl::StrAppend(&detail, "; ", job_changes.size(), " UDP source ports changed");
+    events_.Append(EventType::kJobMoved, job, std::move(detail), count, std::move(job_changes));
   }
 }
 
@@ -591,7 +640,7 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
     std::shared_ptr<ControllerSnapshot> last_good = state_;
     const int64_t last_good_revision = store_revision_;
     const uint64_t last_good_reserved = event_seq_reserved_;
-    auto fresh = std::make_shared<ControllerSnapshot>(fabric_);
+    auto fresh = NewState();
     fresh->link_up = state_->link_up;
     fresh->switch_connected = state_->switch_connected;
     fresh->switch_drained.assign(fabric_->nodes().size(), false);

@@ -25,6 +25,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,7 +47,8 @@ namespace pulse::controller {
 
 // An immutable view of the controller state at one moment. Never changes once published.
 struct ControllerSnapshot {
-  explicit ControllerSnapshot(std::shared_ptr<const Fabric> f) : fabric(f), placement(f) {}
+  explicit ControllerSnapshot(std::shared_ptr<const Fabric> f, PlacementOptions options = {})
+      : fabric(f), placement(f, options) {}
 
   std::shared_ptr<const Fabric> fabric;
   // Jobs, their flows, planned link loads, and which links are usable (up and not drained).
@@ -67,6 +69,13 @@ struct ControllerOptions {
   // Cluster mode (controller/replica.h): asked before every store write; non-OK (e.g. Unavailable
   // "follower; the leader is ...") refuses the request with that status. Empty: always write.
   std::function<absl::Status()> write_gate;
+  // Placement defaults: Enforcement::kPin or kSteer for jobs that do not choose.
+  PlacementOptions placement;
+  // The switches' ECMP hash models (controller/ecmp_hash.h HashModelsFromIntent). Set: flows of
+  // steered jobs get UDP source ports; unset: steered jobs are refused.
+  std::optional<HashModels> hash_models;
+  // Range of UDP source ports steering may assign.
+  SteeringOptions steering;
 };
 
 struct PlaceJobResult {
@@ -180,6 +189,8 @@ class Controller {
  private:
   Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions options);
   absl::Status Restore();
+  // An empty state with the configured placement options (and steering).
+  std::shared_ptr<ControllerSnapshot> NewState() const;
   void Publish(bool forwarding_changed);
   // Brings a link's usability in Placement in line with physical state and drains; adds the
   // moves made to `moves` and returns false if it changed nothing.

@@ -1,9 +1,13 @@
 #include "controller/ecmp_hash.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/multipath_slots.h"
 #include "controller/addressing.h"
 
 namespace pulse::controller {
@@ -32,14 +36,154 @@ size_t HashBytes(const EcmpHashModel& model, const FiveTuple& t, uint8_t* out) {
   return n;
 }
 
+// Open vSwitch's 32-bit mixing steps (lib/hash.h, the portable branch).
+uint32_t Rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+uint32_t OvsHashAdd(uint32_t hash, uint32_t data) {
+  if (data != 0) {  // a zero word leaves the accumulator as it is before the rotation
+    data *= 0xcc9e2d51u;
+    data = Rotl(data, 15);
+    data *= 0x1b873593u;
+    hash ^= data;
+  }
+  hash = Rotl(hash, 13);
+  return hash * 5 + 0xe6546b64u;
+}
+
+uint32_t OvsHashFinish(uint32_t hash, uint32_t final_word) {
+  hash ^= final_word;
+  hash ^= hash >> 16;
+  hash *= 0x85ebca6bu;
+  hash ^= hash >> 13;
+  hash *= 0xc2b2ae35u;
+  hash ^= hash >> 16;
+  return hash;
+}
+
+uint32_t OvsHash2Words(uint32_t x, uint32_t y) {
+  return OvsHashFinish(OvsHashAdd(OvsHashAdd(x, 0), y), 8);
+}
+
+// A field kept in network byte order, as a little-endian host loads it from the packet.
+uint32_t WireWord32(uint32_t host_order) { return __builtin_bswap32(host_order); }
+uint16_t WireWord16(uint16_t host_order) { return __builtin_bswap16(host_order); }
+
 }  // namespace
+
+uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& t, uint32_t basis) {
+  uint32_t hash = basis;
+  hash = OvsHashAdd(hash, WireWord32(t.src_ip ^ t.dst_ip));
+  hash = OvsHashAdd(hash, t.proto);
+  // TCP (6), UDP (17) and SCTP (132) ports are hashed; IPv4 fragments are not modelled.
+  if (t.proto == 6 || t.proto == kUdpProto || t.proto == 132)
+    hash = OvsHashAdd(hash, WireWord16(static_cast<uint16_t>(t.src_port ^ t.dst_port)));
+  return OvsHashFinish(hash, basis);
+}
+
+uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links) {
+  uint32_t best_link = 0;
+  uint32_t best_weight = OvsHash2Words(hash, 0);
+  for (uint32_t link = 1; link < n_links; ++link) {
+    uint32_t weight = OvsHash2Words(hash, link);
+    if (weight > best_weight) {
+      best_link = link;
+      best_weight = weight;
+    }
+  }
+  return best_link;
+}
+
+bool HashesSourcePort(const EcmpHashModel& model) {
+  if (model.algorithm == HashAlgorithm::kOvsMultipath) return true;
+  return (model.fields & kHashSrcPort) != 0;
+}
+
+namespace {
+
+absl::StatusOr<EcmpHashModel> ModelFromSpec(const topology::EcmpHashSpec& spec) {
+  auto error = [&](absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(spec.where, ": ", problem));
+  };
+  absl::StatusOr<HashAlgorithm> algorithm = ParseHashAlgorithm(spec.algorithm);
+  if (!algorithm.ok()) return error(algorithm.status().message());
+  EcmpHashModel model{*algorithm, spec.seed, kHashAllFields};
+  if (*algorithm == HashAlgorithm::kOvsMultipath && spec.seed > 0xffff)
+    return error(absl::StrCat("ovs-multipath seed is the 16-bit multipath basis: 0..65535, got ",
+                              spec.seed));
+  if (spec.fields.empty()) return model;
+  if (*algorithm == HashAlgorithm::kOvsMultipath)
+    return error("ovs-multipath hashes a fixed set of fields (symmetric_l3l4+udp); omit fields");
+  static constexpr std::pair<const char*, HashField> kNames[] = {{"src_ip", kHashSrcIp},
+                                                                 {"dst_ip", kHashDstIp},
+                                                                 {"proto", kHashProto},
+                                                                 {"src_port", kHashSrcPort},
+                                                                 {"dst_port", kHashDstPort}};
+  model.fields = 0;
+  for (const std::string& name : spec.fields) {
+    bool known = false;
+    for (const auto& [text, bit] : kNames) {
+      if (name == text) {
+        model.fields |= bit;
+        known = true;
+      }
+    }
+    if (!known)
+      return error(absl::StrCat("unknown hash field '", name,
+                                "' (expected src_ip, dst_ip, proto, src_port, dst_port)"));
+  }
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
+                                                const topology::EcmpHashIntent& intent) {
+  HashModels models;
+  models.default_model = EcmpHashModel{HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  if (intent.fabric_default) {
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(*intent.fabric_default);
+    if (!model.ok()) return model.status();
+    models.default_model = *model;
+  } else {
+    // What Pulse programs on Open vSwitch: the basis is the switch's tier, so a 3-tier fabric's
+    // tiers do not hash alike (alike, a leaf's and an aggregation switch's choices would be
+    // the same function of the flow, and half the paths could not be steered to).
+    for (NodeId sw : fabric.switches()) {
+      models.per_switch[sw] =
+          EcmpHashModel{HashAlgorithm::kOvsMultipath, static_cast<uint32_t>(fabric.node(sw).level),
+                        kHashAllFields};
+    }
+  }
+  std::map<std::string, EcmpHashModel> by_role;
+  for (const auto& [role, spec] : intent.by_role) {
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(spec);
+    if (!model.ok()) return model.status();
+    by_role[role] = *model;
+  }
+  for (NodeId sw : fabric.switches()) {
+    auto it = by_role.find(std::string(topology::SwitchRoleName(fabric.node(sw).role)));
+    if (it != by_role.end()) models.per_switch[sw] = it->second;
+  }
+  for (const auto& [name, spec] : intent.by_switch) {
+    absl::StatusOr<NodeId> sw = fabric.FindNode(name);
+    if (!sw.ok() || !fabric.node(*sw).is_switch())
+      return absl::InvalidArgumentError(
+          absl::StrCat(spec.where, ": no switch named '", name, "' in the fabric"));
+    absl::StatusOr<EcmpHashModel> model = ModelFromSpec(spec);
+    if (!model.ok()) return model.status();
+    models.per_switch[*sw] = *model;
+  }
+  return models;
+}
 
 absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name) {
   if (name == "crc32") return HashAlgorithm::kCrc32;
   if (name == "crc16-ccitt") return HashAlgorithm::kCrc16Ccitt;
   if (name == "xor-fold") return HashAlgorithm::kXorFold;
-  return absl::InvalidArgumentError(absl::StrCat("unknown ECMP hash algorithm '", name,
-                                                 "' (expected crc32, crc16-ccitt or xor-fold)"));
+  if (name == "ovs-multipath") return HashAlgorithm::kOvsMultipath;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ECMP hash algorithm '", name,
+                   "' (expected crc32, crc16-ccitt, xor-fold or ovs-multipath)"));
 }
 
 absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
@@ -50,6 +194,8 @@ absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
       return "crc16-ccitt";
     case HashAlgorithm::kXorFold:
       return "xor-fold";
+    case HashAlgorithm::kOvsMultipath:
+      return "ovs-multipath";
   }
   return "crc32";
 }
@@ -94,27 +240,64 @@ uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& t) {
       if (model.fields & kHashDstPort) h ^= t.dst_port;
       return (h >> 16) ^ (h & 0xFFFFu);
     }
+    case HashAlgorithm::kOvsMultipath:
+      return OvsSymmetricL3L4UdpHash(t, model.seed);
   }
   return 0;
 }
 
+EcmpSelector::EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMember>& members)
+    : model_(model) {
+  std::vector<uint32_t> weights;
+  for (const EcmpMember& m : members) weights.push_back(m.weight);
+  if (model.algorithm == HashAlgorithm::kOvsMultipath) {
+    weights = SlotsForWeights(weights);
+  } else if (std::all_of(weights.begin(), weights.end(), [](uint32_t w) { return w == 0; })) {
+    std::fill(weights.begin(), weights.end(), 1);
+  }
+  for (size_t i = 0; i < weights.size(); ++i) slot_owner_.insert(slot_owner_.end(), weights[i], i);
+}
+
+size_t EcmpSelector::Select(const FiveTuple& tuple) const {
+  if (slot_owner_.empty()) return 0;
+  const uint32_t hash = HashFiveTuple(model_, tuple);
+  if (model_.algorithm == HashAlgorithm::kOvsMultipath)
+    return slot_owner_[OvsHrwLink(hash, static_cast<uint32_t>(slot_owner_.size()))];
+  return slot_owner_[hash % slot_owner_.size()];
+}
+
+bool EcmpSelector::Selects(const FiveTuple& tuple, size_t wanted) const {
+  if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty())
+    return Select(tuple) == wanted;
+  const uint32_t hash = HashFiveTuple(model_, tuple);
+  // HRW keeps the first slot with the highest weight: the wanted member's best slot must beat
+  // every slot before it and not lose to any slot after it.
+  uint32_t best = 0, best_slot = 0;
+  bool any = false;
+  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
+    if (slot_owner_[s] != wanted) continue;
+    uint32_t w = OvsHash2Words(hash, s);
+    if (!any || w > best) best = w, best_slot = s, any = true;
+  }
+  if (!any) return false;
+  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
+    if (slot_owner_[s] == wanted) continue;
+    uint32_t w = OvsHash2Words(hash, s);
+    if (w > best || (w == best && s < best_slot)) return false;
+  }
+  return true;
+}
+
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {
   if (n_members == 0) return 0;
-  return HashFiveTuple(model, tuple) % n_members;
+  std::vector<EcmpMember> members(n_members);
+  return EcmpSelector(model, members).Select(tuple);
 }
 
 size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
                             const std::vector<EcmpMember>& members) {
   if (members.empty()) return 0;
-  uint64_t total = 0;
-  for (const EcmpMember& m : members) total += m.weight;
-  if (total == 0) return SelectMember(model, tuple, members.size());
-  uint64_t slot = HashFiveTuple(model, tuple) % total;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (slot < members[i].weight) return i;
-    slot -= members[i].weight;
-  }
-  return members.size() - 1;
+  return EcmpSelector(model, members).Select(tuple);
 }
 
 absl::StatusOr<FiveTuple> RoceTuple(const Fabric& fabric, NodeId src_nic, NodeId dst_nic,

@@ -15,6 +15,17 @@
 //   fields, folded to 16 bits (high half xor low half).
 // Bucket choice: hash % (sum of member weights), members in group order (sorted by port, see
 // ecmp_groups.h), each member owning `weight` consecutive slots; unweighted, hash % n.
+//
+// ovs-multipath is what Pulse programs on Open vSwitch (southbound/openflow/flow_reconcile.h):
+// the Nicira action multipath(symmetric_l3l4+udp, basis = seed, hrw, slots) over the slot table
+// of common/multipath_slots.h. Written from Open vSwitch's documented and open behaviour
+// (lib/flow.c flow_hash_symmetric_l3l4, lib/hash.h, lib/multipath.c) as it runs on a
+// little-endian host built without SSE 4.2 CRC hashing (Debian's amd64 and arm64 packages
+// without the aarch64 CRC extension): a 32-bit murmur3-style mix of
+//   (src ip ^ dst ip) as read from the packet's bytes, proto, (src port ^ dst port) likewise,
+// finished with the basis; the hash is symmetric, so `fields` does not apply. The slot is the
+// highest-random-weight choice: the slot s whose hash_2words(hash, s) is largest (first on ties).
+// tests/southbound/openflow/ovs_hash_model_test.cc checks it against ofproto/trace.
 #ifndef PULSE_CONTROLLER_ECMP_HASH_H_
 #define PULSE_CONTROLLER_ECMP_HASH_H_
 
@@ -29,11 +40,13 @@
 #include "controller/ecmp_groups.h"
 #include "controller/paths.h"
 #include "topology/fabric.h"
+#include "topology/intent.h"
 
 namespace pulse::controller {
 
-enum class HashAlgorithm { kCrc32, kCrc16Ccitt, kXorFold };
-absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name);  // "crc32", ...
+enum class HashAlgorithm { kCrc32, kCrc16Ccitt, kXorFold, kOvsMultipath };
+// "crc32", "crc16-ccitt", "xor-fold", "ovs-multipath".
+absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name);
 absl::string_view HashAlgorithmName(HashAlgorithm algorithm);
 
 // Header fields a switch hashes, as a bit set.
@@ -73,16 +86,47 @@ struct HashModels {
   }
 };
 
+// The models the intent's ecmp_hash section states (topology/intent.h): per switch, else per
+// role, else the intent's default, else ovs-multipath with the switch's level as basis (what
+// Pulse itself programs on Open vSwitch; tiers seeded apart do not polarise). Errors
+// (InvalidArgument, quoting the entry's file:line): an unknown algorithm, field or switch name,
+// fields given for ovs-multipath (its hash is fixed).
+absl::StatusOr<HashModels> HashModelsFromIntent(const Fabric& fabric,
+                                                const topology::EcmpHashIntent& intent);
+
 // The raw checksums, exposed for known-answer tests.
 uint32_t Crc32(const uint8_t* data, size_t size, uint32_t seed = 0);
 uint16_t Crc16Ccitt(const uint8_t* data, size_t size, uint32_t seed = 0);
 
 uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& tuple);
+// Open vSwitch's flow_hash_symmetric_l3l4 with UDP ports, for an IPv4 5-tuple (see above).
+uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& tuple, uint32_t basis);
+// Open vSwitch's highest-random-weight link choice among n_links (1..64) for `hash`.
+uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links);
+// Whether the model's bucket choice depends on the UDP source port (steering needs it).
+bool HashesSourcePort(const EcmpHashModel& model);
 // The bucket (0 .. n_members - 1) an unweighted group of n_members picks; 0 if n_members is 0.
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members);
 // The member a weighted group picks (index into `members`); 0 if empty.
 size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
                             const std::vector<EcmpMember>& members);
+
+// One switch's choice among a group's members, prepared once (the slot table built) so that a
+// port search can ask about many 5-tuples without allocating. Same answers as
+// SelectWeightedMember.
+class EcmpSelector {
+ public:
+  EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMember>& members);
+  // The member the switch picks for `tuple`.
+  size_t Select(const FiveTuple& tuple) const;
+  // Whether the switch picks member `wanted`. For ovs-multipath it stops at the first slot that
+  // outbids the wanted member's best slot: a few hashes instead of one per slot.
+  bool Selects(const FiveTuple& tuple, size_t wanted) const;
+
+ private:
+  EcmpHashModel model_;
+  std::vector<uint32_t> slot_owner_;  // member owning each slot
+};
 
 // The 5-tuple of a RoCEv2 flow between two NICs (addresses from addressing.h).
 absl::StatusOr<FiveTuple> RoceTuple(const Fabric& fabric, NodeId src_nic, NodeId dst_nic,

@@ -36,8 +36,8 @@ absl::string_view EventTypeName(EventType type) {
 
 EventLog::EventLog(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
 
-uint64_t EventLog::Append(EventType type, std::string subject, std::string detail,
-                          int flows_moved) {
+uint64_t EventLog::Append(EventType type, std::string subject, std::string detail, int flows_moved,
+                          std::vector<FlowPortChange> port_changes) {
   uint64_t sequence;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -49,6 +49,7 @@ uint64_t EventLog::Append(EventType type, std::string subject, std::string detai
     event.subject = std::move(subject);
     event.detail = std::move(detail);
     event.flows_moved = flows_moved;
+    event.port_changes = std::move(port_changes);
     ring_.push_back(std::move(event));
     while (ring_.size() > capacity_) ring_.pop_front();
   }

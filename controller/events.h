@@ -39,6 +39,17 @@ enum class EventType {
 
 absl::string_view EventTypeName(EventType type);  // "link-down", "job-placed", ...
 
+// A steered flow's new UDP source port, as WatchEvents reports it (see PortChange).
+struct FlowPortChange {
+  size_t flow_index = 0;
+  std::string src;  // NIC names
+  std::string dst;
+  uint32_t src_ip = 0;  // host byte order; 0 when unknown
+  uint32_t dst_ip = 0;
+  uint16_t old_udp_src_port = 0;
+  uint16_t new_udp_src_port = 0;  // 0: the flow is pinned by a switch rule now
+};
+
 struct Event {
   uint64_t sequence = 0;
   int64_t time_unix_ms = 0;
@@ -46,6 +57,7 @@ struct Event {
   std::string subject;  // the link, switch or job
   std::string detail;   // human-readable
   int flows_moved = 0;
+  std::vector<FlowPortChange> port_changes;  // JOB_MOVED of a steered job
 };
 
 class EventLog {
@@ -57,7 +69,8 @@ class EventLog {
 
   // Appends an event stamped with the next sequence and the current time; returns the sequence.
   // Then calls every listener (outside the log's data lock).
-  uint64_t Append(EventType type, std::string subject, std::string detail, int flows_moved = 0);
+  uint64_t Append(EventType type, std::string subject, std::string detail, int flows_moved = 0,
+                  std::vector<FlowPortChange> port_changes = {});
 
   // Up to `max_events` events with sequence >= `from_sequence`, in order; empty when none yet.
   // OutOfRange (giving the oldest held sequence) when `from_sequence` was already forgotten.

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "controller/addressing.h"
+#include "controller/ecmp_hash.h"
 
 namespace pulse::controller {
 namespace {
@@ -102,6 +103,13 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
       ForwardingGroup g;
       g.id = GroupIdForLeaf(fabric, leaf);
       g.kind = southbound::GroupKind::kSelect;
+      // The switch hashes with the seed its model says (Open vSwitch: the multipath basis), so
+      // the UDP source ports steering chose hold on the switch.
+      if (const HashModels* models = placement.hash_models(); models != nullptr) {
+        const EcmpHashModel& model = models->For(sw);
+        if (model.algorithm == HashAlgorithm::kOvsMultipath)
+          g.hash_basis = static_cast<uint16_t>(model.seed);
+      }
       for (const EcmpMember& m : group->members) {
         g.buckets.push_back(southbound::GroupBucket{
             static_cast<uint16_t>(std::min<uint32_t>(m.weight, 0xffff)),
@@ -112,10 +120,13 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   }
 
   // Pins for placed flows. jobs() is ordered by id, so when two jobs pin the same flow the
-  // first id wins deterministically.
+  // first id wins deterministically. A steered flow needs no rule: its UDP source port makes
+  // the ECMP hash follow its path; only a steered flow left without a port (a move found none)
+  // is pinned.
   absl::flat_hash_set<std::pair<size_t, PinKey>> pinned;
   for (const auto& [job_id, job] : placement.jobs()) {
     for (const PlacedFlow& flow : job.flows) {
+      if (job.enforcement == Enforcement::kSteer && flow.udp_src_port != 0) continue;
       southbound::RuleMatch match = PinMatch(fabric, flow);
       PinKey key{*match.ipv4_src, *match.ipv4_dst, match.ip_proto.value_or(0),
                  match.udp_src.value_or(0)};

@@ -31,7 +31,7 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
   if (!root.IsMap()) return fields.Error(root, "job", "expected a mapping at the top");
   if (auto s = fields.CheckKeys(root, "",
                                 {"id", "pattern", "endpoints", "rate", "strict", "max_subflows",
-                                 "traffic_class", "flows"});
+                                 "traffic_class", "flows", "enforcement"});
       !s.ok()) {
     return s;
   }
@@ -83,6 +83,14 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
     auto n = fields.Int(root["max_subflows"], "max_subflows", 1, 64);
     if (!n.ok()) return n.status();
     spec.max_subflows = static_cast<int>(*n);
+  }
+  if (root["enforcement"]) {
+    auto name = fields.String(root["enforcement"], "enforcement");
+    if (!name.ok()) return name.status();
+    auto enforcement = ParseEnforcement(*name);
+    if (!enforcement.ok())
+      return fields.Error(root["enforcement"], "enforcement", enforcement.status().message());
+    spec.enforcement = *enforcement;
   }
   if (root["traffic_class"]) {
     auto tc = fields.Int(root["traffic_class"], "traffic_class", 0, 7);

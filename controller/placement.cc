@@ -299,6 +299,26 @@ absl::StatusOr<NodeId> ResolveFor(const Fabric& fabric, const JobSpec& spec, abs
 
 }  // namespace
 
+absl::string_view EnforcementName(Enforcement enforcement) {
+  switch (enforcement) {
+    case Enforcement::kDefault:
+      return "default";
+    case Enforcement::kPin:
+      return "pin";
+    case Enforcement::kSteer:
+      return "steer";
+  }
+  return "default";
+}
+
+absl::StatusOr<Enforcement> ParseEnforcement(absl::string_view name) {
+  if (name == "pin") return Enforcement::kPin;
+  if (name == "steer") return Enforcement::kSteer;
+  if (name == "default" || name.empty()) return Enforcement::kDefault;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown enforcement '", name, "' (expected pin or steer)"));
+}
+
 absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec) {
   const std::string where = JobPrefix(spec);
   if (spec.id.empty()) return absl::InvalidArgumentError("job id is empty");
@@ -707,8 +727,28 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
         "%sstrict placement refused: %s would carry %.0f%% of %.0f Gb/s", JobPrefix(spec),
         fabric_->DescribeDirected(worst), 100 * job.max_link_load, loads.Capacity(worst) / 1e9));
   }
+  job.enforcement =
+      spec.enforcement == Enforcement::kDefault ? options_.enforcement : spec.enforcement;
+  if (job.enforcement == Enforcement::kSteer) {
+    absl::Status steered = steering_ == nullptr
+                               ? absl::FailedPreconditionError(
+                                     "steering needs the switches' ECMP hash models, and none "
+                                     "are configured")
+                               : absl::OkStatus();
+    for (size_t i = 0; steered.ok() && i < job.flows.size(); ++i) {
+      steered = Steer(job, job.flows[i]);
+      if (!steered.ok()) {
+        steered = absl::Status(steered.code(), absl::StrCat("flow ", i, ": ", steered.message()));
+      }
+    }
+    if (!steered.ok()) {
+      ReleaseLossless(spec, job.flows, job.flows.size());
+      return absl::Status(steered.code(),
+                          absl::StrCat(JobPrefix(spec), "cannot steer: ", steered.message()));
+    }
+  }
+  job.spec.enforcement = job.enforcement;  // stored resolved: a restart keeps the mode
   load_bps_ = std::move(scratch);
-  for (PlacedFlow& f : job.flows) Steer(f);
   auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
   (void)inserted;
   RefreshJobLoads();
@@ -721,15 +761,50 @@ void Placement::EnableSteering(HashModels models, SteeringOptions options) {
     if (!link_status_.IsUp(l)) steering_->groups.SetLinkUp(l, false);
   }
   for (auto& [id, job] : jobs_) {
-    for (PlacedFlow& f : job.flows) Steer(f);
+    for (PlacedFlow& f : job.flows) (void)Steer(job, f);
   }
 }
 
-void Placement::Steer(PlacedFlow& flow) {
-  flow.udp_src_port = 0;
-  if (steering_ == nullptr) return;
-  auto port = FindSteeringPort(steering_->groups, steering_->models, flow.path, steering_->options);
-  if (port.ok()) flow.udp_src_port = *port;
+absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
+  if (job.enforcement != Enforcement::kSteer) {
+    flow.udp_src_port = 0;
+    return absl::OkStatus();
+  }
+  if (steering_ == nullptr) {
+    flow.udp_src_port = 0;
+    return absl::FailedPreconditionError("steering is not enabled");
+  }
+  SteeringOptions options = steering_->options;
+  options.preferred_port = flow.udp_src_port;
+  auto port = FindSteeringPort(steering_->groups, steering_->models, flow.path, options);
+  const uint16_t old_port = flow.udp_src_port;
+  flow.udp_src_port = port.ok() ? *port : 0;
+  if (flow.udp_src_port != old_port && jobs_.count(job.spec.id) > 0) {
+    port_changes_.push_back(
+        {job.spec.id, static_cast<size_t>(&flow - job.flows.data()), old_port, flow.udp_src_port});
+  }
+  return port.status();
+}
+
+std::vector<PortChange> Placement::TakePortChanges() {
+  // One entry per flow: its port before the first change and after the last (a flow re-steered
+  // in passing, e.g. when its group shrank before it moved, may have changed twice).
+  std::vector<PortChange> out;
+  std::map<std::pair<std::string, size_t>, size_t> index;
+  for (PortChange& change : port_changes_) {
+    auto [it, added] = index.emplace(std::make_pair(change.job_id, change.flow_index), out.size());
+    if (added) {
+      out.push_back(std::move(change));
+    } else {
+      out[it->second].new_udp_src_port = change.new_udp_src_port;
+    }
+  }
+  port_changes_.clear();
+  out.erase(
+      std::remove_if(out.begin(), out.end(),
+                     [](const PortChange& c) { return c.old_udp_src_port == c.new_udp_src_port; }),
+      out.end());
+  return out;
 }
 
 void Placement::RefreshJobLoads() {
@@ -789,6 +864,8 @@ absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
       }
     }
   }
+  job.enforcement =
+      spec.enforcement == Enforcement::kDefault ? options_.enforcement : spec.enforcement;
   Loads loads{*fabric_, load_bps_};
   for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
   auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
@@ -816,7 +893,7 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
         const NodeId dst_leaf = fabric_->Tail(f.path.hops.back());
         for (DirectedLinkId d : f.path.hops) {
           if (changed.contains({fabric_->Tail(d), dst_leaf})) {
-            Steer(f);
+            (void)Steer(job, f);  // no port: the flow falls back to a pin
             break;
           }
         }
@@ -874,7 +951,7 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
       }
       FlowMove move{id, i, f.path, (*paths)[best]};
       f.path = (*paths)[best];
-      Steer(f);
+      (void)Steer(job, f);  // no port: the flow falls back to a pin
       loads.Add(f.path, f.rate_bps);
       result.moves.push_back(std::move(move));
     }
@@ -938,7 +1015,7 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
   Loads loads{*fabric_, load_bps_};
   loads.Remove(f.path, f.rate_bps);
   f.path = new_path;
-  Steer(f);
+  (void)Steer(it->second, f);  // no port: the flow falls back to a pin
   loads.Add(f.path, f.rate_bps);
   RefreshJobLoads();
   return absl::OkStatus();

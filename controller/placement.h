@@ -28,6 +28,18 @@
 
 namespace pulse::controller {
 
+// How a job's paths are held in the fabric.
+enum class Enforcement {
+  kDefault,  // the placement's default (PlacementOptions::enforcement)
+  // Switch rules pin each flow (IPv4 pair) to its path: needs per-flow state in the switches.
+  kPin,
+  // The switches keep plain ECMP; each flow's UDP source port makes their hash follow its path
+  // (steering.h). No per-flow rule; the hosts send from the assigned ports.
+  kSteer,
+};
+absl::string_view EnforcementName(Enforcement enforcement);  // "default", "pin", "steer"
+absl::StatusOr<Enforcement> ParseEnforcement(absl::string_view name);
+
 // What a scheduler asks for.
 struct JobSpec {
   std::string id;
@@ -44,6 +56,7 @@ struct JobSpec {
   bool strict = false;
   // Split each flow over up to this many sub-flows (QPs), each on its own path.
   int max_subflows = 1;
+  Enforcement enforcement = Enforcement::kDefault;
 };
 
 // One placed (sub)flow.
@@ -54,13 +67,15 @@ struct PlacedFlow {
   int subflow = 0;  // index among the sub-flows of one demand
   int phase = 0;    // the permutation phase this flow belongs to (see FlowDemand::phase)
   Path path;
-  // UDP source port that steers this flow onto `path` under the fabric's ECMP hash model;
-  // 0 when no hash model is configured or no port was found (then rules pin the path).
+  // UDP source port that steers this flow onto `path` under the fabric's ECMP hash model, for
+  // flows of steered jobs; 0 for pinned jobs, or when a move found no port (then a rule pins it).
   uint16_t udp_src_port = 0;
 };
 
 struct JobPlacement {
   JobSpec spec;
+  // The enforcement in force (spec.enforcement resolved against the placement's default).
+  Enforcement enforcement = Enforcement::kPin;
   std::vector<PlacedFlow> flows;
   // Max utilisation (load / capacity) over the links this job crosses, counting all jobs.
   double max_link_load = 0;
@@ -83,6 +98,16 @@ struct FlowMove {
   size_t flow_index = 0;  // index into JobPlacement::flows
   Path old_path;
   Path new_path;
+};
+
+// A steered flow whose UDP source port changed (its path moved, or an ECMP group on its path
+// changed members): the host must re-point the flow's QP to the new port. new 0: no port
+// steers the flow any more and a switch rule pins it instead.
+struct PortChange {
+  std::string job_id;
+  size_t flow_index = 0;
+  uint16_t old_udp_src_port = 0;
+  uint16_t new_udp_src_port = 0;
 };
 
 // A flow that a link change left without any acceptable path: it keeps its old path.
@@ -109,6 +134,8 @@ struct PlacementOptions {
   // MoveFlow accepts any loop-free path over up links (e.g. a bounce leaf->spine->leaf->spine->
   // leaf around failures), not only up-down ones; the deadlock gate still applies.
   bool allow_bounce_paths = false;
+  // Enforcement of jobs whose spec says kDefault. kSteer needs EnableSteering.
+  Enforcement enforcement = Enforcement::kPin;
 };
 
 // The regular Clos structure exact (edge-colouring) placement relies on; see placement.cc.
@@ -121,12 +148,19 @@ class Placement {
   const Fabric& fabric() const { return *fabric_; }
   std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
 
-  // Host-side steering: from now on every flow placed or moved gets the UDP source port that
-  // makes the switches' own ECMP hashing (`models`) follow its path (steering.h); ports already
-  // assigned are recomputed. Without it udp_src_port stays 0 (rules must pin paths). The port
-  // search costs about (ECMP width) hashes per flow, so it is off by default. The ECMP group
-  // model it keeps is shared by copies of this Placement (only the owner thread mutates).
+  // Host-side steering: from now on every flow of a steered job (Enforcement::kSteer) placed or
+  // moved gets the UDP source port that makes the switches' own ECMP hashing (`models`) follow
+  // its path (steering.h); ports already assigned are recomputed. Without it steered jobs are
+  // refused. The port search costs about (ECMP width) hashes per flow. The ECMP group model it
+  // keeps is shared by copies of this Placement (only the owner thread mutates).
   void EnableSteering(HashModels models, SteeringOptions options = {});
+  bool steering_enabled() const { return steering_ != nullptr; }
+  // The port changes of placed steered flows since the last call (oldest first), and forgets
+  // them. Placing a job records none: its ports are new, not changed.
+  std::vector<PortChange> TakePortChanges();
+  const HashModels* hash_models() const {
+    return steering_ == nullptr ? nullptr : &steering_->models;
+  }
 
   // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
   // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
@@ -181,15 +215,18 @@ class Placement {
   LinkStatus link_status_;
   std::vector<double> load_bps_;  // indexed by DirectedLinkId
   std::map<std::string, JobPlacement> jobs_;
-  void RefreshJobLoads();        // recomputes every job's max_link_load from load_bps_
-  void Steer(PlacedFlow& flow);  // sets udp_src_port when steering is enabled
+  void RefreshJobLoads();  // recomputes every job's max_link_load from load_bps_
+  // Sets udp_src_port of a flow of a steered job, keeping its current port while it still
+  // steers; 0 (and the error) when none does. Does nothing for pinned jobs.
+  absl::Status Steer(const JobPlacement& job, PlacedFlow& flow);
 
   struct Steering {
     HashModels models;
     SteeringOptions options;
     EcmpGroups groups;
   };
-  std::shared_ptr<Steering> steering_;  // null: steering off
+  std::shared_ptr<Steering> steering_;    // null: steering off
+  std::vector<PortChange> port_changes_;  // since the last TakePortChanges
 
   PlacementOptions options_;
   // Shared by copies like steering_: only the owning Placement mutates it, copies are read-only

@@ -23,8 +23,7 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
   }
   // Each hashed hop: the switch's model, its members, and the bucket that must be chosen.
   struct Constraint {
-    const EcmpHashModel* model;
-    std::vector<EcmpMember> members;
+    EcmpSelector selector;
     size_t wanted;
   };
   std::vector<Constraint> constraints;
@@ -41,20 +40,31 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
           "steering: planned hop ", f.DescribeDirected(path.hops[i]),
           " is not in the ECMP group of '", f.node(sw).name, "' towards '", f.node(dst).name, "'"));
     }
-    if (members->size() > 1) constraints.push_back({&models.For(sw), *std::move(members), wanted});
+    if (members->size() > 1) {
+      const EcmpHashModel& model = models.For(sw);
+      if (!HashesSourcePort(model)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "steering: switch '", f.node(sw).name, "' hashes without the UDP source port (",
+            HashAlgorithmName(model.algorithm), "), so no source port can choose its uplink"));
+      }
+      constraints.push_back({EcmpSelector(model, *members), wanted});
+    }
   }
   auto tuple = RoceTuple(f, src, dst, 0);
   if (!tuple.ok()) return tuple.status();
-  for (uint32_t port = options.port_min; port <= options.port_max; ++port) {
+  auto steers = [&](uint32_t port) {
     tuple->src_port = static_cast<uint16_t>(port);
-    bool ok = true;
     for (const Constraint& c : constraints) {
-      if (SelectWeightedMember(*c.model, *tuple, c.members) != c.wanted) {
-        ok = false;
-        break;
-      }
+      if (!c.selector.Selects(*tuple, c.wanted)) return false;
     }
-    if (ok) return static_cast<uint16_t>(port);
+    return true;
+  };
+  if (options.preferred_port != 0 && options.preferred_port >= options.port_min &&
+      options.preferred_port <= options.port_max && steers(options.preferred_port)) {
+    return options.preferred_port;
+  }
+  for (uint32_t port = options.port_min; port <= options.port_max; ++port) {
+    if (steers(port)) return static_cast<uint16_t>(port);
   }
   return absl::NotFoundError(absl::StrCat("steering: no UDP source port in ", options.port_min, "-",
                                           options.port_max, " steers '", f.node(src).name, "' -> '",

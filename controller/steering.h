@@ -19,6 +19,9 @@ namespace pulse::controller {
 struct SteeringOptions {
   uint16_t port_min = 49152;  // the IANA dynamic range by default
   uint16_t port_max = 65535;
+  // Tried first when non-zero and in range: a flow keeps its port while it still steers the flow
+  // (a group change that does not touch the flow's bucket must not make its host re-point a QP).
+  uint16_t preferred_port = 0;
 };
 
 // The lowest UDP source port in [port_min, port_max] such that, at every switch of `path`, the
@@ -26,8 +29,9 @@ struct SteeringOptions {
 // groups.NextHops(switch, dst NIC), in group order. The first hop (out of the NIC) is the
 // host's choice and is not hashed. Errors: InvalidArgument if `path` is not a valley-free walk
 // between two NICs or the range is empty; FailedPrecondition naming the switch if a planned hop is
-// not in that switch's ECMP group (the groups no longer contain the path); NotFound if no port
-// in the range works (e.g. the models do not hash the source port).
+// not in that switch's ECMP group (the groups no longer contain the path), or if a switch that
+// must choose among several members has a model that does not hash the UDP source port; NotFound
+// if no port in the range works.
 absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& models,
                                           const Path& path, const SteeringOptions& options = {});
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
 
@@ -213,6 +214,36 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                  {"max_moves_per_interval", integer(&t.max_moves_per_interval, 0, 1 << 20)},
                  {"move_interval_ms", integer(&t.move_interval_ms, 0, 3600 * 1000)},
                  {"flow_cooldown_ms", integer(&t.flow_cooldown_ms, 0, 3600 * 1000)}});
+          }},
+         {"placement",
+          [&](const YAML::Node& n, const std::string& key) {
+            PlacementConfig& pc = config.placement;
+            return p.Map(
+                n, key,
+                {{"enforcement",
+                  [&](const YAML::Node& v, const std::string& k) -> absl::Status {
+                    if (absl::Status s = p.String(v, k, &pc.enforcement); !s.ok()) return s;
+                    if (pc.enforcement != "pin" && pc.enforcement != "steer")
+                      return p.Error(v, k,
+                                     absl::StrCat("expected pin or steer, got '",
+                                                  pc.enforcement.substr(0, 64), "'"));
+                    return absl::OkStatus();
+                  }},
+                 {"steering_ports",
+                  [&](const YAML::Node& v, const std::string& k) -> absl::Status {
+                    std::string range;
+                    if (absl::Status s = p.String(v, k, &range); !s.ok()) return s;
+                    std::vector<std::string> ends = absl::StrSplit(range, '-');
+                    if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &pc.steering_port_min) ||
+                        !absl::SimpleAtoi(ends[1], &pc.steering_port_max) ||
+                        pc.steering_port_min < 1 || pc.steering_port_max > 65535 ||
+                        pc.steering_port_min > pc.steering_port_max)
+                      return p.Error(v, k,
+                                     absl::StrCat("expected FIRST-LAST within 1-65535, got '",
+                                                  range.substr(0, 64), "'"));
+                    return absl::OkStatus();
+                  }},
+                 {"gid_index", integer(&pc.gid_index, 0, 255)}});
           }},
          {"events", [&](const YAML::Node& n, const std::string& key) {
             return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});

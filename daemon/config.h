@@ -43,6 +43,12 @@
 //     move_interval_ms: 10000       #   ... per this interval
 //     flow_cooldown_ms: 10000       #   a moved flow is not moved again within this time
 //     enabled: true                 #   false: measure and export only, never move flows
+//   placement:                      # how placed paths are held in the fabric
+//     enforcement: pin              #   pin: per-flow switch rules; steer: switches keep plain
+//                                   #   ECMP, hosts send from assigned UDP source ports (the
+//                                   #   intent's ecmp_hash section models the switches' hash)
+//     steering_ports: 49152-65535   #   UDP source ports steering may assign
+//     gid_index: 3                  #   NCCL_IB_GID_INDEX in exported NCCL settings (RoCEv2 GID)
 //   cluster:                        # optional: replicated controllers sharing state in etcd
 //     etcd_endpoints: [127.0.0.1:2379, 127.0.0.1:22379]  # state store and leader election
 //     name: pulse-prod              #   cluster name (etcd key prefix), [A-Za-z0-9._-]+
@@ -114,6 +120,14 @@ struct QosConfig {
   std::string ovsdb;        // "": no push; "unix:/path" or "tcp:IP:PORT"
 };
 
+// Placement enforcement and host steering.
+struct PlacementConfig {
+  std::string enforcement = "pin";  // "pin" or "steer"
+  int64_t steering_port_min = 49152;
+  int64_t steering_port_max = 65535;
+  int64_t gid_index = 3;
+};
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
   std::string fabric_file;
@@ -141,6 +155,7 @@ struct DaemonConfig {
   std::string web_listen;      // host:port of the web view (daemon/web_runtime.h); empty: off
   TelemetryConfig telemetry;
   QosConfig qos;
+  PlacementConfig placement;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

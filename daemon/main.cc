@@ -25,6 +25,7 @@
 #include "boost/asio/signal_set.hpp"
 #include "controller/addressing.h"
 #include "controller/controller.h"
+#include "controller/ecmp_hash.h"
 #include "controller/embedded_store.h"
 #include "controller/fabric_sync.h"
 #include "controller/log.h"
@@ -39,6 +40,7 @@
 #include "daemon/web_runtime.h"
 #include "northbound/auth.h"
 #include "northbound/server.h"
+#include "northbound/steering_service.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
 #include "southbound/sflow/ovs_port_map.h"
@@ -213,6 +215,17 @@ int Run() {
   controller_options.event_ring_size = config.event_ring_size;
   controller_options.store = replica ? replica->store() : store.get();
   if (replica) controller_options.write_gate = replica->WriteGate();
+  // Host steering: the switches' hash models from the intent, the default enforcement and the
+  // port range from the config.
+  absl::StatusOr<pulse::controller::HashModels> hash_models =
+      pulse::controller::HashModelsFromIntent(*fabric, intent->ecmp_hash);
+  if (!hash_models.ok()) return Fail(hash_models.status());
+  controller_options.hash_models = *std::move(hash_models);
+  controller_options.placement.enforcement = config.placement.enforcement == "steer"
+                                                 ? pulse::controller::Enforcement::kSteer
+                                                 : pulse::controller::Enforcement::kPin;
+  controller_options.steering.port_min = static_cast<uint16_t>(config.placement.steering_port_min);
+  controller_options.steering.port_max = static_cast<uint16_t>(config.placement.steering_port_max);
   auto controller = pulse::controller::Controller::Create(fabric, controller_options);
   if (!controller.ok()) return Fail(controller.status());
 
@@ -426,6 +439,26 @@ int Run() {
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
   if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  // Host steering: each steered flow's UDP source port and the NCCL settings for its job.
+  pulse::northbound::SteeringServiceOptions steering_options;
+  steering_options.tokens = server_options.tokens;
+  steering_options.gid_index = static_cast<int>(config.placement.gid_index);
+  if (qos.ok()) {
+    pulse::northbound::QosServiceImpl* qos_service = (*qos)->service.get();
+    steering_options.dscp_of_class = [qos_service](int traffic_class) -> std::optional<int> {
+      // The highest DSCP the policy gives the class: RoCE's conventional 26 rather than the
+      // codepoints kept equal to the 802.1p priority (3) or its class selector (24).
+      const pulse::controller::QosPolicy& policy = qos_service->plan()->policy;
+      std::optional<int> found;
+      for (const auto& [dscp, tc] : policy.dscp_to_tc) {
+        if (tc == traffic_class) found = dscp;  // std::map: ascending, the last one wins
+      }
+      return found;
+    };
+  }
+  pulse::northbound::SteeringServiceImpl steering_service(controller->get(),
+                                                          std::move(steering_options));
+  server_options.extra_services.push_back(&steering_service);
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

@@ -365,11 +365,12 @@ def watchdog(test, seconds):
     test.addCleanup(faulthandler.cancel_dump_traceback_later)
 
 
-def controlled_lab(test, intent_path, bw_mbps=None, miswire=None):
+def controlled_lab(test, intent_path, bw_mbps=None, miswire=None, extra=None):
     """Starts a controller and a lab of the same intent pointed at it, registers both teardowns
     with the unittest case `test` (so every exit path cleans up), and waits until every switch
-    has connected. Returns (controller, lab)."""
-    ctl = Controller(intent_path).start()
+    has connected. `extra`: more top-level config lines for the controller. Returns
+    (controller, lab)."""
+    ctl = Controller(intent_path, extra=extra).start()
     test.addCleanup(ctl.cleanup)
     lab = PulseLab(intent_path, of_port=ctl.of_port, bw_mbps=bw_mbps, miswire=miswire)
     test.addCleanup(lab.stop)

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "controller/addressing.h"
 
 namespace pulse::northbound {
 namespace {
@@ -314,6 +315,16 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
   out->set_subject(event.subject);
   out->set_detail(event.detail);
   out->set_flows_moved(event.flows_moved);
+  for (const controller::FlowPortChange& change : event.port_changes) {
+    pulse::v1::FlowPortChange* c = out->add_port_changes();
+    c->set_flow_index(static_cast<int32_t>(change.flow_index));
+    c->set_src(change.src);
+    c->set_dst(change.dst);
+    if (change.src_ip != 0) c->set_src_ip(controller::FormatIpv4(change.src_ip));
+    if (change.dst_ip != 0) c->set_dst_ip(controller::FormatIpv4(change.dst_ip));
+    c->set_old_udp_src_port(change.old_udp_src_port);
+    c->set_new_udp_src_port(change.new_udp_src_port);
+  }
 }
 
 absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJobRequest& request,

@@ -39,6 +39,7 @@
 #include "northbound/pulsectl_format.h"
 #include "northbound/pulsectl_qos.h"
 #include "pulse/v1/pulse.grpc.pb.h"
+#include "pulse/v1/steering.grpc.pb.h"
 
 namespace {
 
@@ -64,6 +65,9 @@ commands:
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
   jobs delete ID            remove a job and free its load
+  jobs steering ID [--format json|hccl|nccl]
+                            a steered job's UDP source ports for its hosts (json, default),
+                            HCCL's MultiQpSrcPort.cfg lines, or NCCL environment settings
   links [--top N]           the N most loaded directed links (default 10; --top 0: all)
   watch [--from SEQ] [--count N]
                             stream events (Ctrl-C stops; --count stops after N events)
@@ -328,6 +332,10 @@ void JobSpecToProto(const pulse::controller::JobSpec& spec, pulse::v1::JobSpec* 
   }
   out->set_rate_bps(spec.rate_bps);
   out->set_traffic_class(spec.traffic_class);
+  if (spec.enforcement == pulse::controller::Enforcement::kSteer)
+    out->set_enforcement(pulse::v1::ENFORCEMENT_STEER);
+  if (spec.enforcement == pulse::controller::Enforcement::kPin)
+    out->set_enforcement(pulse::v1::ENFORCEMENT_PIN);
   out->set_strict(spec.strict);
   out->set_max_subflows(spec.max_subflows);
 }
@@ -362,7 +370,8 @@ int Qos(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
 }
 
 int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
-  if (options.args.size() < 2) return Usage("jobs: give place, list, show ID or delete ID");
+  if (options.args.size() < 2)
+    return Usage("jobs: give place, list, show ID, steering ID or delete ID");
   const std::string& verb = options.args[1];
   auto stub = pulse::v1::JobService::NewStub(channel);
   grpc::ClientContext context;
@@ -404,6 +413,33 @@ int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
       response.set_next_page_token(page.next_page_token());
     }
     return Print(options, response, [&] { return FormatJobList(response); });
+  }
+  if (verb == "steering") {
+    std::string format = "json";
+    std::vector<std::string> ids;
+    for (size_t i = 2; i < options.args.size(); ++i) {
+      if (options.args[i] == "--format" && i + 1 < options.args.size()) {
+        format = options.args[++i];
+      } else {
+        ids.push_back(options.args[i]);
+      }
+    }
+    if (ids.size() != 1) return Usage("jobs steering: give one job ID");
+    PrepareContext(options, true, &context);
+    pulse::v1::GetJobSteeringRequest request;
+    request.set_job_id(ids[0]);
+    pulse::v1::GetJobSteeringResponse response;
+    grpc::Status status =
+        pulse::v1::SteeringService::NewStub(channel)->GetJobSteering(&context, request, &response);
+    if (!status.ok()) return CallFailed(status, "GetJobSteering", options);
+    absl::StatusOr<std::string> text = pulse::northbound::FormatSteering(response, format);
+    if (!text.ok()) {
+      std::cerr << "pulsectl: jobs steering: " << text.status().message() << "\n";
+      return text.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : 1;
+    }
+    std::cout << *text;
+    if (!text->empty() && text->back() != '\n') std::cout << "\n";
+    return 0;
   }
   if (verb == "show" || verb == "delete") {
     if (options.args.size() != 3) return Usage(absl::StrCat("jobs ", verb, ": give one job ID"));

@@ -267,3 +267,61 @@ std::string FormatEvent(const pulse::v1::Event& event) {
 }
 
 }  // namespace pulse::northbound
+
+namespace pulse::northbound {
+
+absl::StatusOr<std::string> FormatSteering(const pulse::v1::GetJobSteeringResponse& steering,
+                                           const std::string& format) {
+  if (format == "json") return ToJson(steering, false);
+  if (format == "nccl") {
+    const pulse::v1::NcclSettings& nccl = steering.nccl();
+    std::string out = absl::StrCat("NCCL_IB_QPS_PER_CONNECTION=", nccl.ib_qps_per_connection(),
+                                   "\nNCCL_IB_GID_INDEX=", nccl.ib_gid_index(), "\n");
+    if (nccl.dscp() >= 0) absl::StrAppend(&out, "NCCL_IB_TC=", nccl.ib_tc(), "\n");
+    return out;
+  }
+  if (format != "hccl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: '", format.substr(0, 32), "' (expected json, hccl or nccl)"));
+  }
+  constexpr size_t kHcclMaxPortsPerPair = 32;
+  constexpr size_t kHcclMaxLines = 131072;
+  if (!steering.steered()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", steering.job_id(), " is pinned, not steered: its flows need no source ports"));
+  }
+  // One line per address pair, in first-seen order, ports in flow order.
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> lines;
+  std::map<std::string, size_t> line_of;
+  for (const pulse::v1::SteeredFlow& flow : steering.flows()) {
+    if (flow.src_ip().empty() || flow.dst_ip().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "flow ", flow.flow_index(), " (", flow.src(), " -> ", flow.dst(), ") has no address"));
+    }
+    if (flow.udp_src_port() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("flow ", flow.flow_index(), " (", flow.src(), " -> ", flow.dst(),
+                       ") has no steering port (a switch rule pins it)"));
+    }
+    std::string key = absl::StrCat(flow.src_ip(), ",", flow.dst_ip());
+    auto [it, added] = line_of.emplace(key, lines.size());
+    if (added) lines.push_back({key, {}});
+    std::vector<uint32_t>& ports = lines[it->second].second;
+    if (std::find(ports.begin(), ports.end(), flow.udp_src_port()) == ports.end())
+      ports.push_back(flow.udp_src_port());
+    if (ports.size() > kHcclMaxPortsPerPair) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "pair ", key, " has more than ", kHcclMaxPortsPerPair, " ports (HCCL's limit per pair)"));
+    }
+  }
+  if (lines.size() > kHcclMaxLines) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(lines.size(), " address pairs: over HCCL's ", kHcclMaxLines, " lines"));
+  }
+  std::string out;
+  for (const auto& [pair, ports] : lines)
+    absl::StrAppend(&out, pair, "=", absl::StrJoin(ports, ","), "\n");
+  return out;
+}
+
+}  // namespace pulse::northbound

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
 #include "pulse/v1/pulse.pb.h"
+#include "pulse/v1/steering.pb.h"
 
 namespace pulse::northbound {
 
@@ -48,6 +49,16 @@ std::string FormatEvent(const pulse::v1::Event& event);
 
 // "ring", "all-to-all"... as job files spell them.
 std::string PatternName(pulse::v1::CollectivePattern pattern);
+
+// A steered job's ports for its hosts (`pulsectl jobs steering ID --format F`):
+//  - json: the response as proto JSON (per flow: NICs, addresses, subflow, UDP ports);
+//  - hccl: HCCL's MultiQpSrcPort.cfg, one line per address pair "srcIP,dstIP=port0,port1,..."
+//    (its limits: at most 32 ports a pair, 131,072 lines);
+//  - nccl: NCCL environment lines (NCCL_IB_QPS_PER_CONNECTION, NCCL_IB_TC, NCCL_IB_GID_INDEX).
+// Errors: an unknown format; hccl for a job that is not steered, a flow without a port or an
+// address, or a file past HCCL's limits (each names the pair or the count).
+absl::StatusOr<std::string> FormatSteering(const pulse::v1::GetJobSteeringResponse& steering,
+                                           const std::string& format);
 
 }  // namespace pulse::northbound
 

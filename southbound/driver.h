@@ -102,6 +102,9 @@ struct ForwardingGroup {
   uint32_t id = 0;
   GroupKind kind = GroupKind::kSelect;
   std::vector<GroupBucket> buckets;
+  // Select groups: the seed of the switch's flow hash (Open vSwitch's multipath basis). Tiers
+  // seeded alike choose alike and polarise; host steering models it (controller/ecmp_hash.h).
+  uint16_t hash_basis = 0;
 };
 
 // The complete desired forwarding state of one switch. The driver reconciles the switch to

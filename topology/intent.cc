@@ -104,6 +104,9 @@ class IntentParser {
 
   absl::Status ParseCables(const YAML::Node& n, CableLengths& cables);
   absl::Status ParseController(const YAML::Node& n, ControllerSettings& settings);
+  absl::StatusOr<EcmpHashSpec> ParseEcmpHashSpec(const YAML::Node& n,
+                                                 const std::string& field) const;
+  absl::Status ParseEcmpHash(const YAML::Node& n, EcmpHashIntent& out) const;
   absl::StatusOr<Fabric> ParseBuilder(const YAML::Node& n, const CableLengths& cables);
   absl::StatusOr<Fabric> ParseExplicit(const YAML::Node& root, const CableLengths& cables);
   // Points a builder's "param: what" error at the param's line.
@@ -143,6 +146,67 @@ absl::Status IntentParser::ParseCables(const YAML::Node& n, CableLengths& cables
         if (key == "host_m") cables.host_m = *m;
         if (key == "leaf_spine_m") cables.leaf_spine_m = *m;
         if (key == "spine_super_spine_m") cables.spine_super_spine_m = *m;
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<EcmpHashSpec> IntentParser::ParseEcmpHashSpec(const YAML::Node& n,
+                                                             const std::string& field) const {
+  EcmpHashSpec spec;
+  spec.where = n.Mark().line >= 0 ? absl::StrCat(source_, ":", n.Mark().line + 1, ": ", field)
+                                  : absl::StrCat(source_, ": ", field);
+  absl::Status status = fields_.ReadMap(
+      n, field, {"algorithm", "seed", "fields"},
+      [&](const std::string& key, const std::string& sub, const YAML::Node& v) -> absl::Status {
+        if (key == "algorithm") {
+          absl::StatusOr<std::string> a = fields_.String(v, sub);
+          if (!a.ok()) return a.status();
+          spec.algorithm = *a;
+          return absl::OkStatus();
+        }
+        if (key == "seed") {
+          absl::StatusOr<int64_t> seed = fields_.Int(v, sub, 0, 0xffffffffll);
+          if (!seed.ok()) return seed.status();
+          spec.seed = static_cast<uint32_t>(*seed);
+          return absl::OkStatus();
+        }
+        return fields_.ReadList(
+            v, sub,
+            [&](size_t, const std::string& item_field, const YAML::Node& item) -> absl::Status {
+              absl::StatusOr<std::string> f = fields_.String(item, item_field);
+              if (!f.ok()) return f.status();
+              spec.fields.push_back(*f);
+              return absl::OkStatus();
+            });
+      });
+  if (!status.ok()) return status;
+  if (spec.algorithm.empty()) return fields_.Error(n, field, "algorithm is required");
+  return spec;
+}
+
+absl::Status IntentParser::ParseEcmpHash(const YAML::Node& n, EcmpHashIntent& out) const {
+  return fields_.ReadMap(
+      n, "ecmp_hash", {"default", "roles", "switches"},
+      [&](const std::string& key, const std::string& field, const YAML::Node& v) -> absl::Status {
+        if (key == "default") {
+          absl::StatusOr<EcmpHashSpec> spec = ParseEcmpHashSpec(v, field);
+          if (!spec.ok()) return spec.status();
+          out.fabric_default = *spec;
+          return absl::OkStatus();
+        }
+        if (!v.IsMap()) return fields_.Error(v, field, "expected a mapping");
+        std::map<std::string, EcmpHashSpec>& target = key == "roles" ? out.by_role : out.by_switch;
+        for (const auto& entry : v) {
+          std::string name = entry.first.Scalar();
+          std::string sub = absl::StrCat(field, ".", name);
+          if (key == "roles" && name != "leaf" && name != "spine" && name != "super-spine")
+            return fields_.Error(entry.first, sub,
+                                 "unknown role (expected leaf, spine or super-spine)");
+          absl::StatusOr<EcmpHashSpec> spec = ParseEcmpHashSpec(entry.second, sub);
+          if (!spec.ok()) return spec.status();
+          if (!target.emplace(name, *spec).second)
+            return fields_.Error(entry.first, sub, "given twice");
+        }
         return absl::OkStatus();
       });
 }
@@ -539,7 +603,7 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   }
   if (auto s = fields_.CheckKeys(root, "",
                                  {"name", "description", "builder", "switches", "servers", "links",
-                                  "cables", "controller"});
+                                  "cables", "controller", "ecmp_hash"});
       !s.ok()) {
     return s;
   }
@@ -559,6 +623,9 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   if (root["cables"]) {
     cables_node_ = root["cables"];
     if (auto s = ParseCables(cables_node_, intent.cables); !s.ok()) return s;
+  }
+  if (root["ecmp_hash"]) {
+    if (auto s = ParseEcmpHash(root["ecmp_hash"], intent.ecmp_hash); !s.ok()) return s;
   }
   if (root["controller"]) {
     if (auto s = ParseController(root["controller"], intent.controller); !s.ok()) return s;

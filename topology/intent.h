@@ -38,7 +38,10 @@
 #define PULSE_TOPOLOGY_INTENT_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -55,6 +58,23 @@ struct ControllerSettings {
   int max_paths = 16;         // cap on up-down paths considered per NIC pair (>= 1)
 };
 
+// The ECMP hash a switch applies, as the intent states it (controller/ecmp_hash.h gives the
+// algorithms and field names their meaning and refuses unknown ones, quoting `where`).
+struct EcmpHashSpec {
+  std::string algorithm;            // "ovs-multipath", "crc32", "crc16-ccitt", "xor-fold"
+  uint32_t seed = 0;                // hash seed (the multipath basis on Open vSwitch)
+  std::vector<std::string> fields;  // src_ip, dst_ip, proto, src_port, dst_port; empty: all
+  std::string where;                // "<source>:<line>: ecmp_hash.<path>", for messages
+};
+
+// ecmp_hash: {default: SPEC, roles: {leaf|spine|super-spine: SPEC}, switches: {NAME: SPEC}}.
+// The most specific entry wins: switch, then role, then default.
+struct EcmpHashIntent {
+  std::optional<EcmpHashSpec> fabric_default;
+  std::map<std::string, EcmpHashSpec> by_role;
+  std::map<std::string, EcmpHashSpec> by_switch;
+};
+
 struct Intent {
   std::string name;
   std::string description;
@@ -62,6 +82,7 @@ struct Intent {
   Fabric fabric;
   ControllerSettings controller;
   CableLengths cables;  // role defaults and overrides as written (already applied to `fabric`)
+  EcmpHashIntent ecmp_hash;
 };
 
 // Parses an intent from YAML text; `source_name` prefixes every error ("fabric.yaml:12: ...").

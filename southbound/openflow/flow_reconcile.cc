@@ -133,39 +133,6 @@ uint32_t FailoverGroupId(uint32_t group, uint32_t bucket) {
   return kFailoverBase | (group << 8) | (bucket & 0xff);
 }
 
-std::vector<uint32_t> SlotsForWeights(const std::vector<uint16_t>& weights) {
-  std::vector<uint32_t> w(weights.begin(), weights.end());
-  if (std::all_of(w.begin(), w.end(), [](uint32_t x) { return x == 0; }))
-    std::fill(w.begin(), w.end(), 1);
-  uint32_t g = 0;
-  for (uint32_t x : w) g = std::gcd(g, x);
-  uint64_t total = 0;
-  for (uint32_t& x : w) {
-    x /= g;
-    total += x;
-  }
-  if (total > kMaxSlots) {
-    // Scale down; every non-zero bucket keeps at least one slot.
-    uint32_t nonzero =
-        static_cast<uint32_t>(std::count_if(w.begin(), w.end(), [](uint32_t x) { return x > 0; }));
-    uint32_t budget = std::max(kMaxSlots, nonzero);
-    uint64_t new_total = 0;
-    for (uint32_t& x : w) {
-      if (x == 0) continue;
-      x = std::max<uint32_t>(1, static_cast<uint32_t>(uint64_t{x} * budget / total));
-      new_total += x;
-    }
-    // Rounding up of small weights may overshoot: trim the largest.
-    while (new_total > budget) {
-      auto it = std::max_element(w.begin(), w.end());
-      if (*it <= 1) break;
-      --*it;
-      --new_total;
-    }
-  }
-  return w;
-}
-
 std::string CanonicalMatch(const of::Match& match) {
   std::vector<std::tuple<int, uint64_t, uint64_t, std::string>> fields;
   for (const auto& f : match.fields) {
@@ -225,9 +192,9 @@ absl::StatusOr<OpenFlowState> TranslateForwarding(const SwitchForwarding& desire
       }
       state.groups.push_back(std::move(entry));
     }
-    std::vector<uint16_t> weights;
+    std::vector<uint32_t> weights;
     for (const auto& b : group.buckets) weights.push_back(b.weight);
-    std::vector<uint32_t> slots = SlotsForWeights(weights);
+    std::vector<uint32_t> slots = ::pulse::SlotsForWeights(weights);
     uint32_t slot = 0;
     for (size_t b = 0; b < n; ++b) {
       for (uint32_t k = 0; k < slots[b]; ++k, ++slot) {
@@ -270,6 +237,7 @@ absl::StatusOr<OpenFlowState> TranslateForwarding(const SwitchForwarding& desire
         of::NxMultipathAction multipath;
         multipath.fields = 3;     // symmetric_l3l4+udp: RoCEv2 source ports spread
         multipath.algorithm = 2;  // hrw: few flows move when a bucket set changes
+        multipath.basis = it->second->hash_basis;
         multipath.n_links = select_slots[g];
         multipath.ofs = 0;
         multipath.n_bits = 16;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/multipath_slots.h"
 #include "southbound/driver.h"
 #include "southbound/openflow/messages.h"
 
@@ -32,14 +33,14 @@ inline constexpr uint8_t kRuleTable = 0;
 inline constexpr uint8_t kMultipathTable = 1;
 inline constexpr uint16_t kMultipathLegPriority = 100;
 // Upper bound of hash slots per select group (weights are scaled down to fit).
-inline constexpr uint32_t kMaxSlots = 64;
+inline constexpr uint32_t kMaxSlots = ::pulse::kMaxMultipathSlots;
 
 // Group id of the fast-failover group standing for bucket `bucket` of select group `group`.
 uint32_t FailoverGroupId(uint32_t group, uint32_t bucket);
 
-// Slot count per bucket for the given weights: proportional to weight (divided by their gcd),
-// at least 1 for a non-zero weight, total at most kMaxSlots. All-zero weights count as equal.
-std::vector<uint32_t> SlotsForWeights(const std::vector<uint16_t>& weights);
+// Slot count per bucket: ::pulse::SlotsForWeights (common/multipath_slots.h), which the hash
+// model of controller/ecmp_hash.h shares.
+using ::pulse::SlotsForWeights;
 
 // One flow as Pulse wants it on the switch.
 struct FlowEntry {

@@ -71,6 +71,88 @@ TEST(EcmpHashTest, SelectionSpreadsAndHonoursWeights) {
   EXPECT_EQ(SelectMember(model, t, 0), 0u);
 }
 
+// Open vSwitch's multipath hash (symmetric_l3l4+udp): swapping source and destination (addresses
+// and ports) changes nothing; the source port alone moves a flow; known values pinned down by the
+// agreement test against ofproto/trace (tests/southbound/openflow/ovs_hash_model_test.cc).
+TEST(EcmpHashTest, OvsMultipathIsSymmetricAndHashesTheSourcePort) {
+  EcmpHashModel ovs{HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  FiveTuple a{0x0a000001, 0x0a000102, kUdpProto, 50000, kRoceV2Port};
+  FiveTuple swapped{a.dst_ip, a.src_ip, kUdpProto, a.dst_port, a.src_port};
+  EXPECT_EQ(HashFiveTuple(ovs, a), HashFiveTuple(ovs, swapped));
+  std::set<uint32_t> hashes;
+  for (uint16_t port = 50000; port < 50064; ++port) {
+    FiveTuple t = a;
+    t.src_port = port;
+    hashes.insert(HashFiveTuple(ovs, t));
+  }
+  EXPECT_EQ(hashes.size(), 64u);
+  EXPECT_TRUE(HashesSourcePort(ovs));
+  EXPECT_FALSE(HashesSourcePort({HashAlgorithm::kCrc32, 0, kHashSrcIp | kHashDstIp}));
+  // The basis (seed) changes the hash.
+  EXPECT_NE(HashFiveTuple(ovs, a), HashFiveTuple({HashAlgorithm::kOvsMultipath, 1, 0}, a));
+}
+
+// Highest random weight: removing a link moves only the flows that were on it.
+TEST(EcmpHashTest, OvsHrwMovesOnlyTheRemovedLinksFlows) {
+  int moved_from_others = 0, on_removed = 0;
+  for (uint32_t h = 0; h < 20000; ++h) {
+    uint32_t hash = h * 2654435761u;
+    uint32_t with8 = OvsHrwLink(hash, 8);
+    uint32_t with7 = OvsHrwLink(hash, 7);  // link 7 removed
+    if (with8 == 7) {
+      ++on_removed;
+    } else if (with8 != with7) {
+      ++moved_from_others;
+    }
+    EXPECT_LT(with7, 7u);
+  }
+  EXPECT_EQ(moved_from_others, 0);
+  EXPECT_GT(on_removed, 20000 / 8 / 2);  // about an eighth land on each link
+}
+
+// The intent's ecmp_hash section: switch beats role beats default; errors quote file:line.
+TEST(EcmpHashTest, ModelsFromIntentPrecedenceAndErrors) {
+  auto fabric = Share(BuildLeafSpine(2, 2, 1));
+  topology::EcmpHashIntent intent;
+  auto built_in = HashModelsFromIntent(*fabric, intent);
+  ASSERT_TRUE(built_in.ok());
+  for (NodeId sw : fabric->switches()) {
+    EXPECT_EQ(built_in->For(sw).algorithm, HashAlgorithm::kOvsMultipath);
+    EXPECT_EQ(built_in->For(sw).seed, static_cast<uint32_t>(fabric->node(sw).level));
+  }
+  intent.fabric_default = topology::EcmpHashSpec{"crc32", 5, {}, "f.yaml:3: ecmp_hash.default"};
+  intent.by_role["spine"] = {"crc16-ccitt", 9, {"src_ip", "dst_ip", "src_port"}, "f.yaml:5: x"};
+  const std::string leaf0 = fabric->node(fabric->switches().front()).name;
+  intent.by_switch[leaf0] = {"xor-fold", 1, {}, "f.yaml:7: y"};
+  auto models = HashModelsFromIntent(*fabric, intent);
+  ASSERT_TRUE(models.ok()) << models.status();
+  EXPECT_EQ(models->default_model.algorithm, HashAlgorithm::kCrc32);
+  EXPECT_EQ(models->default_model.seed, 5u);
+  for (NodeId sw : fabric->switches()) {
+    const EcmpHashModel& m = models->For(sw);
+    if (fabric->node(sw).name == leaf0) {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kXorFold);
+    } else if (fabric->node(sw).role == topology::SwitchRole::kSpine) {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kCrc16Ccitt);
+      EXPECT_EQ(m.fields, kHashSrcIp | kHashDstIp | kHashSrcPort);
+    } else {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kCrc32);
+    }
+  }
+  topology::EcmpHashIntent bad;
+  bad.by_switch["no-such-switch"] = {"crc32", 0, {}, "f.yaml:9: ecmp_hash.switches.no-such"};
+  auto unknown = HashModelsFromIntent(*fabric, bad);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("f.yaml:9:"), std::string::npos) << unknown.status();
+  bad.by_switch.clear();
+  bad.fabric_default = topology::EcmpHashSpec{"md5", 0, {}, "f.yaml:2: ecmp_hash.default"};
+  EXPECT_FALSE(HashModelsFromIntent(*fabric, bad).ok());
+  bad.fabric_default = topology::EcmpHashSpec{"crc32", 0, {"ttl"}, "f.yaml:2: ecmp_hash.default"};
+  EXPECT_NE(HashModelsFromIntent(*fabric, bad).status().message().find("ttl"), std::string::npos);
+  bad.fabric_default = topology::EcmpHashSpec{"ovs-multipath", 0, {"src_ip"}, "f.yaml:2: d"};
+  EXPECT_FALSE(HashModelsFromIntent(*fabric, bad).ok());
+}
+
 TEST(EcmpHashTest, TraceFollowsGroupsToTheDestination) {
   auto fabric = Share(BuildFatTree(4));
   const Fabric& f = *fabric;

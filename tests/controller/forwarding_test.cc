@@ -137,6 +137,35 @@ TEST(ForwardingTest, PinsSendPlacedFlowsExactlyAlongTheirPaths) {
   EXPECT_GT(cross_leaf, 0);
 }
 
+// A steered job holds its paths through its UDP source ports alone: no pin anywhere.
+TEST(ForwardingTest, SteeredJobsInstallNoPerFlowRule) {
+  auto fabric = LabFabric();
+  PlacementOptions options;
+  options.enforcement = Enforcement::kSteer;
+  Placement placement(fabric, options);
+  HashModels models;
+  models.default_model = {HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  placement.EnableSteering(models);
+  JobSpec spec;
+  spec.id = "ring";
+  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  EcmpGroups groups(fabric);
+  ForwardingOptions forwarding;
+  auto steered = ComputeForwarding(*fabric, placement, groups, forwarding);
+  for (const auto& sw : steered) {
+    for (const auto& rule : sw.rules) EXPECT_NE(rule.priority, forwarding.pin_priority);
+  }
+  spec.id = "pinned";
+  spec.enforcement = Enforcement::kPin;
+  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  int pins = 0;
+  for (const auto& sw : ComputeForwarding(*fabric, placement, groups, forwarding)) {
+    for (const auto& rule : sw.rules) pins += rule.priority == forwarding.pin_priority;
+  }
+  EXPECT_GT(pins, 0);
+}
+
 TEST(ForwardingTest, FailedUplinkLeavesGroupsAndNoRuleUsesIt) {
   auto fabric = LabFabric();
   Placement placement(fabric);

@@ -167,7 +167,9 @@ TEST(PlacementTest, SteeringPortsMakeEcmpFollowThePlan) {
   models.default_model.seed = 7;
   p.EnableSteering(models);
   std::mt19937 rng(3);
-  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "perm")).ok());
+  JobSpec perm = PermutationJob(*fabric, RandomPermutation(16, rng), "perm");
+  perm.enforcement = Enforcement::kSteer;
+  ASSERT_TRUE(p.PlaceJob(perm).ok());
   auto expect_followed = [&](EcmpGroups& groups) {
     int steered = 0;
     for (const PlacedFlow& f : p.FindJob("perm")->flows) {
@@ -192,6 +194,100 @@ TEST(PlacementTest, SteeringPortsMakeEcmpFollowThePlan) {
   ASSERT_TRUE(p.SetLinkUp(failed, false).ok());
   groups.SetLinkUp(failed, false);
   expect_followed(groups);
+}
+
+// Enforcement: steered jobs get a port on every flow, pinned jobs none; the placement's default
+// applies to jobs that do not choose; a steered job needs hash models.
+TEST(PlacementTest, EnforcementDecidesWhichJobsGetPorts) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 4;
+  ls.spines = 4;
+  ls.servers_per_leaf = 4;
+  auto fabric = MustBuild(topology::LeafSpine(ls));
+  std::mt19937 rng(5);
+  {
+    Placement without_models(fabric);
+    JobSpec steer = PermutationJob(*fabric, RandomPermutation(16, rng), "steer");
+    steer.enforcement = Enforcement::kSteer;
+    auto refused = without_models.PlaceJob(steer);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(refused.status().message().find("hash models"), std::string::npos)
+        << refused.status();
+    EXPECT_EQ(without_models.FindJob("steer"), nullptr);
+    EXPECT_DOUBLE_EQ(without_models.MaxUtilisation(), 0);  // nothing was left behind
+  }
+  PlacementOptions options;
+  options.enforcement = Enforcement::kSteer;
+  Placement p(fabric, options);
+  HashModels models;
+  models.default_model = {HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  p.EnableSteering(models);
+  JobSpec by_default = PermutationJob(*fabric, RandomPermutation(16, rng), "by-default");
+  JobSpec pinned = PermutationJob(*fabric, RandomPermutation(16, rng), "pinned");
+  pinned.enforcement = Enforcement::kPin;
+  auto a = p.PlaceJob(by_default);
+  auto b = p.PlaceJob(pinned);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*a)->enforcement, Enforcement::kSteer);
+  EXPECT_EQ((*a)->spec.enforcement, Enforcement::kSteer);  // stored resolved
+  EXPECT_EQ((*b)->enforcement, Enforcement::kPin);
+  for (const PlacedFlow& f : (*a)->flows) {
+    EXPECT_GE(f.udp_src_port, 49152) << fabric->node(f.src).name;
+  }
+  for (const PlacedFlow& f : (*b)->flows) EXPECT_EQ(f.udp_src_port, 0);
+  EXPECT_TRUE(p.TakePortChanges().empty()) << "placing a job changes no port";
+}
+
+// A spine link going down re-steers only the flows whose hashing it touched: flows on other
+// spines keep their ports (HRW moves only the dead member's slots), and every change is reported.
+TEST(PlacementTest, LinkDownChangesOnlyAffectedPorts) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 4;
+  ls.spines = 4;
+  ls.servers_per_leaf = 4;
+  auto fabric = MustBuild(topology::LeafSpine(ls));
+  PlacementOptions options;
+  options.enforcement = Enforcement::kSteer;
+  Placement p(fabric, options);
+  HashModels models;
+  models.default_model = {HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  p.EnableSteering(models);
+  std::mt19937 rng(9);
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "perm")).ok());
+  std::vector<PlacedFlow> before = p.FindJob("perm")->flows;
+  topology::LinkId failed = topology::kNoLink;
+  for (const PlacedFlow& f : before) {
+    if (f.path.hops.size() == 4) failed = Fabric::LinkOf(f.path.hops[1]);
+  }
+  ASSERT_NE(failed, topology::kNoLink);
+  ASSERT_TRUE(p.SetLinkUp(failed, false).ok());
+  std::vector<PortChange> changes = p.TakePortChanges();
+  const std::vector<PlacedFlow>& after = p.FindJob("perm")->flows;
+  std::set<size_t> changed;
+  for (const PortChange& c : changes) {
+    EXPECT_EQ(c.job_id, "perm");
+    ASSERT_LT(c.flow_index, after.size());
+    EXPECT_EQ(c.old_udp_src_port, before[c.flow_index].udp_src_port);
+    EXPECT_EQ(c.new_udp_src_port, after[c.flow_index].udp_src_port);
+    changed.insert(c.flow_index);
+  }
+  int crossed_failed = 0, kept = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    bool crossed = false;
+    for (DirectedLinkId d : before[i].path.hops) crossed |= Fabric::LinkOf(d) == failed;
+    crossed_failed += crossed;
+    if (before[i].udp_src_port != after[i].udp_src_port) {
+      EXPECT_TRUE(changed.count(i)) << "flow " << i << " changed port without a report";
+    } else if (!crossed) {
+      ++kept;
+    }
+    EXPECT_NE(after[i].udp_src_port, 0) << "flow " << i;
+  }
+  EXPECT_GT(crossed_failed, 0);
+  EXPECT_GT(kept, 0) << "flows away from the failure must keep their ports";
+  EXPECT_LE(changes.size(), after.size());
 }
 
 TEST(PlacementTest, CollectivesOnLeafSpineAndFatTreeAreAtMostLineRate) {

@@ -119,5 +119,57 @@ TEST(ToJsonTest, ParsesBackAndIncludesDefaults) {
   EXPECT_EQ(line->find('\n'), line->size() - 1);
 }
 
+pulse::v1::GetJobSteeringResponse SteeringOf(bool steered) {
+  pulse::v1::GetJobSteeringResponse r;
+  r.set_job_id("j");
+  r.set_steered(steered);
+  auto add = [&](const char* src_ip, const char* dst_ip, uint32_t port, int subflow) {
+    pulse::v1::SteeredFlow* f = r.add_flows();
+    f->set_flow_index(r.flows_size() - 1);
+    f->set_src(std::string("nic-") + src_ip);
+    f->set_dst(std::string("nic-") + dst_ip);
+    f->set_src_ip(src_ip);
+    f->set_dst_ip(dst_ip);
+    f->set_subflow(subflow);
+    f->set_udp_src_port(port);
+  };
+  add("10.1.0.1", "10.1.1.1", 49152, 0);
+  add("10.1.0.1", "10.1.1.1", 49160, 1);
+  add("10.1.1.1", "10.1.0.1", 49153, 0);
+  r.mutable_nccl()->set_ib_qps_per_connection(2);
+  r.mutable_nccl()->set_ib_gid_index(3);
+  r.mutable_nccl()->set_dscp(26);
+  r.mutable_nccl()->set_ib_tc(104);
+  return r;
+}
+
+TEST(FormatSteeringTest, HcclOneLinePerPairNcclEnvironment) {
+  auto hccl = FormatSteering(SteeringOf(true), "hccl");
+  ASSERT_TRUE(hccl.ok()) << hccl.status();
+  EXPECT_EQ(*hccl, "10.1.0.1,10.1.1.1=49152,49160\n10.1.1.1,10.1.0.1=49153\n");
+  auto nccl = FormatSteering(SteeringOf(true), "nccl");
+  ASSERT_TRUE(nccl.ok());
+  EXPECT_EQ(*nccl, "NCCL_IB_QPS_PER_CONNECTION=2\nNCCL_IB_GID_INDEX=3\nNCCL_IB_TC=104\n");
+  auto json = FormatSteering(SteeringOf(true), "json");
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(nlohmann::json::parse(*json)["flows"][1]["udpSrcPort"], 49160);
+}
+
+TEST(FormatSteeringTest, RefusesWhatHcclCannotTake) {
+  EXPECT_EQ(FormatSteering(SteeringOf(false), "hccl").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(FormatSteering(SteeringOf(true), "yaml").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  pulse::v1::GetJobSteeringResponse many = SteeringOf(true);
+  for (int i = 0; i < 40; ++i) {
+    pulse::v1::SteeredFlow* f = many.add_flows();
+    *f = many.flows(0);
+    f->set_udp_src_port(50000 + i);
+  }
+  auto too_many = FormatSteering(many, "hccl");
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.status().message().find("10.1.0.1,10.1.1.1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pulse::northbound

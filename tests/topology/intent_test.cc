@@ -36,6 +36,37 @@ TEST(SpeedTest, ParsesUnitsAndRejectsJunk) {
   }
 }
 
+TEST(IntentEcmpHashTest, SectionParsedWithLinesAndRefusedWhenMalformed) {
+  const std::string base =
+      "builder: {type: leaf-spine, leaves: 2, spines: 2, servers_per_leaf: 1}\n";
+  auto intent = ParseIntent(base +
+                                "ecmp_hash:\n"
+                                "  default: {algorithm: crc32, seed: 7}\n"
+                                "  roles:\n"
+                                "    spine: {algorithm: crc16-ccitt, fields: [src_ip, src_port]}\n"
+                                "  switches:\n"
+                                "    leaf-0: {algorithm: ovs-multipath}\n",
+                            "f.yaml");
+  ASSERT_TRUE(intent.ok()) << intent.status();
+  ASSERT_TRUE(intent->ecmp_hash.fabric_default.has_value());
+  EXPECT_EQ(intent->ecmp_hash.fabric_default->algorithm, "crc32");
+  EXPECT_EQ(intent->ecmp_hash.fabric_default->seed, 7u);
+  EXPECT_EQ(intent->ecmp_hash.by_role.at("spine").fields,
+            (std::vector<std::string>{"src_ip", "src_port"}));
+  EXPECT_NE(intent->ecmp_hash.by_switch.at("leaf-0").where.find("f.yaml:7"), std::string::npos)
+      << intent->ecmp_hash.by_switch.at("leaf-0").where;
+  auto bad_role =
+      ParseIntent(base + "ecmp_hash:\n  roles:\n    tor: {algorithm: crc32}\n", "f.yaml");
+  ASSERT_FALSE(bad_role.ok());
+  EXPECT_NE(bad_role.status().message().find("f.yaml:4"), std::string::npos) << bad_role.status();
+  auto no_algorithm = ParseIntent(base + "ecmp_hash:\n  default: {seed: 1}\n", "f.yaml");
+  ASSERT_FALSE(no_algorithm.ok());
+  EXPECT_NE(no_algorithm.status().message().find("algorithm"), std::string::npos);
+  auto unknown_key =
+      ParseIntent(base + "ecmp_hash:\n  default: {algorithm: crc32, salt: 1}\n", "f.yaml");
+  EXPECT_FALSE(unknown_key.ok());
+}
+
 TEST(IntentExamplesTest, LeafSpineLab) {
   absl::StatusOr<Intent> intent = LoadIntentFile(ExamplePath("leaf-spine.yaml"));
   ASSERT_TRUE(intent.ok()) << intent.status();
