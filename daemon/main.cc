@@ -27,10 +27,10 @@
 #include "controller/log.h"
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
-#include "northbound/auth.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "northbound/auth.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -181,6 +181,14 @@ int Run() {
   controller_options.event_ring_size = config.event_ring_size;
   controller_options.store = replica ? replica->store() : store.get();
   if (replica) controller_options.write_gate = replica->WriteGate();
+  // The QoS policy is controller state (placement's lossless classes come from it).
+  if (config.qos.enabled && !config.qos.policy_file.empty()) {
+    absl::StatusOr<std::string> policy =
+        pulse::northbound::ReadQosPolicyFile(config.qos.policy_file);
+    if (!policy.ok()) return Fail(policy.status());
+    controller_options.qos_policy_yaml = *std::move(policy);
+    controller_options.qos_policy_source = absl::StrCat("qos policy from ", config.qos.policy_file);
+  }
   auto controller = pulse::controller::Controller::Create(fabric, controller_options);
   if (!controller.ok()) return Fail(controller.status());
 
@@ -354,11 +362,12 @@ int Run() {
       absl::FailedPreconditionError("qos.enabled: false");
   if (config.qos.enabled) {
     pulse::northbound::QosRuntimeOptions qos_options;
-    qos_options.policy_file = config.qos.policy_file;
     qos_options.ovsdb_endpoint = config.qos.ovsdb;
     qos_options.tokens = tokens;
-    qos_options.store = replica ? replica->store() : store.get();
-    qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
+    if (replica && config.insecure) {
+      qos_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
+    }
+    qos = pulse::northbound::StartQos(controller->get(), std::move(qos_options));
     if (!qos.ok()) {
       // An operator's own qos section that does not work stops start-up. The built-in default
       // policy not fitting this fabric (e.g. a lab whose link speeds have no published PFC

@@ -19,11 +19,14 @@ class PulsectlQosTest : public ::testing::Test {
   void SetUp() override {
     fabric_ = pulse::testing::SmallLeafSpine(2, 2, 2);
     QosServiceOptions options;
-    options.audit = [](const controller::QosPlan&) -> absl::StatusOr<QosAuditReport> {
-      return QosAuditReport{{{"leaf-1", 3, "queue 3 max-rate: want 1, have 2"}}, 12};
+    options.audit = [](std::shared_ptr<const controller::QosPlan>,
+                       QosServiceOptions::AuditDone done) {
+      done(QosAuditReport{{{"leaf-1", 3, "queue 3 max-rate: want 1, have 2"}}, 12});
     };
-    auto service =
-        QosServiceImpl::Create(fabric_.get(), controller::DefaultQosPolicy(), "", options);
+    auto controller = controller::Controller::Create(fabric_);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    controller_ = *std::move(controller);
+    auto service = QosServiceImpl::Create(controller_.get(), options);
     ASSERT_TRUE(service.ok());
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
@@ -42,6 +45,7 @@ class PulsectlQosTest : public ::testing::Test {
     return status;
   }
   std::shared_ptr<const topology::Fabric> fabric_;
+  std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<QosServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
