@@ -363,7 +363,6 @@ int Run() {
   if (config.qos.enabled) {
     pulse::northbound::QosRuntimeOptions qos_options;
     qos_options.ovsdb_endpoint = config.qos.ovsdb;
-    qos_options.tokens = tokens;
     if (replica && config.insecure) {
       qos_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
     }
@@ -394,7 +393,7 @@ int Run() {
   server_options.tls = config.tls;
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
-  if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  if (qos.ok()) server_options.extra_services.push_back((*qos)->gated.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

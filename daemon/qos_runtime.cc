@@ -99,7 +99,6 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(controller::Controller* con
   if (controller == nullptr) return absl::InvalidArgumentError("qos: no controller");
   auto runtime = std::make_unique<QosRuntime>();
   QosServiceOptions service_options;
-  service_options.tokens = std::move(options.tokens);
   service_options.forward_writes_to = std::move(options.forward_writes_to);
   if (!options.ovsdb_endpoint.empty()) {
     runtime->driver = std::make_unique<southbound::ovsdb::OvsQosDriver>();
@@ -123,6 +122,7 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(controller::Controller* con
       QosServiceImpl::Create(controller, std::move(service_options));
   if (!service.ok()) return service.status();
   runtime->service = *std::move(service);
+  runtime->gated = GateService<pulse::v1::QosService>(runtime->service.get());
   if (runtime->worker != nullptr) {
     // The observer sees the plan in force first, then every change, in order. The first push
     // decides start-up.

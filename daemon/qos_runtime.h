@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/controller.h"
+#include "northbound/auth_gate.h"
 #include "northbound/qos_service.h"
 #include "southbound/ovsdb/ovs_qos_driver.h"
 
@@ -23,7 +24,6 @@ namespace pulse::northbound {
 
 struct QosRuntimeOptions {
   std::string ovsdb_endpoint;  // "" : no switch push (e.g. "unix:/var/run/openvswitch/db.sock")
-  std::vector<Token> tokens;
   std::function<std::string()> forward_writes_to;  // see QosServiceOptions
 };
 
@@ -34,7 +34,8 @@ struct QosRuntime {
 
   std::unique_ptr<southbound::ovsdb::OvsQosDriver> driver;  // null without ovsdb_endpoint
   std::shared_ptr<QosWorker> worker;                        // null without ovsdb_endpoint
-  std::unique_ptr<QosServiceImpl> service;                  // register with the API server
+  std::unique_ptr<QosServiceImpl> service;
+  std::unique_ptr<GatedService> gated;  // `service` as the API server registers it
 };
 
 // The policy file's text for ControllerOptions::qos_policy_yaml; NotFound naming the file.

@@ -96,8 +96,6 @@ std::shared_ptr<pulse::v1::QosService::Stub> QosServiceImpl::LeaderStub(
 ServerUnaryReactor* QosServiceImpl::GetQosPolicy(CallbackServerContext* context,
                                                  const pulse::v1::GetQosPolicyRequest*,
                                                  pulse::v1::GetQosPolicyResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/GetQosPolicy");
-  if (!auth.ok()) return Finish(context, auth);
   controller::QosStatePtr qos = controller_->snapshot()->qos;
   const controller::QosPlan* plan = qos->plan.get();
   response->mutable_policy()->set_yaml(qos->policy_yaml);
@@ -112,8 +110,6 @@ ServerUnaryReactor* QosServiceImpl::GetQosPolicy(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::SetQosPolicy(CallbackServerContext* context,
                                                  const pulse::v1::SetQosPolicyRequest* request,
                                                  pulse::v1::SetQosPolicyResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/SetQosPolicy");
-  if (!auth.ok()) return Finish(context, auth);
   ServerUnaryReactor* reactor = context->DefaultReactor();
   if (auto stub = LeaderStub(*context); stub != nullptr) {
     auto client = std::make_shared<grpc::ClientContext>();
@@ -148,8 +144,6 @@ ServerUnaryReactor* QosServiceImpl::SetQosPolicy(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::GetQosPlan(CallbackServerContext* context,
                                                const pulse::v1::GetQosPlanRequest* request,
                                                pulse::v1::GetQosPlanResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/GetQosPlan");
-  if (!auth.ok()) return Finish(context, auth);
   std::shared_ptr<const controller::QosPlan> current = plan();
   if (!request->switch_name().empty()) {
     const controller::SwitchQosPlan* sw = current->FindSwitch(request->switch_name());
@@ -170,8 +164,6 @@ ServerUnaryReactor* QosServiceImpl::GetQosPlan(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::ExportSonic(CallbackServerContext* context,
                                                 const pulse::v1::ExportSonicRequest* request,
                                                 pulse::v1::ExportSonicResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/ExportSonic");
-  if (!auth.ok()) return Finish(context, auth);
   const int stride = request->port_name_stride() == 0 ? 8 : request->port_name_stride();
   if (stride > 64) {
     return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -189,8 +181,6 @@ ServerUnaryReactor* QosServiceImpl::ExportSonic(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::AuditQos(CallbackServerContext* context,
                                              const pulse::v1::AuditQosRequest*,
                                              pulse::v1::AuditQosResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/AuditQos");
-  if (!auth.ok()) return Finish(context, auth);
   if (!options_.audit) {
     return Finish(context,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

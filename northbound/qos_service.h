@@ -7,7 +7,8 @@
 // the port, the rule and the numbers; leader-gated and persisted like PlaceJob). On a follower
 // the write is forwarded to the leader like JobService writes. Nothing here talks to a switch:
 // AuditQos hands the work to the QoS driver's own thread (daemon/qos_runtime.h). Roles come from
-// the northbound auth table (northbound/auth.h): reads are viewer, SetQosPolicy is admin.
+// the northbound auth table (northbound/auth.h), enforced by the API server's auth gate
+// (register it with GateService, auth_gate.h): reads are viewer, SetQosPolicy is admin.
 #ifndef PULSE_NORTHBOUND_QOS_SERVICE_H_
 #define PULSE_NORTHBOUND_QOS_SERVICE_H_
 
@@ -44,7 +45,6 @@ struct QosAuditReport {
 using controller::kQosPolicyStoreKey;
 
 struct QosServiceOptions {
-  std::vector<Token> tokens;  // empty: authentication off (same tokens as the API server)
   // Audits the switches against a plan (e.g. the OVS QoS agent). Called on a gRPC thread: it must
   // not block, and calls `done` once, from any thread. Unset: AuditQos answers
   // FAILED_PRECONDITION.
@@ -86,13 +86,12 @@ class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
 
  private:
   QosServiceImpl(controller::Controller* controller, QosServiceOptions options)
-      : controller_(controller), auth_(options.tokens), options_(std::move(options)) {}
+      : controller_(controller), options_(std::move(options)) {}
   // The stub to the leader when this write must be forwarded, else null.
   std::shared_ptr<pulse::v1::QosService::Stub> LeaderStub(
       const grpc::CallbackServerContext& context);
 
   controller::Controller* const controller_;
-  Authorizer auth_;
   const QosServiceOptions options_;
   std::mutex forward_mu_;  // guards forward_stubs_ (gRPC threads)
   std::map<std::string, std::shared_ptr<pulse::v1::QosService::Stub>> forward_stubs_;

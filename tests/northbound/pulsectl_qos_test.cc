@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "northbound/auth_gate.h"
 #include "northbound/qos_service.h"
 #include "tests/northbound/test_fabric.h"
 
@@ -31,7 +32,11 @@ class PulsectlQosTest : public ::testing::Test {
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
+    gated_ = GateService<pulse::v1::QosService>(service_.get());
+    builder.RegisterService(gated_->service());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeAuthInterceptor({}));  // auth off, as the daemon without tokens
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
@@ -47,6 +52,7 @@ class PulsectlQosTest : public ::testing::Test {
   std::shared_ptr<const topology::Fabric> fabric_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<QosServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   int port_ = 0;

@@ -1,6 +1,7 @@
 // QosService over a real gRPC channel: roles from the auth table, a policy set and persisted, a
 // refused policy that keeps the old one, the plan, the SONiC export and the audit hook.
 #include "northbound/qos_service.h"
+#include "northbound/auth_gate.h"
 
 #include <atomic>
 #include <map>
@@ -47,7 +48,6 @@ class QosServiceTest : public ::testing::Test {
   void SetUp() override {
     fabric_ = pulse::testing::SmallLeafSpine(2, 2, 2);
     QosServiceOptions options;
-    options.tokens = {{"ops", kViewer, Role::kViewer}, {"root", kAdmin, Role::kAdmin}};
     options.audit = [](std::shared_ptr<const controller::QosPlan> plan,
                        QosServiceOptions::AuditDone done) {
       // A fake switch driver that finds leaf-0 port 1 different from the plan.
@@ -71,7 +71,13 @@ class QosServiceTest : public ::testing::Test {
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
+    // Roles as the API server enforces them: the auth interceptor and the gated service.
+    gated_ = GateService<pulse::v1::QosService>(service_.get());
+    builder.RegisterService(gated_->service());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(
+        MakeAuthInterceptor({{"ops", kViewer, Role::kViewer}, {"root", kAdmin, Role::kAdmin}}));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
@@ -106,6 +112,7 @@ class QosServiceTest : public ::testing::Test {
   std::atomic<int> plans_pushed_{0};
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<QosServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<pulse::v1::QosService::Stub> stub_;
