@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace pulse::openflow {
 
@@ -44,7 +45,7 @@ void Channel::Accept() {
         } else if (ec == boost::asio::error::operation_aborted) {
           return;
         } else {
-          std::fprintf(stderr, "[openflow] accept: %s\n", ec.message().c_str());
+          pulse::Log(pulse::LogLevel::kWarning, "openflow: accept: ", ec.message());
         }
         Accept();
       });

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 #include "southbound/openflow/messages.h"
 
 namespace pulse::southbound::openflow {
