@@ -17,6 +17,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
@@ -464,7 +466,18 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("pulse-controller: the Pulse SDN controller (pulse.v1 gRPC API)");
+  absl::SetProgramUsageMessage(
+      "the Pulse SDN controller (pulse.v1 gRPC API).\n"
+      "Usage: pulse-controller --config pulse.yaml [flags]; flags override the config file's keys "
+      "(daemon/config.h).");
+  // --help lists the daemon's own flags (absl's default matches only a file named after the
+  // binary, so it printed "No flags matched"); --helpfull still lists every linked flag.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "daemon/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   return Run();
 }
