@@ -133,6 +133,15 @@ int Run() {
       pulse::topology::LoadIntentFile(config.fabric_file);
   if (!intent.ok()) return Fail(intent.status());
   auto fabric = std::make_shared<const pulse::topology::Fabric>(std::move(intent->fabric));
+  // Switch drivers this build serves (controller/switches/); a switch naming another is refused
+  // rather than driven by the wrong protocol.
+  for (pulse::topology::NodeId sw : fabric->switches()) {
+    if (fabric->node(sw).driver != pulse::topology::kDefaultSwitchDriver) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("fabric: switch '", fabric->node(sw).name, "': driver '",
+                       fabric->node(sw).driver, "' is not in this build (known: openflow)")));
+    }
+  }
   Log(LogLevel::kInfo, "fabric '", intent->name, "' from ", config.fabric_file, ": ",
       fabric->switches().size(), " switches, ", fabric->nics().size(), " NICs, ",
       fabric->gpus().size(), " GPUs, ", fabric->links().size(), " links");
