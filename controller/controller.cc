@@ -160,7 +160,21 @@ std::shared_ptr<ControllerSnapshot> Controller::NewState() const {
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(std::shared_ptr<const Fabric> fabric,
                                                                ControllerOptions options) {
   if (fabric == nullptr) return absl::InvalidArgumentError("Controller::Create: no fabric");
+  // The QoS policy first: restored jobs are checked against its lossless classes.
+  absl::StatusOr<QosState> qos =
+      PlanQosState(*fabric, options.qos_policy_yaml, absl::StrCat(options.qos_policy_source, ": "));
+  if (!qos.ok()) {
+    if (!options.qos_policy_yaml.empty()) return qos.status();
+    Log(LogLevel::kWarning,
+        "QoS off: the default policy does not fit this fabric: ", qos.status().message());
+    qos = QosState{};
+    qos->policy = DefaultQosPolicy();
+  }
   std::unique_ptr<Controller> controller(new Controller(std::move(fabric), options));
+  if (absl::Status status = controller->AdoptQos(std::make_shared<const QosState>(*std::move(qos)));
+      !status.ok()) {
+    return status;  // no job is placed yet: cannot happen
+  }
   // Restore before the thread starts: nothing else can touch the state yet.
   if (absl::Status status = controller->Restore(); !status.ok()) return status;
   controller->restored_store_revision_ = controller->store_revision_;
@@ -184,6 +198,11 @@ absl::Status Controller::Restore() {
   }
   int jobs = 0, drains = 0, replaced = 0;
   store_revision_ = stored->revision;
+  // The policy an admin set last, before any job: it decides which classes are lossless.
+  if (auto it = stored->entries.find(std::string(kQosPolicyStoreKey));
+      it != stored->entries.end()) {
+    AdoptStoredQos(it->second);
+  }
   if (auto it = stored->entries.find(std::string(kEventSeqKey)); it != stored->entries.end()) {
     uint64_t mark = 0;
     if (!absl::SimpleAtoi(it->second, &mark)) {
@@ -625,6 +644,101 @@ void Controller::OnDiscoveryResult(bool matches_intent, std::string description)
   });
 }
 
+void Controller::AdoptStoredQos(const std::string& yaml_text) {
+  if (!state_->qos->from_defaults && state_->qos->policy_yaml == yaml_text) return;
+  absl::StatusOr<QosState> qos = PlanQosState(*fabric_, yaml_text, "stored qos policy refused: ");
+  absl::Status status = qos.status();
+  if (qos.ok()) status = AdoptQos(std::make_shared<const QosState>(*std::move(qos)));
+  if (!status.ok()) {
+    Log(LogLevel::kError, status.message(), " (the policy in force stays)");
+    return;
+  }
+  Log(LogLevel::kInfo, "qos: stored policy now in force");
+}
+
+absl::Status Controller::AdoptQos(QosStatePtr qos) {
+  if (absl::Status status =
+          state_->placement.SetLosslessPriorities(qos->policy.lossless_priorities);
+      !status.ok()) {
+    return status;
+  }
+  state_->qos = std::move(qos);
+  for (const auto& observer : qos_observers_) observer(state_->qos);
+  return absl::OkStatus();
+}
+
+void Controller::SetQosPolicy(std::string yaml_text, bool dry_run, Reply<QosPolicyChange> done) {
+  boost::asio::post(io_, [this, yaml_text = std::move(yaml_text), dry_run, done = std::move(done)] {
+    absl::StatusOr<QosState> qos = PlanQosState(*fabric_, yaml_text, "qos policy refused: ");
+    if (!qos.ok()) {
+      done(qos.status());
+      return;
+    }
+    QosPolicyChange change;
+    change.switches_planned = static_cast<uint32_t>(qos->plan->switches.size());
+    for (const SwitchQosPlan& sw : qos->plan->switches) {
+      change.ports_planned += static_cast<uint32_t>(sw.ports.size());
+    }
+    // Classes the policy makes lossless must not close a PFC cycle over the placed paths.
+    const std::vector<int> old_lossless = state_->placement.lossless_priorities();
+    if (absl::Status status =
+            state_->placement.SetLosslessPriorities(qos->policy.lossless_priorities);
+        !status.ok()) {
+      done(absl::Status(status.code(), absl::StrCat("qos policy refused: ", status.message())));
+      return;
+    }
+    // Until it is persisted the old policy is in force (a dry run stops here).
+    auto keep_old = [&] { (void)state_->placement.SetLosslessPriorities(old_lossless); };
+    if (dry_run) {
+      keep_old();
+      done(change);
+      return;
+    }
+    if (options_.store != nullptr) {
+      if (options_.write_gate) {
+        if (absl::Status gate = options_.write_gate(); !gate.ok()) {
+          keep_old();
+          done(gate);
+          return;
+        }
+      }
+      absl::StatusOr<int64_t> revision =
+          options_.store->Apply(WriteBatch().Put(kQosPolicyStoreKey, yaml_text));
+      if (!revision.ok()) {
+        keep_old();
+        done(absl::Status(revision.status().code(),
+                          absl::StrCat("qos policy not persisted (old policy kept): ",
+                                       revision.status().message())));
+        return;
+      }
+      store_revision_ = std::max(store_revision_, *revision);  // its watch echo is skipped
+      change.persisted = true;
+    }
+    if (absl::Status status = AdoptQos(std::make_shared<const QosState>(*std::move(qos)));
+        !status.ok()) {
+      done(status);  // checked above on the same jobs: cannot happen
+      return;
+    }
+    Log(LogLevel::kInfo, "qos: new policy in force (", change.ports_planned, " ports planned)");
+    Publish(false);
+    done(change);
+  });
+}
+
+std::future<absl::StatusOr<QosPolicyChange>> Controller::SetQosPolicy(std::string yaml_text,
+                                                                      bool dry_run) {
+  auto [reply, future] = PromiseReply<QosPolicyChange>();
+  SetQosPolicy(std::move(yaml_text), dry_run, std::move(reply));
+  return std::move(future);
+}
+
+void Controller::AddQosObserver(QosObserver observer) {
+  boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
+    observer(state_->qos);
+    qos_observers_.push_back(std::move(observer));
+  });
+}
+
 void Controller::AddForwardingObserver(ForwardingObserver observer) {
   boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
     observers_.push_back(std::move(observer));
@@ -644,7 +758,9 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
     fresh->link_up = state_->link_up;
     fresh->switch_connected = state_->switch_connected;
     fresh->switch_drained.assign(fabric_->nodes().size(), false);
+    fresh->qos = state_->qos;  // kept unless the store holds another policy (Restore)
     state_ = fresh;
+    (void)state_->placement.SetLosslessPriorities(state_->qos->policy.lossless_priorities);
     for (topology::LinkId link = 0; link < static_cast<topology::LinkId>(state_->link_up.size());
          ++link) {
       if (!state_->link_up[link]) (void)state_->placement.SetLinkUp(link, false);
@@ -672,6 +788,7 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
     store_revision_ = update.revision;
     std::map<std::string, const StoreWatchUpdate::Change*> placed;
     std::set<std::string> deleted;
+    const std::string* qos_policy = nullptr;  // the batch's last write of the QoS policy
     for (const StoreWatchUpdate::Change& change : update.changes) {
       const bool put = change.kind == StoreWrite::Kind::kPut;
       if (absl::StartsWith(change.key, kPlacementKeyPrefix)) {
@@ -679,6 +796,8 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
         if (put) placed[id] = &change;
       } else if (absl::StartsWith(change.key, kJobKeyPrefix) && !put) {
         deleted.insert(change.key.substr(kJobKeyPrefix.size()));
+      } else if (change.key == kQosPolicyStoreKey && put) {
+        qos_policy = &change.value;
       } else if (absl::StartsWith(change.key, kDrainKeyPrefix)) {
         std::string name = change.key.substr(kDrainKeyPrefix.size());
         absl::StatusOr<topology::NodeId> node = FindSwitch(name);
@@ -690,6 +809,8 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
         events_.Append(EventType::kJobDeleted, id, "replicated");
       }
     }
+    // Before the jobs: the leader placed them under this policy's lossless classes.
+    if (qos_policy != nullptr) AdoptStoredQos(*qos_policy);
     for (const auto& [id, change] : placed) {
       const bool existed = state_->placement.RemoveJob(id).ok();
       absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, change->value);

@@ -9,7 +9,12 @@
 // Southbound drivers plug in on both sides:
 //   - feed the core: OnLinkStatus(link, up), OnSwitchConnected(switch), OnSwitchLost(switch);
 //   - follow it: AddForwardingObserver(fn) is called (on the controller thread) with the old and
-//     new snapshot whenever placed flows may have changed, to program the difference.
+//     new snapshot whenever placed flows may have changed, to program the difference;
+//     AddQosObserver(fn) with the QoS policy and plan whenever they change (qos_state.h).
+//
+// The QoS policy is state like any other: SetQosPolicy is leader-gated and persisted like
+// PlaceJob ("qos/policy" = the policy's YAML), replicated through ApplyStoreUpdate and restored
+// by Create()/Reload(); placement's lossless classes are the policy's lossless priorities.
 //
 // Durability: with a StateStore, every job is written ("jobs/<id>" = serialized pulse.v1.JobSpec)
 // before the request is acknowledged, with its exact flows and paths ("placements/<id>",
@@ -36,6 +41,7 @@
 #include "boost/asio/io_context.hpp"
 #include "controller/events.h"
 #include "controller/placement.h"
+#include "controller/qos_state.h"
 #include "controller/store.h"
 #include "topology/fabric.h"
 
@@ -57,6 +63,7 @@ struct ControllerSnapshot {
   std::vector<bool> switch_connected;  // by NodeId (false for NICs)
   std::vector<bool> switch_drained;    // by NodeId (false for NICs)
   uint64_t event_sequence = 0;         // last event folded into this snapshot
+  QosStatePtr qos;                     // the QoS policy in force and its plan; never null
 
   bool LinkUsable(topology::LinkId link) const { return placement.link_status().IsUp(link); }
 };
@@ -76,6 +83,12 @@ struct ControllerOptions {
   std::optional<HashModels> hash_models;
   // Range of UDP source ports steering may assign.
   SteeringOptions steering;
+  // The QoS policy at start, as YAML ("" : DefaultQosPolicy()), named `qos_policy_source` in
+  // errors. A policy stored under kQosPolicyStoreKey wins: it is the last one an admin set. A
+  // given policy that does not validate or plan on the fabric fails Create(); the built-in
+  // default that does not fit the fabric leaves QoS off (QosState::plan null, logged).
+  std::string qos_policy_yaml;
+  std::string qos_policy_source = "start-up policy";
 };
 
 struct PlaceJobResult {
@@ -143,7 +156,16 @@ class Controller {
   void MoveFlows(std::vector<FlowMoveRequest> requests, std::string reason,
                  Reply<MoveFlowsResult> done);
 
+  // Parses, validates and plans a QoS policy (qos_state.h PlanQosState) and, unless `dry_run`,
+  // puts it in force: placement's lossless classes become its lossless priorities, it is
+  // persisted under kQosPolicyStoreKey (write gate first, like PlaceJob) and QoS observers are
+  // told. Errors (the old policy stays): the validator's message ("qos policy refused: ..."),
+  // FailedPrecondition when placed flows of a class it makes lossless would close a PFC cycle
+  // (also on a dry run), the write gate's status, the store's status ("not persisted").
+  void SetQosPolicy(std::string yaml_text, bool dry_run, Reply<QosPolicyChange> done);
+
   // The same as futures, for code that may block (tests, tools).
+  std::future<absl::StatusOr<QosPolicyChange>> SetQosPolicy(std::string yaml_text, bool dry_run);
   std::future<absl::StatusOr<MoveFlowsResult>> MoveFlows(std::vector<FlowMoveRequest> requests,
                                                          std::string reason);
   std::future<absl::StatusOr<PlaceJobResult>> PlaceJob(JobSpec spec);
@@ -169,6 +191,12 @@ class Controller {
   using ForwardingObserver =
       std::function<void(const SnapshotPtr& before, const SnapshotPtr& after)>;
   void AddForwardingObserver(ForwardingObserver observer);
+  // Called on the controller thread with the QoS state in force when registered, then whenever
+  // it changes (set here, set on another replica, or reloaded), so an observer sees every plan
+  // in order. Same rules as forwarding observers: must not block (a switch driver posts the work
+  // to its own thread), never removed.
+  using QosObserver = std::function<void(const QosStatePtr& qos)>;
+  void AddQosObserver(QosObserver observer);
 
   // Resolves once everything posted before it has run: a barrier for tests and shutdown.
   std::future<void> Sync();
@@ -200,6 +228,12 @@ class Controller {
   absl::Status Persist(const WriteBatch& batch);
   absl::StatusOr<topology::NodeId> FindSwitch(const std::string& name) const;
   absl::StatusOr<DrainResult> DoDrain(const std::string& switch_name, bool drain);
+  // Puts `qos` in force in the working state (placement's lossless classes first; on error
+  // nothing changes) and tells the QoS observers.
+  absl::Status AdoptQos(QosStatePtr qos);
+  // The policy found in the store (restore, replication): put in force unless it is the one in
+  // force already; a policy that does not plan or fit is logged and the one in force stays.
+  void AdoptStoredQos(const std::string& yaml_text);
 
   const std::shared_ptr<const Fabric> fabric_;
   const ControllerOptions options_;
@@ -208,6 +242,7 @@ class Controller {
   // Owned by the controller thread.
   std::shared_ptr<ControllerSnapshot> state_;  // the working copy, copied into each snapshot
   std::vector<ForwardingObserver> observers_;
+  std::vector<QosObserver> qos_observers_;
   uint64_t event_seq_reserved_ = 0;  // the persisted "meta/event_seq" high-water mark
   int64_t store_revision_ = 0;       // the store revision the state reflects (controller thread)
   int64_t restored_store_revision_ = 0;  // set once in Create()

@@ -43,7 +43,7 @@
 #include "controller/controller.h"
 #include "controller/ecmp_groups.h"
 #include "controller/forwarding.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 #include "topology/diff.h"
 
 namespace pulse::controller {

@@ -20,7 +20,7 @@
 
 #include "controller/ecmp_groups.h"
 #include "controller/placement.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 #include "topology/fabric.h"
 
 namespace pulse::controller {

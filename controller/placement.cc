@@ -401,6 +401,28 @@ bool Placement::IsLossless(int traffic_class) const {
                    traffic_class) != options_.lossless_priorities.end();
 }
 
+absl::Status Placement::SetLosslessPriorities(std::vector<int> priorities) {
+  auto is_lossless = [&priorities](int traffic_class) {
+    return traffic_class >= 0 && traffic_class <= 7 &&
+           std::find(priorities.begin(), priorities.end(), traffic_class) != priorities.end();
+  };
+  auto graph = std::make_shared<LosslessGraph>(*fabric_);
+  for (const auto& [id, job] : jobs_) {
+    if (!is_lossless(job.spec.traffic_class)) continue;
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      absl::Status added = graph->AddPath(job.flows[i].path, job.spec.traffic_class);
+      if (!added.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "making class ", job.spec.traffic_class,
+            " lossless: ", FlowName(*fabric_, id, i, job.flows[i]), ": ", added.message()));
+      }
+    }
+  }
+  options_.lossless_priorities = std::move(priorities);
+  lossless_ = std::move(graph);
+  return absl::OkStatus();
+}
+
 void Placement::ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows,
                                 size_t count) {
   if (!IsLossless(spec.traffic_class)) return;

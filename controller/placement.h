@@ -198,6 +198,13 @@ class Placement {
 
   // Whether traffic class `traffic_class` is lossless under this placement's options.
   bool IsLossless(int traffic_class) const;
+  // Changes which traffic classes are lossless (the QoS policy in force decides, see
+  // controller.h): the dependency graph is rebuilt from every placed flow of a class lossless
+  // under `priorities`. FailedPrecondition naming the flow and the cycle when the placed paths of
+  // the newly lossless classes would close a PFC buffer dependency cycle; then nothing changes.
+  // Copies made before keep the old graph (a new one is built, not the shared one edited).
+  absl::Status SetLosslessPriorities(std::vector<int> priorities);
+  const std::vector<int>& lossless_priorities() const { return options_.lossless_priorities; }
   // The dependency graph of every installed lossless path (all flows of lossless jobs).
   const LosslessGraph& lossless_graph() const { return *lossless_; }
 

@@ -24,40 +24,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "controller/paths.h"
+#include "controller/switches/counters.h"
 #include "topology/fabric.h"
 
 namespace pulse::controller {
 
-// A switch port as the southbound names it.
-struct PortKey {
-  uint64_t dpid = 0;
-  uint32_t port = 0;
-  bool operator==(const PortKey& o) const { return dpid == o.dpid && port == o.port; }
-  template <typename H>
-  friend H AbslHashValue(H h, const PortKey& k) {
-    return H::combine(std::move(h), k.dpid, k.port);
-  }
-};
-
-// Cumulative counters of one port at one instant.
-struct PortCounterSample {
-  PortKey key;
-  int64_t time_ms = 0;  // when the switch read the counters (monotonic, controller clock)
-  uint64_t rx_bytes = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t rx_packets = 0;
-  uint64_t tx_packets = 0;
-  uint64_t rx_drops = 0;
-  uint64_t tx_drops = 0;
-  uint64_t rx_errors = 0;
-  uint64_t tx_errors = 0;
-  // Width of the byte counters and of the packet/drop/error counters on the wire: 32 or 64.
-  // sFlow: bytes 64, the rest 32. OpenFlow port stats: all 64.
-  int byte_counter_bits = 64;
-  int packet_counter_bits = 64;
-  // Port speed if the sample carries it (sFlow ifSpeed); 0 = unknown.
-  int64_t speed_bps = 0;
-};
+// Ports and counter samples in the switch contract's vocabulary (controller/switches/counters.h).
+using switches::PortCounterSample;
+using switches::PortKey;
 
 // Rates over the interval ending at `time_ms`.
 struct PortRates {
@@ -198,22 +172,7 @@ absl::StatusOr<LoadAttribution> AttributeLoad(const topology::Fabric& fabric,
 
 // ---- Sampled flow rates ------------------------------------------------------------------------
 
-// A transport flow as sampled packets identify it (IPv4, host byte order).
-struct FlowKey {
-  uint32_t src_ipv4 = 0;
-  uint32_t dst_ipv4 = 0;
-  uint8_t ip_protocol = 0;
-  uint16_t src_port = 0;
-  uint16_t dst_port = 0;
-  bool operator==(const FlowKey& o) const {
-    return src_ipv4 == o.src_ipv4 && dst_ipv4 == o.dst_ipv4 && ip_protocol == o.ip_protocol &&
-           src_port == o.src_port && dst_port == o.dst_port;
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const FlowKey& k) {
-    return H::combine(std::move(h), k.src_ipv4, k.dst_ipv4, k.ip_protocol, k.src_port, k.dst_port);
-  }
-};
+using switches::FlowKey;  // controller/switches/counters.h
 
 // Estimates per-flow rates from packet samples: each sample of a frame of B bytes taken at 1-in-N
 // stands for N * B bytes. Rates are averaged over a sliding window of whole buckets. Samples of one

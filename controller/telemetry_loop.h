@@ -42,7 +42,7 @@
 #include "controller/controller.h"
 #include "controller/metrics.h"
 #include "controller/telemetry.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 
 namespace pulse::controller {
 

@@ -18,6 +18,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -40,6 +42,7 @@
 #include "daemon/web_runtime.h"
 #include "northbound/auth.h"
 #include "northbound/server.h"
+#include "northbound/auth_gate.h"
 #include "northbound/steering_service.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -151,6 +154,15 @@ int Run() {
       pulse::topology::LoadIntentFile(config.fabric_file);
   if (!intent.ok()) return Fail(intent.status());
   auto fabric = std::make_shared<const pulse::topology::Fabric>(std::move(intent->fabric));
+  // Switch drivers this build serves (controller/switches/); a switch naming another is refused
+  // rather than driven by the wrong protocol.
+  for (pulse::topology::NodeId sw : fabric->switches()) {
+    if (fabric->node(sw).driver != pulse::topology::kDefaultSwitchDriver) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("fabric: switch '", fabric->node(sw).name, "': driver '",
+                       fabric->node(sw).driver, "' is not in this build (known: openflow)")));
+    }
+  }
   Log(LogLevel::kInfo, "fabric '", intent->name, "' from ", config.fabric_file, ": ",
       fabric->switches().size(), " switches, ", fabric->nics().size(), " NICs, ",
       fabric->gpus().size(), " GPUs, ", fabric->links().size(), " links");
@@ -226,6 +238,14 @@ int Run() {
                                                  : pulse::controller::Enforcement::kPin;
   controller_options.steering.port_min = static_cast<uint16_t>(config.placement.steering_port_min);
   controller_options.steering.port_max = static_cast<uint16_t>(config.placement.steering_port_max);
+  // The QoS policy is controller state (placement's lossless classes come from it).
+  if (config.qos.enabled && !config.qos.policy_file.empty()) {
+    absl::StatusOr<std::string> policy =
+        pulse::northbound::ReadQosPolicyFile(config.qos.policy_file);
+    if (!policy.ok()) return Fail(policy.status());
+    controller_options.qos_policy_yaml = *std::move(policy);
+    controller_options.qos_policy_source = absl::StrCat("qos policy from ", config.qos.policy_file);
+  }
   auto controller = pulse::controller::Controller::Create(fabric, controller_options);
   if (!controller.ok()) return Fail(controller.status());
 
@@ -407,11 +427,11 @@ int Run() {
       absl::FailedPreconditionError("qos.enabled: false");
   if (config.qos.enabled) {
     pulse::northbound::QosRuntimeOptions qos_options;
-    qos_options.policy_file = config.qos.policy_file;
     qos_options.ovsdb_endpoint = config.qos.ovsdb;
-    qos_options.tokens = tokens;
-    qos_options.store = replica ? replica->store() : store.get();
-    qos = pulse::northbound::StartQos(fabric.get(), std::move(qos_options));
+    if (replica && config.insecure) {
+      qos_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
+    }
+    qos = pulse::northbound::StartQos(controller->get(), std::move(qos_options));
     if (!qos.ok()) {
       // An operator's own qos section that does not work stops start-up. The built-in default
       // policy not fitting this fabric (e.g. a lab whose link speeds have no published PFC
@@ -438,27 +458,14 @@ int Run() {
   server_options.tls = config.tls;
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
-  if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  if (qos.ok()) server_options.extra_services.push_back((*qos)->gated.get());
   // Host steering: each steered flow's UDP source port and the NCCL settings for its job.
   pulse::northbound::SteeringServiceOptions steering_options;
-  steering_options.tokens = server_options.tokens;
   steering_options.gid_index = static_cast<int>(config.placement.gid_index);
-  if (qos.ok()) {
-    pulse::northbound::QosServiceImpl* qos_service = (*qos)->service.get();
-    steering_options.dscp_of_class = [qos_service](int traffic_class) -> std::optional<int> {
-      // The highest DSCP the policy gives the class: RoCE's conventional 26 rather than the
-      // codepoints kept equal to the 802.1p priority (3) or its class selector (24).
-      const pulse::controller::QosPolicy& policy = qos_service->plan()->policy;
-      std::optional<int> found;
-      for (const auto& [dscp, tc] : policy.dscp_to_tc) {
-        if (tc == traffic_class) found = dscp;  // std::map: ascending, the last one wins
-      }
-      return found;
-    };
-  }
-  pulse::northbound::SteeringServiceImpl steering_service(controller->get(),
-                                                          std::move(steering_options));
-  server_options.extra_services.push_back(&steering_service);
+  pulse::northbound::SteeringServiceImpl steering_service(controller->get(), steering_options);
+  std::unique_ptr<pulse::northbound::GatedService> steering_gated =
+      pulse::northbound::GateService<pulse::v1::SteeringService>(&steering_service);
+  server_options.extra_services.push_back(steering_gated.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }
@@ -581,7 +588,18 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("pulse-controller: the Pulse SDN controller (pulse.v1 gRPC API)");
+  absl::SetProgramUsageMessage(
+      "the Pulse SDN controller (pulse.v1 gRPC API).\n"
+      "Usage: pulse-controller --config pulse.yaml [flags]; flags override the config file's keys "
+      "(daemon/config.h).");
+  // --help lists the daemon's own flags (absl's default matches only a file named after the
+  // binary, so it printed "No flags matched"); --helpfull still lists every linked flag.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "daemon/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   // A file-size limit makes write() fail with EFBIG, which the state store handles like a full
   // disk; the default action of SIGXFSZ would kill the daemon instead.

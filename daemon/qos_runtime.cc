@@ -1,53 +1,105 @@
 #include "daemon/qos_runtime.h"
 
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
 #include "controller/log.h"
 
 namespace pulse::northbound {
 
-absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fabric,
-                                                     QosRuntimeOptions options) {
-  std::string yaml;
-  std::string source = "defaults";
-  int64_t store_revision = 0;  // the policy below is read at this revision; watched after it
-  if (options.store != nullptr) {
-    absl::StatusOr<controller::StoreSnapshot> snapshot = options.store->LoadAll();
-    if (snapshot.ok()) {
-      store_revision = snapshot->revision;
-      auto it = snapshot->entries.find(std::string(kQosPolicyStoreKey));
-      if (it != snapshot->entries.end()) {
-        yaml = it->second;
-        source = absl::StrCat("store key ", kQosPolicyStoreKey);
+// The thread that talks to the switches for QoS. Work posted after Stop() is dropped.
+class QosWorker {
+ public:
+  explicit QosWorker(southbound::ovsdb::OvsQosDriver* driver)
+      : driver_(driver), work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~QosWorker() { Stop(); }
+
+  void Stop() {
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+
+  // Pushes `plan` unless a newer one arrives before the worker gets to it. `done` (optional)
+  // gets the result of the push, or of the newer push that replaced it.
+  void Push(std::shared_ptr<const controller::QosPlan> plan,
+            std::function<void(absl::StatusOr<int>)> done = nullptr) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = std::move(plan);
+      if (done) waiting_.push_back(std::move(done));
+    }
+    boost::asio::post(io_, [this] {
+      std::shared_ptr<const controller::QosPlan> plan;
+      std::vector<std::function<void(absl::StatusOr<int>)>> waiting;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        plan = std::move(pending_);
+        waiting.swap(waiting_);
       }
-    }
+      if (plan == nullptr) return;  // a later post took it
+      absl::StatusOr<int> pushed = driver_->Apply(*plan);
+      if (!pushed.ok()) {
+        pulse::Log(pulse::LogLevel::kError, "qos push: ", pushed.status().message());
+      } else {
+        pulse::Log(pulse::LogLevel::kInfo, "qos push: ", *pushed, " ports programmed");
+      }
+      for (auto& done : waiting) done(pushed);
+    });
   }
-  if (yaml.empty() && !options.policy_file.empty()) {
-    std::ifstream in(options.policy_file);
-    if (!in)
-      return absl::NotFoundError(
-          absl::StrCat("qos.policy_file: cannot read ", options.policy_file));
-    std::stringstream text;
-    text << in.rdbuf();
-    yaml = text.str();
-    source = options.policy_file;
+
+  void Audit(QosServiceOptions::AuditDone done) {
+    boost::asio::post(io_, [this, done = std::move(done)] {
+      QosAuditReport report;
+      absl::StatusOr<std::vector<southbound::ovsdb::OvsQosFinding>> findings =
+          driver_->Audit(&report.ports_audited);
+      if (!findings.ok()) {
+        done(findings.status());
+        return;
+      }
+      for (auto& f : *findings) {
+        report.differences.push_back({f.switch_name, f.port, std::move(f.difference)});
+      }
+      done(std::move(report));
+    });
   }
-  controller::QosPolicy policy = controller::DefaultQosPolicy();
-  if (!yaml.empty()) {
-    absl::StatusOr<controller::QosPolicy> parsed = controller::ParseQosPolicyYaml(yaml);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("qos policy from ", source, ": ", parsed.status().message()));
-    }
-    policy = *std::move(parsed);
-  }
+
+ private:
+  southbound::ovsdb::OvsQosDriver* const driver_;
+  std::mutex mu_;  // guards pending_ and waiting_ (controller thread vs worker)
+  std::shared_ptr<const controller::QosPlan> pending_;
+  std::vector<std::function<void(absl::StatusOr<int>)>> waiting_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+QosRuntime::~QosRuntime() {
+  if (worker != nullptr) worker->Stop();
+}
+
+absl::StatusOr<std::string> ReadQosPolicyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("qos.policy_file: cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(controller::Controller* controller,
+                                                     QosRuntimeOptions options) {
+  if (controller == nullptr) return absl::InvalidArgumentError("qos: no controller");
   auto runtime = std::make_unique<QosRuntime>();
   QosServiceOptions service_options;
-  service_options.tokens = std::move(options.tokens);
-  service_options.store = options.store;
+  service_options.forward_writes_to = std::move(options.forward_writes_to);
   if (!options.ovsdb_endpoint.empty()) {
     runtime->driver = std::make_unique<southbound::ovsdb::OvsQosDriver>();
     absl::Status connected = runtime->driver->Connect(options.ovsdb_endpoint);
@@ -55,62 +107,47 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fab
       return absl::Status(connected.code(), absl::StrCat("qos.ovsdb ", options.ovsdb_endpoint, ": ",
                                                          connected.message()));
     }
-    southbound::ovsdb::OvsQosDriver* driver = runtime->driver.get();
-    service_options.on_plan_changed = [driver](const controller::QosPlan& plan) {
-      absl::StatusOr<int> pushed = driver->Apply(plan);
-      if (!pushed.ok()) pulse::Log(pulse::LogLevel::kError, pushed.status().message());
-    };
-    service_options.audit = [driver](const controller::QosPlan&) -> absl::StatusOr<QosAuditReport> {
-      QosAuditReport report;
-      absl::StatusOr<std::vector<southbound::ovsdb::OvsQosFinding>> findings =
-          driver->Audit(&report.ports_audited);
-      if (!findings.ok()) return findings.status();
-      for (auto& f : *findings) {
-        report.differences.push_back({f.switch_name, f.port, std::move(f.difference)});
+    runtime->worker = std::make_shared<QosWorker>(runtime->driver.get());
+    std::weak_ptr<QosWorker> worker = runtime->worker;
+    service_options.audit = [worker](std::shared_ptr<const controller::QosPlan>,
+                                     QosServiceOptions::AuditDone done) {
+      if (auto w = worker.lock()) {
+        w->Audit(std::move(done));
+      } else {
+        done(absl::UnavailableError("audit qos: shutting down"));
       }
-      return report;
     };
   }
   absl::StatusOr<std::unique_ptr<QosServiceImpl>> service =
-      QosServiceImpl::Create(fabric, policy, source == "defaults" ? "" : yaml, service_options);
+      QosServiceImpl::Create(controller, std::move(service_options));
   if (!service.ok()) return service.status();
   runtime->service = *std::move(service);
-  pulse::Log(pulse::LogLevel::kInfo, "qos: policy from ", source);
-  if (runtime->driver != nullptr) {
-    absl::StatusOr<int> pushed = runtime->driver->Apply(*runtime->service->plan());
+  runtime->gated = GateService<pulse::v1::QosService>(runtime->service.get());
+  if (runtime->worker != nullptr) {
+    // The observer sees the plan in force first, then every change, in order. The first push
+    // decides start-up.
+    auto first = std::make_shared<std::promise<absl::StatusOr<int>>>();
+    auto first_pushed = first->get_future();
+    std::weak_ptr<QosWorker> worker = runtime->worker;
+    controller->AddQosObserver([worker, first](const controller::QosStatePtr& qos) mutable {
+      auto w = worker.lock();
+      if (w == nullptr || qos->plan == nullptr) return;
+      if (first != nullptr) {
+        w->Push(qos->plan, [first](absl::StatusOr<int> r) { first->set_value(r); });
+        first = nullptr;
+      } else {
+        w->Push(qos->plan);
+      }
+    });
+    absl::StatusOr<int> pushed = first_pushed.get();
     if (!pushed.ok()) return pushed.status();
     absl::Status watching = runtime->driver->Watch(options.ovsdb_endpoint, absl::Seconds(2));
     if (!watching.ok()) return watching;
   }
-  if (options.store != nullptr) {
-    QosServiceImpl* service_ptr = runtime->service.get();
-    absl::StatusOr<std::unique_ptr<controller::StoreWatch>> watch = options.store->Watch(
-        kQosPolicyStoreKey, store_revision, [service_ptr](const controller::StoreWatchUpdate& u) {
-          if (!u.status.ok()) {
-            pulse::Log(pulse::LogLevel::kError, "qos: policy watch ended: ", u.status.message());
-            return;
-          }
-          for (const controller::StoreWatchUpdate::Change& change : u.changes) {
-            if (change.key != kQosPolicyStoreKey ||
-                change.kind != controller::StoreWrite::Kind::kPut) {
-              continue;
-            }
-            if (absl::Status adopted = service_ptr->AdoptStoredPolicy(change.value);
-                !adopted.ok()) {
-              pulse::Log(pulse::LogLevel::kError, adopted.message());
-            }
-          }
-        });
-    if (absl::IsUnimplemented(watch.status())) {
-      // A store that cannot be watched has no other writer to follow.
-    } else if (!watch.ok()) {
-      return absl::Status(
-          watch.status().code(),
-          absl::StrCat("qos: cannot watch the stored policy: ", watch.status().message()));
-    } else {
-      runtime->policy_watch = *std::move(watch);
-    }
-  }
+  const controller::QosStatePtr qos = controller->snapshot()->qos;
+  pulse::Log(pulse::LogLevel::kInfo, "qos: policy ",
+             qos->from_defaults ? "from defaults" : "as configured or stored", ", ",
+             runtime->driver != nullptr ? "pushed to OVS" : "no switch push");
   return runtime;
 }
 

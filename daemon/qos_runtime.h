@@ -1,37 +1,50 @@
-// Daemon wiring of QoS in one call: the policy (from a file, else the defaults), the QosService,
-// and, when an OVSDB endpoint is given, the OVS driver that pushes every accepted plan, answers
+// Daemon wiring of QoS: the QosService over the controller's policy and, when an OVSDB endpoint
+// is given, the OVS driver that programs every plan the controller puts in force, answers
 // AuditQos and repairs drift (southbound/ovsdb/ovs_qos_driver.h).
+//
+// The controller owns the policy (controller/qos_state.h): a QoS observer hands each new plan to
+// the runtime's own worker thread, which pushes it (an OVSDB transaction per port and a forked
+// tc each); plans queued behind a newer one are skipped. Audits run on that worker too. So no
+// gRPC, etcd-watch or controller thread ever talks to a switch.
 #ifndef PULSE_DAEMON_QOS_RUNTIME_H_
 #define PULSE_DAEMON_QOS_RUNTIME_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/controller.h"
+#include "northbound/auth_gate.h"
 #include "northbound/qos_service.h"
 #include "southbound/ovsdb/ovs_qos_driver.h"
 
 namespace pulse::northbound {
 
 struct QosRuntimeOptions {
-  std::string policy_file;     // "" : DefaultQosPolicy()
   std::string ovsdb_endpoint;  // "" : no switch push (e.g. "unix:/var/run/openvswitch/db.sock")
-  std::vector<Token> tokens;
-  controller::StateStore* store = nullptr;  // policy persisted under "qos/policy"
+  std::function<std::string()> forward_writes_to;  // see QosServiceOptions
 };
+
+class QosWorker;
 
 struct QosRuntime {
+  ~QosRuntime();  // stops the worker before the driver goes
+
   std::unique_ptr<southbound::ovsdb::OvsQosDriver> driver;  // null without ovsdb_endpoint
-  std::unique_ptr<QosServiceImpl> service;                  // register with the API server
-  // Follows "qos/policy" in the store, so a policy set on the cluster leader is put in force on
-  // every replica (and pushed by the new leader after a failover). Declared last: stopped first.
-  std::unique_ptr<controller::StoreWatch> policy_watch;
+  std::shared_ptr<QosWorker> worker;                        // null without ovsdb_endpoint
+  std::unique_ptr<QosServiceImpl> service;
+  std::unique_ptr<GatedService> gated;  // `service` as the API server registers it
 };
 
-// Errors name the file or the endpoint. A policy stored under "qos/policy" wins over the file
-// (it is the last one an admin set).
-absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(const topology::Fabric* fabric,
+// The policy file's text for ControllerOptions::qos_policy_yaml; NotFound naming the file.
+absl::StatusOr<std::string> ReadQosPolicyFile(const std::string& path);
+
+// `controller` must outlive the runtime. Errors: QoS off in the controller (its default policy
+// does not fit the fabric), an endpoint that does not answer, or a first push that fails (each
+// names the endpoint or the switch and port).
+absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(controller::Controller* controller,
                                                      QosRuntimeOptions options);
 
 }  // namespace pulse::northbound

@@ -139,13 +139,17 @@ std::optional<Role> RequiredRole(absl::string_view full_method) {
 
 grpc::Status Authorizer::Check(const grpc::CallbackServerContext& context,
                                absl::string_view full_method) const {
+  return Check(context.client_metadata(), full_method);
+}
+
+grpc::Status Authorizer::Check(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                               absl::string_view full_method) const {
   std::optional<Role> needed = RequiredRole(full_method);
   if (!needed) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("method ", full_method, " is not in the access table"));
   }
   if (!enabled()) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,

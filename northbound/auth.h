@@ -8,6 +8,7 @@
 #ifndef PULSE_NORTHBOUND_AUTH_H_
 #define PULSE_NORTHBOUND_AUTH_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,8 @@ absl::StatusOr<std::vector<Token>> LoadTokensFile(const std::string& path);
 // nullopt for a method not in the table.
 std::optional<Role> RequiredRole(absl::string_view full_method);
 
-// Checks calls. With no tokens, authentication is off and every call passes.
+// Checks calls. With no tokens, authentication is off and every call of the table passes. The
+// API server runs it once per call, in the auth interceptor (auth_gate.h).
 class Authorizer {
  public:
   Authorizer() = default;
@@ -57,6 +59,9 @@ class Authorizer {
   // itself (no "Bearer " prefix; empty when none was sent). OK, Unauthenticated (none or
   // unknown) or PermissionDenied (role below `needed`).
   absl::Status CheckBearer(absl::string_view bearer, Role needed) const;
+  // The same on a call's metadata (the auth interceptor, auth_gate.h, sees no context yet).
+  grpc::Status Check(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                     absl::string_view full_method) const;
 
  private:
   std::vector<Token> tokens_;

@@ -1,5 +1,7 @@
 #include "northbound/qos_service.h"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,9 @@ namespace {
 
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
+
+// Marks a forwarded call (the same header as JobService forwarding in server.cc).
+constexpr char kForwardedHeader[] = "pulse-forwarded";
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -47,114 +52,54 @@ void FillSwitch(const controller::SwitchQosPlan& sw, pulse::v1::SwitchQos* out) 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<QosServiceImpl>> QosServiceImpl::Create(
-    const topology::Fabric* fabric, controller::QosPolicy initial_policy, std::string initial_yaml,
-    QosServiceOptions options) {
-  if (fabric == nullptr) return absl::InvalidArgumentError("qos service: no fabric");
-  absl::StatusOr<controller::QosPlan> plan = controller::PlanQos(*fabric, initial_policy);
-  if (!plan.ok()) {
-    return absl::Status(plan.status().code(),
-                        absl::StrCat("qos policy: ", plan.status().message()));
+    controller::Controller* controller, QosServiceOptions options) {
+  if (controller == nullptr) return absl::InvalidArgumentError("qos service: no controller");
+  if (controller->snapshot()->qos->plan == nullptr) {
+    return absl::FailedPreconditionError(
+        "qos service: QoS is off (the default policy does not fit this fabric)");
   }
-  std::unique_ptr<QosServiceImpl> service(new QosServiceImpl(fabric, std::move(options)));
-  service->plan_ = std::make_shared<const controller::QosPlan>(*std::move(plan));
-  service->from_defaults_ = initial_yaml.empty();
-  service->policy_yaml_ = std::move(initial_yaml);
-  return service;
+  return std::unique_ptr<QosServiceImpl>(new QosServiceImpl(controller, std::move(options)));
 }
 
 std::shared_ptr<const controller::QosPlan> QosServiceImpl::plan() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return plan_;
-}
-
-absl::StatusOr<controller::QosPlan> QosServiceImpl::ParseAndPlan(absl::string_view yaml_text,
-                                                                 absl::string_view error_prefix) {
-  absl::StatusOr<controller::QosPolicy> policy = controller::ParseQosPolicyYaml(yaml_text);
-  if (!policy.ok()) {
-    return absl::Status(policy.status().code(),
-                        absl::StrCat(error_prefix, policy.status().message()));
-  }
-  absl::StatusOr<controller::QosPlan> plan = controller::PlanQos(*fabric_, *policy);
-  if (!plan.ok()) {
-    return absl::Status(plan.status().code(), absl::StrCat(error_prefix, plan.status().message()));
-  }
-  return plan;
+  return controller_->snapshot()->qos->plan;
 }
 
 absl::StatusOr<pulse::v1::SetQosPolicyResponse> QosServiceImpl::SetPolicyYaml(
     absl::string_view yaml_text, bool dry_run) {
-  absl::StatusOr<controller::QosPlan> plan = ParseAndPlan(yaml_text, "qos policy refused: ");
-  if (!plan.ok()) return plan.status();
+  absl::StatusOr<controller::QosPolicyChange> change =
+      controller_->SetQosPolicy(std::string(yaml_text), dry_run).get();
+  if (!change.ok()) return change.status();
   pulse::v1::SetQosPolicyResponse response;
-  response.set_switches_planned(static_cast<uint32_t>(plan->switches.size()));
-  uint32_t ports = 0;
-  for (const controller::SwitchQosPlan& sw : plan->switches) ports += sw.ports.size();
-  response.set_ports_planned(ports);
-  if (dry_run) return response;
-  if (options_.store != nullptr) {
-    {
-      // Our own write comes back through the policy watch, maybe before Apply returns: it is
-      // not another replica's policy (AdoptStoredPolicy skips it).
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_yaml_ = std::string(yaml_text);
-    }
-    controller::WriteBatch batch;
-    batch.Put(kQosPolicyStoreKey, yaml_text);
-    absl::StatusOr<int64_t> revision = options_.store->Apply(batch);
-    if (!revision.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_yaml_.clear();  // not written: a later store update with this text is not ours
-      return absl::Status(revision.status().code(),
-                          absl::StrCat("qos policy not persisted (old policy kept): ",
-                                       revision.status().message()));
-    }
-    response.set_persisted(true);
-  }
-  auto shared_plan = std::make_shared<const controller::QosPlan>(*std::move(plan));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    plan_ = shared_plan;
-    policy_yaml_ = std::string(yaml_text);
-    from_defaults_ = false;
-    writing_yaml_.clear();
-  }
-  pulse::Log(pulse::LogLevel::kInfo, "qos: new policy in force (", ports, " ports planned)");
-  if (options_.on_plan_changed) options_.on_plan_changed(*shared_plan);
+  response.set_switches_planned(change->switches_planned);
+  response.set_ports_planned(change->ports_planned);
+  response.set_persisted(change->persisted);
   return response;
 }
 
-absl::Status QosServiceImpl::AdoptStoredPolicy(absl::string_view yaml_text) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!from_defaults_ && policy_yaml_ == yaml_text) return absl::OkStatus();
-    if (writing_yaml_ == yaml_text) return absl::OkStatus();
+std::shared_ptr<pulse::v1::QosService::Stub> QosServiceImpl::LeaderStub(
+    const CallbackServerContext& context) {
+  if (!options_.forward_writes_to) return nullptr;
+  // One hop at most: a forwarded call is answered here (the write gate names the leader).
+  if (context.client_metadata().count(kForwardedHeader) > 0) return nullptr;
+  std::string leader = options_.forward_writes_to();
+  if (leader.empty()) return nullptr;
+  std::lock_guard<std::mutex> lock(forward_mu_);
+  auto& stub = forward_stubs_[leader];
+  if (stub == nullptr) {
+    stub = pulse::v1::QosService::NewStub(
+        grpc::CreateChannel(leader, grpc::InsecureChannelCredentials()));
   }
-  absl::StatusOr<controller::QosPlan> plan = ParseAndPlan(yaml_text, "stored qos policy refused: ");
-  if (!plan.ok()) return plan.status();
-  auto shared_plan = std::make_shared<const controller::QosPlan>(*std::move(plan));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    plan_ = shared_plan;
-    policy_yaml_ = std::string(yaml_text);
-    from_defaults_ = false;
-  }
-  pulse::Log(pulse::LogLevel::kInfo, "qos: policy set on another replica now in force");
-  if (options_.on_plan_changed) options_.on_plan_changed(*shared_plan);
-  return absl::OkStatus();
+  return stub;
 }
 
 ServerUnaryReactor* QosServiceImpl::GetQosPolicy(CallbackServerContext* context,
                                                  const pulse::v1::GetQosPolicyRequest*,
                                                  pulse::v1::GetQosPolicyResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/GetQosPolicy");
-  if (!auth.ok()) return Finish(context, auth);
-  std::shared_ptr<const controller::QosPlan> plan;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    plan = plan_;
-    response->mutable_policy()->set_yaml(policy_yaml_);
-    response->set_from_defaults(from_defaults_);
-  }
+  controller::QosStatePtr qos = controller_->snapshot()->qos;
+  const controller::QosPlan* plan = qos->plan.get();
+  response->mutable_policy()->set_yaml(qos->policy_yaml);
+  response->set_from_defaults(qos->from_defaults);
   for (int p : plan->policy.lossless_priorities) response->add_lossless_priorities(p);
   response->set_cnp_dscp(plan->policy.cnp_dscp);
   response->set_cnp_priority(plan->policy.cnp_priority);
@@ -165,23 +110,40 @@ ServerUnaryReactor* QosServiceImpl::GetQosPolicy(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::SetQosPolicy(CallbackServerContext* context,
                                                  const pulse::v1::SetQosPolicyRequest* request,
                                                  pulse::v1::SetQosPolicyResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/SetQosPolicy");
-  if (!auth.ok()) return Finish(context, auth);
-  absl::StatusOr<pulse::v1::SetQosPolicyResponse> result =
-      SetPolicyYaml(request->policy().yaml(), request->dry_run());
-  if (!result.ok()) {
-    pulse::Log(pulse::LogLevel::kWarning, result.status().message());
-    return Finish(context, ToGrpc(result.status()));
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auto stub = LeaderStub(*context); stub != nullptr) {
+    auto client = std::make_shared<grpc::ClientContext>();
+    client->AddMetadata(kForwardedHeader, "1");
+    auto auth_header = context->client_metadata().find("authorization");
+    if (auth_header != context->client_metadata().end()) {
+      client->AddMetadata("authorization",
+                          std::string(auth_header->second.data(), auth_header->second.size()));
+    }
+    client->set_deadline(
+        std::min(context->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    stub->async()->SetQosPolicy(client.get(), request, response,
+                                [reactor, client, stub](grpc::Status s) { reactor->Finish(s); });
+    return reactor;
   }
-  *response = *std::move(result);
-  return Finish(context, grpc::Status::OK);
+  controller_->SetQosPolicy(
+      request->policy().yaml(), request->dry_run(),
+      [reactor, response](absl::StatusOr<controller::QosPolicyChange> change) {
+        if (!change.ok()) {
+          pulse::Log(pulse::LogLevel::kWarning, change.status().message());
+          reactor->Finish(ToGrpc(change.status()));
+          return;
+        }
+        response->set_switches_planned(change->switches_planned);
+        response->set_ports_planned(change->ports_planned);
+        response->set_persisted(change->persisted);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 ServerUnaryReactor* QosServiceImpl::GetQosPlan(CallbackServerContext* context,
                                                const pulse::v1::GetQosPlanRequest* request,
                                                pulse::v1::GetQosPlanResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/GetQosPlan");
-  if (!auth.ok()) return Finish(context, auth);
   std::shared_ptr<const controller::QosPlan> current = plan();
   if (!request->switch_name().empty()) {
     const controller::SwitchQosPlan* sw = current->FindSwitch(request->switch_name());
@@ -202,8 +164,6 @@ ServerUnaryReactor* QosServiceImpl::GetQosPlan(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::ExportSonic(CallbackServerContext* context,
                                                 const pulse::v1::ExportSonicRequest* request,
                                                 pulse::v1::ExportSonicResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/ExportSonic");
-  if (!auth.ok()) return Finish(context, auth);
   const int stride = request->port_name_stride() == 0 ? 8 : request->port_name_stride();
   if (stride > 64) {
     return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -221,23 +181,27 @@ ServerUnaryReactor* QosServiceImpl::ExportSonic(CallbackServerContext* context,
 ServerUnaryReactor* QosServiceImpl::AuditQos(CallbackServerContext* context,
                                              const pulse::v1::AuditQosRequest*,
                                              pulse::v1::AuditQosResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.QosService/AuditQos");
-  if (!auth.ok()) return Finish(context, auth);
   if (!options_.audit) {
     return Finish(context,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                "audit qos: no switch driver configured (qos: ovsdb not set)"));
   }
-  absl::StatusOr<QosAuditReport> report = options_.audit(*plan());
-  if (!report.ok()) return Finish(context, ToGrpc(report.status()));
-  response->set_ports_audited(report->ports_audited);
-  for (const QosAuditFinding& finding : report->differences) {
-    pulse::v1::QosDifference* d = response->add_differences();
-    d->set_switch_name(finding.switch_name);
-    d->set_port(finding.port);
-    d->set_difference(finding.difference);
-  }
-  return Finish(context, grpc::Status::OK);
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  options_.audit(plan(), [reactor, response](absl::StatusOr<QosAuditReport> report) {
+    if (!report.ok()) {
+      reactor->Finish(ToGrpc(report.status()));
+      return;
+    }
+    response->set_ports_audited(report->ports_audited);
+    for (const QosAuditFinding& finding : report->differences) {
+      pulse::v1::QosDifference* d = response->add_differences();
+      d->set_switch_name(finding.switch_name);
+      d->set_port(finding.port);
+      d->set_difference(finding.difference);
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 }  // namespace pulse::northbound

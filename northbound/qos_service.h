@@ -1,15 +1,19 @@
 // pulse.v1 QosService (proto/pulse/v1/qos.proto) on the gRPC callback API: the fabric's QoS
 // policy, its per-port plan, the SONiC CONFIG_DB export and the audit of the switches.
 //
-// The policy in force and its plan are swapped together under a mutex: SetQosPolicy parses,
-// validates (ValidateQosPolicy) and plans (PlanQos) the new policy on the fabric first, so a
-// refused policy leaves the old one in force and the caller gets the validator's message (it
-// names the port, the rule and the numbers). Roles come from the northbound auth table
-// (northbound/auth.h): reads are viewer, SetQosPolicy is admin.
+// A thin API over the controller, which owns the policy (controller/qos_state.h): reads come from
+// its snapshot, SetQosPolicy is Controller::SetQosPolicy (validated and planned first, so a
+// refused policy leaves the old one in force and the caller gets the validator's message naming
+// the port, the rule and the numbers; leader-gated and persisted like PlaceJob). On a follower
+// the write is forwarded to the leader like JobService writes. Nothing here talks to a switch:
+// AuditQos hands the work to the QoS driver's own thread (daemon/qos_runtime.h). Roles come from
+// the northbound auth table (northbound/auth.h), enforced by the API server's auth gate
+// (register it with GateService, auth_gate.h): reads are viewer, SetQosPolicy is admin.
 #ifndef PULSE_NORTHBOUND_QOS_SERVICE_H_
 #define PULSE_NORTHBOUND_QOS_SERVICE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,9 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/controller.h"
 #include "controller/qos_plan.h"
-#include "controller/qos_policy.h"
-#include "controller/store.h"
+#include "controller/qos_state.h"
 #include "northbound/auth.h"
 #include "pulse/v1/qos.grpc.pb.h"
 #include "topology/fabric.h"
@@ -38,37 +42,30 @@ struct QosAuditReport {
   int ports_audited = 0;
 };
 
-// Store key of the policy's YAML text.
-inline constexpr absl::string_view kQosPolicyStoreKey = "qos/policy";
+using controller::kQosPolicyStoreKey;
 
 struct QosServiceOptions {
-  std::vector<Token> tokens;  // empty: authentication off (same tokens as the API server)
-  // Where a newly set policy is persisted (key kQosPolicyStoreKey); nullptr: not persisted.
-  controller::StateStore* store = nullptr;
-  // Audits the switches against a plan (e.g. the OVS QoS agent); unset: AuditQos answers
-  // FAILED_PRECONDITION. Called on a gRPC thread.
-  std::function<absl::StatusOr<QosAuditReport>(const controller::QosPlan&)> audit;
-  // Called with every newly accepted plan (e.g. to push it to the switches).
-  std::function<void(const controller::QosPlan&)> on_plan_changed;
+  // Audits the switches against a plan (e.g. the OVS QoS agent). Called on a gRPC thread: it must
+  // not block, and calls `done` once, from any thread. Unset: AuditQos answers
+  // FAILED_PRECONDITION.
+  using AuditDone = std::function<void(absl::StatusOr<QosAuditReport>)>;
+  std::function<void(std::shared_ptr<const controller::QosPlan>, AuditDone)> audit;
+  // Where the leader's API is while another replica leads ("" : handle here); see
+  // ApiServerOptions::forward_writes_to.
+  std::function<std::string()> forward_writes_to;
 };
 
 class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
  public:
-  // Plans `initial_policy` on `fabric` (which must outlive the service). `initial_yaml` is the
-  // text it came from ("" for the defaults). Errors: a policy that does not validate or plan.
-  static absl::StatusOr<std::unique_ptr<QosServiceImpl>> Create(
-      const topology::Fabric* fabric, controller::QosPolicy initial_policy,
-      std::string initial_yaml, QosServiceOptions options);
+  // `controller` must outlive the service. FailedPrecondition when QoS is off (the controller
+  // holds no plan: the default policy does not fit its fabric).
+  static absl::StatusOr<std::unique_ptr<QosServiceImpl>> Create(controller::Controller* controller,
+                                                                QosServiceOptions options);
 
-  // Parses, validates and plans `yaml_text`; on success it becomes the policy in force (and is
-  // persisted unless dry_run). On error the old policy stays.
+  // Controller::SetQosPolicy as the API answers it, waiting for the answer (tools and tests).
   absl::StatusOr<pulse::v1::SetQosPolicyResponse> SetPolicyYaml(absl::string_view yaml_text,
                                                                 bool dry_run);
-  // Puts a policy another replica persisted (seen by watching kQosPolicyStoreKey) in force,
-  // without persisting it again. Same checks as SetPolicyYaml; a policy equal to the one in
-  // force is a no-op (the watch also reports this replica's own writes). On error the old
-  // policy stays.
-  absl::Status AdoptStoredPolicy(absl::string_view yaml_text);
+  // The plan in force (from the controller's snapshot).
   std::shared_ptr<const controller::QosPlan> plan() const;
 
   grpc::ServerUnaryReactor* GetQosPolicy(grpc::CallbackServerContext* context,
@@ -88,20 +85,16 @@ class QosServiceImpl final : public pulse::v1::QosService::CallbackService {
                                      pulse::v1::AuditQosResponse* response) override;
 
  private:
-  // Parses, validates and plans a policy on the fabric; errors start with `error_prefix`.
-  absl::StatusOr<controller::QosPlan> ParseAndPlan(absl::string_view yaml_text,
-                                                   absl::string_view error_prefix);
-  QosServiceImpl(const topology::Fabric* fabric, QosServiceOptions options)
-      : fabric_(fabric), auth_(options.tokens), options_(std::move(options)) {}
+  QosServiceImpl(controller::Controller* controller, QosServiceOptions options)
+      : controller_(controller), options_(std::move(options)) {}
+  // The stub to the leader when this write must be forwarded, else null.
+  std::shared_ptr<pulse::v1::QosService::Stub> LeaderStub(
+      const grpc::CallbackServerContext& context);
 
-  const topology::Fabric* fabric_;
-  Authorizer auth_;
-  QosServiceOptions options_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const controller::QosPlan> plan_;  // guarded by mu_
-  std::string policy_yaml_;                          // guarded by mu_
-  bool from_defaults_ = true;                        // guarded by mu_
-  std::string writing_yaml_;  // the policy this replica last persisted; guarded by mu_
+  controller::Controller* const controller_;
+  const QosServiceOptions options_;
+  std::mutex forward_mu_;  // guards forward_stubs_ (gRPC threads)
+  std::map<std::string, std::shared_ptr<pulse::v1::QosService::Stub>> forward_stubs_;
 };
 
 }  // namespace pulse::northbound

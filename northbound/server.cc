@@ -18,6 +18,7 @@
 #include "northbound/decode_errors.h"
 #include "northbound/listen_check.h"
 #include "northbound/reply_pages.h"
+#include "northbound/auth_gate.h"
 #include "northbound/rpc_latency.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -54,7 +55,7 @@ class LiveStreams {
 // Everything a handler needs.
 struct Env {
   Controller* controller = nullptr;
-  Authorizer auth;
+  bool auth_enabled = false;  // tokens given: the auth interceptor checks every call
   ApiLimits limits;
   LiveStreams* streams = nullptr;
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
@@ -117,8 +118,6 @@ class TopologyServiceImpl final : public pulse::v1::TopologyService::CallbackSer
   ServerUnaryReactor* GetTopology(CallbackServerContext* context,
                                   const pulse::v1::GetTopologyRequest*,
                                   pulse::v1::GetTopologyResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.TopologyService/GetTopology");
-    if (!auth.ok()) return FinishNow(context, auth);
     FillTopology(*env_->controller->snapshot(), response->mutable_topology());
     return FinishNow(context, grpc::Status::OK);
   }
@@ -126,8 +125,6 @@ class TopologyServiceImpl final : public pulse::v1::TopologyService::CallbackSer
   ServerUnaryReactor* GetDiscovery(CallbackServerContext* context,
                                    const pulse::v1::GetDiscoveryRequest*,
                                    pulse::v1::GetDiscoveryResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.TopologyService/GetDiscovery");
-    if (!auth.ok()) return FinishNow(context, auth);
     if (!env_->discovery) {
       return FinishNow(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                              "no switches attached (planning mode)"));
@@ -149,8 +146,6 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
   ServerUnaryReactor* PlaceJob(CallbackServerContext* context,
                                const pulse::v1::PlaceJobRequest* request,
                                pulse::v1::PlaceJobResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/PlaceJob");
-    if (!auth.ok()) return FinishNow(context, auth);
     absl::StatusOr<controller::JobSpec> spec =
         JobSpecFromRequest(*request, env_->controller->fabric(), env_->limits);
     if (!spec.ok()) return FinishNow(context, ToGrpcStatus(spec.status()));
@@ -179,8 +174,6 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
   ServerUnaryReactor* GetJob(CallbackServerContext* context,
                              const pulse::v1::GetJobRequest* request,
                              pulse::v1::GetJobResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/GetJob");
-    if (!auth.ok()) return FinishNow(context, auth);
     if (request->id().empty()) {
       return FinishNow(context,
                        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must not be empty"));
@@ -204,8 +197,6 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
   ServerUnaryReactor* ListJobs(CallbackServerContext* context,
                                const pulse::v1::ListJobsRequest* request,
                                pulse::v1::ListJobsResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/ListJobs");
-    if (!auth.ok()) return FinishNow(context, auth);
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
     FillJobsPage(*snapshot, *request, ReplyBudgetBytes(env_->limits), response);
     return FinishNow(context, grpc::Status::OK);
@@ -214,8 +205,6 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
   ServerUnaryReactor* DeleteJob(CallbackServerContext* context,
                                 const pulse::v1::DeleteJobRequest* request,
                                 pulse::v1::DeleteJobResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.JobService/DeleteJob");
-    if (!auth.ok()) return FinishNow(context, auth);
     if (request->id().empty()) {
       return FinishNow(context,
                        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: must not be empty"));
@@ -248,8 +237,6 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
 
   ServerUnaryReactor* ListLinks(CallbackServerContext* context, const pulse::v1::ListLinksRequest*,
                                 pulse::v1::ListLinksResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.LinkService/ListLinks");
-    if (!auth.ok()) return FinishNow(context, auth);
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
     const std::vector<double> measured = MeasuredLoad();
     for (int d = 0; d < snapshot->fabric->num_directed_links(); ++d) {
@@ -261,8 +248,6 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
   ServerUnaryReactor* TopLinks(CallbackServerContext* context,
                                const pulse::v1::TopLinksRequest* request,
                                pulse::v1::TopLinksResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.LinkService/TopLinks");
-    if (!auth.ok()) return FinishNow(context, auth);
     if (request->n() < 1 || request->n() > 10000) {
       return FinishNow(context,
                        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -296,14 +281,9 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
 // only when no write is in flight, so no Write can follow it.
 class WatchEventsReactor final : public grpc::ServerWriteReactor<pulse::v1::Event> {
  public:
-  WatchEventsReactor(const Env* env, CallbackServerContext* context, uint64_t from_sequence)
+  WatchEventsReactor(const Env* env, CallbackServerContext* /*context*/, uint64_t from_sequence)
       : env_(env), log_(env->controller->events()) {
     env_->streams->Enter();
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.EventService/WatchEvents");
-    if (!auth.ok()) {
-      FinishFromConstructor(auth);
-      return;
-    }
     next_sequence_ = from_sequence == 0 ? log_.last_sequence() + 1 : from_sequence;
     if (from_sequence > log_.last_sequence() + 1) {  // a token this controller never issued
       FinishFromConstructor(grpc::Status(
@@ -451,16 +431,12 @@ class MaintenanceServiceImpl final : public pulse::v1::MaintenanceService::Callb
   ServerUnaryReactor* DrainSwitch(CallbackServerContext* context,
                                   const pulse::v1::DrainSwitchRequest* request,
                                   pulse::v1::DrainSwitchResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.MaintenanceService/DrainSwitch");
-    if (!auth.ok()) return FinishNow(context, auth);
     return Drain(context, request->switch_name(), true, response);
   }
 
   ServerUnaryReactor* UndrainSwitch(CallbackServerContext* context,
                                     const pulse::v1::UndrainSwitchRequest* request,
                                     pulse::v1::UndrainSwitchResponse* response) override {
-    grpc::Status auth = env_->auth.Check(*context, "/pulse.v1.MaintenanceService/UndrainSwitch");
-    if (!auth.ok()) return FinishNow(context, auth);
     return Drain(context, request->switch_name(), false, response);
   }
 
@@ -535,6 +511,7 @@ struct ApiServer::Services {
   LinkServiceImpl links{&env};
   EventServiceImpl events{&env};
   MaintenanceServiceImpl maintenance{&env};
+  std::vector<std::unique_ptr<GatedService>> gated;  // what the server registers
 };
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controller,
@@ -578,7 +555,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->services_ = std::make_unique<Services>();
   server->services_->env.controller = controller;
-  server->services_->env.auth = Authorizer(std::move(options.tokens));
+  server->services_->env.auth_enabled = !options.tokens.empty();
   server->services_->env.limits = options.limits;
   server->services_->env.discovery = std::move(options.discovery);
   server->services_->env.measured_link_load_bps = std::move(options.measured_link_load_bps);
@@ -594,27 +571,29 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
   builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
-  builder.RegisterService(&server->services_->topology);
-  builder.RegisterService(&server->services_->jobs);
-  builder.RegisterService(&server->services_->links);
-  builder.RegisterService(&server->services_->events);
-  builder.RegisterService(&server->services_->maintenance);
-  for (grpc::Service* extra : options.extra_services) builder.RegisterService(extra);
-  {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(MakeDecodeErrorInterceptor());
-    if (options.rpc_latency_observer) {
-      creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
-    }
-    builder.experimental().SetInterceptorCreators(std::move(creators));
+  // Auth once, for every call: the interceptor decides, the gated services enforce (auth_gate.h).
+  Services& services = *server->services_;
+  services.gated.push_back(GateService<pulse::v1::TopologyService>(&services.topology));
+  services.gated.push_back(GateService<pulse::v1::JobService>(&services.jobs));
+  services.gated.push_back(GateService<pulse::v1::LinkService>(&services.links));
+  services.gated.push_back(GateService<pulse::v1::EventService>(&services.events));
+  services.gated.push_back(GateService<pulse::v1::MaintenanceService>(&services.maintenance));
+  for (const auto& gated : services.gated) builder.RegisterService(gated->service());
+  for (GatedService* extra : options.extra_services) builder.RegisterService(extra->service());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(MakeDecodeErrorInterceptor());
+  creators.push_back(MakeAuthInterceptor(std::move(options.tokens)));
+  if (options.rpc_latency_observer) {
+    creators.push_back(MakeRpcLatencyInterceptor(std::move(options.rpc_latency_observer)));
   }
+  builder.experimental().SetInterceptorCreators(std::move(creators));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return DiagnoseStartFailure(options.listen_address, has_tls);
   }
   Log(LogLevel::kInfo, "API listening on ", options.listen_address, " (port ", server->port_, ", ",
       has_tls ? (options.tls.client_ca_file.empty() ? "TLS" : "mutual TLS") : "PLAINTEXT",
-      ", auth ", server->services_->env.auth.enabled() ? "on" : "off", ")");
+      ", auth ", server->services_->env.auth_enabled ? "on" : "off", ")");
   return server;
 }
 

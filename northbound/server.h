@@ -17,6 +17,7 @@
 #include "controller/controller.h"
 #include "controller/fabric_sync.h"
 #include "northbound/auth.h"
+#include "northbound/auth_gate.h"
 #include "northbound/convert.h"
 
 namespace grpc {
@@ -51,9 +52,10 @@ struct ApiServerOptions {
   // else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop, plaintext,
   // the caller's bearer token passed on) and the leader's answer returned. Unset: never forward.
   std::function<std::string()> forward_writes_to;
-  // Services owned elsewhere served on the same port with the same TLS (e.g. the QosService of
-  // northbound/qos_service.h, which checks its own roles). Not owned; must outlive the server.
-  std::vector<grpc::Service*> extra_services;
+  // Services owned elsewhere served on the same port with the same TLS and auth (e.g. the
+  // QosService of northbound/qos_service.h), each wrapped by GateService (auth_gate.h) so the
+  // role table applies to it. Not owned; must outlive the server.
+  std::vector<GatedService*> extra_services;
 };
 
 class ApiServer {

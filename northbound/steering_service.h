@@ -1,6 +1,7 @@
 // pulse.v1.SteeringService: what the hosts of a steered job need (each flow's UDP source port,
 // with the NICs' addresses) and the NCCL settings that go with it. Read-only, from the
-// controller's snapshot; the role table of northbound/auth.h makes it a viewer call.
+// controller's snapshot (NCCL_IB_TC from the QoS policy in force); the role table of
+// northbound/auth.h makes it a viewer call, enforced by the auth gate (auth_gate.h).
 #ifndef PULSE_NORTHBOUND_STEERING_SERVICE_H_
 #define PULSE_NORTHBOUND_STEERING_SERVICE_H_
 
@@ -11,16 +12,12 @@
 
 #include "absl/status/statusor.h"
 #include "controller/controller.h"
-#include "northbound/auth.h"
 #include "pulse/v1/steering.grpc.pb.h"
 
 namespace pulse::northbound {
 
 struct SteeringServiceOptions {
-  std::vector<Token> tokens;  // empty: auth off
-  int gid_index = 3;          // NCCL_IB_GID_INDEX (daemon config placement.gid_index)
-  // The DSCP the QoS policy in force marks a traffic class with, or none.
-  std::function<std::optional<int>(int traffic_class)> dscp_of_class;
+  int gid_index = 3;  // NCCL_IB_GID_INDEX (daemon config placement.gid_index)
 };
 
 // The steering view of one job in `snapshot`. NotFound for an unknown job.
@@ -31,7 +28,7 @@ absl::StatusOr<pulse::v1::GetJobSteeringResponse> JobSteering(
 class SteeringServiceImpl final : public pulse::v1::SteeringService::CallbackService {
  public:
   SteeringServiceImpl(controller::Controller* controller, SteeringServiceOptions options)
-      : controller_(controller), auth_(options.tokens), options_(std::move(options)) {}
+      : controller_(controller), options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* GetJobSteering(grpc::CallbackServerContext* context,
                                            const pulse::v1::GetJobSteeringRequest* request,
@@ -39,7 +36,6 @@ class SteeringServiceImpl final : public pulse::v1::SteeringService::CallbackSer
 
  private:
   controller::Controller* controller_;
-  Authorizer auth_;
   SteeringServiceOptions options_;
 };
 

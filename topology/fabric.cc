@@ -134,6 +134,13 @@ std::optional<LinkId> Fabric::LinkAtPort(NodeId node, int32_t port) const {
   return std::nullopt;
 }
 
+void FabricBuilder::SetSwitchDriver(NodeId node, std::string driver) {
+  if (node >= 0 && node < static_cast<NodeId>(fabric_.nodes_.size()) &&
+      fabric_.nodes_[node].is_switch()) {
+    fabric_.nodes_[node].driver = std::move(driver);
+  }
+}
+
 NodeId FabricBuilder::AddSwitch(std::string name, SwitchRole role, int pod, int rail, int plane,
                                 uint64_t datapath_id) {
   Node n;
@@ -149,6 +156,7 @@ NodeId FabricBuilder::AddSwitch(std::string name, SwitchRole role, int pod, int 
     datapath_id = next_dpid_++;
   }
   n.datapath_id = datapath_id;
+  n.driver = std::string(kDefaultSwitchDriver);
   NodeId id = static_cast<NodeId>(fabric_.nodes_.size());
   if (!fabric_.node_by_dpid_.emplace(datapath_id, id).second) {
     errors_.push_back(absl::StrCat("switch '", n.name, "': datapath id ", datapath_id,

@@ -53,6 +53,9 @@ struct Port {
   LinkId link = kNoLink;  // the link plugged into this port, if any
 };
 
+// The driver a switch gets when its intent names none.
+inline constexpr char kDefaultSwitchDriver[] = "openflow";
+
 struct Node {
   std::string name;  // stable readable id: "leaf-3", "spine-1", "server-12/nic-5"
   NodeKind kind = NodeKind::kSwitch;
@@ -62,7 +65,10 @@ struct Node {
   int rail = -1;  // rail of a rail switch or of a NIC; -1 when not rail-aligned
   int plane = 0;  // plane of a switch in a multi-plane fabric (0 in single-plane fabrics)
   uint64_t datapath_id = 0;  // OpenFlow datapath id of a switch; 0 for NICs
-  ServerId server = -1;      // server owning a NIC; -1 for switches
+  // The switch driver that programs a switch (intent key `driver`; controller/switches/), so one
+  // daemon can serve a fabric of several kinds of switch. "" for NICs.
+  std::string driver;
+  ServerId server = -1;  // server owning a NIC; -1 for switches
   std::vector<Port> ports;
 
   bool is_switch() const { return kind == NodeKind::kSwitch; }
@@ -163,6 +169,8 @@ class FabricBuilder {
   // Switch with an explicit datapath id (0: assign 1, 2, 3... in order of addition).
   NodeId AddSwitch(std::string name, SwitchRole role, int pod = -1, int rail = -1, int plane = 0,
                    uint64_t datapath_id = 0);
+  // The driver of a switch added before (default "openflow").
+  void SetSwitchDriver(NodeId node, std::string driver);
   ServerId AddServer(std::string name, int pod = -1);
   // A NIC owned by `server`, on `rail` (the NIC index within the server).
   NodeId AddNic(ServerId server, int rail);

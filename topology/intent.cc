@@ -394,7 +394,8 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   for (size_t i = 0; i < switches.size(); ++i) {
     const YAML::Node sw = switches[i];
     const std::string field = absl::StrCat("switches[", i, "]");
-    if (auto s = fields_.CheckKeys(sw, field, {"name", "role", "dpid", "pod", "rail", "plane"});
+    if (auto s = fields_.CheckKeys(sw, field,
+                                   {"name", "role", "dpid", "pod", "rail", "plane", "driver"});
         !s.ok()) {
       return s;
     }
@@ -438,8 +439,21 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
       if (!v.ok()) return v.status();
       attrs[a] = static_cast<int>(*v);
     }
-    add_node(*name, builder.AddSwitch(*name, *role, attrs[0], attrs[1], attrs[2], dpid),
-             LevelOf(*role));
+    std::string driver = kDefaultSwitchDriver;
+    if (sw["driver"]) {
+      absl::StatusOr<std::string> d = fields_.String(sw["driver"], Field(field, "driver"));
+      if (!d.ok()) return d.status();
+      if (d->empty() || !std::all_of(d->begin(), d->end(), [](char c) {
+            return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-';
+          })) {
+        return fields_.Error(sw["driver"], Field(field, "driver"),
+                             absl::StrCat("'", *d, "' is not a driver name (a-z, 0-9, _ and -)"));
+      }
+      driver = *d;
+    }
+    const NodeId node = builder.AddSwitch(*name, *role, attrs[0], attrs[1], attrs[2], dpid);
+    builder.SetSwitchDriver(node, driver);
+    add_node(*name, node, LevelOf(*role));
   }
 
   const YAML::Node servers = root["servers"];

@@ -17,6 +17,7 @@
 //                                    #   oversubscription 3 or "3:1")
 //   switches:                        # ... or these three
 //     - {name: leaf-0, role: leaf, dpid: 0x11, pod: 0, rail: 0, plane: 0}  # dpid etc. optional
+//       # driver: openflow (default) names the switch driver that programs it (Node::driver)
 //   servers:
 //     - {name: server-0, nics: 1, gpus: 1, pod: 0}  # nics default 1, gpus default nics
 //   links:

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace pulse::openflow {
 
@@ -59,7 +60,7 @@ void Channel::Accept() {
     } else if (ec == boost::asio::error::operation_aborted) {
       return;
     } else {
-      std::fprintf(stderr, "[openflow] accept: %s\n", ec.message().c_str());
+      pulse::Log(pulse::LogLevel::kWarning, "openflow: accept: ", ec.message());
     }
     Accept();
   });
@@ -87,7 +88,7 @@ ConnectionPtr Channel::Find(uint64_t dpid) const {
 void Channel::CountRefusal(const std::string& kind, const std::string& peer,
                            const std::string& why) {
   ++refusals_[kind];
-  std::fprintf(stderr, "[openflow %s] refused (%s): %s\n", peer.c_str(), kind.c_str(), why.c_str());
+  pulse::Log(pulse::LogLevel::kWarning, "openflow ", peer, ": refused (", kind, "): ", why);
   if (handlers_.on_refused) handlers_.on_refused(kind, peer, why);
 }
 
@@ -110,11 +111,9 @@ absl::Status Channel::Admit(const ConnectionPtr& connection) {
       connection->Refuse(kRefusedDuplicateDpid, why, /*tell_peer=*/true);
       return absl::AlreadyExistsError(why);
     }
-    std::fprintf(stderr,
-                 "[openflow %s] datapath id %llu: session silent for %lld ms (echo timeout), "
-                 "replaced by %s\n",
-                 first->peer().c_str(), static_cast<unsigned long long>(dpid),
-                 static_cast<long long>(silent.count()), connection->peer().c_str());
+    pulse::Log(pulse::LogLevel::kWarning, "openflow ", first->peer(), ": datapath id ", dpid,
+               ": session silent for ", silent.count(), " ms (echo timeout), replaced by ",
+               connection->peer());
     claimed_[dpid] = connection;  // so closing the first one reports no on_lost
     first->Close(absl::StrCat("echo timeout: replaced by a new session from ", connection->peer()));
   }

@@ -5,14 +5,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "southbound/openflow/channel.h"
 #include "southbound/openflow/codec.h"
 
 namespace pulse::openflow {
 namespace {
 
+// Protocol errors and closed sessions, through the tree's one logger (common/log.h).
 void Log(const std::string& peer, const std::string& text) {
-  std::fprintf(stderr, "[openflow %s] %s\n", peer.c_str(), text.c_str());
+  pulse::Log(pulse::LogLevel::kWarning, "openflow ", peer, ": ", text);
 }
 
 }  // namespace

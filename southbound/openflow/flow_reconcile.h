@@ -20,7 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/multipath_slots.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 #include "southbound/openflow/messages.h"
 
 namespace pulse::southbound::openflow {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
+#include "common/log.h"
 #include "southbound/openflow/arp.h"
 #include "southbound/openflow/channel.h"
 #include "southbound/openflow/flow_reconcile.h"
@@ -26,7 +27,8 @@ namespace {
 
 constexpr uint16_t kControlPriority = 65000;  // LLDP and ARP to the controller
 
-void LogLine(const std::string& text) { std::fprintf(stderr, "[openflow] %s\n", text.c_str()); }
+// Through the tree's one logger (common/log.h).
+void LogLine(const std::string& text) { pulse::Log(pulse::LogLevel::kInfo, "openflow: ", text); }
 
 of::FlowMod BaseFlow(uint8_t table, uint16_t priority, of::Match match,
                      std::vector<of::Instruction> instructions) {

@@ -34,7 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/optional.h"
-#include "southbound/driver.h"
+#include "controller/switches/switch_driver.h"
 
 namespace pulse::southbound::openflow {
 
@@ -97,7 +97,7 @@ class OpenFlowDriver : public SwitchDriver {
 
   // OpenFlow role of this controller towards every switch (HA). Before the first call the driver
   // sends no ROLE_REQUEST (switches treat it as EQUAL).
-  void SetRole(bool master, uint64_t generation_id);
+  void SetRole(bool master, uint64_t generation_id) override;
 
   // The bound listening port (after Start).
   uint16_t port() const;

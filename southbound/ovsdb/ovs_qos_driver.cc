@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/log.h"
+#include "common/log.h"
 
 namespace pulse::southbound::ovsdb {
 namespace {

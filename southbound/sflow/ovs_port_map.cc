@@ -92,7 +92,7 @@ absl::StatusOr<IfIndexMap> IfIndexMapFromOvsdb(const json& results) {
         auto ids = interface_ids.find(iface);
         if (ids == interface_ids.end()) continue;
         map[static_cast<uint32_t>(ids->second.first)] =
-            controller::PortKey{dpid, static_cast<uint32_t>(ids->second.second)};
+            switches::PortKey{dpid, static_cast<uint32_t>(ids->second.second)};
       }
     }
   }
@@ -128,7 +128,7 @@ absl::Status OvsSflowPortMap::RefreshLocked() {
   return absl::OkStatus();
 }
 
-std::optional<controller::PortKey> OvsSflowPortMap::Resolve(uint32_t if_index) {
+std::optional<switches::PortKey> OvsSflowPortMap::Resolve(uint32_t if_index) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = map_.find(if_index); it != map_.end()) return it->second;
   if (std::chrono::steady_clock::now() - last_refresh_ < min_refresh_interval_) return std::nullopt;

@@ -23,13 +23,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/telemetry.h"
+#include "controller/switches/counters.h"
 #include "nlohmann/json.hpp"
 #include "southbound/ovsdb/ovsdb_client.h"
 
 namespace pulse::southbound::sflow {
 
-using IfIndexMap = absl::flat_hash_map<uint32_t, controller::PortKey>;
+using IfIndexMap = absl::flat_hash_map<uint32_t, switches::PortKey>;
 
 // Builds the map from the results of the three selects OvsSflowPortMap sends (Bridge: name,
 // datapath_id, ports; Port: _uuid, interfaces; Interface: _uuid, ifindex, ofport). Rows with no
@@ -46,7 +46,7 @@ class OvsSflowPortMap {
 
   // The switch port of `if_index`, re-reading OVSDB on a miss when the interval allows.
   // Thread-safe; blocks for the query on a miss.
-  std::optional<controller::PortKey> Resolve(uint32_t if_index);
+  std::optional<switches::PortKey> Resolve(uint32_t if_index);
   // Re-reads the map now.
   absl::Status Refresh();
   size_t size() const;

@@ -2,16 +2,16 @@
 
 namespace pulse::southbound::sflow {
 
-std::vector<controller::PortCounterSample> ToPortCounterSamples(const Datagram& datagram,
-                                                                const PortResolver& resolve,
-                                                                int64_t now_ms) {
-  std::vector<controller::PortCounterSample> out;
+std::vector<switches::PortCounterSample> ToPortCounterSamples(const Datagram& datagram,
+                                                              const PortResolver& resolve,
+                                                              int64_t now_ms) {
+  std::vector<switches::PortCounterSample> out;
   for (const CounterSample& sample : datagram.counter_samples) {
     if (!sample.interface.has_value() || !resolve) continue;
     const InterfaceCounters& c = *sample.interface;
-    std::optional<controller::PortKey> key = resolve(datagram, c.if_index);
+    std::optional<switches::PortKey> key = resolve(datagram, c.if_index);
     if (!key.has_value()) continue;
-    controller::PortCounterSample s;
+    switches::PortCounterSample s;
     s.key = *key;
     s.time_ms = now_ms;
     s.rx_bytes = c.in_octets;
@@ -36,22 +36,10 @@ std::vector<controller::PortCounterSample> ToPortCounterSamples(const Datagram& 
   return out;
 }
 
-std::optional<controller::FlowKey> ToFlowKey(const FlowSample& sample) {
+std::optional<switches::FlowKey> ToFlowKey(const FlowSample& sample) {
   if (!sample.header.has_value() || !sample.header->info.tuple.has_value()) return std::nullopt;
   const FiveTuple& t = *sample.header->info.tuple;
-  return controller::FlowKey{t.src_ipv4, t.dst_ipv4, t.ip_protocol, t.src_port, t.dst_port};
-}
-
-int FeedFlowSamples(const Datagram& datagram, controller::FlowRateEstimator& estimator,
-                    int64_t now_ms) {
-  int used = 0;
-  for (const FlowSample& sample : datagram.flow_samples) {
-    std::optional<controller::FlowKey> key = ToFlowKey(sample);
-    if (!key.has_value()) continue;
-    estimator.AddSample(*key, sample.header->frame_length_bytes, sample.sampling_rate, now_ms);
-    ++used;
-  }
-  return used;
+  return switches::FlowKey{t.src_ipv4, t.dst_ipv4, t.ip_protocol, t.src_port, t.dst_port};
 }
 
 }  // namespace pulse::southbound::sflow

@@ -879,6 +879,33 @@ TEST_F(BounceGateTest, OnlyLosslessClassesAreGated) {
   EXPECT_EQ(q.lossless_graph().num_edges(), 0u);
 }
 
+// The QoS policy may make a class lossless after its flows were placed: the graph is rebuilt from
+// them, and a set whose placed paths would close a cycle is refused with nothing changed.
+TEST_F(BounceGateTest, SetLosslessPrioritiesRebuildsTheGraphOrRefusesACycle) {
+  Placement p = Make(Bounces());
+  // Class 5 is lossy under the defaults: the opposite bounces are accepted.
+  ASSERT_TRUE(p.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9, 5)).ok());
+  ASSERT_TRUE(p.PlaceJob(OneFlow("fwd", "server-2/nic-0", "server-6/nic-0", 1e9, 5)).ok());
+  ASSERT_TRUE(p.MoveFlow("rev", 0, Reverse()).ok());
+  ASSERT_TRUE(p.MoveFlow("fwd", 0, First()).ok());
+  EXPECT_EQ(p.lossless_graph().num_edges(), 0u);
+  absl::Status refused = p.SetLosslessPriorities({5});
+  ASSERT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("PFC deadlock"), absl::string_view::npos) << refused;
+  EXPECT_FALSE(p.IsLossless(5));
+  EXPECT_TRUE(p.IsLossless(3));
+  EXPECT_EQ(p.lossless_graph().num_edges(), 0u);
+  // Without the reverse bounce the set is accepted and the graph holds the remaining flow.
+  ASSERT_TRUE(p.RemoveJob("rev").ok());
+  ASSERT_TRUE(p.SetLosslessPriorities({5}).ok());
+  EXPECT_TRUE(p.IsLossless(5));
+  EXPECT_FALSE(p.IsLossless(3));
+  EXPECT_GT(p.lossless_graph().num_edges(), 0u);
+  ExpectLosslessAcyclic(p);
+  ASSERT_TRUE(p.RemoveJob("fwd").ok());
+  EXPECT_EQ(p.lossless_graph().num_edges(), 0u);
+}
+
 TEST_F(BounceGateTest, DefaultOptionsKeepRefusingBouncesAsNotUpDown) {
   Placement p = Make({});
   ASSERT_TRUE(p.PlaceJob(OneFlow("rev", "server-0/nic-0", "server-4/nic-0", 1e9)).ok());

@@ -1,7 +1,8 @@
-// Cluster mode for QoS (daemon/qos_runtime.h): two replicas' QoS runtimes on one real etcd
-// (tests/tools/etcd_cluster.sh). A policy the leader sets is put in force on the follower by its
-// watch of "qos/policy"; the follower cannot set one itself; a replica started later reads the
-// stored policy, not its file. Label integration (starts etcd).
+// Cluster mode for QoS (daemon/qos_runtime.h): two replicas' controllers and QoS runtimes on one
+// real etcd (tests/tools/etcd_cluster.sh). A policy the leader sets is put in force on the
+// follower through its store watch (Controller::ApplyStoreUpdate, as ClusterReplica feeds it);
+// the follower cannot set one itself; a replica started later takes the stored policy over its
+// configured one. Label integration (starts etcd).
 #include "daemon/qos_runtime.h"
 
 #include <chrono>
@@ -34,6 +35,39 @@ bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout) {
 
 int CnpDscp(const QosRuntime& runtime) { return runtime.service->plan()->policy.cnp_dscp; }
 
+// One replica: its controller on `store`, following the store like ClusterReplica does, and
+// its QoS runtime.
+struct Replica {
+  std::unique_ptr<controller::Controller> controller;
+  std::unique_ptr<controller::StoreWatch> watch;
+  std::unique_ptr<QosRuntime> qos;
+};
+std::unique_ptr<Replica> StartReplica(std::shared_ptr<const topology::Fabric> fabric,
+                                      controller::StateStore* store,
+                                      std::string configured_policy = "") {
+  controller::ControllerOptions options;
+  options.store = store;
+  options.qos_policy_yaml = std::move(configured_policy);
+  auto controller = controller::Controller::Create(fabric, options);
+  EXPECT_TRUE(controller.ok()) << controller.status();
+  if (!controller.ok()) return nullptr;
+  auto replica = std::make_unique<Replica>();
+  replica->controller = *std::move(controller);
+  controller::Controller* c = replica->controller.get();
+  auto watch =
+      store->Watch("", c->restored_store_revision(), [c](const controller::StoreWatchUpdate& u) {
+        if (u.status.ok()) c->ApplyStoreUpdate(u);
+      });
+  EXPECT_TRUE(watch.ok()) << watch.status();
+  if (!watch.ok()) return nullptr;
+  replica->watch = *std::move(watch);
+  auto qos = StartQos(c, {});
+  EXPECT_TRUE(qos.ok()) << qos.status();
+  if (!qos.ok()) return nullptr;
+  replica->qos = *std::move(qos);
+  return replica;
+}
+
 TEST(QosRuntimeClusterTest, LeaderPolicyIsInForceOnFollowersAndLaterReplicas) {
   if (!EtcdAvailable()) GTEST_SKIP() << "no /usr/bin/etcd";
   auto cluster = EtcdTestCluster::Start(1);
@@ -53,14 +87,12 @@ TEST(QosRuntimeClusterTest, LeaderPolicyIsInForceOnFollowersAndLaterReplicas) {
   auto follower_store = EtcdStore::Open(cluster->NewClient(), {"qos-ha"});
   ASSERT_TRUE(follower_store.ok()) << follower_store.status();
 
-  QosRuntimeOptions leader_options;
-  leader_options.store = leader_store->get();
-  auto leader = StartQos(fabric.get(), leader_options);
-  ASSERT_TRUE(leader.ok()) << leader.status();
-  QosRuntimeOptions follower_options;
-  follower_options.store = follower_store->get();
-  auto follower = StartQos(fabric.get(), follower_options);
-  ASSERT_TRUE(follower.ok()) << follower.status();
+  auto leader_replica = StartReplica(fabric, leader_store->get());
+  ASSERT_NE(leader_replica, nullptr);
+  auto follower_replica = StartReplica(fabric, follower_store->get());
+  ASSERT_NE(follower_replica, nullptr);
+  std::unique_ptr<QosRuntime>* leader = &leader_replica->qos;
+  std::unique_ptr<QosRuntime>* follower = &follower_replica->qos;
   const int default_cnp = CnpDscp(**follower);
   ASSERT_NE(default_cnp, 46);
 
@@ -84,11 +116,11 @@ TEST(QosRuntimeClusterTest, LeaderPolicyIsInForceOnFollowersAndLaterReplicas) {
   // A replica that starts now (e.g. after a failover) takes the stored policy over its file.
   auto late_store = EtcdStore::Open(cluster->NewClient(), {"qos-ha"});
   ASSERT_TRUE(late_store.ok());
-  QosRuntimeOptions late_options;
-  late_options.store = late_store->get();
-  late_options.policy_file = "/nonexistent/policy.yaml";  // not read: the store wins
-  auto late = StartQos(fabric.get(), late_options);
-  ASSERT_TRUE(late.ok()) << late.status();
+  // Its configured policy (cnp 40) loses to the stored one.
+  auto late_replica = StartReplica(fabric, late_store->get(),
+                                   "dscp_to_tc: {26: 3, 40: 6}\ncnp: {dscp: 40, priority: 6}\n");
+  ASSERT_NE(late_replica, nullptr);
+  std::unique_ptr<QosRuntime>* late = &late_replica->qos;
   EXPECT_EQ(CnpDscp(**late), 46);
 
   // A bad policy written straight into the store (by a confused tool) is refused on the

@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "northbound/auth_gate.h"
 #include "northbound/qos_service.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "tests/northbound/test_fabric.h"
@@ -20,16 +21,23 @@ class PulsectlQosTest : public ::testing::Test {
   void SetUp() override {
     fabric_ = pulse::testing::SmallLeafSpine(2, 2, 2);
     QosServiceOptions options;
-    options.audit = [](const controller::QosPlan&) -> absl::StatusOr<QosAuditReport> {
-      return QosAuditReport{{{"leaf-1", 3, "queue 3 max-rate: want 1, have 2"}}, 12};
+    options.audit = [](std::shared_ptr<const controller::QosPlan>,
+                       QosServiceOptions::AuditDone done) {
+      done(QosAuditReport{{{"leaf-1", 3, "queue 3 max-rate: want 1, have 2"}}, 12});
     };
-    auto service =
-        QosServiceImpl::Create(fabric_.get(), controller::DefaultQosPolicy(), "", options);
+    auto controller = controller::Controller::Create(fabric_);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    controller_ = *std::move(controller);
+    auto service = QosServiceImpl::Create(controller_.get(), options);
     ASSERT_TRUE(service.ok());
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
+    gated_ = GateService<pulse::v1::QosService>(service_.get());
+    builder.RegisterService(gated_->service());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeAuthInterceptor({}));  // auth off, as the daemon without tokens
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
@@ -43,7 +51,9 @@ class PulsectlQosTest : public ::testing::Test {
     return status;
   }
   std::shared_ptr<const topology::Fabric> fabric_;
+  std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<QosServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   int port_ = 0;

@@ -1,9 +1,12 @@
 // QosService over a real gRPC channel: roles from the auth table, a policy set and persisted, a
 // refused policy that keeps the old one, the plan, the SONiC export and the audit hook.
 #include "northbound/qos_service.h"
+#include "northbound/auth_gate.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -22,10 +25,12 @@ constexpr char kAdmin[] = "admin-secret";
 class MemoryStore final : public controller::StateStore {
  public:
   absl::StatusOr<int64_t> Apply(const controller::WriteBatch& batch) override {
+    std::lock_guard<std::mutex> lock(mu);  // the controller thread writes, the test reads
     for (const controller::StoreWrite& w : batch.writes()) entries[w.key] = w.value;
     return ++revision;
   }
   absl::StatusOr<controller::StoreSnapshot> LoadAll() override {
+    std::lock_guard<std::mutex> lock(mu);
     return controller::StoreSnapshot{revision, entries};
   }
   absl::StatusOr<std::unique_ptr<controller::StoreWatch>> Watch(
@@ -33,6 +38,7 @@ class MemoryStore final : public controller::StateStore {
     return absl::UnimplementedError("memory store: no watch");
   }
   std::string Describe() const override { return "memory"; }
+  std::mutex mu;
   std::map<std::string, std::string> entries;
   int64_t revision = 0;
 };
@@ -42,23 +48,36 @@ class QosServiceTest : public ::testing::Test {
   void SetUp() override {
     fabric_ = pulse::testing::SmallLeafSpine(2, 2, 2);
     QosServiceOptions options;
-    options.tokens = {{"ops", kViewer, Role::kViewer}, {"root", kAdmin, Role::kAdmin}};
-    options.store = &store_;
-    options.on_plan_changed = [this](const controller::QosPlan&) { ++plans_pushed_; };
-    options.audit = [](const controller::QosPlan& plan) -> absl::StatusOr<QosAuditReport> {
+    options.audit = [](std::shared_ptr<const controller::QosPlan> plan,
+                       QosServiceOptions::AuditDone done) {
       // A fake switch driver that finds leaf-0 port 1 different from the plan.
       QosAuditReport report;
-      for (const auto& sw : plan.switches) report.ports_audited += sw.ports.size();
+      for (const auto& sw : plan->switches) report.ports_audited += sw.ports.size();
       report.differences.push_back({"leaf-0", 1, "queue 3 max-rate 1000 != 100000000000"});
-      return report;
+      done(report);
     };
-    auto service =
-        QosServiceImpl::Create(fabric_.get(), controller::DefaultQosPolicy(), "", options);
+    // The controller owns the policy; the service is its API. Plans "pushed" are what a QoS
+    // observer (the OVS driver in the daemon) is told after registration.
+    controller::ControllerOptions controller_options;
+    controller_options.store = &store_;
+    auto controller = controller::Controller::Create(fabric_, controller_options);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    controller_ = *std::move(controller);
+    controller_->AddQosObserver([this](const controller::QosStatePtr&) { ++plans_pushed_; });
+    controller_->Sync().get();
+    plans_pushed_ = 0;  // the plan in force at registration
+    auto service = QosServiceImpl::Create(controller_.get(), options);
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = *std::move(service);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
+    // Roles as the API server enforces them: the auth interceptor and the gated service.
+    gated_ = GateService<pulse::v1::QosService>(service_.get());
+    builder.RegisterService(gated_->service());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(
+        MakeAuthInterceptor({{"ops", kViewer, Role::kViewer}, {"root", kAdmin, Role::kAdmin}}));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
@@ -90,8 +109,10 @@ class QosServiceTest : public ::testing::Test {
 
   std::shared_ptr<const topology::Fabric> fabric_;
   MemoryStore store_;
-  int plans_pushed_ = 0;
+  std::atomic<int> plans_pushed_{0};
+  std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<QosServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<pulse::v1::QosService::Stub> stub_;
@@ -111,7 +132,7 @@ TEST_F(QosServiceTest, RolesViewerReadsAdminWritesNoTokenUnauthenticated) {
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Set("wrong", "cnp: {dscp: 46, priority: 6}\n", &set).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_TRUE(store_.entries.empty());
+  EXPECT_EQ(store_.entries.count(std::string(kQosPolicyStoreKey)), 0u);
   EXPECT_EQ(GetPolicy().cnp_dscp(), 48u);
 
   grpc::ClientContext context;
@@ -155,7 +176,7 @@ TEST_F(QosServiceTest, RefusedPolicyKeepsTheOldOneAndNamesPortRuleNumbers) {
   EXPECT_NE(msg.find("port"), std::string::npos) << msg;
   EXPECT_NE(msg.find("60000000"), std::string::npos) << msg;
   // The old (default) policy is still in force, nothing persisted or pushed.
-  EXPECT_TRUE(store_.entries.empty());
+  EXPECT_EQ(store_.entries.count(std::string(kQosPolicyStoreKey)), 0u);
   EXPECT_EQ(plans_pushed_, 0);
   pulse::v1::GetQosPolicyResponse policy = GetPolicy();
   EXPECT_TRUE(policy.from_defaults());

@@ -118,6 +118,35 @@ TEST(IntentExamplesTest, ExplicitFabricKeepsPortsDpidsAndCables) {
   EXPECT_EQ(*f.ResolveEndpoint("gpu-node-0/gpu-3"), *f.FindNode("gpu-node-0/nic-1"));
 }
 
+// Each switch may name its driver (one daemon serving a mixed fabric); openflow by default.
+TEST(IntentDriverTest, SwitchesNameTheirDriverOrGetOpenflow) {
+  constexpr char kYaml[] =
+      "switches:\n"
+      "  - {name: tor-a, role: leaf}\n"
+      "  - {name: tor-b, role: leaf, driver: sonic}\n"
+      "  - {name: spine, role: spine, driver: openflow}\n"
+      "servers:\n"
+      "  - {name: h0}\n"
+      "links:\n"
+      "  - {a: \"h0/nic-0\", b: \"tor-a:1\", speed: 100G}\n"
+      "  - {a: \"tor-a:49\", b: \"spine:1\", speed: 400G}\n"
+      "  - {a: \"tor-b:49\", b: \"spine:2\", speed: 400G}\n";
+  absl::StatusOr<Intent> intent = ParseIntent(kYaml, "mixed.yaml");
+  ASSERT_TRUE(intent.ok()) << intent.status();
+  const Fabric& f = intent->fabric;
+  EXPECT_EQ(f.node(*f.FindNode("tor-a")).driver, "openflow");
+  EXPECT_EQ(f.node(*f.FindNode("tor-b")).driver, "sonic");
+  EXPECT_EQ(f.node(*f.FindNode("spine")).driver, "openflow");
+  EXPECT_EQ(f.node(*f.FindNode("h0/nic-0")).driver, "");
+
+  std::string bad = kYaml;
+  bad.replace(bad.find("driver: sonic"), 13, "driver: Open Flow");
+  absl::StatusOr<Intent> refused = ParseIntent(bad, "mixed.yaml");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mixed.yaml:3: switches[1].driver"), std::string::npos)
+      << refused.status();
+}
+
 TEST(IntentExamplesTest, CableDefaultsFromFileReachTheBuilder) {
   absl::StatusOr<Intent> intent = LoadIntentFile(ExamplePath("fat-tree-k4.yaml"));
   ASSERT_TRUE(intent.ok()) << intent.status();

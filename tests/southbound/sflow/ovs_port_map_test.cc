@@ -32,8 +32,8 @@ TEST(IfIndexMapFromOvsdbTest, MapsIfindexToDatapathAndOpenFlowPort) {
   absl::StatusOr<IfIndexMap> map = IfIndexMapFromOvsdb(Results());
   ASSERT_TRUE(map.ok()) << map.status();
   ASSERT_EQ(map->size(), 2u);
-  EXPECT_EQ(map->at(41), (controller::PortKey{1, 1}));
-  EXPECT_EQ(map->at(42), (controller::PortKey{1, 2}));
+  EXPECT_EQ(map->at(41), (switches::PortKey{1, 1}));
+  EXPECT_EQ(map->at(42), (switches::PortKey{1, 2}));
   EXPECT_EQ(map->count(43), 0u);  // no ofport yet
   EXPECT_EQ(map->count(44), 0u);  // its bridge has no datapath yet
 }

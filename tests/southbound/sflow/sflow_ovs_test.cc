@@ -23,6 +23,8 @@
 #include "southbound/sflow/collector.h"
 #include "southbound/sflow/telemetry_adapter.h"
 
+#include "controller/telemetry.h"
+
 namespace pulse::southbound::sflow {
 namespace {
 

@@ -1,5 +1,7 @@
 #include "southbound/sflow/telemetry_adapter.h"
 
+#include "controller/telemetry.h"
+
 #include "gtest/gtest.h"
 
 namespace pulse::southbound::sflow {

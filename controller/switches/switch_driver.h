@@ -1,9 +1,10 @@
-#ifndef PULSE_SOUTHBOUND_DRIVER_H_
-#define PULSE_SOUTHBOUND_DRIVER_H_
-
-// The boundary between the controller core and any switch protocol (OpenFlow today, gNMI
-// later). Everything here is in the core's vocabulary: datapath ids, port numbers, counters and
-// a protocol-free description of desired forwarding. No OpenFlow type appears in this header.
+// The core's contract with switches: what the controller asks of any switch protocol (OpenFlow
+// today, OVSDB/gNMI/SONiC later), in the core's vocabulary: switch ids, port numbers, counters,
+// a protocol-free description of desired forwarding, and mastership. Drivers under southbound/
+// implement it and include nothing of controller/ but controller/switches/. No protocol type
+// appears here.
+#ifndef PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_
+#define PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_
 
 #include <cstdint>
 #include <functional>
@@ -12,12 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/types/optional.h"
+#include "controller/switches/counters.h"
 
-namespace pulse::southbound {
-
-// A switch is identified by its 64-bit datapath id; ports by the switch's own port numbers.
-using Dpid = uint64_t;
-using PortNo = uint32_t;
+namespace pulse::switches {
 
 // One port as reported by the switch when it connects.
 struct SwitchPort {
@@ -26,19 +24,6 @@ struct SwitchPort {
   uint64_t hw_addr = 0;  // 48-bit MAC
   bool up = false;
   uint64_t speed_kbps = 0;
-};
-
-// Cumulative counters of one port, as read from the switch.
-struct PortCounters {
-  PortNo port = 0;
-  uint64_t rx_bytes = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t rx_packets = 0;
-  uint64_t tx_packets = 0;
-  uint64_t rx_drops = 0;
-  uint64_t tx_drops = 0;
-  uint64_t rx_errors = 0;
-  uint64_t tx_errors = 0;
 };
 
 // What a driver reports to the core. Called on the driver's event thread; implementations
@@ -135,8 +120,30 @@ class SwitchDriver {
   virtual void RequestPortStats(Dpid dpid) = 0;
   // Sends a discovery probe out of every port of every switch (results via OnLinkObserved).
   virtual void ProbeLinks() = 0;
+  // Mastership (cluster mode): this controller replica is the switches' master (`leader`) or a
+  // standby, as of election `generation` (switches fence a deposed master by its lower
+  // generation). A protocol without mastership ignores it.
+  virtual void SetRole(bool /*leader*/, uint64_t /*generation*/) {}
 };
 
+}  // namespace pulse::switches
+
+// The names drivers and the core used before the contract moved here from southbound/driver.h.
+namespace pulse::southbound {
+using switches::DoneCallback;
+using switches::Dpid;
+using switches::FabricEventSink;
+using switches::ForwardingGroup;
+using switches::ForwardingRule;
+using switches::GroupBucket;
+using switches::GroupKind;
+using switches::PortCounters;
+using switches::PortNo;
+using switches::RuleAction;
+using switches::RuleMatch;
+using switches::SwitchDriver;
+using switches::SwitchForwarding;
+using switches::SwitchPort;
 }  // namespace pulse::southbound
 
-#endif  // PULSE_SOUTHBOUND_DRIVER_H_
+#endif  // PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_

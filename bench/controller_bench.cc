@@ -1,0 +1,109 @@
+// The cost of a change with many jobs standing, on examples/leaf-spine-64x64.yaml:
+//   - PlaceJob latency through the Controller (persist-free, as the daemon without a store) with
+//     0, 1,000 and 8,000 standing two-NIC jobs (issue 11 target: flat within 2x);
+//   - after one small job, how many switches FabricSync recomputes (today: ComputeForwarding
+//     builds every switch's tables) against how many actually change (those on the job's
+//     paths: the target), and the compute time.
+// Prints one line per figure. `--quick` stops at 1,000 standing jobs.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "controller/controller.h"
+#include "controller/ecmp_groups.h"
+#include "controller/forwarding.h"
+#include "topology/intent.h"
+
+namespace {
+
+using pulse::controller::Controller;
+using pulse::controller::JobSpec;
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+JobSpec PairJob(const pulse::topology::Fabric& fabric, std::mt19937_64& rng,
+                const std::string& id) {
+  const auto& nics = fabric.nics();
+  std::uniform_int_distribution<size_t> pick(0, nics.size() - 1);
+  size_t a = pick(rng), b = pick(rng);
+  while (b == a) b = pick(rng);
+  JobSpec spec;
+  spec.id = id;
+  spec.endpoints = {fabric.node(nics[a]).name, fabric.node(nics[b]).name};
+  spec.rate_bps = 1e6;  // small: thousands fit on the fabric
+  return spec;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const std::string path = std::string(PULSE_SOURCE_DIR) + "/examples/leaf-spine-64x64.yaml";
+  auto intent = pulse::topology::LoadIntentFile(path);
+  if (!intent.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(intent.status().message()).c_str());
+    return 1;
+  }
+  auto fabric = std::make_shared<const pulse::topology::Fabric>(std::move(intent->fabric));
+  std::mt19937_64 rng(11);
+  pulse::controller::ControllerOptions options;
+  options.max_jobs = 20000;
+  auto controller = Controller::Create(fabric, options);
+  if (!controller.ok()) return 1;
+  Controller& c = **controller;
+  int standing = 0;
+  for (int target : {0, 1000, 8000}) {
+    if (quick && target > 1000) break;
+    for (; standing < target; ++standing) {
+      if (!c.PlaceJob(PairJob(*fabric, rng, "standing-" + std::to_string(standing))).get().ok()) {
+        std::fprintf(stderr, "standing job %d refused\n", standing);
+        return 1;
+      }
+    }
+    std::vector<double> place_ms;
+    for (int i = 0; i < 50; ++i) {
+      JobSpec probe = PairJob(*fabric, rng, "probe");
+      auto start = std::chrono::steady_clock::now();
+      auto placed = c.PlaceJob(probe).get();
+      place_ms.push_back(MsSince(start));
+      if (!placed.ok() || !c.DeleteJob("probe").get().ok()) return 1;
+    }
+    std::printf("standing_jobs=%d place_job_median_ms=%.3f place_job_max_ms=%.3f\n", standing,
+                Median(place_ms), *std::max_element(place_ms.begin(), place_ms.end()));
+
+    // FabricSync's work for one small job: ComputeForwarding over the snapshot before and after.
+    pulse::controller::EcmpGroups groups(fabric);
+    auto before_start = std::chrono::steady_clock::now();
+    auto before = pulse::controller::ComputeForwarding(*fabric, c.snapshot()->placement, groups);
+    const double before_ms = MsSince(before_start);
+    if (!c.PlaceJob(PairJob(*fabric, rng, "small")).get().ok()) return 1;
+    auto start = std::chrono::steady_clock::now();
+    auto after = pulse::controller::ComputeForwarding(*fabric, c.snapshot()->placement, groups);
+    const double compute_ms = MsSince(start);
+    size_t changed = 0;
+    for (size_t s = 0; s < after.size() && s < before.size(); ++s) {
+      changed += after[s].rules.size() != before[s].rules.size() ||
+                 after[s].groups.size() != before[s].groups.size();
+    }
+    std::printf(
+        "standing_jobs=%d fabric_sync_switches_recomputed=%zu switches_changed=%zu "
+        "compute_ms=%.1f first_compute_ms=%.1f\n",
+        standing, after.size(), changed, compute_ms, before_ms);
+    std::fflush(stdout);
+    if (!c.DeleteJob("small").get().ok()) return 1;
+  }
+  return 0;
+}

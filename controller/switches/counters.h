@@ -1,0 +1,71 @@
+// Port counters in the core's vocabulary: the one PortCounters struct, written by every switch
+// driver (OpenFlow port stats, sFlow interface counters) and read by telemetry
+// (controller/telemetry.h).
+#ifndef PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
+#define PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
+
+#include <cstdint>
+#include <utility>
+
+namespace pulse::switches {
+
+// A switch is identified by its 64-bit datapath id; ports by the switch's own port numbers.
+using Dpid = uint64_t;
+using PortNo = uint32_t;
+
+// Cumulative counters of one port, as read from the switch.
+struct PortCounters {
+  PortNo port = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+  uint64_t rx_drops = 0;
+  uint64_t tx_drops = 0;
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+};
+
+// A switch port as the drivers name it.
+struct PortKey {
+  Dpid dpid = 0;
+  PortNo port = 0;
+  bool operator==(const PortKey& o) const { return dpid == o.dpid && port == o.port; }
+  template <typename H>
+  friend H AbslHashValue(H h, const PortKey& k) {
+    return H::combine(std::move(h), k.dpid, k.port);
+  }
+};
+
+// One port's counters at one instant, with what telemetry needs to turn them into rates.
+struct PortCounterSample : PortCounters {
+  PortKey key;
+  int64_t time_ms = 0;  // when the switch read the counters (monotonic, controller clock)
+  // Width of the byte counters and of the packet/drop/error counters on the wire: 32 or 64.
+  // sFlow: bytes 64, the rest 32. OpenFlow port stats: all 64.
+  int byte_counter_bits = 64;
+  int packet_counter_bits = 64;
+  // Port speed if the sample carries it (sFlow ifSpeed); 0 = unknown.
+  int64_t speed_bps = 0;
+};
+
+// A transport flow as sampled packets identify it (IPv4, host byte order).
+struct FlowKey {
+  uint32_t src_ipv4 = 0;
+  uint32_t dst_ipv4 = 0;
+  uint8_t ip_protocol = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  bool operator==(const FlowKey& o) const {
+    return src_ipv4 == o.src_ipv4 && dst_ipv4 == o.dst_ipv4 && ip_protocol == o.ip_protocol &&
+           src_port == o.src_port && dst_port == o.dst_port;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const FlowKey& k) {
+    return H::combine(std::move(h), k.src_ipv4, k.dst_ipv4, k.ip_protocol, k.src_port, k.dst_port);
+  }
+};
+
+}  // namespace pulse::switches
+
+#endif  // PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
