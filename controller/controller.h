@@ -34,6 +34,7 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "controller/events.h"
+#include "controller/flow_sim.h"
 #include "controller/placement.h"
 #include "controller/store.h"
 #include "topology/fabric.h"
@@ -67,6 +68,12 @@ struct ControllerOptions {
   // Cluster mode (controller/replica.h): asked before every store write; non-OK (e.g. Unavailable
   // "follower; the leader is ...") refuses the request with that status. Empty: always write.
   std::function<absl::Status()> write_gate;
+  // The bus-bandwidth prediction made after each placement (controller/flow_sim.h). Its cost is
+  // about (connections x ecmp_qps x ecmp_seeds) flows simulated; jobs over max_connections are
+  // not simulated. predict_bandwidth = false skips it.
+  bool predict_bandwidth = true;
+  BandwidthOptions bandwidth = {/*ecmp_qps=*/4, /*ecmp_seeds=*/2, /*ecmp_qps_share_message=*/true,
+                                /*seed=*/1, /*max_connections=*/4096};
 };
 
 struct PlaceJobResult {
@@ -180,6 +187,9 @@ class Controller {
   Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions options);
   absl::Status Restore();
   void Publish(bool forwarding_changed);
+  // Simulates a just-placed job's bus bandwidth and records it on the job (a failed or skipped
+  // simulation leaves it not computed; placement itself never fails for it).
+  void RecordBandwidth(const std::string& job_id);
   // Brings a link's usability in Placement in line with physical state and drains; adds the
   // moves made to `moves` and returns false if it changed nothing.
   bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,

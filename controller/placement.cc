@@ -408,6 +408,14 @@ const JobPlacement* Placement::FindJob(const std::string& job_id) const {
   return it == jobs_.end() ? nullptr : &it->second;
 }
 
+absl::Status Placement::SetBandwidth(const std::string& job_id,
+                                     const JobPlacement::Bandwidth& bandwidth) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  it->second.bandwidth = bandwidth;
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Exact placement of a group of equal-rate demands by edge colouring, with `multiplicity` flows

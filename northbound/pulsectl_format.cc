@@ -211,6 +211,16 @@ std::string FormatJob(const pulse::v1::Job& job) {
                                  spec.endpoints_size(), " endpoints, ", job.flows_size(),
                                  " flows, max link load ", FormatPercent(job.max_link_load()),
                                  " (lower bound ", FormatPercent(job.lower_bound()), ")\n");
+  if (job.bandwidth_predicted()) {
+    absl::StrAppend(&out, "predicted bus bandwidth ", FormatPercent(job.predicted_busbw_fraction()),
+                    " of line rate (ECMP with ", job.ecmp_qps(),
+                    " QPs: ", FormatPercent(job.ecmp_busbw_fraction()), "); completion ",
+                    absl::StrFormat("%.3f", job.predicted_completion_seconds()), " s vs ideal ",
+                    absl::StrFormat("%.3f", job.ideal_completion_seconds()), " s, ECMP ",
+                    absl::StrFormat("%.3f", job.ecmp_completion_seconds()), " s\n");
+  } else {
+    absl::StrAppend(&out, "predicted bus bandwidth: not computed\n");
+  }
   if (job.flows_size() == 0) return out;
   std::vector<std::vector<std::string>> rows;
   rows.reserve(job.flows_size());
