@@ -28,6 +28,9 @@ constexpr int kMaxSubflows = 64;
 // bound get the exact solver for at most this long (PlaceJob's latency grows by the budget).
 constexpr size_t kExactMaxFlows = 128;
 constexpr int kExactBudgetMs = 50;
+// Coloured jobs up to this many demands that end above their bound next to other jobs are also
+// placed greedily around the others' load (the better of the two is kept).
+constexpr size_t kReplaceGreedilyMaxFlows = 20000;
 
 std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
 
@@ -918,6 +921,52 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
       ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
       worst = busiest();
+    }
+  }
+  // Colouring ignores the other jobs' load: on a busy fabric (fragmented tenants) it can stack a
+  // job onto channels the others fill. When a coloured job ends above its bound with other jobs
+  // present, place it again greedily around their load, improve that, and keep the better one.
+  if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
+      demands->size() <= kReplaceGreedilyMaxFlows &&
+      loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    std::vector<double> alt_scratch = load_bps_;
+    Loads alt_loads{*fabric_, alt_scratch};
+    JobPlacement alt;
+    alt.spec = spec;
+    std::vector<const FlowDemand*> order;
+    for (const FlowDemand& d : *demands) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(), [](const FlowDemand* a, const FlowDemand* b) {
+      return a->rate_bps > b->rate_bps;
+    });
+    bool complete = true;
+    for (const FlowDemand* d : order) {
+      auto paths = UpDownPaths(*fabric_, link_status_, d->src, d->dst);
+      if (!paths.ok()) {
+        complete = false;
+        break;
+      }
+      PlacedFlow f;
+      f.src = d->src;
+      f.dst = d->dst;
+      f.rate_bps = d->rate_bps;
+      f.phase = d->phase;
+      f.path = (*paths)[LeastLoaded(alt_loads, *paths, d->rate_bps, {})];
+      alt_loads.Add(f.path, f.rate_bps);
+      alt.flows.push_back(std::move(f));
+    }
+    if (complete) {
+      ImproveLocally(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      double alt_max = 0;
+      for (const PlacedFlow& f : alt.flows) {
+        for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
+      }
+      if (alt_max < loads.UtilWith(worst, 0) - kEps) {
+        job.flows = std::move(alt.flows);
+        job.exact_flows = 0;
+        scratch.swap(alt_scratch);  // `loads` refers to scratch: now the greedy job's loads
+        worst = busiest();
+      }
     }
   }
   // Deadlock gate: install the job's lossless paths one by one; a path that would close a cycle
