@@ -43,6 +43,14 @@ double PeakRssMb() {
   return usage.ru_maxrss / 1024.0;
 }
 
+// CPU time of this process (user + system): on a shared machine, steadier than wall time.
+double CpuMs() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
@@ -307,11 +315,15 @@ void ScaleCase(const char* name, bool halving_doubling) {
     const size_t count = halving_doubling ? 65536 : fabric->nics().size();
     for (size_t i = 0; i < count; ++i) spec.endpoints.push_back(Nic(*fabric, i));
     Placement placement(fabric);
+    const double cpu_before = CpuMs();
     const auto start = std::chrono::steady_clock::now();
     const JobPlacement* job = MustPlace(placement, spec);
     const double ms = MsSince(start);
-    std::printf("case=%s endpoints=%zu flows=%zu place_ms=%.0f max_load=%.3f peak_rss_mb=%.0f\n",
-                name, count, job->flows.size(), ms, job->max_link_load, PeakRssMb());
+    const double cpu_ms = CpuMs() - cpu_before;
+    std::printf(
+        "case=%s endpoints=%zu flows=%zu place_ms=%.0f place_cpu_ms=%.0f max_load=%.3f "
+        "peak_rss_mb=%.0f\n",
+        name, count, job->flows.size(), ms, cpu_ms, job->max_link_load, PeakRssMb());
   });
 }
 
