@@ -11,7 +11,8 @@
 //   101,306-NIC k=74 fat-tree and of a 65,536-GPU halving-doubling job (1M flows), each in its own
 //   process.
 //
-// Usage: pulse_bandwidth_bench [--quick]   (--quick skips the scale cases)
+// Usage: pulse_bandwidth_bench [--quick | --scale | --contract]   (--quick skips the scale
+// cases; --scale and --contract run only those)
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -333,6 +334,11 @@ void ScaleCase(const char* name, bool halving_doubling) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const bool contract_only = argc > 1 && std::strcmp(argv[1], "--contract") == 0;
+  if (argc > 1 && std::strcmp(argv[1], "--scale") == 0) {
+    pulse::controller::ScaleCase("fat-tree-k74-ring", false);
+    pulse::controller::ScaleCase("fat-tree-k74-hd-65536", true);
+    return 0;
+  }
   if (contract_only) {
     pulse::controller::ContractCases();
     return 0;
