@@ -1,15 +1,16 @@
 // Bandwidth-contract benchmark (issue 15). One line per case:
-//   1,024-NIC 1:1 leaf-spine (32 leaves x 32 hosts, 32 spines, 100G): the bus-bandwidth fraction
+// - 1,024-NIC 1:1 leaf-spine (32 leaves x 32 hosts, 32 spines, 100G): the bus-bandwidth fraction
 //   of Pulse's placement and of plain ECMP with q = 1, 2, 4, 8 QPs per connection (flow_sim.h:
 //   fluid max-min fair, re-solved as flows finish; ECMP averaged over 3 hash draws) for a random
 //   permutation, one halving-doubling step (i <-> i xor 32: every leaf talks to one other leaf),
-//   an all-to-all over the 128 NICs of 4 leaves, and 8 tenants of 128 NICs scattered over the
-//   fabric running rings (each tenant measured with the other seven present; min and mean over
-//   tenants); unsplittable quality: Pulse's max link load against the exact MIP (GLPK, 20 s limit)
-//   on the issue's demand sets (8x8x8 leaf-spine 1:1 and 2:1, ~100 flows of unequal rates, every
-//   NIC sending and receiving line rate); scale: planning time and peak RSS of a ring over the
-//   101,306-NIC k=74 fat-tree and of a 65,536-GPU halving-doubling job (1M flows), each in its own
-//   process.
+//   an all-to-all over the 128 NICs of 4 leaves, and 8 tenants of 128 (the whole fabric) or 96
+//   NICs scattered over the fabric running rings (each tenant simulated with the other seven on
+//   their paths; min and mean over tenants); the prediction's cost for a 1,024-NIC ring;
+// - unsplittable quality: Pulse's max link load against the exact MIP (GLPK, 20 s limit) on the
+//   issue's demand sets (8x8x8 leaf-spine 1:1 with every NIC sending and receiving line rate,
+//   8x4x8 2:1 at half line rate; ~125 flows of unequal rates);
+// - scale: planning time (wall and CPU) and peak RSS of a ring over the 101,306-NIC k=74
+//   fat-tree and of a 65,536-GPU halving-doubling job (1M flows), each in its own process.
 //
 // Usage: pulse_bandwidth_bench [--quick | --scale | --contract]   (--quick skips the scale
 // cases; --scale and --contract run only those)
@@ -231,7 +232,7 @@ void ContractCases() {
 
 // Layers of random permutations with random weights summing to one: every NIC sends and receives
 // line rate, flows of unequal rates.
-JobSpec UnequalRateJob(const Fabric& fabric, int layers, std::mt19937& rng) {
+JobSpec UnequalRateJob(const Fabric& fabric, int layers, double load, std::mt19937& rng) {
   const size_t n = fabric.nics().size();
   std::uniform_real_distribution<double> uniform(0.2, 1.0);
   std::vector<double> weights;
@@ -247,7 +248,7 @@ JobSpec UnequalRateJob(const Fabric& fabric, int layers, std::mt19937& rng) {
     for (size_t i = 0; i < n; ++i) {
       if (perm[i] == i) continue;
       spec.explicit_flows.push_back(
-          {Nic(fabric, i), Nic(fabric, perm[i]), 100e9 * weights[k] / total});
+          {Nic(fabric, i), Nic(fabric, perm[i]), load * 100e9 * weights[k] / total});
     }
   }
   return spec;
@@ -259,11 +260,12 @@ void QualityCases() {
     const char* name;
     int spines;
     double oversub;
+    double load;  // what every NIC sends and receives, as a fraction of line rate
   };
-  for (const Shape& shape : {Shape{"8x8x8-1:1", 8, 1.0}, Shape{"8x4x8-2:1", 4, 2.0}}) {
+  for (const Shape& shape : {Shape{"8x8x8-1:1", 8, 1.0, 1.0}, Shape{"8x4x8-2:1", 4, 2.0, 0.5}}) {
     auto fabric = LeafSpine(8, shape.spines, 8, shape.oversub);
     for (int seed = 0; seed < 5; ++seed) {
-      JobSpec spec = UnequalRateJob(*fabric, 2, rng);
+      JobSpec spec = UnequalRateJob(*fabric, 2, shape.load, rng);
       Placement placement(fabric);
       const auto start = std::chrono::steady_clock::now();
       const JobPlacement* job = MustPlace(placement, spec);
@@ -280,9 +282,10 @@ void QualityCases() {
           *fabric, *demands, paths, std::vector<double>(fabric->num_directed_links(), 0), options);
       const double mip_ms = MsSince(mip_start);
       std::printf(
-          "case=unsplittable-%s seed=%d flows=%zu pulse_max_load=%.3f exact=%.3f%s ratio=%.3f "
+          "case=unsplittable-%s seed=%d flows=%zu pulse_max_load=%.3f%s exact=%.3f%s ratio=%.3f "
           "lower_bound=%.3f place_ms=%.1f mip_ms=%.0f\n",
           shape.name, seed, demands->size(), job->max_link_load,
+          job->max_link_load <= job->lower_bound + 1e-9 ? "(at bound: optimal)" : "",
           exact.ok() ? exact->max_utilisation : -1.0,
           exact.ok() && exact->proven_optimal ? "" : "(not proven)",
           exact.ok() ? job->max_link_load / exact->max_utilisation : -1.0, job->lower_bound,
