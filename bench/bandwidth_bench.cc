@@ -228,6 +228,32 @@ void ContractCases() {
         "rate_solves=%zu\n",
         p->predicted_busbw_fraction, p->ecmp_busbw_fraction, place_ms, predict_ms, p->rate_solves);
   }
+  {
+    // The same for the job the prediction finds hardest: a 1,024-NIC random permutation (every
+    // connection crosses the spines, ECMP collides).
+    Placement placement(fabric);
+    std::vector<size_t> perm(n);
+    for (size_t i = 0; i < n; ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    JobSpec spec;
+    spec.id = "perm";
+    spec.pattern = CollectivePattern::kExplicit;
+    for (size_t i = 0; i < n; ++i) {
+      if (perm[i] != i) spec.explicit_flows.push_back({Nic(*fabric, i), Nic(*fabric, perm[i]), 0});
+    }
+    MustPlace(placement, spec);
+    BandwidthOptions options;
+    options.ecmp_qps = 4;
+    options.ecmp_seeds = 2;
+    const double cpu_before = CpuMs();
+    auto p = PredictJobBandwidth(placement, "perm", options);
+    const double predict_cpu_ms = CpuMs() - cpu_before;
+    if (!p.ok() || !p->computed) std::exit(1);
+    std::printf(
+        "case=1024-permutation-placejob pulse=%.3f ecmp_q4=%.3f predict_cpu_ms=%.0f "
+        "rate_solves=%zu\n",
+        p->predicted_busbw_fraction, p->ecmp_busbw_fraction, predict_cpu_ms, p->rate_solves);
+  }
 }
 
 // Layers of random permutations with random weights summing to one: every NIC sends and receives
