@@ -330,7 +330,8 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
       done(placed.status());
       return;
     }
-    PlaceJobResult result{**placed, 0};
+    if (options_.predict_bandwidth) RecordBandwidth(spec.id);
+    PlaceJobResult result{*state_->placement.FindJob(spec.id), 0};
     if (options_.store != nullptr) {
       pulse::v1::JobSpec proto;
       JobSpecToProto(spec, &proto);
@@ -351,6 +352,20 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
     Publish(true);
     done(std::move(result));
   });
+}
+
+void Controller::RecordBandwidth(const std::string& job_id) {
+  auto prediction = PredictJobBandwidth(state_->placement, job_id, options_.bandwidth);
+  if (!prediction.ok() || !prediction->computed) return;
+  JobPlacement::Bandwidth bw;
+  bw.computed = true;
+  bw.predicted_busbw_fraction = prediction->predicted_busbw_fraction;
+  bw.ecmp_busbw_fraction = prediction->ecmp_busbw_fraction;
+  bw.ideal_seconds = prediction->ideal_seconds;
+  bw.predicted_seconds = prediction->predicted_seconds;
+  bw.ecmp_seconds = prediction->ecmp_seconds;
+  bw.ecmp_qps = prediction->ecmp_qps;
+  (void)state_->placement.SetBandwidth(job_id, bw);
 }
 
 void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {

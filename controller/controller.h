@@ -40,6 +40,7 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "controller/events.h"
+#include "controller/flow_sim.h"
 #include "controller/placement.h"
 #include "controller/qos_state.h"
 #include "controller/store.h"
@@ -89,6 +90,12 @@ struct ControllerOptions {
   // default that does not fit the fabric leaves QoS off (QosState::plan null, logged).
   std::string qos_policy_yaml;
   std::string qos_policy_source = "start-up policy";
+  // The bus-bandwidth prediction made after each placement (controller/flow_sim.h). Its cost is
+  // about (connections x ecmp_qps x ecmp_seeds) flows simulated; jobs over max_connections are
+  // not simulated. predict_bandwidth = false skips it.
+  bool predict_bandwidth = true;
+  BandwidthOptions bandwidth = {/*ecmp_qps=*/4, /*ecmp_seeds=*/2, /*ecmp_qps_share_message=*/true,
+                                /*seed=*/1, /*max_connections=*/4096};
 };
 
 struct PlaceJobResult {
@@ -220,6 +227,9 @@ class Controller {
   // An empty state with the configured placement options (and steering).
   std::shared_ptr<ControllerSnapshot> NewState() const;
   void Publish(bool forwarding_changed);
+  // Simulates a just-placed job's bus bandwidth and records it on the job (a failed or skipped
+  // simulation leaves it not computed; placement itself never fails for it).
+  void RecordBandwidth(const std::string& job_id);
   // Brings a link's usability in Placement in line with physical state and drains; adds the
   // moves made to `moves` and returns false if it changed nothing.
   bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,

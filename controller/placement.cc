@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controller/edge_coloring.h"
+#include "controller/exact_placement.h"
 #include "controller/lower_bound.h"
 
 namespace pulse::controller {
@@ -22,6 +24,13 @@ namespace {
 
 constexpr double kEps = 1e-9;
 constexpr int kMaxSubflows = 64;
+// Unsplittable jobs of at most this many flows that the local search leaves above their lower
+// bound get the exact solver for at most this long (PlaceJob's latency grows by the budget).
+constexpr size_t kExactMaxFlows = 128;
+constexpr int kExactBudgetMs = 50;
+// Coloured jobs up to this many demands that end above their bound next to other jobs are also
+// placed greedily around the others' load (the better of the two is kept).
+constexpr size_t kReplaceGreedilyMaxFlows = 20000;
 
 std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
 
@@ -450,6 +459,14 @@ const JobPlacement* Placement::FindJob(const std::string& job_id) const {
   return it == jobs_.end() ? nullptr : &it->second;
 }
 
+absl::Status Placement::SetBandwidth(const std::string& job_id,
+                                     const JobPlacement::Bandwidth& bandwidth) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  it->second.bandwidth = bandwidth;
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Exact placement of a group of equal-rate demands by edge colouring, with `multiplicity` flows
@@ -593,6 +610,243 @@ void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads
   }
 }
 
+// The potential a channel at utilisation u adds: u^8, a smooth stand-in for the maximum that
+// still rewards lowering the second-hottest channel, so a descent crosses the plateaus where
+// moving one flow off the hottest link gains nothing.
+inline double Potential(double u) {
+  const double u2 = u * u, u4 = u2 * u2;
+  return u4 * u4;
+}
+
+// Stronger improvement of an unsplittable job: descent on the sum of Potential over channels by
+// single-flow moves, then pair moves (a flow leaves the hottest channel for a path that only fits
+// if a second flow of the job leaves one of that path's channels: an ejection chain of two),
+// until neither helps or the work budget is spent. The best maximum seen is kept. Other jobs'
+// flows never move. Flows with more candidate paths than `max_paths` stay where they are.
+void ImproveByPotential(const Fabric& fabric, const LinkStatus& status, Loads& loads,
+                        JobPlacement& job, double stop_at) {
+  constexpr size_t kMaxFlows = 4000;
+  constexpr size_t kMaxPaths = 64;
+  constexpr double kWorkBudget = 1e7;  // hop evaluations (about 0.1 s of CPU at most)
+  constexpr int kMaxKicks = 300;
+  const size_t n = job.flows.size();
+  if (n < 2 || n > kMaxFlows) return;
+  std::map<std::pair<NodeId, NodeId>, std::vector<Path>> cache;
+  std::vector<const std::vector<Path>*> cands(n, nullptr);
+  std::vector<int> cur(n, -1);
+  for (size_t i = 0; i < n; ++i) {
+    const PlacedFlow& f = job.flows[i];
+    auto key = std::make_pair(f.src, f.dst);
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      auto paths = UpDownPaths(fabric, status, f.src, f.dst, kMaxPaths + 1);
+      it = cache.emplace(key, paths.ok() ? *std::move(paths) : std::vector<Path>{}).first;
+    }
+    if (it->second.size() < 2 || it->second.size() > kMaxPaths) continue;
+    for (size_t p = 0; p < it->second.size(); ++p) {
+      if (it->second[p] == f.path) cur[i] = static_cast<int>(p);
+    }
+    if (cur[i] >= 0) cands[i] = &it->second;
+  }
+  absl::flat_hash_map<DirectedLinkId, std::vector<size_t>> on_channel;
+  for (size_t i = 0; i < n; ++i) {
+    for (DirectedLinkId d : job.flows[i].path.hops) on_channel[d].push_back(i);
+  }
+  auto util = [&](DirectedLinkId d, double extra) { return loads.UtilWith(d, extra); };
+  auto contains = [](const Path& p, DirectedLinkId d) {
+    return std::find(p.hops.begin(), p.hops.end(), d) != p.hops.end();
+  };
+  double work = 0;
+  // Potential change of moving flow i from path `from` to `to` (both of its candidates).
+  auto move_delta = [&](size_t i, const Path& from, const Path& to) {
+    const double r = job.flows[i].rate_bps;
+    double delta = 0;
+    for (DirectedLinkId d : to.hops) {
+      if (!contains(from, d)) delta += Potential(util(d, r)) - Potential(util(d, 0));
+    }
+    for (DirectedLinkId d : from.hops) {
+      if (!contains(to, d)) delta += Potential(util(d, -r)) - Potential(util(d, 0));
+    }
+    work += static_cast<double>(to.hops.size() + from.hops.size());
+    return delta;
+  };
+  auto apply = [&](size_t i, int p) {
+    PlacedFlow& f = job.flows[i];
+    for (DirectedLinkId d : f.path.hops) {
+      auto& v = on_channel[d];
+      v.erase(std::find(v.begin(), v.end(), i));
+    }
+    loads.Remove(f.path, f.rate_bps);
+    f.path = (*cands[i])[p];
+    cur[i] = p;
+    loads.Add(f.path, f.rate_bps);
+    for (DirectedLinkId d : f.path.hops) on_channel[d].push_back(i);
+  };
+  // The hottest channel the job uses and its utilisation.
+  auto hottest = [&]() {
+    std::pair<double, DirectedLinkId> best = {-1, -1};
+    for (const auto& [d, flows] : on_channel) {
+      if (flows.empty()) continue;
+      const double u = util(d, 0);
+      if (u > best.first + kEps || (std::abs(u - best.first) <= kEps && d < best.second)) {
+        best = {u, d};
+      }
+    }
+    return best;
+  };
+  std::vector<int> best_choice = cur;
+  double best_max = hottest().first;
+  auto remember = [&]() {
+    const double m = hottest().first;
+    if (m < best_max - kEps) best_max = m, best_choice = cur;
+  };
+  auto descend = [&]() {
+    bool any = false;
+    for (int pass = 0; pass < 100 && work < kWorkBudget; ++pass) {
+      bool moved = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (cands[i] == nullptr) continue;
+        const Path& from = job.flows[i].path;
+        int best = -1;
+        double best_delta = -1e-12;
+        for (size_t p = 0; p < cands[i]->size(); ++p) {
+          if (static_cast<int>(p) == cur[i]) continue;
+          const double delta = move_delta(i, from, (*cands[i])[p]);
+          if (delta < best_delta) best_delta = delta, best = static_cast<int>(p);
+        }
+        if (best >= 0) apply(i, best), moved = any = true;
+      }
+      if (!moved) break;
+    }
+    return any;
+  };
+  // A pair move that takes a flow off the hottest channel: true if one was made.
+  auto pair_move = [&]() {
+    const auto [max_util, hot] = hottest();
+    if (hot < 0 || max_util <= stop_at + kEps) return false;
+    const std::vector<size_t> hot_flows = on_channel[hot];
+    for (size_t i : hot_flows) {
+      if (cands[i] == nullptr) continue;
+      const double ri = job.flows[i].rate_bps;
+      for (size_t p = 0; p < cands[i]->size() && work < kWorkBudget; ++p) {
+        const Path& to = (*cands[i])[p];
+        if (static_cast<int>(p) == cur[i] || contains(to, hot)) continue;
+        // The channel of `to` that blocks the move (the one that would be hottest).
+        DirectedLinkId block = -1;
+        double block_util = 0;
+        for (DirectedLinkId d : to.hops) {
+          const double u = util(d, contains(job.flows[i].path, d) ? 0 : ri);
+          if (u > block_util) block_util = u, block = d;
+        }
+        if (block < 0 || block_util < max_util - kEps) continue;  // single moves cover it
+        const std::vector<size_t> blockers = on_channel[block];
+        for (size_t j : blockers) {
+          if (j == i || cands[j] == nullptr) continue;
+          const int i_old = cur[i], j_old = cur[j];
+          apply(i, static_cast<int>(p));
+          for (size_t q = 0; q < cands[j]->size(); ++q) {
+            if (static_cast<int>(q) == j_old || contains((*cands[j])[q], block)) continue;
+            apply(j, static_cast<int>(q));
+            double m = 0;
+            for (const Path* path :
+                 std::initializer_list<const Path*>{&job.flows[i].path, &job.flows[j].path,
+                                                    &(*cands[i])[i_old], &(*cands[j])[j_old]}) {
+              for (DirectedLinkId d : path->hops) m = std::max(m, util(d, 0));
+            }
+            work += 16;
+            if (m < max_util - kEps) return true;
+            apply(j, j_old);
+          }
+          apply(i, i_old);
+        }
+      }
+    }
+    return false;
+  };
+  // Iterated local search: descend and pair-move to a local optimum, then kick (a few flows of
+  // the hottest channel onto random other paths) and search again, keeping the best; seeded by
+  // the job's size so a placement repeats.
+  std::mt19937 rng(static_cast<uint32_t>(n));
+  int kicks = 0;
+  int fruitless_pair_moves = 0;  // the descent can undo a pair move: then kick instead
+  for (int round = 0; round < 5000 && work < kWorkBudget; ++round) {
+    const double before = best_max;
+    descend();
+    remember();
+    if (best_max <= stop_at + kEps) break;
+    fruitless_pair_moves = best_max < before - kEps ? 0 : fruitless_pair_moves + 1;
+    if (fruitless_pair_moves < 8 && pair_move()) continue;
+    fruitless_pair_moves = 0;
+    if (++kicks > kMaxKicks) break;
+    const DirectedLinkId hot = hottest().second;
+    std::vector<size_t> movable;
+    for (size_t i : on_channel[hot]) {
+      if (cands[i] != nullptr) movable.push_back(i);
+    }
+    if (movable.empty()) break;
+    std::shuffle(movable.begin(), movable.end(), rng);
+    const size_t count = std::min<size_t>(movable.size(), 1 + rng() % 3);
+    for (size_t k = 0; k < count; ++k) {
+      const size_t i = movable[k];
+      apply(i, static_cast<int>(rng() % cands[i]->size()));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (cands[i] != nullptr && cur[i] != best_choice[i]) apply(i, best_choice[i]);
+  }
+}
+
+// Exact improvement of a small unsplittable job: the MIP of exact_placement.h over the job's
+// flows with every other job's load as background, started from the current paths and bounded
+// by `budget_ms`. Its answer replaces the paths only when it lowers the maximum over the
+// channels the job crosses. Jobs with more than `max_flows` flows or flows with more than 16
+// candidate paths are left alone (the MIP would not finish in budget).
+void ImproveExactly(const Fabric& fabric, const LinkStatus& status, Loads& loads, JobPlacement& job,
+                    size_t max_flows, int budget_ms) {
+  const size_t n = job.flows.size();
+  if (n < 2 || n > max_flows) return;
+  std::vector<FlowDemand> demands;
+  std::vector<std::vector<Path>> paths;
+  std::vector<int> start;
+  for (const PlacedFlow& f : job.flows) {
+    auto p = UpDownPaths(fabric, status, f.src, f.dst, 17);
+    if (!p.ok() || p->size() > 16) return;
+    int at = -1;
+    for (size_t k = 0; k < p->size(); ++k) {
+      if ((*p)[k] == f.path) at = static_cast<int>(k);
+    }
+    if (at < 0) return;
+    demands.push_back(FlowDemand{f.src, f.dst, f.rate_bps, f.phase});
+    paths.push_back(*std::move(p));
+    start.push_back(at);
+  }
+  auto job_max = [&]() {
+    double m = 0;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) m = std::max(m, loads.UtilWith(d, 0));
+    }
+    return m;
+  };
+  const double before = job_max();
+  for (const PlacedFlow& f : job.flows) loads.Remove(f.path, f.rate_bps);
+  ExactPlacementOptions options;
+  options.time_limit_ms = budget_ms;
+  options.start = start;
+  auto exact = SolveExactPlacement(fabric, demands, paths, loads.bps, options);
+  std::vector<Path> old_paths;
+  for (PlacedFlow& f : job.flows) old_paths.push_back(f.path);
+  if (exact.ok()) {
+    for (size_t i = 0; i < n; ++i) job.flows[i].path = paths[i][exact->path_index[i]];
+  }
+  for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
+  if (job_max() < before - kEps) return;
+  for (size_t i = 0; i < n; ++i) {
+    loads.Remove(job.flows[i].path, job.flows[i].rate_bps);
+    job.flows[i].path = old_paths[i];
+    loads.Add(job.flows[i].path, job.flows[i].rate_bps);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
@@ -702,6 +956,60 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   if (worst >= 0 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
     ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
     worst = busiest();
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+      ImproveByPotential(*fabric_, link_status_, loads, job, job.lower_bound);
+      worst = busiest();
+    }
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+      ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
+      worst = busiest();
+    }
+  }
+  // Colouring ignores the other jobs' load: on a busy fabric (fragmented tenants) it can stack a
+  // job onto channels the others fill. When a coloured job ends above its bound with other jobs
+  // present, place it again greedily around their load, improve that, and keep the better one.
+  if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
+      demands->size() <= kReplaceGreedilyMaxFlows &&
+      loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    std::vector<double> alt_scratch = load_bps_;
+    Loads alt_loads{*fabric_, alt_scratch};
+    JobPlacement alt;
+    alt.spec = spec;
+    std::vector<const FlowDemand*> order;
+    for (const FlowDemand& d : *demands) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(), [](const FlowDemand* a, const FlowDemand* b) {
+      return a->rate_bps > b->rate_bps;
+    });
+    bool complete = true;
+    for (const FlowDemand* d : order) {
+      auto paths = UpDownPaths(*fabric_, link_status_, d->src, d->dst);
+      if (!paths.ok()) {
+        complete = false;
+        break;
+      }
+      PlacedFlow f;
+      f.src = d->src;
+      f.dst = d->dst;
+      f.rate_bps = d->rate_bps;
+      f.phase = d->phase;
+      f.path = (*paths)[LeastLoaded(alt_loads, *paths, d->rate_bps, {})];
+      alt_loads.Add(f.path, f.rate_bps);
+      alt.flows.push_back(std::move(f));
+    }
+    if (complete) {
+      ImproveLocally(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      double alt_max = 0;
+      for (const PlacedFlow& f : alt.flows) {
+        for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
+      }
+      if (alt_max < loads.UtilWith(worst, 0) - kEps) {
+        job.flows = std::move(alt.flows);
+        job.exact_flows = 0;
+        scratch.swap(alt_scratch);  // `loads` refers to scratch: now the greedy job's loads
+        worst = busiest();
+      }
+    }
   }
   // Deadlock gate: install the job's lossless paths one by one; a path that would close a cycle
   // is replaced by the least-loaded up-down path that does not.

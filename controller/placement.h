@@ -85,6 +85,17 @@ struct JobPlacement {
   std::string lower_bound_cut;
   // How many of `flows` were placed by exact edge colouring (the rest by the heuristic).
   size_t exact_flows = 0;
+  // The bus bandwidth the job was predicted to reach when it was placed (controller/flow_sim.h),
+  // set by the controller after placement; computed is false when it was not simulated.
+  struct Bandwidth {
+    bool computed = false;
+    double predicted_busbw_fraction = 0;
+    double ecmp_busbw_fraction = 0;
+    double ideal_seconds = 0;
+    double predicted_seconds = 0;
+    double ecmp_seconds = 0;
+    int ecmp_qps = 0;
+  } bandwidth;
 };
 
 // The fabric demands of a job: its collective expanded over its endpoints, or its explicit flows
@@ -209,6 +220,8 @@ class Placement {
   const LosslessGraph& lossless_graph() const { return *lossless_; }
 
   const JobPlacement* FindJob(const std::string& job_id) const;
+  // Records a job's bandwidth prediction (no effect on placement). NotFound for an unknown id.
+  absl::Status SetBandwidth(const std::string& job_id, const JobPlacement::Bandwidth& bandwidth);
   const std::map<std::string, JobPlacement>& jobs() const { return jobs_; }
   const LinkStatus& link_status() const { return link_status_; }
 

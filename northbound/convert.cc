@@ -180,6 +180,15 @@ void FillJob(const Fabric& fabric, const controller::JobPlacement& job, bool inc
   controller::JobSpecToProto(job.spec, out->mutable_spec());
   out->set_max_link_load(job.max_link_load);
   out->set_lower_bound(job.lower_bound);
+  if (job.bandwidth.computed) {
+    out->set_bandwidth_predicted(true);
+    out->set_predicted_busbw_fraction(job.bandwidth.predicted_busbw_fraction);
+    out->set_ecmp_busbw_fraction(job.bandwidth.ecmp_busbw_fraction);
+    out->set_ecmp_qps(job.bandwidth.ecmp_qps);
+    out->set_ideal_completion_seconds(job.bandwidth.ideal_seconds);
+    out->set_predicted_completion_seconds(job.bandwidth.predicted_seconds);
+    out->set_ecmp_completion_seconds(job.bandwidth.ecmp_seconds);
+  }
   if (!include_flows) return;
   for (const controller::PlacedFlow& flow : job.flows) {
     auto* f = out->add_flows();

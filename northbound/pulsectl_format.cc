@@ -212,6 +212,16 @@ std::string FormatJob(const pulse::v1::Job& job) {
                                  job.flows_omitted() ? job.flow_count() : job.flows_size(),
                                  " flows, max link load ", FormatPercent(job.max_link_load()),
                                  " (lower bound ", FormatPercent(job.lower_bound()), ")\n");
+  if (job.bandwidth_predicted()) {
+    absl::StrAppend(&out, "predicted bus bandwidth ", FormatPercent(job.predicted_busbw_fraction()),
+                    " of line rate (ECMP with ", job.ecmp_qps(),
+                    " QPs: ", FormatPercent(job.ecmp_busbw_fraction()), "); completion ",
+                    absl::StrFormat("%.3f", job.predicted_completion_seconds()), " s vs ideal ",
+                    absl::StrFormat("%.3f", job.ideal_completion_seconds()), " s, ECMP ",
+                    absl::StrFormat("%.3f", job.ecmp_completion_seconds()), " s\n");
+  } else {
+    absl::StrAppend(&out, "predicted bus bandwidth: not computed\n");
+  }
   if (job.flows_omitted()) {
     absl::StrAppend(&out, "(flows not shown: too many for one reply; pulsectl jobs show ",
                     spec.id(), " pages them)\n");

@@ -7,7 +7,7 @@ build_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libboost-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev
 )
 test_packages=(
   clang libclang-rt-14-dev clang-format

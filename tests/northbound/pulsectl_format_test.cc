@@ -51,7 +51,20 @@ TEST(FormatJobTest, OneRowPerFlowWithHopsAndPort) {
   flow->add_hops()->set_switch_name("leaf-0");
   flow->add_hops()->set_switch_name("spine-1");
   flow->add_hops()->set_switch_name("leaf-1");
-  const std::string text = FormatJob(job);
+  std::string text = FormatJob(job);
+  EXPECT_NE(text.find("predicted bus bandwidth: not computed\n"), std::string::npos) << text;
+  job.set_bandwidth_predicted(true);
+  job.set_predicted_busbw_fraction(1.0);
+  job.set_ecmp_busbw_fraction(0.593);
+  job.set_ecmp_qps(4);
+  job.set_ideal_completion_seconds(1);
+  job.set_predicted_completion_seconds(1);
+  job.set_ecmp_completion_seconds(1.686);
+  text = FormatJob(job);
+  EXPECT_NE(text.find("predicted bus bandwidth 100.0% of line rate (ECMP with 4 QPs: 59.3%); "
+                      "completion 1.000 s vs ideal 1.000 s, ECMP 1.686 s\n"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.rfind("job j: all-to-all, 2 endpoints, 1 flows, max link load 50.0% "
                        "(lower bound 25.0%)\n",
                        0),

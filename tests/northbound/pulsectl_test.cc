@@ -216,12 +216,17 @@ TEST_F(PulsectlTest, JobLifecycle) {
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_EQ(show.out.rfind("job ring-lab: ring, 8 endpoints, ", 0), 0u) << show.out;
   std::vector<std::string> lines = absl::StrSplit(show.out, '\n', absl::SkipEmpty());
-  ASSERT_GE(lines.size(), 2u);
-  EXPECT_EQ(lines[1].rfind("SRC", 0), 0u) << show.out;
-  EXPECT_EQ(lines.size() - 2, job["flows"].size()) << show.out;
+  ASSERT_GE(lines.size(), 3u);
+  // The bandwidth contract: a strict ring alone on a non-blocking fabric runs at line rate.
+  EXPECT_EQ(lines[1].rfind("predicted bus bandwidth 100.0% of line rate (ECMP with 4 QPs: ", 0), 0u)
+      << show.out;
+  EXPECT_TRUE(job["bandwidthPredicted"].get<bool>()) << job.dump();
+  EXPECT_NEAR(job["predictedBusbwFraction"].get<double>(), 1.0, 1e-6);
+  EXPECT_EQ(lines[2].rfind("SRC", 0), 0u) << show.out;
+  EXPECT_EQ(lines.size() - 3, job["flows"].size()) << show.out;
   for (size_t i = 0; i < job["flows"].size(); ++i) {
     const json& flow = job["flows"][i];
-    const std::string& row = lines[i + 2];
+    const std::string& row = lines[i + 3];
     EXPECT_EQ(row.rfind(flow["src"].get<std::string>(), 0), 0u) << row;
     EXPECT_NE(row.find(flow["hops"][0]["switchName"].get<std::string>()), std::string::npos) << row;
   }

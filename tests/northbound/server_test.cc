@@ -368,6 +368,15 @@ TEST_F(ApiTest, PlaceGetListDeleteJob) {
   EXPECT_GT(placed.job().max_link_load(), 0);
   EXPECT_GE(placed.job().max_link_load() + 1e-9, placed.job().lower_bound());
   EXPECT_GT(placed.event_sequence(), 0u);
+  // The bandwidth contract: the job alone on its planned paths runs at its ideal; ECMP no better.
+  EXPECT_TRUE(placed.job().bandwidth_predicted());
+  EXPECT_NEAR(placed.job().predicted_busbw_fraction(), 1.0, 1e-6);
+  EXPECT_GT(placed.job().ecmp_busbw_fraction(), 0);
+  EXPECT_LE(placed.job().ecmp_busbw_fraction(), 1.0 + 1e-9);
+  EXPECT_EQ(placed.job().ecmp_qps(), 4);
+  EXPECT_GT(placed.job().ideal_completion_seconds(), 0);
+  EXPECT_NEAR(placed.job().predicted_completion_seconds(), placed.job().ideal_completion_seconds(),
+              1e-9);
   for (const auto& flow : placed.job().flows()) {
     EXPECT_GT(flow.rate_bps(), 0);  // the pattern divides the job rate among its flows
     EXPECT_LE(flow.rate_bps(), 10e9);
