@@ -59,7 +59,8 @@ constexpr char kUsage[] =
 commands:
   topology                  switches, links, servers and the scheduler's GPU groups
   discovery                 links found by LLDP against the intent (missing, miswired...)
-  qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic)
+  qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic
+                            --switch S [--stride N]: port names Ethernet0, Ethernet<N>...)
   jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
