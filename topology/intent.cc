@@ -111,6 +111,7 @@ class IntentParser {
 
   std::string source_;
   yaml::YamlFields fields_;
+  std::map<std::string, SwitchDriverIntent> switch_drivers_;  // filled by ParseExplicit
   YAML::Node cables_node_;
 };
 
@@ -330,10 +331,9 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   for (size_t i = 0; i < switches.size(); ++i) {
     const YAML::Node sw = switches[i];
     const std::string field = absl::StrCat("switches[", i, "]");
-    if (auto s = fields_.CheckKeys(sw, field, {"name", "role", "dpid", "pod", "rail", "plane"});
-        !s.ok()) {
-      return s;
-    }
+    std::vector<std::string> switch_keys = {"name", "role", "dpid", "pod", "rail", "plane"};
+    switch_keys.insert(switch_keys.end(), SwitchDriverKeys().begin(), SwitchDriverKeys().end());
+    if (auto s = fields_.CheckKeys(sw, field, switch_keys); !s.ok()) return s;
     if (!sw["name"]) return fields_.Error(sw, Field(field, "name"), "required");
     if (!sw["role"]) return fields_.Error(sw, Field(field, "role"), "required");
     absl::StatusOr<std::string> name = fields_.String(sw["name"], Field(field, "name"));
@@ -376,6 +376,10 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     }
     add_node(*name, builder.AddSwitch(*name, *role, attrs[0], attrs[1], attrs[2], dpid),
              LevelOf(*role));
+    // Driver keys (driver: sonic, redis: ...): a block of their own, switch_driver_intent.h.
+    absl::StatusOr<SwitchDriverIntent> driver = ParseSwitchDriver(fields_, sw, field);
+    if (!driver.ok()) return driver.status();
+    if (driver->driver != "openflow") switch_drivers_[*name] = *std::move(driver);
   }
 
   const YAML::Node servers = root["servers"];
@@ -579,6 +583,7 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
                                               : ParseExplicit(root, intent.cables);
   if (!fabric.ok()) return fabric.status();
   intent.fabric = *std::move(fabric);
+  intent.switch_drivers = std::move(switch_drivers_);
   return intent;
 }
 

@@ -38,12 +38,14 @@
 #define PULSE_TOPOLOGY_INTENT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "topology/builders.h"
 #include "topology/fabric.h"
+#include "topology/switch_driver_intent.h"
 
 namespace pulse::topology {
 
@@ -62,6 +64,8 @@ struct Intent {
   Fabric fabric;
   ControllerSettings controller;
   CableLengths cables;  // role defaults and overrides as written (already applied to `fabric`)
+  // Switches whose entry names a driver other than the default (switch_driver_intent.h).
+  std::map<std::string, SwitchDriverIntent> switch_drivers;
 };
 
 // Parses an intent from YAML text; `source_name` prefixes every error ("fabric.yaml:12: ...").
