@@ -264,25 +264,27 @@ absl::Status SonicSwitch::Reconcile() {
   return absl::OkStatus();
 }
 
-absl::Status SonicSwitch::PollCounters() {
+absl::StatusOr<SonicCounterSnapshot> ReadCountersSnapshot(
+    RedisClient& client, const std::string& switch_name,
+    const std::map<std::string, int32_t>& counter_ports) {
   std::vector<Command> maps = {{"SELECT", std::to_string(kCountersDb)},
                                {"HGETALL", "COUNTERS_PORT_NAME_MAP"},
                                {"HGETALL", "COUNTERS_QUEUE_NAME_MAP"}};
-  absl::StatusOr<std::vector<RedisReply>> replies = command_->Pipeline(maps);
+  absl::StatusOr<std::vector<RedisReply>> replies = client.Pipeline(maps);
   if (!replies.ok()) return replies.status();
   if (absl::Status s = CheckReplies(maps, *replies); !s.ok()) return s;
   const std::map<std::string, std::string> port_oids = (*replies)[1].AsMap();
   const std::map<std::string, std::string> queue_oids = (*replies)[2].AsMap();
 
   SonicCounterSnapshot snapshot;
-  snapshot.switch_name = options_.name;
+  snapshot.switch_name = switch_name;
   std::vector<Command> reads;
   std::map<std::string, size_t> port_index;
   for (const auto& [name, oid] : port_oids) {
     int32_t number = 0;
-    if (!options_.counter_ports.empty()) {
-      auto it = options_.counter_ports.find(name);
-      if (it == options_.counter_ports.end()) continue;
+    if (!counter_ports.empty()) {
+      auto it = counter_ports.find(name);
+      if (it == counter_ports.end()) continue;
       number = it->second;
     }
     port_index[name] = snapshot.ports.size();
@@ -311,7 +313,7 @@ absl::Status SonicSwitch::PollCounters() {
     reads.push_back({"HGETALL", absl::StrCat("USER_WATERMARKS:", oid)});
   }
   reads.push_back({"SELECT", std::to_string(kConfigDb)});
-  absl::StatusOr<std::vector<RedisReply>> values = command_->Pipeline(reads);
+  absl::StatusOr<std::vector<RedisReply>> values = client.Pipeline(reads);
   if (!values.ok()) return values.status();
   if (absl::Status s = CheckReplies(reads, *values); !s.ok()) return s;
   for (size_t i = 0; i < snapshot.ports.size(); ++i) {
@@ -332,12 +334,19 @@ absl::Status SonicSwitch::PollCounters() {
         [](const SonicQueueCounters& a, const SonicQueueCounters& b) { return a.queue < b.queue; });
   }
   snapshot.time_ms = NowMs();
+  return snapshot;
+}
+
+absl::Status SonicSwitch::PollCounters() {
+  absl::StatusOr<SonicCounterSnapshot> snapshot =
+      ReadCountersSnapshot(*command_, options_.name, options_.counter_ports);
+  if (!snapshot.ok()) return snapshot.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++status_.counter_polls;
-    status_.malformed_counters += snapshot.malformed_values;
+    status_.malformed_counters += snapshot->malformed_values;
   }
-  if (counters_callback_) counters_callback_(snapshot);
+  if (counters_callback_) counters_callback_(*snapshot);
   return absl::OkStatus();
 }
 

@@ -73,6 +73,14 @@ struct SonicSwitchStatus {
   std::vector<EntryDifference> last_differences;  // what the last repair undid
 };
 
+// Reads one switch's COUNTERS_DB (database 2) into a snapshot on `client`, leaving it selected on
+// CONFIG_DB: the port and queue name maps, then every listed port's COUNTERS:<oid> and its
+// queues' COUNTERS:<oid> and USER_WATERMARKS:<oid>, pipelined. `counter_ports` as in
+// SonicSwitchOptions. Malformed values and queue names are counted in the snapshot.
+absl::StatusOr<SonicCounterSnapshot> ReadCountersSnapshot(
+    RedisClient& client, const std::string& switch_name,
+    const std::map<std::string, int32_t>& counter_ports);
+
 class SonicSwitch {
  public:
   explicit SonicSwitch(SonicSwitchOptions options);
