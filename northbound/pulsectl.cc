@@ -37,6 +37,7 @@
 #include "controller/job_file.h"
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
+#include "northbound/pulsectl_health.h"
 #include "northbound/pulsectl_qos.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -71,6 +72,7 @@ commands:
   drain SWITCH              move flows off a switch for maintenance
   undrain SWITCH            make a drained switch usable again
   health                    grpc.health.v1 check; exit 0 when SERVING
+  health incidents [--open] lossless health incidents (PFC storms, gray links), SONiC switches
 
 flags:
   --server HOST:PORT        controller address (default $PULSE_SERVER or 127.0.0.1:50051)
@@ -534,6 +536,14 @@ int Maintenance(const Options& options, const std::shared_ptr<grpc::Channel>& ch
 // grpc.health.v1.Health/Check for the whole server (empty service name), without generated
 // health stubs (Debian ships none): the request is empty and SERVING is field 1 = 1 (08 01).
 int Health(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  if (options.args.size() >= 2 && options.args[1] == "incidents") {
+    std::vector<std::string> args(options.args.begin() + 1, options.args.end());
+    grpc::Status status = pulse::northbound::RunHealthIncidents(
+        channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); },
+        args, options.json, std::cout);
+    if (!status.ok()) return CallFailed(status, "LosslessHealthService", options);
+    return 0;
+  }
   if (options.args.size() != 1) return Usage("health: unexpected argument");
   grpc::GenericStub generic(channel);
   grpc::ClientContext context;
