@@ -32,6 +32,12 @@
 //     move_interval_ms: 10000       #   ... per this interval
 //     flow_cooldown_ms: 10000       #   a moved flow is not moved again within this time
 //     enabled: true                 #   false: measure and export only, never move flows
+//   lossless_health:                # SONiC switches (intent driver: sonic) and the supervisor
+//     counters_interval_ms: 10000   #   COUNTERS_DB polls and supervisor steps
+//     audit_interval_ms: 10000      #   CONFIG_DB read-back (edits are also caught at once)
+//     dry_run: true                 #   decisions logged and shown, not applied
+//     max_isolated_links: 2         #   cap on links isolated at once
+//     clean_window_ms: 60000        #   an incident closes after this long without its condition
 //   cluster:                        # optional: replicated controllers sharing state in etcd
 //     etcd_endpoints: [127.0.0.1:2379, 127.0.0.1:22379]  # state store and leader election
 //     name: pulse-prod              #   cluster name (etcd key prefix), [A-Za-z0-9._-]+
@@ -95,6 +101,15 @@ struct QosConfig {
   std::string ovsdb;        // "": no push; "unix:/path" or "tcp:IP:PORT"
 };
 
+// SONiC southbound and the lossless health supervisor (daemon/sonic_runtime.h).
+struct LosslessHealthConfig {
+  int64_t counters_interval_ms = 10000;
+  int64_t audit_interval_ms = 10000;
+  bool dry_run = true;
+  int64_t max_isolated_links = 2;
+  int64_t clean_window_ms = 60000;
+};
+
 struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";
   std::string fabric_file;
@@ -112,6 +127,7 @@ struct DaemonConfig {
   std::string sflow_listen;    // host:port of the sFlow collector; empty: off
   TelemetryConfig telemetry;
   QosConfig qos;
+  LosslessHealthConfig lossless_health;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

@@ -27,10 +27,11 @@
 #include "controller/log.h"
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
-#include "northbound/auth.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "daemon/sonic_runtime.h"
+#include "northbound/auth.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -371,6 +372,16 @@ int Run() {
     Log(LogLevel::kInfo, "QoS disabled by configuration (qos.enabled: false)");
   }
 
+  // SONiC switches (intent `driver: sonic`) and the lossless health supervisor.
+  std::unique_ptr<pulse::northbound::SonicRuntime> sonic;
+  if (!intent->switch_drivers.empty()) {
+    auto started = pulse::northbound::StartSonicFromConfig(
+        fabric, intent->switch_drivers, config.lossless_health, qos.ok() ? qos->get() : nullptr,
+        telemetry_loop.get(), &metrics_registry, tokens);
+    if (!started.ok()) return Fail(started.status());
+    sonic = *std::move(started);
+  }
+
   // Every scrape hook is in place: serve /metrics. The hooks read parts declared above, so the
   // thread is stopped before any of them goes, on every return path (this guard goes first).
   if (metrics_server) metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
@@ -386,6 +397,7 @@ int Run() {
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
   if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  if (sonic) server_options.extra_services.push_back(sonic->service());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }
