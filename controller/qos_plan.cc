@@ -248,6 +248,9 @@ absl::StatusOr<nlohmann::json> ExportSonicConfigDb(const QosPlan& plan,
         {"type", "DWRR"},
         {"weight", std::to_string(lossless_queue[q] ? kLosslessWeight : kLossyWeight)},
         {"meter_type", "bytes"},
+        // SONiC's YANG accepts pir only with a positive cir; 1 B/s guarantees nothing beyond
+        // the DWRR share, which is what shaping alone means.
+        {"cir", "1"},
         {"pir", std::to_string(shaped->second / 8)},
         {"pbs", std::to_string(policy.port_mtu_bytes)}};
   }

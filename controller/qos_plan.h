@@ -71,8 +71,9 @@ std::string SonicPortName(int32_t port, int stride = 8);
 //    (dscp_to_tc_map) and PORT_QOS_MAP|<port> (every map, pfc_enable "3,4", pfcwd_sw_enable);
 //  - WRED_PROFILE|<name>: ecn_all, green/yellow/red thresholds and drop probability;
 //  - SCHEDULER: scheduler.lossless / scheduler.lossy (DWRR) and scheduler.q<N>_shaped for each
-//    queue in queue_shaping (pir in bytes/s); QUEUE|<port>|<queues> (scheduler, and wred_profile
-//    on lossless queues), keyed by runs of equal queues ("0-2", "3-4", "5-7");
+//    queue in queue_shaping (pir in bytes/s, cir 1: YANG needs one); QUEUE|<port>|<queues>
+//    (scheduler, and wred_profile on lossless queues), keyed by runs of equal queues ("0-2", "3-4",
+//    "5-7");
 //  - BUFFER_POOL: ingress_lossless/ingress_lossy/egress_lossless/egress_lossy_pool, `size` only
 //    where the ASIC profile's platform_pools gives one; BUFFER_PROFILE: the four pool profiles
 //    and pg_lossless_<speed Mb/s>_<exact cable>m_profile (size, xon, xoff, dynamic_th) named by

@@ -243,6 +243,7 @@ TEST(QosPlanTest, ExportsTheTablesSonicTemplatesWrite) {
   EXPECT_EQ(j["SCHEDULER"]["scheduler.lossy"]["weight"], "14");
   EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["pir"], std::to_string(40 * kG / 8));
   EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["meter_type"], "bytes");
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["cir"], "1");  // YANG: no pir without cir
   EXPECT_EQ(j["QUEUE"]["Ethernet0|3"]["scheduler"], "scheduler.q3_shaped");
   EXPECT_EQ(j["QUEUE"]["Ethernet0|3"]["wred_profile"], "AZURE_LOSSLESS");
   EXPECT_EQ(j["QUEUE"]["Ethernet0|4"]["scheduler"], "scheduler.lossless");
