@@ -71,15 +71,24 @@ absl::Status ReadShaping(const YamlFields& fields, const YAML::Node& node, absl:
 
 absl::Status ReadAsicProfile(const YamlFields& fields, const YAML::Node& node,
                              absl::string_view key, AsicProfile& p) {
-  return fields.ReadSlots(node, key,
-                          {{"name", &p.name},
-                           {"cell_bytes", &p.cell_bytes},
-                           {"pipeline_latency_bytes", &p.pipeline_latency_bytes},
-                           {"mac_phy_delay_bytes", &p.mac_phy_delay_bytes},
-                           {"extra_latency_ns", &p.extra_latency_ns},
-                           {"lossless_mtu_bytes", &p.lossless_mtu_bytes},
-                           {"max_headroom_bytes", &p.max_headroom_bytes},
-                           {"pool_size_bytes", &p.pool_size_bytes}});
+  PlatformPools& pools = p.platform_pools;
+  return fields.ReadSlots(
+      node, key,
+      {{"name", &p.name},
+       {"cell_bytes", &p.cell_bytes},
+       {"pipeline_latency_bytes", &p.pipeline_latency_bytes},
+       {"mac_phy_delay_bytes", &p.mac_phy_delay_bytes},
+       {"extra_latency_ns", &p.extra_latency_ns},
+       {"lossless_mtu_bytes", &p.lossless_mtu_bytes},
+       {"max_headroom_bytes", &p.max_headroom_bytes},
+       {"pool_size_bytes", &p.pool_size_bytes}},
+      {"platform_pools"}, [&](const std::string&, const std::string& field, const YAML::Node& v) {
+        return fields.ReadSlots(v, field,
+                                {{"ingress_lossless_bytes", &pools.ingress_lossless_bytes},
+                                 {"ingress_lossy_bytes", &pools.ingress_lossy_bytes},
+                                 {"egress_lossless_bytes", &pools.egress_lossless_bytes},
+                                 {"egress_lossy_bytes", &pools.egress_lossy_bytes}});
+      });
 }
 
 absl::Status ReadEcnProfile(const YamlFields& fields, const YAML::Node& node, absl::string_view key,
@@ -222,6 +231,11 @@ absl::string_view PfcWatchdogActionName(PfcWatchdogAction action) {
       return "alert";
   }
   return "drop";
+}
+
+int64_t PlanningPoolBytes(const AsicProfile& asic) {
+  return asic.platform_pools.ingress_lossless_bytes > 0 ? asic.platform_pools.ingress_lossless_bytes
+                                                        : asic.pool_size_bytes;
 }
 
 AsicProfile Spectrum4Profile() {
@@ -422,6 +436,13 @@ absl::Status ValidateQosPolicy(const QosPolicy& policy) {
                        "' needs positive cell_bytes, pipeline_latency_bytes, lossless_mtu_bytes, "
                        "max_headroom_bytes, pool_size_bytes and non-negative delays"));
     }
+    const PlatformPools& pools = a.platform_pools;
+    if (pools.ingress_lossless_bytes < 0 || pools.ingress_lossy_bytes < 0 ||
+        pools.egress_lossless_bytes < 0 || pools.egress_lossy_bytes < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("qos policy: asic profile '", a.name,
+                       "' platform_pools sizes must be positive (or absent: left to the switch)"));
+    }
   }
   if (FindAsicProfile(policy, policy.asic) == nullptr) {
     return absl::InvalidArgumentError(
@@ -471,6 +492,14 @@ absl::Status ValidateQosPolicy(const QosPolicy& policy) {
           CheckRange(wd.poll_ms, kPfcWdPollMinMs, kPfcWdPollMaxMs, "pfc_watchdog.poll_ms");
       !s.ok()) {
     return s;
+  }
+  if (wd.detection_time_ms < wd.poll_ms || wd.restoration_time_ms < wd.poll_ms) {
+    const bool detection = wd.detection_time_ms < wd.poll_ms;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "qos policy: pfc_watchdog.", detection ? "detection_time_ms " : "restoration_time_ms ",
+        detection ? wd.detection_time_ms : wd.restoration_time_ms,
+        " ms is shorter than pfc_watchdog.poll_ms ", wd.poll_ms,
+        " ms; the watchdog cannot act faster than it polls (SONiC refuses it)"));
   }
 
   // MTU, cables, dynamic threshold.

@@ -38,6 +38,16 @@ inline constexpr int kPfcWdDetectionMinMs = 100, kPfcWdDetectionMaxMs = 5000;
 inline constexpr int kPfcWdRestorationMinMs = 100, kPfcWdRestorationMaxMs = 60000;
 inline constexpr int kPfcWdPollMinMs = 100, kPfcWdPollMaxMs = 1000;
 
+// Buffer pool sizes a platform publishes (SONiC's buffers_defaults for one SKU, e.g.
+// 52,161,690 B for one 51.2T platform's lossless pool). 0: not known, so the exported BUFFER_POOL
+// entry carries no `size` and the switch keeps its own; Pulse never invents a platform fact.
+struct PlatformPools {
+  int64_t ingress_lossless_bytes = 0;
+  int64_t ingress_lossy_bytes = 0;
+  int64_t egress_lossless_bytes = 0;
+  int64_t egress_lossy_bytes = 0;
+};
+
 // Buffer model of one switch ASIC, the inputs of the headroom formula (see headroom.h).
 struct AsicProfile {
   std::string name;                    // "spectrum4"
@@ -47,8 +57,15 @@ struct AsicProfile {
   double extra_latency_ns = 0;         // per-speed extra delay (Spectrum-4/5: 120 ns)
   int64_t lossless_mtu_bytes = 0;      // the packet in flight when XOFF is decided
   int64_t max_headroom_bytes = 0;      // per-port headroom limit (all lossless PGs together)
-  int64_t pool_size_bytes = 0;         // ingress lossless pool (headroom + shared)
+  // Ingress lossless pool (headroom + shared) used to plan when the platform publishes none: an
+  // assumption, checked against but never written to a switch.
+  int64_t pool_size_bytes = 0;
+  PlatformPools platform_pools;
 };
+
+// The ingress lossless pool the plan budgets against: the platform's figure when known, else the
+// profile's assumption.
+int64_t PlanningPoolBytes(const AsicProfile& asic);
 
 // WRED/ECN marking profile for one (ASIC, port speed). speed_bps 0 matches any speed for which
 // no exact profile exists.
@@ -117,7 +134,9 @@ AsicProfile Spectrum4Profile();
 //   cnp: {dscp: 48, priority: 6}
 //   asic: spectrum4
 //   asic_profiles: [{name, cell_bytes, pipeline_latency_bytes, mac_phy_delay_bytes,
-//                    extra_latency_ns, lossless_mtu_bytes, max_headroom_bytes, pool_size_bytes}]
+//                    extra_latency_ns, lossless_mtu_bytes, max_headroom_bytes, pool_size_bytes,
+//                    platform_pools: {ingress_lossless_bytes, ingress_lossy_bytes,
+//                                     egress_lossless_bytes, egress_lossy_bytes}}]
 //   ecn_profiles: [{asic, speed_gbps (0: any), kmin_bytes, kmax_bytes, pmax_percent}]
 //   pfc_watchdog: {action: drop|forward|alert, detection_time_ms, restoration_time_ms, poll_ms}
 //   port_mtu_bytes: 9100
@@ -130,7 +149,9 @@ absl::StatusOr<QosPolicy> ParseQosPolicyYaml(absl::string_view yaml_text);
 // (a lossless class has a PG and a queue of its own, no lossy class shares a lossless PG, the
 // CNP class is not lossless and CNP DSCP lands on the CNP class), ECN thresholds in order
 // (0 < Kmin < Kmax, Pmax in 1..100), ASIC profiles complete, default cable lengths in
-// (0, kMaxCableLengthM], PFC watchdog timers in the documented ranges.
+// (0, kMaxCableLengthM], PFC watchdog timers in the documented ranges and detection/restoration
+// no shorter than the poll interval (SONiC's YANG refuses them: the watchdog cannot see a storm
+// faster than it polls).
 absl::Status ValidateQosPolicy(const QosPolicy& policy);
 
 // The traffic class a DSCP value is mapped to.

@@ -197,6 +197,20 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                           {"policy_file", str(&config.qos.policy_file, true)},
                           {"ovsdb", str(&config.qos.ovsdb, false)}});
           }},
+         {"lossless_health",
+          [&](const YAML::Node& n, const std::string& key) {
+            LosslessHealthConfig& h = config.lossless_health;
+            return p.Map(
+                n, key,
+                {{"counters_interval_ms", integer(&h.counters_interval_ms, 100, 3600 * 1000)},
+                 {"audit_interval_ms", integer(&h.audit_interval_ms, 100, 3600 * 1000)},
+                 {"dry_run",
+                  [&](const YAML::Node& v, const std::string& k) {
+                    return p.Bool(v, k, &h.dry_run);
+                  }},
+                 {"max_isolated_links", integer(&h.max_isolated_links, 0, 1 << 20)},
+                 {"clean_window_ms", integer(&h.clean_window_ms, 0, 24 * 3600 * 1000)}});
+          }},
          {"metrics_listen", str(&config.metrics_listen, false)},
          {"sflow_listen", str(&config.sflow_listen, false)},
          {"web_listen", str(&config.web_listen, false)},

@@ -49,6 +49,12 @@
 //                                   #   intent's ecmp_hash section models the switches' hash)
 //     steering_ports: 49152-65535   #   UDP source ports steering may assign
 //     gid_index: 3                  #   NCCL_IB_GID_INDEX in exported NCCL settings (RoCEv2 GID)
+//   lossless_health:                # SONiC switches (intent driver: sonic) and the supervisor
+//     counters_interval_ms: 10000   #   COUNTERS_DB polls and supervisor steps
+//     audit_interval_ms: 10000      #   CONFIG_DB read-back (edits are also caught at once)
+//     dry_run: true                 #   decisions logged and shown, not applied
+//     max_isolated_links: 2         #   cap on links isolated at once
+//     clean_window_ms: 60000        #   an incident closes after this long without its condition
 //   cluster:                        # optional: replicated controllers sharing state in etcd
 //     etcd_endpoints: [127.0.0.1:2379, 127.0.0.1:22379]  # state store and leader election
 //     name: pulse-prod              #   cluster name (etcd key prefix), [A-Za-z0-9._-]+
@@ -126,6 +132,13 @@ struct PlacementConfig {
   int64_t steering_port_min = 49152;
   int64_t steering_port_max = 65535;
   int64_t gid_index = 3;
+// SONiC southbound and the lossless health supervisor (daemon/sonic_runtime.h).
+struct LosslessHealthConfig {
+  int64_t counters_interval_ms = 10000;
+  int64_t audit_interval_ms = 10000;
+  bool dry_run = true;
+  int64_t max_isolated_links = 2;
+  int64_t clean_window_ms = 60000;
 };
 
 struct DaemonConfig {
@@ -156,6 +169,7 @@ struct DaemonConfig {
   TelemetryConfig telemetry;
   QosConfig qos;
   PlacementConfig placement;
+  LosslessHealthConfig lossless_health;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

@@ -40,6 +40,7 @@
 #include "daemon/qos_runtime.h"
 #include "daemon/security.h"
 #include "daemon/web_runtime.h"
+#include "daemon/sonic_runtime.h"
 #include "northbound/auth.h"
 #include "northbound/server.h"
 #include "northbound/auth_gate.h"
@@ -157,10 +158,11 @@ int Run() {
   // Switch drivers this build serves (controller/switches/); a switch naming another is refused
   // rather than driven by the wrong protocol.
   for (pulse::topology::NodeId sw : fabric->switches()) {
-    if (fabric->node(sw).driver != pulse::topology::kDefaultSwitchDriver) {
+    const std::string& driver = fabric->node(sw).driver;
+    if (driver != pulse::topology::kDefaultSwitchDriver && driver != "sonic") {
       return Fail(absl::InvalidArgumentError(
-          absl::StrCat("fabric: switch '", fabric->node(sw).name, "': driver '",
-                       fabric->node(sw).driver, "' is not in this build (known: openflow)")));
+          absl::StrCat("fabric: switch '", fabric->node(sw).name, "': driver '", driver,
+                       "' is not in this build (known: openflow, sonic)")));
     }
   }
   Log(LogLevel::kInfo, "fabric '", intent->name, "' from ", config.fabric_file, ": ",
@@ -444,6 +446,16 @@ int Run() {
     Log(LogLevel::kInfo, "QoS disabled by configuration (qos.enabled: false)");
   }
 
+  // SONiC switches (intent `driver: sonic`) and the lossless health supervisor.
+  std::unique_ptr<pulse::northbound::SonicRuntime> sonic;
+  if (!intent->switch_drivers.empty()) {
+    auto started = pulse::northbound::StartSonicFromConfig(
+        fabric, intent->switch_drivers, config.lossless_health, qos.ok() ? qos->get() : nullptr,
+        telemetry_loop.get(), &metrics_registry, tokens);
+    if (!started.ok()) return Fail(started.status());
+    sonic = *std::move(started);
+  }
+
   // Every scrape hook is in place: serve /metrics. The hooks read parts declared above, so the
   // thread is stopped before any of them goes, on every return path (this guard goes first).
   if (metrics_server) metrics_thread.thread = std::thread([&metrics_io] { metrics_io.run(); });
@@ -466,6 +478,12 @@ int Run() {
   std::unique_ptr<pulse::northbound::GatedService> steering_gated =
       pulse::northbound::GateService<pulse::v1::SteeringService>(&steering_service);
   server_options.extra_services.push_back(steering_gated.get());
+  std::unique_ptr<pulse::northbound::GatedService> health_gated;
+  if (sonic) {
+    health_gated =
+        pulse::northbound::GateService<pulse::v1::LosslessHealthService>(sonic->service());
+    server_options.extra_services.push_back(health_gated.get());
+  }
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

@@ -37,6 +37,7 @@
 #include "controller/job_file.h"
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
+#include "northbound/pulsectl_health.h"
 #include "northbound/pulsectl_qos.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "pulse/v1/steering.grpc.pb.h"
@@ -60,7 +61,8 @@ constexpr char kUsage[] =
 commands:
   topology                  switches, links, servers and the scheduler's GPU groups
   discovery                 links found by LLDP against the intent (missing, miswired...)
-  qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic)
+  qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic
+                            --switch S [--stride N]: port names Ethernet0, Ethernet<N>...)
   jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
@@ -74,6 +76,7 @@ commands:
   drain SWITCH              move flows off a switch for maintenance
   undrain SWITCH            make a drained switch usable again
   health                    grpc.health.v1 check; exit 0 when SERVING
+  health incidents [--open] lossless health incidents (PFC storms, gray links), SONiC switches
 
 flags:
   --server HOST:PORT        controller address (default $PULSE_SERVER or 127.0.0.1:50051)
@@ -592,6 +595,14 @@ int Maintenance(const Options& options, const std::shared_ptr<grpc::Channel>& ch
 // grpc.health.v1.Health/Check for the whole server (empty service name), without generated
 // health stubs (Debian ships none): the request is empty and SERVING is field 1 = 1 (08 01).
 int Health(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  if (options.args.size() >= 2 && options.args[1] == "incidents") {
+    std::vector<std::string> args(options.args.begin() + 1, options.args.end());
+    grpc::Status status = pulse::northbound::RunHealthIncidents(
+        channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); },
+        args, options.json, std::cout);
+    if (!status.ok()) return CallFailed(status, "LosslessHealthService", options);
+    return 0;
+  }
   if (options.args.size() != 1) return Usage("health: unexpected argument");
   grpc::GenericStub generic(channel);
   grpc::ClientContext context;

@@ -1,5 +1,6 @@
 #include "northbound/pulsectl_qos.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -57,9 +58,17 @@ grpc::Status RunQosCommand(const std::shared_ptr<grpc::Channel>& channel,
                            const std::vector<std::string>& args, bool json, std::ostream& out) {
   if (args.empty()) return BadArgs("expected show, audit or export");
   std::string switch_name, format;
+  uint32_t stride = 0;  // 0: the server's default (8)
   for (size_t i = 1; i < args.size(); ++i) {
     if ((args[i] == "--switch" || args[i] == "--format") && i + 1 < args.size()) {
       (args[i] == "--switch" ? switch_name : format) = args[i + 1];
+      ++i;
+    } else if (args[i] == "--stride" && i + 1 < args.size()) {
+      if (!absl::SimpleAtoi(args[i + 1], &stride) || stride == 0 || stride > 64) {
+        return BadArgs(
+            absl::StrCat("--stride '", args[i + 1],
+                         "' is not a port-name stride (1..64: Ethernet0, Ethernet<N>...)"));
+      }
       ++i;
     } else {
       return BadArgs(absl::StrCat("unexpected argument '", args[i], "'"));
@@ -97,6 +106,7 @@ grpc::Status RunQosCommand(const std::shared_ptr<grpc::Channel>& channel,
     if (switch_name.empty()) return BadArgs("export needs --switch S");
     pulse::v1::ExportSonicRequest request;
     request.set_switch_name(switch_name);
+    request.set_port_name_stride(stride);
     pulse::v1::ExportSonicResponse response;
     grpc::Status status = stub->ExportSonic(&context, request, &response);
     if (!status.ok()) return explain(status);

@@ -8,11 +8,13 @@ build_packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libboost-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev
+  libhiredis-dev
 )
 test_packages=(
   clang libclang-rt-14-dev clang-format
   mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 procps psmisc
   etcd-server etcd-client
+  redis-server redis-tools
   python3 python3-grpcio python3-pytest python3-yaml python3-protobuf
   openssl curl
   chromium chromium-driver python3-selenium

@@ -114,6 +114,7 @@ class IntentParser {
 
   std::string source_;
   yaml::YamlFields fields_;
+  std::map<std::string, SwitchDriverIntent> switch_drivers_;  // filled by ParseExplicit
   YAML::Node cables_node_;
 };
 
@@ -394,11 +395,9 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   for (size_t i = 0; i < switches.size(); ++i) {
     const YAML::Node sw = switches[i];
     const std::string field = absl::StrCat("switches[", i, "]");
-    if (auto s = fields_.CheckKeys(sw, field,
-                                   {"name", "role", "dpid", "pod", "rail", "plane", "driver"});
-        !s.ok()) {
-      return s;
-    }
+    std::vector<std::string> switch_keys = {"name", "role", "dpid", "pod", "rail", "plane"};
+    switch_keys.insert(switch_keys.end(), SwitchDriverKeys().begin(), SwitchDriverKeys().end());
+    if (auto s = fields_.CheckKeys(sw, field, switch_keys); !s.ok()) return s;
     if (!sw["name"]) return fields_.Error(sw, Field(field, "name"), "required");
     if (!sw["role"]) return fields_.Error(sw, Field(field, "role"), "required");
     absl::StatusOr<std::string> name = fields_.String(sw["name"], Field(field, "name"));
@@ -439,21 +438,13 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
       if (!v.ok()) return v.status();
       attrs[a] = static_cast<int>(*v);
     }
-    std::string driver = kDefaultSwitchDriver;
-    if (sw["driver"]) {
-      absl::StatusOr<std::string> d = fields_.String(sw["driver"], Field(field, "driver"));
-      if (!d.ok()) return d.status();
-      if (d->empty() || !std::all_of(d->begin(), d->end(), [](char c) {
-            return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-';
-          })) {
-        return fields_.Error(sw["driver"], Field(field, "driver"),
-                             absl::StrCat("'", *d, "' is not a driver name (a-z, 0-9, _ and -)"));
-      }
-      driver = *d;
-    }
     const NodeId node = builder.AddSwitch(*name, *role, attrs[0], attrs[1], attrs[2], dpid);
-    builder.SetSwitchDriver(node, driver);
     add_node(*name, node, LevelOf(*role));
+    // Driver keys (driver: sonic, redis: ...): a block of their own, switch_driver_intent.h.
+    absl::StatusOr<SwitchDriverIntent> driver = ParseSwitchDriver(fields_, sw, field);
+    if (!driver.ok()) return driver.status();
+    builder.SetSwitchDriver(node, driver->driver);
+    if (driver->driver != kDefaultSwitchDriver) switch_drivers_[*name] = *std::move(driver);
   }
 
   const YAML::Node servers = root["servers"];
@@ -660,6 +651,7 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
                                               : ParseExplicit(root, intent.cables);
   if (!fabric.ok()) return fabric.status();
   intent.fabric = *std::move(fabric);
+  intent.switch_drivers = std::move(switch_drivers_);
   return intent;
 }
 

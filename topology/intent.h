@@ -48,6 +48,7 @@
 #include "absl/strings/string_view.h"
 #include "topology/builders.h"
 #include "topology/fabric.h"
+#include "topology/switch_driver_intent.h"
 
 namespace pulse::topology {
 
@@ -84,6 +85,8 @@ struct Intent {
   ControllerSettings controller;
   CableLengths cables;  // role defaults and overrides as written (already applied to `fabric`)
   EcmpHashIntent ecmp_hash;
+  // Switches whose entry names a driver other than the default (switch_driver_intent.h).
+  std::map<std::string, SwitchDriverIntent> switch_drivers;
 };
 
 // Parses an intent from YAML text; `source_name` prefixes every error ("fabric.yaml:12: ...").

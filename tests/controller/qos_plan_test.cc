@@ -132,7 +132,7 @@ TEST(QosPlanTest, ExportsSonicConfigDb) {
   EXPECT_EQ(j["TC_TO_QUEUE_MAP"]["AZURE"]["5"], "5");
   EXPECT_EQ(j["PORT_QOS_MAP"]["Ethernet0"]["pfc_enable"], "3,4");
   EXPECT_EQ(j["PORT_QOS_MAP"]["Ethernet24"]["dscp_to_tc_map"], "AZURE");
-  EXPECT_EQ(j["PORT_QOS_MAP"].size(), 4u);
+  EXPECT_EQ(j["PORT_QOS_MAP"].size(), 5u);  // four ports and "global"
   EXPECT_EQ(j["WRED_PROFILE"]["AZURE_LOSSLESS"]["ecn"], "ecn_all");
   EXPECT_EQ(j["WRED_PROFILE"]["AZURE_LOSSLESS"]["green_min_threshold"], "1048576");
   EXPECT_EQ(j["WRED_PROFILE"]["AZURE_LOSSLESS"]["green_max_threshold"], "2097152");
@@ -153,7 +153,9 @@ TEST(QosPlanTest, ExportsSonicConfigDb) {
   EXPECT_EQ(j["PFC_WD"]["GLOBAL"]["POLL_INTERVAL"], "200");
   EXPECT_EQ(j["CABLE_LENGTH"]["AZURE"]["Ethernet0"], "5m");
   EXPECT_EQ(j["CABLE_LENGTH"]["AZURE"]["Ethernet24"], "40m");
-  EXPECT_EQ(j["BUFFER_POOL"]["ingress_lossless_pool"]["size"], std::to_string(64LL << 20));
+  // The 64 MiB planning assumption is never written over the platform's own pool size.
+  EXPECT_FALSE(j["BUFFER_POOL"]["ingress_lossless_pool"].contains("size"));
+  EXPECT_EQ(j["BUFFER_POOL"]["ingress_lossless_pool"]["type"], "ingress");
 
   absl::StatusOr<nlohmann::json> four = ExportSonicConfigDb(*plan, "leaf-0", 4);
   ASSERT_TRUE(four.ok());
@@ -196,6 +198,101 @@ TEST(QosPlanTest, NonConsecutiveLosslessPrioritiesGetOneKeyEach) {
   EXPECT_TRUE(j["BUFFER_PG"].contains("Ethernet0|2"));
   EXPECT_TRUE(j["BUFFER_PG"].contains("Ethernet0|4"));
   EXPECT_FALSE(j["BUFFER_PG"].contains("Ethernet0|2-4"));
+}
+
+// leaf-0 <-> spine-0 at 10.4 m and leaf-0 <-> spine-1 at 9.6 m: both round to 10 m, but each
+// port must carry its own headroom (the 10.4 m port needs more).
+TEST(QosPlanTest, UnequalCablesNeverShareABufferProfile) {
+  FabricBuilder b;
+  NodeId leaf0 = b.AddSwitch("leaf-0", SwitchRole::kLeaf);
+  NodeId spine0 = b.AddSwitch("spine-0", SwitchRole::kSpine);
+  NodeId spine1 = b.AddSwitch("spine-1", SwitchRole::kSpine);
+  b.AddLink(leaf0, spine0, 400 * kG, 10.4);
+  b.AddLink(leaf0, spine1, 400 * kG, 9.6);
+  absl::StatusOr<Fabric> fabric = std::move(b).Build();
+  ASSERT_TRUE(fabric.ok()) << fabric.status();
+  absl::StatusOr<QosPlan> plan = PlanQos(*fabric, DefaultQosPolicy());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const SwitchQosPlan* leaf = plan->FindSwitch("leaf-0");
+  ASSERT_EQ(leaf->ports.size(), 2u);
+  EXPECT_GT(leaf->ports[0].headroom.size_bytes, leaf->ports[1].headroom.size_bytes);
+  nlohmann::json j = *ExportSonicConfigDb(*plan, "leaf-0");
+  const std::string long_profile = j["BUFFER_PG"]["Ethernet0|3-4"]["profile"];
+  const std::string short_profile = j["BUFFER_PG"]["Ethernet8|3-4"]["profile"];
+  EXPECT_EQ(long_profile, "pg_lossless_400000_10.4m_profile");
+  EXPECT_EQ(short_profile, "pg_lossless_400000_9.6m_profile");
+  // Every port's PG profile holds exactly that port's planned headroom.
+  for (const PortQosPlan& p : leaf->ports) {
+    const std::string profile = j["BUFFER_PG"][SonicPortName(p.port) + "|3-4"]["profile"];
+    EXPECT_EQ(j["BUFFER_PROFILE"][profile]["size"], std::to_string(p.headroom.size_bytes));
+    EXPECT_EQ(j["BUFFER_PROFILE"][profile]["xoff"], std::to_string(p.headroom.xoff_bytes));
+  }
+  // CABLE_LENGTH holds whole metres (SONiC's format), rounded up.
+  EXPECT_EQ(j["CABLE_LENGTH"]["AZURE"]["Ethernet0"], "11m");
+  EXPECT_EQ(j["CABLE_LENGTH"]["AZURE"]["Ethernet8"], "10m");
+}
+
+TEST(QosPlanTest, ExportsTheTablesSonicTemplatesWrite) {
+  QosPolicy policy = DefaultQosPolicy();
+  policy.queue_shaping_bps[3] = 40 * kG;
+  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  nlohmann::json j = *ExportSonicConfigDb(*plan, "leaf-0");
+  // Schedulers, referenced from every queue; the shaped queue 3 has its own with pir in bytes/s.
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.lossless"]["type"], "DWRR");
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.lossy"]["weight"], "14");
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["pir"], std::to_string(40 * kG / 8));
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["meter_type"], "bytes");
+  EXPECT_EQ(j["SCHEDULER"]["scheduler.q3_shaped"]["cir"], "1");  // YANG: no pir without cir
+  EXPECT_EQ(j["QUEUE"]["Ethernet0|3"]["scheduler"], "scheduler.q3_shaped");
+  EXPECT_EQ(j["QUEUE"]["Ethernet0|3"]["wred_profile"], "AZURE_LOSSLESS");
+  EXPECT_EQ(j["QUEUE"]["Ethernet0|4"]["scheduler"], "scheduler.lossless");
+  EXPECT_EQ(j["QUEUE"]["Ethernet0|0-2"]["scheduler"], "scheduler.lossy");
+  EXPECT_FALSE(j["QUEUE"]["Ethernet0|0-2"].contains("wred_profile"));
+  EXPECT_EQ(j["QUEUE"]["Ethernet0|5-7"]["scheduler"], "scheduler.lossy");
+  // Lossy pools and profiles, PG 0, BUFFER_QUEUE and the profile lists.
+  for (const char* pool : {"ingress_lossless_pool", "ingress_lossy_pool", "egress_lossless_pool",
+                           "egress_lossy_pool"}) {
+    EXPECT_TRUE(j["BUFFER_POOL"].contains(pool)) << pool;
+  }
+  EXPECT_EQ(j["BUFFER_POOL"]["egress_lossy_pool"]["type"], "egress");
+  EXPECT_EQ(j["BUFFER_PROFILE"]["ingress_lossy_profile"]["pool"], "ingress_lossy_pool");
+  EXPECT_EQ(j["BUFFER_PG"]["Ethernet0|0"]["profile"], "ingress_lossy_profile");
+  EXPECT_EQ(j["BUFFER_QUEUE"]["Ethernet0|3-4"]["profile"], "egress_lossless_profile");
+  EXPECT_EQ(j["BUFFER_QUEUE"]["Ethernet0|0-2"]["profile"], "egress_lossy_profile");
+  EXPECT_EQ(j["BUFFER_QUEUE"]["Ethernet0|5-7"]["profile"], "egress_lossy_profile");
+  EXPECT_EQ(j["BUFFER_PORT_INGRESS_PROFILE_LIST"]["Ethernet8"]["profile_list"],
+            "ingress_lossless_profile,ingress_lossy_profile");
+  EXPECT_EQ(j["BUFFER_PORT_EGRESS_PROFILE_LIST"]["Ethernet8"]["profile_list"],
+            "egress_lossless_profile,egress_lossy_profile");
+  // PFC maps and their references.
+  EXPECT_EQ(j["MAP_PFC_PRIORITY_TO_QUEUE"]["AZURE"]["3"], "3");
+  EXPECT_EQ(j["PFC_PRIORITY_TO_PRIORITY_GROUP_MAP"]["AZURE"]["4"], "4");
+  EXPECT_EQ(j["PORT_QOS_MAP"]["Ethernet0"]["pfc_to_queue_map"], "AZURE");
+  EXPECT_EQ(j["PORT_QOS_MAP"]["Ethernet0"]["pfc_to_pg_map"], "AZURE");
+  EXPECT_EQ(j["PORT_QOS_MAP"]["global"]["dscp_to_tc_map"], "AZURE");
+  // Yellow and red WRED carry the same ECN thresholds as green.
+  const nlohmann::json& wred = j["WRED_PROFILE"]["AZURE_LOSSLESS"];
+  for (const char* color : {"green", "yellow", "red"}) {
+    EXPECT_EQ(wred[std::string("wred_") + color + "_enable"], "true") << color;
+    EXPECT_EQ(wred[std::string(color) + "_min_threshold"], "1048576") << color;
+    EXPECT_EQ(wred[std::string(color) + "_max_threshold"], "2097152") << color;
+  }
+}
+
+TEST(QosPlanTest, PoolSizesComeFromThePlatformProfile) {
+  QosPolicy policy = DefaultQosPolicy();
+  policy.asic_profiles[0].platform_pools.ingress_lossless_bytes = 52161690;
+  policy.asic_profiles[0].platform_pools.egress_lossy_bytes = 40000000;
+  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // The plan budgets against the platform's pool, not the 64 MiB assumption.
+  const SwitchQosPlan* leaf = plan->FindSwitch("leaf-0");
+  EXPECT_EQ(leaf->shared_pool_bytes + leaf->headroom_bytes, 52161690);
+  nlohmann::json j = *ExportSonicConfigDb(*plan, "leaf-0");
+  EXPECT_EQ(j["BUFFER_POOL"]["ingress_lossless_pool"]["size"], "52161690");
+  EXPECT_EQ(j["BUFFER_POOL"]["egress_lossy_pool"]["size"], "40000000");
+  EXPECT_FALSE(j["BUFFER_POOL"]["ingress_lossy_pool"].contains("size"));
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ asic: th5
 asic_profiles:
   - {name: th5, cell_bytes: 254, pipeline_latency_bytes: 20480, mac_phy_delay_bytes: 1000,
      extra_latency_ns: 0, lossless_mtu_bytes: 1024, max_headroom_bytes: 2000000,
-     pool_size_bytes: 100000000}
+     pool_size_bytes: 100000000,
+     platform_pools: {ingress_lossless_bytes: 52161690, egress_lossy_bytes: 30000000}}
 ecn_profiles:
   - {asic: th5, speed_gbps: 400, kmin_bytes: 131072, kmax_bytes: 262144, pmax_percent: 5}
 pfc_watchdog: {action: alert, detection_time_ms: 400, restoration_time_ms: 2000, poll_ms: 100}
@@ -62,6 +63,10 @@ pg_dynamic_th: 1
   EXPECT_EQ(p->asic, "th5");
   ASSERT_EQ(p->asic_profiles.size(), 1u);
   EXPECT_EQ(p->asic_profiles[0].cell_bytes, 254);
+  EXPECT_EQ(p->asic_profiles[0].platform_pools.ingress_lossless_bytes, 52161690);
+  EXPECT_EQ(p->asic_profiles[0].platform_pools.egress_lossy_bytes, 30000000);
+  EXPECT_EQ(p->asic_profiles[0].platform_pools.ingress_lossy_bytes, 0);
+  EXPECT_EQ(PlanningPoolBytes(p->asic_profiles[0]), 52161690);
   const EcnProfile* e = FindEcnProfile(*p, "th5", 400000000000LL);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->kmin_bytes, 131072);
@@ -121,6 +126,14 @@ TEST(QosPolicyTest, RefusesBadInputWithClearMessages) {
       {"pfc_watchdog: {detection_time_ms: 50}", "detection_time_ms 50 ms is outside"},
       {"pfc_watchdog: {restoration_time_ms: 70000}", "restoration_time_ms 70000"},
       {"pfc_watchdog: {poll_ms: 2000}", "poll_ms 2000"},
+      {"pfc_watchdog: {poll_ms: 500, detection_time_ms: 300, restoration_time_ms: 600}",
+       "detection_time_ms 300 ms is shorter than pfc_watchdog.poll_ms 500"},
+      {"pfc_watchdog: {poll_ms: 500, detection_time_ms: 600, restoration_time_ms: 400}",
+       "restoration_time_ms 400 ms is shorter than pfc_watchdog.poll_ms 500"},
+      {"asic_profiles: [{name: spectrum4, cell_bytes: 192, pipeline_latency_bytes: 19456, "
+       "lossless_mtu_bytes: 1024, max_headroom_bytes: 1048576, pool_size_bytes: 67108864, "
+       "platform_pools: {ingress_lossy: 5}}]",
+       "'asic_profiles[0].platform_pools.ingress_lossy' (line 1): unknown"},
       {"pfc_watchdog: {action: reboot}", "'reboot' is not one of drop, forward, alert"},
       {"default_cable_length_m: {leaf_spine: 0}", "leaf_spine 0 m is not in"},
       {"default_cable_length_m: {spine_superspine: 50000}", "spine_superspine 50000 m"},

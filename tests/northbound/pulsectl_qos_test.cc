@@ -81,6 +81,16 @@ TEST_F(PulsectlQosTest, AuditAndExport) {
   nlohmann::json db = nlohmann::json::parse(out, nullptr, false);
   ASSERT_FALSE(db.is_discarded()) << out;
   EXPECT_TRUE(db.contains("BUFFER_PG"));
+  EXPECT_TRUE(db["PORT_QOS_MAP"].contains("Ethernet8"));  // default stride 8
+  ASSERT_TRUE(
+      Run({"export", "--format", "sonic", "--switch", "leaf-0", "--stride", "4"}, &out).ok());
+  db = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(db.is_discarded()) << out;
+  EXPECT_TRUE(db["PORT_QOS_MAP"].contains("Ethernet4")) << out;
+  EXPECT_FALSE(db["PORT_QOS_MAP"].contains("Ethernet16")) << out;
+  EXPECT_EQ(Run({"export", "--format", "sonic", "--switch", "leaf-0", "--stride", "0"}, &out)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Run({"export", "--switch", "leaf-0"}, &out).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Run({"frobnicate"}, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);

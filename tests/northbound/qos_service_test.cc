@@ -235,7 +235,7 @@ TEST_F(QosServiceTest, ExportSonicIsConfigDbJsonOfTheSwitch) {
   ASSERT_TRUE(db.contains("DSCP_TO_TC_MAP"));
   ASSERT_TRUE(db.contains("PORT_QOS_MAP"));
   EXPECT_EQ(db["PORT_QOS_MAP"]["Ethernet0"]["pfc_enable"], "3,4");
-  EXPECT_EQ(db["PORT_QOS_MAP"].size(), 4u);  // 2 NIC + 2 spine ports
+  EXPECT_EQ(db["PORT_QOS_MAP"].size(), 5u);  // 2 NIC + 2 spine ports + "global"
 
   grpc::ClientContext missing_context;
   Auth(missing_context, kViewer);

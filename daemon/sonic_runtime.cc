@@ -1,0 +1,241 @@
+#include "daemon/sonic_runtime.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "controller/log.h"
+#include "southbound/sonic/telemetry_adapter.h"
+
+namespace pulse::northbound {
+namespace {
+
+using pulse::Log;
+using pulse::LogLevel;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOptions options) {
+  std::unique_ptr<SonicRuntime> rt(new SonicRuntime(std::move(options)));
+  const topology::Fabric& fabric = *rt->options_.fabric;
+  rt->health_ =
+      std::make_unique<controller::LosslessHealth>(rt->options_.fabric, rt->options_.health);
+  if (rt->options_.metrics != nullptr) {
+    (void)controller::RegisterHealthMetrics(*rt->options_.metrics);
+  }
+  for (const auto& [name, intent] : rt->options_.drivers) {
+    if (intent.driver != "sonic") continue;
+    absl::StatusOr<topology::NodeId> node = fabric.FindNode(name);
+    if (!node.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("sonic switch '", name, "' is not in the fabric"));
+    absl::StatusOr<southbound::sonic::RedisAddress> address =
+        southbound::sonic::ParseRedisAddress(intent.redis);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sonic switch ", name, ": ", address.status().message()));
+    }
+    Switch sw;
+    sw.name = name;
+    sw.redis = intent.redis;
+    sw.node = *node;
+    sw.naming.stride = intent.port_name_stride;
+    sw.naming.aliases = intent.port_names;
+    southbound::sonic::SonicSwitchOptions o;
+    o.name = name;
+    o.address = *address;
+    o.password = intent.redis_password;
+    o.audit_interval = std::chrono::milliseconds(rt->options_.audit_interval_ms);
+    o.counters_interval = std::chrono::milliseconds(rt->options_.counters_interval_ms);
+    for (const topology::Port& p : fabric.node(*node).ports) {
+      if (p.link == topology::kNoLink) continue;
+      auto alias = intent.port_names.find(p.number);
+      o.counter_ports[alias != intent.port_names.end()
+                          ? alias->second
+                          : controller::SonicPortName(p.number, intent.port_name_stride)] =
+          p.number;
+    }
+    sw.driver = std::make_unique<southbound::sonic::SonicSwitch>(std::move(o));
+    SonicRuntime* self = rt.get();
+    sw.driver->SetCountersCallback(
+        [self](const southbound::sonic::SonicCounterSnapshot& s) { self->OnCounters(s); });
+    sw.driver->SetConnectionCallback([name = name](bool up) {
+      Log(up ? LogLevel::kInfo : LogLevel::kWarning, "sonic switch ", name,
+          up ? ": connected" : ": disconnected (retrying)");
+    });
+    rt->switches_.push_back(std::move(sw));
+  }
+  SonicRuntime* self = rt.get();
+  rt->service_ = std::make_unique<LosslessHealthServiceImpl>([self] { return self->Snapshot(); },
+                                                             rt->options_.tokens);
+  if (rt->options_.current_plan) {
+    if (auto plan = rt->options_.current_plan()) rt->PushPlan(*plan);
+    rt->pushed_plan_ = rt->options_.current_plan();
+  }
+  for (Switch& sw : rt->switches_) sw.driver->Start();
+  rt->thread_ = std::thread([self] { self->Supervise(); });
+  Log(LogLevel::kInfo, "SONiC: ", rt->switches_.size(), " switches over Redis; health supervisor ",
+      rt->options_.health.dry_run ? "in dry-run" : "acting");
+  return rt;
+}
+
+SonicRuntime::~SonicRuntime() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (Switch& sw : switches_) sw.driver->Stop();
+}
+
+void SonicRuntime::PushPlan(const controller::QosPlan& plan) {
+  for (Switch& sw : switches_) {
+    absl::StatusOr<southbound::sonic::ConfigDbEntries> entries =
+        southbound::sonic::PlanConfigDbEntries(plan, sw.name, sw.naming, &options_.hash);
+    if (!entries.ok()) {
+      Log(LogLevel::kError, "sonic switch ", sw.name, ": ", entries.status().message());
+      continue;
+    }
+    sw.driver->SetDesired(*std::move(entries));
+  }
+}
+
+void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& snapshot) {
+  const topology::Fabric& fabric = *options_.fabric;
+  absl::StatusOr<topology::NodeId> node = fabric.FindNode(snapshot.switch_name);
+  if (!node.ok()) return;
+  const uint64_t dpid = fabric.node(*node).datapath_id;
+  southbound::sonic::SonicTelemetrySamples samples =
+      southbound::sonic::ToTelemetrySamples(snapshot, dpid, NowMs());
+  if (options_.telemetry != nullptr && !samples.ports.empty()) {
+    options_.telemetry->OnPortCounterSamples(samples.ports);
+  }
+  std::vector<controller::LosslessPortDelta> deltas;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const controller::LosslessCounterSample& l : samples.lossless) {
+      absl::StatusOr<std::optional<controller::LosslessPortDelta>> d = counters_.Ingest(l);
+      if (d.ok() && d->has_value()) {
+        pending_.push_back(**d);
+        deltas.push_back(**d);
+      }
+    }
+  }
+  if (options_.metrics == nullptr) return;
+  controller::PulseMetrics metrics(options_.metrics);
+  for (const controller::LosslessPortDelta& d : deltas) {
+    std::optional<topology::LinkId> link =
+        fabric.LinkAtPort(*node, static_cast<int32_t>(d.key.port));
+    if (!link) continue;
+    const topology::DirectedLinkId out = fabric.DirectedFrom(*link, *node);
+    const topology::DirectedLinkId in = out ^ 1;
+    uint64_t ecn = 0;
+    for (int p = 0; p < controller::kLosslessPriorities; ++p) {
+      // A PAUSE received travels peer -> switch; one sent, switch -> peer.
+      if (d.pfc_rx_frames[p] > 0) {
+        (void)metrics.AddPfcPauseFrames(fabric.DescribeDirected(in), p, d.pfc_rx_frames[p]);
+      }
+      if (d.pfc_tx_frames[p] > 0) {
+        (void)metrics.AddPfcPauseFrames(fabric.DescribeDirected(out), p, d.pfc_tx_frames[p]);
+      }
+      ecn += d.ecn_marked_packets[p];
+    }
+    if (ecn > 0) (void)metrics.AddEcnMarkedPackets(fabric.DescribeDirected(out), ecn);
+  }
+}
+
+void SonicRuntime::Supervise() {
+  const auto interval =
+      std::chrono::milliseconds(std::max<int64_t>(options_.counters_interval_ms, 100));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, interval, [this] { return stop_; });
+    if (stop_) break;
+    std::vector<controller::LosslessPortDelta> deltas;
+    deltas.swap(pending_);
+    const std::vector<controller::HealthEvent> events = health_->Step(deltas, NowMs());
+    for (const controller::HealthEvent& e : events) {
+      Log(LogLevel::kWarning, "lossless health: ", e.Describe(*options_.fabric));
+    }
+    if (options_.metrics != nullptr) {
+      controller::RecordHealthMetrics(*options_.metrics, *health_, events);
+    }
+    lock.unlock();
+    if (options_.current_plan) {
+      std::shared_ptr<const controller::QosPlan> plan = options_.current_plan();
+      if (plan != nullptr && plan != pushed_plan_) {
+        PushPlan(*plan);
+        pushed_plan_ = plan;
+      }
+    }
+    lock.lock();
+  }
+}
+
+pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
+  pulse::v1::ListIncidentsResponse r;
+  std::lock_guard<std::mutex> lock(mu_);
+  r.set_dry_run(options_.health.dry_run);
+  for (const controller::Incident& i : health_->incidents()) {
+    pulse::v1::HealthIncident* out = r.add_incidents();
+    out->set_id(i.id);
+    out->set_kind(std::string(controller::IncidentKindName(i.kind)));
+    out->set_root_switch(i.root_switch);
+    out->set_root_port(i.root_port);
+    if (i.root_link != topology::kNoLink) {
+      out->set_root_link(options_.fabric->DescribeLink(i.root_link));
+    }
+    out->set_origin(i.origin);
+    out->set_opened_ms(i.opened_ms);
+    out->set_closed_ms(i.closed_ms);
+    out->set_polls_to_open(static_cast<uint32_t>(i.polls_to_open));
+    out->set_action(std::string(controller::HealthActionName(i.action)));
+    out->set_applied(i.applied);
+    out->set_cap_reached(i.cap_reached);
+    out->set_detail(i.detail);
+  }
+  for (const Switch& sw : switches_) {
+    const southbound::sonic::SonicSwitchStatus s = sw.driver->status();
+    pulse::v1::SonicSwitchHealth* out = r.add_sonic_switches();
+    out->set_name(sw.name);
+    out->set_redis(sw.redis);
+    out->set_connected(s.connected);
+    out->set_in_sync(s.in_sync);
+    out->set_repairs(s.repairs);
+    out->set_owned_keys(s.owned_keys);
+    out->set_malformed_counters(s.malformed_counters);
+    out->set_last_error(s.last_error);
+  }
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
+    std::shared_ptr<const topology::Fabric> fabric,
+    const std::map<std::string, topology::SwitchDriverIntent>& drivers,
+    const LosslessHealthConfig& config, QosRuntime* qos, controller::TelemetryLoop* telemetry,
+    controller::MetricsRegistry* metrics, std::vector<Token> tokens) {
+  SonicRuntimeOptions options;
+  options.fabric = std::move(fabric);
+  options.drivers = drivers;
+  if (qos != nullptr && qos->service != nullptr) {
+    QosServiceImpl* service = qos->service.get();
+    options.current_plan = [service] { return service->plan(); };
+  }
+  options.telemetry = telemetry;
+  options.metrics = metrics;
+  options.health.dry_run = config.dry_run;
+  options.health.max_isolated_links = static_cast<int>(config.max_isolated_links);
+  options.health.clean_window_ms = config.clean_window_ms;
+  options.counters_interval_ms = config.counters_interval_ms;
+  options.audit_interval_ms = config.audit_interval_ms;
+  options.tokens = std::move(tokens);
+  return SonicRuntime::Start(std::move(options));
+}
+
+}  // namespace pulse::northbound

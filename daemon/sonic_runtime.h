@@ -1,0 +1,95 @@
+// Daemon wiring of the SONiC southbound and the lossless health supervisor in one object: one
+// SonicSwitch driver per intent switch with `driver: sonic`, the QoS plan in force pushed to each
+// (re-pushed when the plan changes), their COUNTERS_DB polls fed into the telemetry loop (link
+// load) and the PFC/ECN metric families, and the health supervisor stepped once per counters
+// interval over the whole fabric. Also the LosslessHealthService to register with the API.
+#ifndef PULSE_DAEMON_SONIC_RUNTIME_H_
+#define PULSE_DAEMON_SONIC_RUNTIME_H_
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/ecmp_hash.h"
+#include "controller/lossless_counters.h"
+#include "controller/lossless_health.h"
+#include "controller/metrics.h"
+#include "controller/qos_plan.h"
+#include "controller/telemetry_loop.h"
+#include "daemon/config.h"
+#include "daemon/qos_runtime.h"
+#include "northbound/lossless_health_service.h"
+#include "southbound/sonic/sonic_switch.h"
+#include "topology/switch_driver_intent.h"
+
+namespace pulse::northbound {
+
+struct SonicRuntimeOptions {
+  std::shared_ptr<const topology::Fabric> fabric;
+  std::map<std::string, topology::SwitchDriverIntent> drivers;  // the intent's switch_drivers
+  // The QoS plan in force (e.g. QosServiceImpl::plan); null or returning null: no QoS pushed.
+  std::function<std::shared_ptr<const controller::QosPlan>()> current_plan;
+  controller::EcmpHashModel hash;                  // what the steering model assumes
+  controller::TelemetryLoop* telemetry = nullptr;  // link load from SONiC counters; optional
+  controller::MetricsRegistry* metrics = nullptr;  // PFC/ECN and health families; optional
+  controller::HealthOptions health;
+  int64_t counters_interval_ms = 10000;
+  int64_t audit_interval_ms = 10000;
+  std::vector<Token> tokens;
+};
+
+class SonicRuntime {
+ public:
+  // Starts a driver per SONiC switch and the supervisor thread. Errors: a switch name not in the
+  // fabric, a malformed redis address.
+  static absl::StatusOr<std::unique_ptr<SonicRuntime>> Start(SonicRuntimeOptions options);
+  ~SonicRuntime();
+
+  LosslessHealthServiceImpl* service() { return service_.get(); }
+  pulse::v1::ListIncidentsResponse Snapshot() const;
+  size_t num_switches() const { return switches_.size(); }
+
+ private:
+  explicit SonicRuntime(SonicRuntimeOptions options) : options_(std::move(options)) {}
+  void OnCounters(const southbound::sonic::SonicCounterSnapshot& snapshot);
+  void Supervise();
+  void PushPlan(const controller::QosPlan& plan);
+
+  SonicRuntimeOptions options_;
+  struct Switch {
+    std::string name;
+    std::string redis;
+    topology::NodeId node = topology::kNoNode;
+    southbound::sonic::PortNaming naming;
+    std::unique_ptr<southbound::sonic::SonicSwitch> driver;
+  };
+  std::vector<Switch> switches_;
+  std::unique_ptr<LosslessHealthServiceImpl> service_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  controller::LosslessCounters counters_;                   // guarded by mu_
+  std::vector<controller::LosslessPortDelta> pending_;      // guarded by mu_
+  std::unique_ptr<controller::LosslessHealth> health_;      // guarded by mu_
+  std::shared_ptr<const controller::QosPlan> pushed_plan_;  // supervisor thread only
+  std::thread thread_;
+};
+
+// The daemon's call: options from the config section, the plan from the QoS runtime (may be
+// null: no QoS pushed), metrics and telemetry when present.
+absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
+    std::shared_ptr<const topology::Fabric> fabric,
+    const std::map<std::string, topology::SwitchDriverIntent>& drivers,
+    const LosslessHealthConfig& config, QosRuntime* qos, controller::TelemetryLoop* telemetry,
+    controller::MetricsRegistry* metrics, std::vector<Token> tokens);
+
+}  // namespace pulse::northbound
+
+#endif  // PULSE_DAEMON_SONIC_RUNTIME_H_
