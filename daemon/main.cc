@@ -31,6 +31,7 @@
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "daemon/scheduler_runtime.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -386,6 +387,10 @@ int Run() {
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
   if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  std::unique_ptr<pulse::northbound::SchedulerServiceImpl> scheduler =
+      pulse::northbound::StartScheduler(controller->get(), *intent, server_options.tokens,
+                                        fabric_sync.get());
+  server_options.extra_services.push_back(scheduler.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

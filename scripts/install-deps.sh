@@ -16,6 +16,7 @@ test_packages=(
   python3 python3-grpcio python3-pytest python3-yaml python3-protobuf
   openssl curl
   podman buildah runc debootstrap
+  slurmctld slurmd slurm-client munge
 )
 
 packages=("${build_packages[@]}")

@@ -26,6 +26,9 @@
 //     leaf_spine_m: 40
 //     spine_super_spine_m: 300
 //     overrides: {"leaf-0:3": 80}
+//   node_names:                      # optional: scheduler node name of a server (Slurm NodeName,
+//     server-0: gpu-node-001         #   Kubernetes node), for scheduler exports; unmapped
+//                                    #   servers keep their own name. Names are unique.
 //   controller:                      # optional, defaults below
 //     openflow_address: 127.0.0.1:6653
 //     northbound_address: 127.0.0.1:50051
@@ -38,6 +41,7 @@
 #define PULSE_TOPOLOGY_INTENT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -62,6 +66,8 @@ struct Intent {
   Fabric fabric;
   ControllerSettings controller;
   CableLengths cables;  // role defaults and overrides as written (already applied to `fabric`)
+  // Scheduler node name by server name (the node_names block); servers absent keep their name.
+  std::map<std::string, std::string> node_names;
 };
 
 // Parses an intent from YAML text; `source_name` prefixes every error ("fabric.yaml:12: ...").
