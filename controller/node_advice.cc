@@ -83,6 +83,65 @@ Candidate FewestBlocks(const std::vector<std::vector<ServerId>>& free_by_block,
   return Greedy(free_by_block, order, need, fabric, count_servers, how);
 }
 
+// `need` units spread as evenly as the free servers allow over `blocks` (one server per block
+// in turn), in fabric block order.
+Candidate Spread(const std::vector<std::vector<ServerId>>& free_by_block, std::vector<int> blocks,
+                 int need, const Fabric& fabric, bool count_servers, absl::string_view how) {
+  std::sort(blocks.begin(), blocks.end());
+  Candidate c;
+  c.how = std::string(how);
+  std::vector<std::vector<ServerId>> groups(blocks.size());
+  std::vector<size_t> next(blocks.size(), 0);
+  for (bool progress = true; need > 0 && progress;) {
+    progress = false;
+    for (size_t i = 0; i < blocks.size() && need > 0; ++i) {
+      const std::vector<ServerId>& free = free_by_block[blocks[i]];
+      if (next[i] >= free.size()) continue;
+      groups[i].push_back(free[next[i]++]);
+      need -= GpusOf(fabric, groups[i].back(), count_servers);
+      progress = true;
+    }
+  }
+  if (need > 0) return c;
+  for (std::vector<ServerId>& g : groups) {
+    if (!g.empty()) c.groups.push_back(std::move(g));
+  }
+  return c;
+}
+
+// A lower bound on the max utilisation the job would see, from the leaf blocks' uplinks alone:
+// what the job sends out of (into) each block plus what already crosses its uplinks, over their
+// capacity. Cheap next to a placement, so hopeless candidates are skipped without one.
+double UplinkCutBound(const Placement& placement, const topology::FabricTiers& tiers,
+                      const std::vector<FlowDemand>& demands) {
+  const Fabric& fabric = placement.fabric();
+  std::map<int, std::pair<double, double>> crossing;  // block -> (out, in) bps
+  for (const FlowDemand& d : demands) {
+    const int from = tiers.block_of_server[fabric.node(d.src).server];
+    const int to = tiers.block_of_server[fabric.node(d.dst).server];
+    if (from == to) continue;
+    crossing[from].first += d.rate_bps;
+    crossing[to].second += d.rate_bps;
+  }
+  double bound = 0;
+  for (const auto& [block, bps] : crossing) {
+    double cap = 0, load_out = 0, load_in = 0;
+    for (topology::NodeId leaf : tiers.blocks[block].leaves) {
+      for (topology::LinkId link : fabric.LinksOf(leaf)) {
+        if (fabric.node(fabric.Peer(link, leaf)).level <= 1) continue;
+        if (!placement.link_status().IsUp(link)) continue;
+        const topology::DirectedLinkId up = fabric.DirectedFrom(link, leaf);
+        cap += fabric.link(link).capacity_bps;
+        load_out += placement.LoadBps(up);
+        load_in += placement.LoadBps(up ^ 1);
+      }
+    }
+    if (cap <= 0) return std::numeric_limits<double>::infinity();  // cut off: no path at all
+    bound = std::max({bound, (load_out + bps.first) / cap, (load_in + bps.second) / cap});
+  }
+  return bound;
+}
+
 }  // namespace
 
 std::vector<bool> ServersInUse(const Placement& placement) {
@@ -211,65 +270,118 @@ absl::StatusOr<NodeAdvice> SuggestServers(Placement* placement, const FabricTier
     Candidate spare = Greedy(free_by_block, by_spare, need, fabric, count_servers,
                              "leaf blocks with the most spare uplink capacity");
     candidates.push_back(std::move(spare));
+    // Spread over more blocks: a smaller share per block sends less across its uplinks (an
+    // all-to-all over m of n ranks in a block sends m(n-m)/(n-1) rates out of it), which can
+    // make a job non-blocking that no packed choice keeps under 100%.
+    // Partly used blocks first (fewest free servers), so whole free blocks stay whole; among
+    // equals, the most spare uplink capacity.
+    std::vector<int> with_room;
+    for (int b : by_spare) {
+      if (units[b] > 0) with_room.push_back(b);
+    }
+    std::stable_sort(with_room.begin(), with_room.end(),
+                     [&](int a, int b) { return units[a] < units[b]; });
+    const int fewest = static_cast<int>(candidates.back().groups.size());
+    for (int k = std::max(2, fewest + 1); k <= static_cast<int>(with_room.size()) &&
+                                          (request.max_leaves == 0 || k <= request.max_leaves);
+         k = k < 4 ? k + 1 : k * 2) {
+      candidates.push_back(
+          Spread(free_by_block, std::vector<int>(with_room.begin(), with_room.begin() + k), need,
+                 fabric, count_servers, absl::StrCat("spread over ", k, " leaf blocks")));
+    }
   }
 
-  // Judge each distinct candidate with the real placement.
+  // Judge the candidates with the real placement, in order of preference; a candidate whose
+  // uplink cut bound already exceeds 100% is certainly blocking and is skipped (the one with the
+  // lowest bound is placed at the end when nothing was non-blocking, for its max load).
+  struct Judged {
+    const Candidate* candidate;
+    JobSpec spec;
+    std::vector<ServerId> servers;
+    double bound = 0;
+  };
+  std::vector<Judged> judged;
+  std::set<std::vector<std::vector<ServerId>>> seen;
+  for (const Candidate& c : candidates) {
+    if (c.groups.empty() || !seen.insert(c.groups).second) continue;
+    if (request.max_leaves > 0 && static_cast<int>(c.groups.size()) > request.max_leaves) continue;
+    Judged j{&c, {}, {}, 0};
+    j.spec.id = kProbeJobId;
+    j.spec.pattern = request.pattern;
+    j.spec.rate_bps = request.rate_bps;
+    j.spec.traffic_class = request.traffic_class;
+    int left = need;
+    for (const std::vector<ServerId>& group : c.groups) {
+      for (ServerId s : group) {
+        j.servers.push_back(s);
+        const topology::Server& server = fabric.servers()[s];
+        if (server.gpus.empty()) {
+          for (topology::NodeId nic : server.nics)
+            j.spec.endpoints.push_back(fabric.node(nic).name);
+          left -= count_servers ? 1 : static_cast<int>(server.nics.size());
+          continue;
+        }
+        for (topology::GpuId g : server.gpus) {
+          if (!count_servers && left <= 0) break;
+          j.spec.endpoints.push_back(fabric.gpus()[g].name);
+          if (!count_servers) --left;
+        }
+      }
+    }
+    absl::StatusOr<std::vector<FlowDemand>> demands = JobDemands(fabric, j.spec);
+    j.bound = demands.ok() ? UplinkCutBound(*placement, tiers, *demands)
+                           : std::numeric_limits<double>::infinity();
+    judged.push_back(std::move(j));
+  }
+
   NodeAdvice best;
   double best_load = std::numeric_limits<double>::infinity();
   int best_leaves = 0;
   std::string best_how;
   absl::Status last_error = absl::FailedPreconditionError("no candidate fits the constraints");
-  std::set<std::vector<std::vector<ServerId>>> seen;
   int evaluated = 0;
-  for (const Candidate& c : candidates) {
-    if (c.groups.empty() || !seen.insert(c.groups).second) continue;
-    const int leaves = static_cast<int>(c.groups.size());
-    if (request.max_leaves > 0 && leaves > request.max_leaves) continue;
-    if (evaluated >= request.max_candidates) break;
-    JobSpec spec;
-    spec.id = kProbeJobId;
-    spec.pattern = request.pattern;
-    spec.rate_bps = request.rate_bps;
-    spec.traffic_class = request.traffic_class;
-    std::vector<ServerId> servers;
-    int left = need;
-    for (const std::vector<ServerId>& group : c.groups) {
-      for (ServerId s : group) {
-        servers.push_back(s);
-        const topology::Server& server = fabric.servers()[s];
-        if (count_servers || server.gpus.empty()) {
-          if (server.gpus.empty()) {
-            for (topology::NodeId nic : server.nics)
-              spec.endpoints.push_back(fabric.node(nic).name);
-          } else {
-            for (topology::GpuId g : server.gpus) spec.endpoints.push_back(fabric.gpus()[g].name);
-          }
-          left -= count_servers ? 1 : static_cast<int>(server.nics.size());
-        } else {
-          for (topology::GpuId g : server.gpus) {
-            if (left <= 0) break;
-            spec.endpoints.push_back(fabric.gpus()[g].name);
-            --left;
-          }
-        }
-      }
-    }
+  auto evaluate = [&](const Judged& j) {
     ++evaluated;
-    absl::StatusOr<const JobPlacement*> placed = placement->PlaceJob(spec);
+    absl::StatusOr<const JobPlacement*> placed = placement->PlaceJob(j.spec);
     if (!placed.ok()) {
       last_error = placed.status();
-      continue;
+      return false;
     }
     const double load = (*placed)->max_link_load;
     (void)placement->RemoveJob(kProbeJobId);
+    const int leaves = static_cast<int>(j.candidate->groups.size());
     if (load < best_load - 1e-12 || (load <= best_load + 1e-12 && leaves < best_leaves)) {
       best_load = load;
       best_leaves = leaves;
-      best_how = c.how;
-      best.servers = servers;
-      best.endpoints = spec.endpoints;
+      best_how = j.candidate->how;
+      best.servers = j.servers;
+      best.endpoints = j.spec.endpoints;
     }
-    if (load <= kNonBlocking) break;  // candidates come in order of preference
+    return load <= kNonBlocking;
+  };
+  bool found = false;
+  std::vector<bool> tried(judged.size(), false);
+  for (size_t i = 0; i < judged.size() && evaluated < request.max_candidates; ++i) {
+    if (judged[i].bound > kNonBlocking) continue;
+    tried[i] = true;
+    if (evaluate(judged[i])) {
+      found = true;
+      break;
+    }
+  }
+  if (!found && !judged.empty() && evaluated < request.max_candidates) {
+    size_t lowest = judged.size();
+    for (size_t i = 0; i < judged.size(); ++i) {
+      if (!tried[i] && (lowest == judged.size() || judged[i].bound < judged[lowest].bound)) {
+        lowest = i;
+      }
+    }
+    if (lowest < judged.size()) evaluate(judged[lowest]);
+  }
+  if (best.servers.empty() && judged.empty()) {
+    return absl::ResourceExhaustedError(absl::StrCat("no choice of free servers fits max_leaves ",
+                                                     request.max_leaves, " (", need, " ", unit_name,
+                                                     " asked for)"));
   }
   if (best.servers.empty()) {
     if (evaluated == 0) {
