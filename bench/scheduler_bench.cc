@@ -11,10 +11,12 @@
 //   leaf-pack   topology-aware without load: the best-fit leaf when one fits, else the leaves
 //               with the most free servers first (what a tree-aware scheduler does alone).
 // Each places its choice with Placement::PlaceJob and counts the job as non-blocking when its
-// max link load (all jobs counted) is at most 100%. Printed: the share of non-blocking jobs per
-// scheduler, their mean max link load, and SuggestServers' latency (p50, p99, max) next to one
-// PlaceJob of the same jobs (the baseline: advice places a candidate or a few), plus the cost of
-// the state copy the API makes before each call (Placement::DetachedCopy).
+// max link load (all jobs counted) is at most 100%. The runs drift apart (each scheduler's past
+// choices shape its fabric), so a paired figure is printed too: on SuggestServers' own state
+// before each arrival, leaf-packing's choice judged by the same placement. Printed: the share of
+// non-blocking jobs per scheduler, their mean max link load, and SuggestServers' latency (p50, p99,
+// max) next to one PlaceJob of the same jobs (the baseline: advice places a candidate or a few),
+// plus the cost of the state copy the API makes before each call (Placement::DetachedCopy).
 //
 //   build/bench/pulse_scheduler_bench [events] [seed]
 #include <algorithm>
@@ -188,6 +190,7 @@ int main(int argc, char** argv) {
     schedulers.push_back({name, Placement(fabric), std::vector<bool>(num_servers, false), {}});
   }
   std::vector<double> suggest_ms, copy_ms, place_ms;
+  int paired = 0, paired_pack_nb = 0, paired_suggest_nb = 0;
   std::vector<std::string> running;  // ids in arrival order, the same for every scheduler
   double occupancy_sum = 0;
   int arrivals = 0;
@@ -226,6 +229,15 @@ int main(int argc, char** argv) {
         }
         chosen = advice->servers;
         endpoints = advice->endpoints;
+        // Paired: leaf-packing's choice on this same state (the state copy is back as it was).
+        JobSpec pack;
+        pack.id = ev.job.id;
+        pack.pattern = ev.job.pattern;
+        pack.endpoints = Endpoints(*fabric, LeafPack(s, tiers, ev.job.servers));
+        absl::StatusOr<const pulse::controller::JobPlacement*> packed = copy.PlaceJob(pack);
+        ++paired;
+        if (packed.ok() && (*packed)->max_link_load <= 1.0 + 1e-9) ++paired_pack_nb;
+        if (advice->non_blocking) ++paired_suggest_nb;
       } else {
         chosen = s.name == "first-fit" ? FirstFit(s, ev.job.servers)
                                        : LeafPack(s, tiers, ev.job.servers);
@@ -266,6 +278,11 @@ int main(int argc, char** argv) {
                 100.0 * s.non_blocking / std::max(1, s.placed),
                 s.sum_max_load / std::max(1, s.placed));
   }
+  std::printf(
+      "paired, on SuggestServers' own state before each arrival: non-blocking %.1f%% "
+      "with its advice, %.1f%% with leaf-packing's choice (%d arrivals)\n",
+      100.0 * paired_suggest_nb / std::max(1, paired), 100.0 * paired_pack_nb / std::max(1, paired),
+      paired);
   std::printf("SuggestServers latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu calls)\n",
               Percentile(suggest_ms, 0.5), Percentile(suggest_ms, 0.99),
               *std::max_element(suggest_ms.begin(), suggest_ms.end()), suggest_ms.size());
