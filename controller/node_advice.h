@@ -6,12 +6,16 @@
 //      still fits), so large free blocks stay whole for later jobs;
 //   2. several blocks, fewest first: the fullest-free blocks taken whole and the remainder from
 //      the smallest block that fits it (within one spine group first, then anywhere), and the
-//      same with blocks ordered by free uplink capacity.
-// Each candidate is judged by the real placement (Placement::PlaceJob on the caller's copy of the
-// state, undone after), in rank order block by block and server by server, so a ring crosses
-// each leaf boundary once. The first non-blocking one (every link the job crosses at most 100%,
-// all jobs counted) wins; when none is, the one with the lowest max link load is returned and
-// marked blocking.
+//      blocks with the most spare uplink capacity first;
+//   3. spread over more blocks (partly used blocks first): a smaller share per block sends less
+//      across its uplinks, which can make an all-to-all non-blocking that no packed choice is.
+// Each candidate gets a cheap lower bound first (what it would send across each block's uplinks,
+// plus what already crosses them, over their capacity); one above 100% is certainly blocking and
+// is not placed. The others are judged by the real placement (Placement::PlaceJob on the
+// caller's copy of the state, undone after), in rank order block by block and server by server,
+// so a ring crosses each leaf boundary once. The first non-blocking one (every link the job
+// crosses at most 100%, all jobs counted) wins; when none is, the least loaded of those placed
+// (or the one with the lowest bound) is returned and marked blocking, with its max link load.
 #ifndef PULSE_CONTROLLER_NODE_ADVICE_H_
 #define PULSE_CONTROLLER_NODE_ADVICE_H_
 
