@@ -364,8 +364,7 @@ int Sched(const Options& options, const std::shared_ptr<grpc::Channel>& channel)
         PrepareContext(options, !streaming, context);
       },
       options.args, options.json, std::cout);
-  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
-      !absl::StrContains(status.error_message(), ":")) {
+  if (status.error_details() == pulse::northbound::kSchedUsageError) {
     return Usage(status.error_message());
   }
   if (!status.ok()) return CallFailed(status, "SchedulerService", options);

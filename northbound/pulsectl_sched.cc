@@ -21,7 +21,8 @@ namespace pulse::northbound {
 namespace {
 
 grpc::Status Bad(absl::string_view message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(message));
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(message),
+                      std::string(kSchedUsageError));
 }
 
 // "--name value" pairs and bare words of args[1..].

@@ -33,8 +33,12 @@ bool IsSchedFlag(absl::string_view name, bool* takes_value);
 // Prepares a call's context: token, and a deadline unless `streaming`.
 using PrepareCall = std::function<void(grpc::ClientContext*, bool streaming)>;
 
+// Marks a status as a bad command line (its error_details), not a refused call.
+inline constexpr absl::string_view kSchedUsageError = "pulsectl-usage";
+
 // Runs `args` (starting with "topology", "suggest" or "what-if"; flags as "--name", "value").
-// INVALID_ARGUMENT for bad arguments (the message says which); a failed call returns its status.
+// INVALID_ARGUMENT with error_details kSchedUsageError for bad arguments (the message says
+// which); a failed call returns its status.
 grpc::Status RunSchedCommand(const std::shared_ptr<grpc::Channel>& channel,
                              const PrepareCall& prepare, const std::vector<std::string>& args,
                              bool json, std::ostream& out);
