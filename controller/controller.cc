@@ -842,6 +842,15 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
   });
 }
 
+void Controller::CopyState(Reply<std::shared_ptr<ControllerSnapshot>> done) {
+  boost::asio::post(io_, [this, done = std::move(done)] {
+    auto copy = std::make_shared<ControllerSnapshot>(*state_);
+    copy->placement = state_->placement.DetachedCopy();
+    copy->event_sequence = events_.last_sequence();
+    done(std::move(copy));
+  });
+}
+
 std::future<void> Controller::Sync() {
   auto promise = std::make_shared<std::promise<void>>();
   auto future = promise->get_future();

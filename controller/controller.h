@@ -180,6 +180,11 @@ class Controller {
   std::future<absl::StatusOr<DrainResult>> DrainSwitch(std::string switch_name);
   std::future<absl::StatusOr<DrainResult>> UndrainSwitch(std::string switch_name);
 
+  // A deep copy of the state (Placement::DetachedCopy), made on the controller thread and handed
+  // to `done` there, for dry runs that change it freely (validate-only placement, what-if
+  // failures, node advice); nothing done to the copy reaches the controller.
+  void CopyState(Reply<std::shared_ptr<ControllerSnapshot>> done);
+
   // --- Southbound hooks: any thread, fire-and-forget. ---
   // A link's physical state. Down moves the flows crossing it; both emit LINK_DOWN / LINK_UP (and
   // JOB_MOVED per job whose flows moved). Repeated reports of the same state are ignored.

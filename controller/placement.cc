@@ -404,6 +404,13 @@ Placement::Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions opti
       lossless_(std::make_shared<LosslessGraph>(*fabric_)),
       shape_(BuildClosShape(*fabric_)) {}
 
+Placement Placement::DetachedCopy() const {
+  Placement copy = *this;
+  copy.lossless_ = std::make_shared<LosslessGraph>(*lossless_);
+  if (steering_ != nullptr) copy.steering_ = std::make_shared<Steering>(*steering_);
+  return copy;
+}
+
 bool Placement::IsLossless(int traffic_class) const {
   if (traffic_class < 0 || traffic_class > 7) return false;
   return std::find(options_.lossless_priorities.begin(), options_.lossless_priorities.end(),

@@ -156,6 +156,11 @@ class Placement {
  public:
   explicit Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options = {});
 
+  // A copy that owns its lossless graph and ECMP group model (a plain copy shares them with this
+  // one), so it may be changed freely: dry runs, what-if failures, node advice. Costs about the
+  // size of the lossless graph. Call it where this Placement may be read (its owner thread).
+  Placement DetachedCopy() const;
+
   const Fabric& fabric() const { return *fabric_; }
   std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
 

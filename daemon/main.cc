@@ -42,6 +42,7 @@
 #include "daemon/web_runtime.h"
 #include "daemon/sonic_runtime.h"
 #include "northbound/auth.h"
+#include "daemon/scheduler_runtime.h"
 #include "northbound/server.h"
 #include "northbound/auth_gate.h"
 #include "northbound/steering_service.h"
@@ -484,6 +485,12 @@ int Run() {
         pulse::northbound::GateService<pulse::v1::LosslessHealthService>(sonic->service());
     server_options.extra_services.push_back(health_gated.get());
   }
+  std::unique_ptr<pulse::northbound::SchedulerServiceImpl> scheduler =
+      pulse::northbound::StartScheduler(controller->get(), *intent, server_options.tokens,
+                                        fabric_sync.get());
+  std::unique_ptr<pulse::northbound::GatedService> scheduler_gated =
+      pulse::northbound::GateService<pulse::v1::SchedulerService>(scheduler.get());
+  server_options.extra_services.push_back(scheduler_gated.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

@@ -38,6 +38,9 @@ constexpr MethodRole kMethodRoles[] = {
     {"/pulse.v1.QosService/AuditQos", Role::kViewer},
     {"/pulse.v1.SteeringService/GetJobSteering", Role::kViewer},
     {"/pulse.v1.LosslessHealthService/ListIncidents", Role::kViewer},
+    {"/pulse.v1.SchedulerService/ExportTopology", Role::kViewer},
+    {"/pulse.v1.SchedulerService/SuggestServers", Role::kViewer},
+    {"/pulse.v1.SchedulerService/WhatIfFailure", Role::kViewer},
 };
 
 // Compares without an early exit so response time does not reveal how much of a guess matched.

@@ -39,6 +39,7 @@
 #include "northbound/pulsectl_format.h"
 #include "northbound/pulsectl_health.h"
 #include "northbound/pulsectl_qos.h"
+#include "northbound/pulsectl_sched.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "pulse/v1/steering.grpc.pb.h"
 
@@ -60,10 +61,19 @@ constexpr char kUsage[] =
 
 commands:
   topology                  switches, links, servers and the scheduler's GPU groups
+  topology export --format slurm|k8s-labels|volcano|json [-o FILE] [--watch]
+                            the topology for a scheduler; --watch rewrites FILE on changes
+  suggest --gpus N|--servers N [--pattern P] [--free a,b] [--exclude a,b] [--max-leaves N]
+          [--require-non-blocking]
+                            servers and rank order for a non-blocking job
+  what-if [--link NODE:PORT]... [--switch NAME]...
+                            what failing links or switches would do to the placed jobs
   discovery                 links found by LLDP against the intent (missing, miswired...)
   qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic
                             --switch S [--stride N]: port names Ethernet0, Ethernet<N>...)
-  jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
+  jobs place -f FILE [--validate-only]
+                            place the job in a job YAML file (see controller/job_file.h);
+                            --validate-only: a dry run, nothing is placed
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
   jobs delete ID            remove a job and free its load
@@ -142,8 +152,22 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       options.args.push_back(arg);
       continue;
     }
-    std::string name = arg == "-f" ? "file" : std::string(absl::StripPrefix(arg, "--"));
+    std::string name = arg == "-f"   ? "file"
+                       : arg == "-o" ? "output"
+                                     : std::string(absl::StripPrefix(arg, "--"));
     if (name == arg) return absl::InvalidArgumentError(absl::StrCat("unknown flag '", arg, "'"));
+    // Flags of the scheduler commands (pulsectl_sched.h) and jobs place --validate-only: passed
+    // on with the positionals.
+    if (bool takes_value = false;
+        name != "switch" && name != "format" &&
+        (pulse::northbound::IsSchedFlag(name, &takes_value) || name == "validate-only")) {
+      options.args.push_back(absl::StrCat("--", name));
+      if (takes_value) {
+        if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+        options.args.push_back(argv[++i]);
+      }
+      continue;
+    }
     std::optional<std::string> value;
     if (size_t eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
@@ -343,7 +367,23 @@ void JobSpecToProto(const pulse::controller::JobSpec& spec, pulse::v1::JobSpec* 
   out->set_max_subflows(spec.max_subflows);
 }
 
+// `topology export`, `suggest`, `what-if` (pulsectl_sched.h).
+int Sched(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::Status status = pulse::northbound::RunSchedCommand(
+      channel,
+      [&](grpc::ClientContext* context, bool streaming) {
+        PrepareContext(options, !streaming, context);
+      },
+      options.args, options.json, std::cout);
+  if (status.error_details() == pulse::northbound::kSchedUsageError) {
+    return Usage(status.error_message());
+  }
+  if (!status.ok()) return CallFailed(status, "SchedulerService", options);
+  return kExitOk;
+}
+
 int Topology(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  if (options.args.size() > 1 && options.args[1] == "export") return Sched(options, channel);
   if (options.args.size() != 1) return Usage("topology: unexpected argument");
   auto stub = pulse::v1::TopologyService::NewStub(channel);
   grpc::ClientContext context;
@@ -380,7 +420,8 @@ int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
   grpc::ClientContext context;
   if (verb == "place") {
     if (options.job_file.empty()) return Usage("jobs place: give the job file with -f FILE");
-    if (options.args.size() != 2) return Usage("jobs place: unexpected argument");
+    const bool validate_only = options.args.size() == 3 && options.args[2] == "--validate-only";
+    if (options.args.size() != 2 && !validate_only) return Usage("jobs place: unexpected argument");
     absl::StatusOr<pulse::controller::JobSpec> spec =
         pulse::controller::LoadJobFile(options.job_file);
     if (!spec.ok()) {
@@ -389,11 +430,16 @@ int Jobs(const Options& options, const std::shared_ptr<grpc::Channel>& channel) 
     }
     pulse::v1::PlaceJobRequest request;
     JobSpecToProto(*spec, request.mutable_job());
+    request.set_validate_only(validate_only);
     PrepareContext(options, true, &context);
     pulse::v1::PlaceJobResponse response;
     grpc::Status status = stub->PlaceJob(&context, request, &response);
     if (!status.ok()) return CallFailed(status, "PlaceJob", options);
     return Print(options, response, [&] {
+      if (validate_only) {
+        return absl::StrCat(FormatJob(response.job()),
+                            "validate only: nothing was placed, persisted or pushed\n");
+      }
       return absl::StrCat(FormatJob(response.job()), "event sequence: ", response.event_sequence(),
                           "\n");
     });
@@ -665,6 +711,7 @@ int Run(int argc, char** argv) {
       {"topology", Topology}, {"jobs", Jobs},           {"links", Links},
       {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
       {"health", Health},     {"discovery", Discovery}, {"qos", Qos},
+      {"suggest", Sched},     {"what-if", Sched},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));

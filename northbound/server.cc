@@ -19,6 +19,7 @@
 #include "northbound/listen_check.h"
 #include "northbound/reply_pages.h"
 #include "northbound/auth_gate.h"
+#include "northbound/dry_run.h"
 #include "northbound/rpc_latency.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -150,6 +151,10 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
         JobSpecFromRequest(*request, env_->controller->fabric(), env_->limits);
     if (!spec.ok()) return FinishNow(context, ToGrpcStatus(spec.status()));
     ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (request->validate_only()) {  // a dry run: any replica answers from its own state
+      ValidateOnlyPlaceJob(env_->controller, *std::move(spec), reactor, response);
+      return reactor;
+    }
     if (auto call = ForwardToLeader(*env_, *context); call != nullptr) {
       call->stub->async()->PlaceJob(&call->client, request, response,
                                     [reactor, call](grpc::Status s) { reactor->Finish(s); });

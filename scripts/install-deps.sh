@@ -19,6 +19,7 @@ test_packages=(
   openssl curl
   chromium chromium-driver python3-selenium
   podman buildah runc debootstrap
+  slurmctld slurmd slurm-client munge
 )
 
 packages=("${build_packages[@]}")

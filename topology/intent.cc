@@ -109,6 +109,7 @@ class IntentParser {
   absl::Status ParseEcmpHash(const YAML::Node& n, EcmpHashIntent& out) const;
   absl::StatusOr<Fabric> ParseBuilder(const YAML::Node& n, const CableLengths& cables);
   absl::StatusOr<Fabric> ParseExplicit(const YAML::Node& root, const CableLengths& cables);
+  absl::Status ParseNodeNames(const YAML::Node& n, Intent& intent);
   // Points a builder's "param: what" error at the param's line.
   absl::Status BuilderError(const YAML::Node& builder, const absl::Status& status) const;
 
@@ -608,7 +609,7 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   }
   if (auto s = fields_.CheckKeys(root, "",
                                  {"name", "description", "builder", "switches", "servers", "links",
-                                  "cables", "controller", "ecmp_hash"});
+                                  "cables", "controller", "ecmp_hash", "node_names"});
       !s.ok()) {
     return s;
   }
@@ -652,7 +653,55 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   if (!fabric.ok()) return fabric.status();
   intent.fabric = *std::move(fabric);
   intent.switch_drivers = std::move(switch_drivers_);
+  if (root["node_names"]) {
+    if (auto s = ParseNodeNames(root["node_names"], intent); !s.ok()) return s;
+  }
   return intent;
+}
+
+// The scheduler's name for each server, checked against the fabric just built: every key a
+// server, every name a valid host name used once (Slurm and Kubernetes both need that).
+absl::Status IntentParser::ParseNodeNames(const YAML::Node& n, Intent& intent) {
+  if (!n.IsMap()) return fields_.Error(n, "node_names", "expected a mapping server: node-name");
+  absl::flat_hash_map<std::string, std::string> server_of_node;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) return fields_.Error(kv.first, "node_names", "keys must be servers");
+    const std::string server = kv.first.Scalar();
+    const std::string field = absl::StrCat("node_names.", server);
+    if (!intent.fabric.FindServer(server).ok()) {
+      return fields_.Error(kv.first, field, "names no server of this fabric");
+    }
+    absl::StatusOr<std::string> node = fields_.String(kv.second, field);
+    if (!node.ok()) return node.status();
+    if (node->empty() || node->size() > 63 || !std::all_of(node->begin(), node->end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
+                 c == '_';
+        })) {
+      return fields_.Error(kv.second, field,
+                           absl::StrCat("'", *node,
+                                        "' is not a node name (1-63 letters, digits, '-', '.', "
+                                        "'_')"));
+    }
+    if (intent.node_names.count(server) > 0) {
+      return fields_.Error(kv.first, field, "server given twice");
+    }
+    auto [it, fresh] = server_of_node.emplace(*node, server);
+    if (!fresh) {
+      return fields_.Error(kv.second, field,
+                           absl::StrCat("node name '", *node, "' already given to ", it->second));
+    }
+    intent.node_names.emplace(server, *node);
+  }
+  for (const Server& server : intent.fabric.servers()) {
+    // An unmapped server keeps its name: that must not collide with a mapped one.
+    if (intent.node_names.count(server.name) == 0 && server_of_node.contains(server.name)) {
+      return fields_.Error(
+          n, "node_names",
+          absl::StrCat("node name '", server.name, "' of ", server_of_node[server.name],
+                       " is also the name of unmapped server ", server.name));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

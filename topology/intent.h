@@ -27,6 +27,9 @@
 //     leaf_spine_m: 40
 //     spine_super_spine_m: 300
 //     overrides: {"leaf-0:3": 80}
+//   node_names:                      # optional: scheduler node name of a server (Slurm NodeName,
+//     server-0: gpu-node-001         #   Kubernetes node), for scheduler exports; unmapped
+//                                    #   servers keep their own name. Names are unique.
 //   controller:                      # optional, defaults below
 //     openflow_address: 127.0.0.1:6653
 //     northbound_address: 127.0.0.1:50051
@@ -87,6 +90,8 @@ struct Intent {
   EcmpHashIntent ecmp_hash;
   // Switches whose entry names a driver other than the default (switch_driver_intent.h).
   std::map<std::string, SwitchDriverIntent> switch_drivers;
+  // Scheduler node name by server name (the node_names block); servers absent keep their name.
+  std::map<std::string, std::string> node_names;
 };
 
 // Parses an intent from YAML text; `source_name` prefixes every error ("fabric.yaml:12: ...").

@@ -426,4 +426,42 @@ TEST_F(PulsectlTest, BadCommandLinesAreUsageErrors) {
   }
 }
 
+TEST_F(PulsectlTest, SchedulerCommands) {
+  // examples/leaf-spine.yaml has no node_names: servers keep their names.
+  CommandResult slurm = Ctl({"topology", "export", "--format", "slurm"});
+  ASSERT_EQ(slurm.exit_code, 0) << slurm.err;
+  EXPECT_NE(slurm.out.find("\nSwitchName=leaf-0 Nodes=server-[0-1]\n"), std::string::npos)
+      << slurm.out;
+  const std::string path = dir_ + "/topology.conf";
+  CommandResult written = Ctl({"topology", "export", "--format", "slurm", "-o", path});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  EXPECT_EQ(ReadFile(path), slurm.out);
+
+  CommandResult suggest = Ctl({"--json", "suggest", "--servers", "2", "--pattern", "all-to-all"});
+  ASSERT_EQ(suggest.exit_code, 0) << suggest.err;
+  json advice = ParseJson(suggest);
+  EXPECT_EQ(advice["servers"].size(), 2u);
+  EXPECT_TRUE(advice["non_blocking"].get<bool>()) << suggest.out;
+  EXPECT_EQ(advice["leaves"], 1);
+
+  CommandResult what_if = Ctl({"what-if", "--switch", "spine-0", "--link", "leaf-1:3"});
+  ASSERT_EQ(what_if.exit_code, 0) << what_if.err;
+  EXPECT_NE(what_if.out.find("failing: "), std::string::npos) << what_if.out;
+
+  const std::string job = WriteTemp("dry.yaml",
+                                    "id: dry-run-job\npattern: ring\nendpoints:\n"
+                                    "  - server-[0-3]/gpu-0\n");
+  CommandResult dry = Ctl({"jobs", "place", "-f", job, "--validate-only"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("validate only: nothing was placed"), std::string::npos) << dry.out;
+  EXPECT_EQ(Ctl({"jobs", "show", "dry-run-job"}).exit_code, 1);
+
+  EXPECT_EQ(Ctl({"topology", "export", "--format", "xml"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"topology", "export", "--watch"}).exit_code, 2);  // --watch needs -o
+  EXPECT_EQ(Ctl({"suggest", "--servers", "many"}).exit_code, 2);
+  CommandResult refused = Ctl({"what-if", "--link", "leaf-0:99"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("links[0]: no link at leaf-0:99"), std::string::npos) << refused.err;
+}
+
 }  // namespace

@@ -332,3 +332,53 @@ TEST(IntentTest, MultiPlaneRailOptimizedFromYaml) {
 
 }  // namespace
 }  // namespace pulse::topology
+
+namespace pulse::topology {
+namespace {
+
+constexpr char kLabWithNames[] = R"(name: lab
+builder: {type: leaf-spine, leaves: 2, spines: 1, servers_per_leaf: 2}
+node_names:
+  server-0: n1
+  server-3: gpu-node-04
+)";
+
+TEST(IntentNodeNamesTest, MapsServersToSchedulerNames) {
+  absl::StatusOr<Intent> intent = ParseIntent(kLabWithNames, "lab.yaml");
+  ASSERT_TRUE(intent.ok()) << intent.status();
+  EXPECT_EQ(intent->node_names.size(), 2u);
+  EXPECT_EQ(intent->node_names.at("server-0"), "n1");
+  EXPECT_EQ(intent->node_names.at("server-3"), "gpu-node-04");
+}
+
+TEST(IntentNodeNamesTest, RefusesUnknownServersDuplicatesAndBadNames) {
+  const std::string head =
+      "builder: {type: leaf-spine, leaves: 2, spines: 1, servers_per_leaf: 2}\n";
+  struct Case {
+    std::string yaml;
+    std::string message;
+  } cases[] = {
+      {head + "node_names: {server-9: n9}\n", "lab.yaml:2: node_names.server-9: names no server"},
+      {head + "node_names: {server-0: n1, server-1: n1}\n", "already given to server-0"},
+      {head + "node_names: {server-0: 'bad name'}\n", "is not a node name"},
+      {head + "node_names: {server-0: server-1}\n", "also the name of unmapped server server-1"},
+      {head + "node_names: [n1]\n", "node_names: expected a mapping"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Intent> intent = ParseIntent(c.yaml, "lab.yaml");
+    ASSERT_FALSE(intent.ok()) << c.yaml;
+    EXPECT_THAT(std::string(intent.status().message()), ::testing::HasSubstr(c.message)) << c.yaml;
+  }
+}
+
+TEST(IntentNodeNamesTest, SlurmExampleNamesEveryServer) {
+  const char* src = std::getenv("PULSE_SOURCE_DIR");
+  absl::StatusOr<Intent> intent =
+      LoadIntentFile(std::string(src ? src : ".") + "/examples/slurm/lab-fabric.yaml");
+  ASSERT_TRUE(intent.ok()) << intent.status();
+  EXPECT_EQ(intent->node_names.size(), intent->fabric.servers().size());
+  EXPECT_EQ(intent->node_names.at("server-7"), "n8");
+}
+
+}  // namespace
+}  // namespace pulse::topology
