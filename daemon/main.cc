@@ -27,10 +27,10 @@
 #include "controller/log.h"
 #include "controller/replica.h"
 #include "controller/telemetry_loop.h"
-#include "northbound/auth.h"
 #include "daemon/config.h"
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
+#include "northbound/auth.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -250,9 +250,9 @@ int Run() {
     pulse::southbound::openflow::OpenFlowDriverOptions driver_options;
     driver_options.listen_address = address->first;
     driver_options.listen_port = address->second;
-    for (pulse::topology::NodeId nic : fabric->nics()) {
-      driver_options.address_book.emplace_back(*pulse::controller::NicAddress(*fabric, nic),
-                                               *pulse::controller::NicMac(*fabric, nic));
+    for (pulse::topology::NodeId nic : fabric->nics()) {  // the intent's; learned ones follow
+      const pulse::topology::Node& n = fabric->node(nic);
+      if (n.ipv4 != 0 && n.mac != 0) driver_options.address_book.emplace_back(n.ipv4, n.mac);
     }
     openflow_driver =
         std::make_unique<pulse::southbound::openflow::OpenFlowDriver>(std::move(driver_options));

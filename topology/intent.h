@@ -19,6 +19,8 @@
 //     - {name: leaf-0, role: leaf, dpid: 0x11, pod: 0, rail: 0, plane: 0}  # dpid etc. optional
 //   servers:
 //     - {name: server-0, nics: 1, gpus: 1, pod: 0}  # nics default 1, gpus default nics
+//     - {name: server-1, nics: [{ip: 10.1.2.3/24, mac: "0c:42:a1:00:00:01"}]}  # NICs with
+//                                    #   addresses (either key optional; the rest is learned)
 //   links:
 //     - {a: "server-0/nic-0:1", b: "leaf-0:1", speed: 100G, cable_m: 5}  # ports optional
 //   cables:                          # optional role defaults and per-port overrides (metres)
@@ -26,6 +28,12 @@
 //     leaf_spine_m: 40
 //     spine_super_spine_m: 300
 //     overrides: {"leaf-0:3": 80}
+//   address_plan: mininet            # optional: none | mininet | {type: per-leaf,
+//                                    #   base: 10.1.0.0/16, block: 24} (topology/addresses.h).
+//                                    #   Default: mininet with a builder (the lab's), none with
+//                                    #   explicit switches (NICs listed or learned). Duplicate
+//                                    #   addresses or MACs, addresses outside their leaf's
+//                                    #   per-leaf block, IPv6, zero or multicast MACs are errors.
 //   controller:                      # optional, defaults below
 //     openflow_address: 127.0.0.1:6653
 //     northbound_address: 127.0.0.1:50051
