@@ -279,6 +279,15 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
     case controller::EventType::kDiscoveryMismatch:
       type = pulse::v1::EVENT_TYPE_DISCOVERY_MISMATCH;
       break;
+    case controller::EventType::kHostLearned:
+      type = pulse::v1::EVENT_TYPE_HOST_LEARNED;
+      break;
+    case controller::EventType::kHostMoved:
+      type = pulse::v1::EVENT_TYPE_HOST_MOVED;
+      break;
+    case controller::EventType::kHostConflict:
+      type = pulse::v1::EVENT_TYPE_HOST_CONFLICT;
+      break;
   }
   out->set_type(type);
   out->set_subject(event.subject);
