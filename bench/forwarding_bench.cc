@@ -73,20 +73,22 @@ Figures Measure(int leaves, int spines, int servers, AddressPlanKind kind, int r
 
 void Report(const char* name, int leaves, int spines, int servers, int runs, bool skip_mininet) {
   Figures per_leaf = Measure(leaves, spines, servers, AddressPlanKind::kPerLeaf, runs);
-  std::printf("%-14s per-leaf: rules/switch max %6zu (spine %zu, leaf %zu), total %10zu, "
-              "compute %8.1f ms\n",
-              name, per_leaf.max_rules, per_leaf.spine_rules, per_leaf.leaf_rules,
-              per_leaf.total_rules, per_leaf.compute_ms);
+  std::printf(
+      "%-14s per-leaf: rules/switch max %6zu (spine %zu, leaf %zu), total %10zu, "
+      "compute %8.1f ms\n",
+      name, per_leaf.max_rules, per_leaf.spine_rules, per_leaf.leaf_rules, per_leaf.total_rules,
+      per_leaf.compute_ms);
   std::printf("%-14s   bound: leaves x prefixes + local NICs + 0 = %d\n", "",
               (leaves - 1) + servers);
   if (skip_mininet) return;
   Figures mininet = Measure(leaves, spines, servers, AddressPlanKind::kMininet, runs);
-  std::printf("%-14s mininet:  rules/switch max %6zu (spine %zu, leaf %zu), total %10zu, "
-              "compute %8.1f ms\n",
-              name, mininet.max_rules, mininet.spine_rules, mininet.leaf_rules,
-              mininet.total_rules, mininet.compute_ms);
-  std::printf("%-14s ratio mininet/per-leaf: rules per switch %.1fx, total %.1fx, time %.1fx\n",
-              "", static_cast<double>(mininet.max_rules) / per_leaf.max_rules,
+  std::printf(
+      "%-14s mininet:  rules/switch max %6zu (spine %zu, leaf %zu), total %10zu, "
+      "compute %8.1f ms\n",
+      name, mininet.max_rules, mininet.spine_rules, mininet.leaf_rules, mininet.total_rules,
+      mininet.compute_ms);
+  std::printf("%-14s ratio mininet/per-leaf: rules per switch %.1fx, total %.1fx, time %.1fx\n", "",
+              static_cast<double>(mininet.max_rules) / per_leaf.max_rules,
               static_cast<double>(mininet.total_rules) / per_leaf.total_rules,
               mininet.compute_ms / per_leaf.compute_ms);
 }

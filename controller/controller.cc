@@ -253,8 +253,7 @@ absl::Status Controller::Restore() {
   }
   Log(LogLevel::kInfo, "restored ", jobs, " jobs on their stored paths, ", replaced,
       " placed afresh, ", drains, " drains, ", hosts, " learned hosts, events resume after ",
-      events_.last_sequence(),
-      ", from ", options_.store->Describe());
+      events_.last_sequence(), ", from ", options_.store->Describe());
   return absl::OkStatus();
 }
 
@@ -757,11 +756,11 @@ void Controller::OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac) {
         Log(LogLevel::kWarning, "host ", name, " not persisted: ", status.message());
       }
     }
-    Log(LogLevel::kInfo, outcome.change == HostChange::kMoved ? "host moved: " : "host learned: ",
-        outcome.detail);
-    events_.Append(outcome.change == HostChange::kMoved ? EventType::kHostMoved
-                                                        : EventType::kHostLearned,
-                   name, outcome.detail);
+    Log(LogLevel::kInfo,
+        outcome.change == HostChange::kMoved ? "host moved: " : "host learned: ", outcome.detail);
+    events_.Append(
+        outcome.change == HostChange::kMoved ? EventType::kHostMoved : EventType::kHostLearned,
+        name, outcome.detail);
     Publish(true);
   });
 }

@@ -175,9 +175,9 @@ class Controller {
   std::future<void> Sync();
 
   // --- Replication (cluster mode, controller/replica.h). Nothing here writes to the store. ---
-  // Rebuilds jobs, drains and learned hosts from the store (a new leader taking over, a follower catching up),
-  // keeping physical link state; then runs `then` on the controller thread (e.g. open the write
-  // gate) before any request posted later.
+  // Rebuilds jobs, drains and learned hosts from the store (a new leader taking over, a follower
+  // catching up), keeping physical link state; then runs `then` on the controller thread (e.g. open
+  // the write gate) before any request posted later.
   std::future<absl::Status> Reload(std::function<void()> then = nullptr);
   // Folds one batch another replica wrote (a StateStore watch update) into the state: jobs placed
   // on their stored paths, deleted, moved; drains. Updates at or below the revision this state
@@ -213,8 +213,8 @@ class Controller {
   // so the job is stored independent of what was learned. InvalidArgument for an unknown one.
   absl::Status ResolveAddressEndpoints(JobSpec& spec) const;
   int64_t last_host_refresh_publish_ms_ = 0;  // refreshes publish at most once a second
-  bool discovery_mismatch_ = false;      // the last DISCOVERY_MISMATCH reported differences
-  std::string discovery_description_;    // ... and these
+  bool discovery_mismatch_ = false;           // the last DISCOVERY_MISMATCH reported differences
+  std::string discovery_description_;         // ... and these
 
   mutable std::mutex snapshot_mu_;  // guards only the pointer swap
   SnapshotPtr published_;

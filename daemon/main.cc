@@ -20,7 +20,6 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
-#include "controller/addressing.h"
 #include "controller/controller.h"
 #include "controller/embedded_store.h"
 #include "controller/fabric_sync.h"
@@ -31,6 +30,7 @@
 #include "daemon/metrics_http.h"
 #include "daemon/qos_runtime.h"
 #include "northbound/auth.h"
+#include "northbound/host_service.h"
 #include "northbound/server.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
@@ -386,6 +386,8 @@ int Run() {
   server_options.tokens = std::move(tokens);
   server_options.limits = config.limits;
   if (qos.ok()) server_options.extra_services.push_back((*qos)->service.get());
+  pulse::northbound::HostServiceImpl host_service(controller->get(), server_options.tokens);
+  server_options.extra_services.push_back(&host_service);
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

@@ -36,6 +36,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"/pulse.v1.QosService/GetQosPlan", Role::kViewer},
     {"/pulse.v1.QosService/ExportSonic", Role::kViewer},
     {"/pulse.v1.QosService/AuditQos", Role::kViewer},
+    {"/pulse.v1.HostService/ListHosts", Role::kViewer},
 };
 
 // Compares without an early exit so response time does not reveal how much of a guess matched.

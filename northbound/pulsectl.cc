@@ -37,6 +37,7 @@
 #include "controller/job_file.h"
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
+#include "northbound/pulsectl_hosts.h"
 #include "northbound/pulsectl_qos.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 
@@ -60,6 +61,7 @@ commands:
   topology                  switches, links, servers and the scheduler's GPU groups
   discovery                 links found by LLDP against the intent (missing, miswired...)
   qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic)
+  hosts [all]               NICs' addresses: intent or learned, port, first/last seen
   jobs place -f FILE        place the job in a job YAML file (see controller/job_file.h)
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports
@@ -352,6 +354,15 @@ int Discovery(const Options& options, const std::shared_ptr<grpc::Channel>& chan
   return 0;
 }
 
+int Hosts(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  std::vector<std::string> args(options.args.begin() + 1, options.args.end());
+  grpc::Status status = pulse::northbound::RunHostsCommand(
+      channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); }, args,
+      options.json, std::cout);
+  if (!status.ok()) return CallFailed(status, "ListHosts", options);
+  return 0;
+}
+
 int Qos(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   std::vector<std::string> args(options.args.begin() + 1, options.args.end());
   grpc::Status status = pulse::northbound::RunQosCommand(
@@ -595,6 +606,7 @@ int Run(int argc, char** argv) {
       {"topology", Topology}, {"jobs", Jobs},           {"links", Links},
       {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
       {"health", Health},     {"discovery", Discovery}, {"qos", Qos},
+      {"hosts", Hosts},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));
