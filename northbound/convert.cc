@@ -45,10 +45,15 @@ void FillPorts(const Fabric& fabric, NodeId id,
   }
 }
 
-// A known endpoint name: GPU or NIC.
+// A known endpoint name: GPU or NIC, or a NIC's IPv4 address (one the intent lacks may have been
+// learned: the controller resolves it).
 absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
                            const std::string& field) {
   absl::StatusOr<NodeId> nic = fabric.ResolveEndpoint(name);
+  if (!nic.ok() && nic.status().code() == absl::StatusCode::kNotFound &&
+      topology::ParseIpv4(name).ok()) {
+    return absl::OkStatus();
+  }
   if (!nic.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", nic.status().message()));
   }
