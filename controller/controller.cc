@@ -722,6 +722,13 @@ void Controller::OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac) {
       return;
     }
     const int64_t now_ms = WallClockMs();
+    // Steady state (a known host ARPing again within a second): nothing to copy or publish.
+    if (const HostEntry* known = state_->hosts->Find(nic);
+        known != nullptr && known->conflict.empty() && now_ms - known->last_seen_ms < 1000 &&
+        ServedIpv4(*fabric_, state_->hosts.get(), nic) == ipv4 &&
+        ServedMac(*fabric_, state_->hosts.get(), nic) == mac) {
+      return;
+    }
     auto table = std::make_shared<HostTable>(*state_->hosts);
     HostOutcome outcome = table->Observe(*fabric_, nic, ipv4, mac, now_ms);
     state_->hosts = table;
