@@ -5,6 +5,9 @@
 #include <set>
 #include <utility>
 
+#include <chrono>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,13 @@ namespace {
 constexpr absl::string_view kJobKeyPrefix = "jobs/";
 constexpr absl::string_view kDrainKeyPrefix = "drains/";
 constexpr absl::string_view kPlacementKeyPrefix = "placements/";  // placement_record.h
+constexpr absl::string_view kHostKeyPrefix = "hosts/";            // hosts.h: learned bindings
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 // The event sequence high-water mark, reserved in blocks so that not every event is a write:
 // after a restart sequences resume above it and never go backwards.
 constexpr absl::string_view kEventSeqKey = "meta/event_seq";
@@ -222,6 +232,23 @@ absl::Status Controller::Restore() {
       }
     }
   }
+  int hosts = 0;
+  {
+    auto table = std::make_shared<HostTable>();
+    for (const auto& [key, value] : stored->entries) {
+      if (!absl::StartsWith(key, kHostKeyPrefix)) continue;
+      absl::StatusOr<HostEntry> entry =
+          DecodeHostEntry(*fabric_, key.substr(kHostKeyPrefix.size()), value);
+      if (!entry.ok()) {
+        // A NIC the fabric no longer has, or a damaged value: learn it again from traffic.
+        Log(LogLevel::kWarning, "restoring ", key, ": ", entry.status().message());
+        continue;
+      }
+      table->Put(*entry);
+      ++hosts;
+    }
+    state_->hosts = std::move(table);
+  }
   // Exactly as acknowledged first (placements/<id>), so those jobs get their old links; jobs whose
   // record is missing or no longer valid are placed afresh afterwards.
   std::vector<JobSpec> to_place;
@@ -269,8 +296,8 @@ absl::Status Controller::Restore() {
     ++replaced;
   }
   Log(LogLevel::kInfo, "restored ", jobs, " jobs on their stored paths, ", replaced,
-      " placed afresh, ", drains, " drains, events resume after ", events_.last_sequence(),
-      ", from ", options_.store->Describe());
+      " placed afresh, ", drains, " drains, ", hosts, " learned hosts, events resume after ",
+      events_.last_sequence(), ", from ", options_.store->Describe());
   return absl::OkStatus();
 }
 
@@ -323,6 +350,10 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
         state_->placement.FindJob(spec.id) == nullptr) {
       done(absl::ResourceExhaustedError(
           absl::StrCat("job limit reached: ", options_.max_jobs, " jobs are placed")));
+      return;
+    }
+    if (absl::Status status = ResolveAddressEndpoints(spec); !status.ok()) {
+      done(status);
       return;
     }
     absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(spec);
@@ -813,6 +844,16 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
         deleted.insert(change.key.substr(kJobKeyPrefix.size()));
       } else if (change.key == kQosPolicyStoreKey && put) {
         qos_policy = &change.value;
+      } else if (absl::StartsWith(change.key, kHostKeyPrefix)) {
+        auto table = std::make_shared<HostTable>(*state_->hosts);
+        const std::string nic = change.key.substr(kHostKeyPrefix.size());
+        if (put) {
+          absl::StatusOr<HostEntry> entry = DecodeHostEntry(*fabric_, nic, change.value);
+          if (entry.ok()) table->Put(*entry);
+        } else if (absl::StatusOr<topology::NodeId> id = fabric_->FindNode(nic); id.ok()) {
+          table->Erase(*id);
+        }
+        state_->hosts = std::move(table);
       } else if (absl::StartsWith(change.key, kDrainKeyPrefix)) {
         std::string name = change.key.substr(kDrainKeyPrefix.size());
         absl::StatusOr<topology::NodeId> node = FindSwitch(name);
@@ -848,6 +889,93 @@ void Controller::CopyState(Reply<std::shared_ptr<ControllerSnapshot>> done) {
     copy->placement = state_->placement.DetachedCopy();
     copy->event_sequence = events_.last_sequence();
     done(std::move(copy));
+  });
+}
+
+absl::Status Controller::ResolveAddressEndpoints(JobSpec& spec) const {
+  auto resolve = [&](std::string& name, absl::string_view what) -> absl::Status {
+    if (name.empty() || !absl::ascii_isdigit(name[0])) return absl::OkStatus();
+    absl::StatusOr<uint32_t> ip = topology::ParseIpv4(name);
+    if (!ip.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job '", spec.id, "': ", what, ": ", ip.status().message()));
+    }
+    std::optional<topology::NodeId> nic = fabric_->FindNicByIpv4(*ip);
+    if (!nic) nic = state_->hosts->FindByIpv4(*ip);
+    if (!nic) {
+      return absl::InvalidArgumentError(absl::StrCat("job '", spec.id, "': ", what, ": no NIC has ",
+                                                     name, " (in the intent or learned)"));
+    }
+    name = fabric_->node(*nic).name;
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+    if (absl::Status s = resolve(spec.endpoints[i], absl::StrCat("endpoints[", i, "]")); !s.ok()) {
+      return s;
+    }
+  }
+  for (size_t i = 0; i < spec.explicit_flows.size(); ++i) {
+    ExplicitFlow& f = spec.explicit_flows[i];
+    if (absl::Status s = resolve(f.src, absl::StrCat("flows[", i, "].src")); !s.ok()) return s;
+    if (absl::Status s = resolve(f.dst, absl::StrCat("flows[", i, "].dst")); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void Controller::OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac) {
+  boost::asio::post(io_, [this, nic, ipv4, mac] {
+    if (nic < 0 || nic >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
+        !fabric_->node(nic).is_nic() || ipv4 == 0 || mac == 0) {
+      return;
+    }
+    const int64_t now_ms = WallClockMs();
+    // Steady state (a known host ARPing again within a second): nothing to copy or publish.
+    if (const HostEntry* known = state_->hosts->Find(nic);
+        known != nullptr && known->conflict.empty() && now_ms - known->last_seen_ms < 1000 &&
+        ServedIpv4(*fabric_, state_->hosts.get(), nic) == ipv4 &&
+        ServedMac(*fabric_, state_->hosts.get(), nic) == mac) {
+      return;
+    }
+    auto table = std::make_shared<HostTable>(*state_->hosts);
+    HostOutcome outcome = table->Observe(*fabric_, nic, ipv4, mac, now_ms);
+    state_->hosts = table;
+    const std::string& name = fabric_->node(nic).name;
+    switch (outcome.change) {
+      case HostChange::kRefreshed:
+      case HostChange::kConflictRepeated:
+        if (now_ms - last_host_refresh_publish_ms_ >= 1000) {
+          last_host_refresh_publish_ms_ = now_ms;
+          Publish(false);
+        }
+        return;
+      case HostChange::kConflict:
+        Log(LogLevel::kWarning, "host conflict: ", outcome.detail);
+        events_.Append(EventType::kHostConflict, name, outcome.detail);
+        Publish(false);
+        return;
+      case HostChange::kLearned:
+      case HostChange::kMoved:
+        break;
+    }
+    if (options_.store != nullptr) {
+      WriteBatch batch;
+      if (const HostEntry* entry = table->Find(nic)) {
+        batch.Put(absl::StrCat(kHostKeyPrefix, name), EncodeHostEntry(*entry));
+      }
+      if (outcome.moved_from != topology::kNoNode) {
+        batch.Delete(absl::StrCat(kHostKeyPrefix, fabric_->node(outcome.moved_from).name));
+      }
+      // Served either way (the traffic is real); a follower's leader writes its own copy.
+      if (absl::Status status = Persist(batch); !status.ok()) {
+        Log(LogLevel::kWarning, "host ", name, " not persisted: ", status.message());
+      }
+    }
+    Log(LogLevel::kInfo,
+        outcome.change == HostChange::kMoved ? "host moved: " : "host learned: ", outcome.detail);
+    events_.Append(
+        outcome.change == HostChange::kMoved ? EventType::kHostMoved : EventType::kHostLearned,
+        name, outcome.detail);
+    Publish(true);
   });
 }
 

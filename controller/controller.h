@@ -19,7 +19,8 @@
 // Durability: with a StateStore, every job is written ("jobs/<id>" = serialized pulse.v1.JobSpec)
 // before the request is acknowledged, with its exact flows and paths ("placements/<id>",
 // placement_record.h), drains as "drains/<switch>" and the event sequence high-water mark
-// ("meta/event_seq"); Create() restores them: every job on its stored paths when they are still
+// ("meta/event_seq"), and learned host addresses ("hosts/<NIC>", controller/hosts.h); Create()
+// restores them: every job on its stored paths when they are still
 // valid (else placed afresh, logged), and sequences resume above the mark.
 #ifndef PULSE_CONTROLLER_CONTROLLER_H_
 #define PULSE_CONTROLLER_CONTROLLER_H_
@@ -41,6 +42,7 @@
 #include "boost/asio/io_context.hpp"
 #include "controller/events.h"
 #include "controller/flow_sim.h"
+#include "controller/hosts.h"
 #include "controller/placement.h"
 #include "controller/qos_state.h"
 #include "controller/store.h"
@@ -65,6 +67,9 @@ struct ControllerSnapshot {
   std::vector<bool> switch_drained;    // by NodeId (false for NICs)
   uint64_t event_sequence = 0;         // last event folded into this snapshot
   QosStatePtr qos;                     // the QoS policy in force and its plan; never null
+  // Addresses learned from NICs' traffic (the model's are in `fabric`). Never null; replaced, not
+  // changed, when the table changes.
+  std::shared_ptr<const HostTable> hosts = std::make_shared<const HostTable>();
 
   bool LinkUsable(topology::LinkId link) const { return placement.link_status().IsUp(link); }
 };
@@ -196,6 +201,11 @@ class Controller {
   // starts to differ or differs in a new way, and once more (detail "no differences") when it
   // matches again; a fabric that matches from the start emits nothing. Safe to call every probe.
   void OnDiscoveryResult(bool matches_intent, std::string description);
+  // An ARP or IPv4 packet from `ipv4`/`mac` arrived on the leaf port the intent cables `nic` to
+  // (host discovery, controller/hosts.h). A new or moved binding is persisted ("hosts/<NIC>"),
+  // emits HOST_LEARNED / HOST_MOVED and changes forwarding; a new conflict emits HOST_CONFLICT
+  // and changes nothing else. Repeats only refresh the last-seen time.
+  void OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac);
 
   // Called on the controller thread after every change that may alter forwarding (job placed,
   // deleted or moved; link or drain changes), with the snapshots before and after. Observers must
@@ -214,10 +224,11 @@ class Controller {
   std::future<void> Sync();
 
   // --- Replication (cluster mode, controller/replica.h). Nothing here writes to the store. ---
-  // Rebuilds jobs and drains from the store (a new leader taking over, a follower catching up),
-  // keeping physical link state; then runs `then` on the controller thread (e.g. open the write
-  // gate) before any request posted later. If the store cannot be read the state is left exactly
-  // as it was (never emptied or partial), `then` does not run, and the error is returned.
+  // Rebuilds jobs, drains and learned hosts from the store (a new leader taking over, a follower
+  // catching up), keeping physical link state; then runs `then` on the controller thread (e.g.
+  // open the write gate) before any request posted later. If the store cannot be read the state
+  // is left exactly as it was (never emptied or partial), `then` does not run, and the error is
+  // returned.
   std::future<absl::Status> Reload(std::function<void()> then = nullptr);
   // Folds one batch another replica wrote (a StateStore watch update) into the state: jobs placed
   // on their stored paths, deleted, moved; drains. Updates at or below the revision this state
@@ -261,8 +272,12 @@ class Controller {
   uint64_t event_seq_reserved_ = 0;  // the persisted "meta/event_seq" high-water mark
   int64_t store_revision_ = 0;       // the store revision the state reflects (controller thread)
   int64_t restored_store_revision_ = 0;  // set once in Create()
-  bool discovery_mismatch_ = false;      // the last DISCOVERY_MISMATCH reported differences
-  std::string discovery_description_;    // ... and these
+  // Job endpoints given as IPv4 addresses become the NIC names serving them (model or learned),
+  // so the job is stored independent of what was learned. InvalidArgument for an unknown one.
+  absl::Status ResolveAddressEndpoints(JobSpec& spec) const;
+  int64_t last_host_refresh_publish_ms_ = 0;  // refreshes publish at most once a second
+  bool discovery_mismatch_ = false;           // the last DISCOVERY_MISMATCH reported differences
+  std::string discovery_description_;         // ... and these
 
   mutable std::mutex snapshot_mu_;  // guards only the pointer swap
   SnapshotPtr published_;

@@ -30,6 +30,12 @@ absl::string_view EventTypeName(EventType type) {
       return "switch-undrained";
     case EventType::kDiscoveryMismatch:
       return "discovery-mismatch";
+    case EventType::kHostLearned:
+      return "host-learned";
+    case EventType::kHostMoved:
+      return "host-moved";
+    case EventType::kHostConflict:
+      return "host-conflict";
   }
   return "unknown";
 }

@@ -35,6 +35,10 @@ enum class EventType {
   kSwitchDrained,
   kSwitchUndrained,
   kDiscoveryMismatch,  // subject "fabric"; detail: the discovery diff's description
+  // Host discovery (controller/hosts.h); subject: the NIC; detail: address, MAC, port, why.
+  kHostLearned,
+  kHostMoved,
+  kHostConflict,
 };
 
 absl::string_view EventTypeName(EventType type);  // "link-down", "job-placed", ...

@@ -1,5 +1,7 @@
 #include "controller/fabric_sync.h"
 
+#include "controller/addressing.h"
+
 #include <tuple>
 
 #include "boost/asio/post.hpp"
@@ -146,8 +148,18 @@ std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& 
       groups_status_.SetUp(link, usable.IsUp(link));
     }
   }
-  std::vector<southbound::SwitchForwarding> tables =
-      ComputeForwarding(*fabric_, snapshot->placement, groups_, options_.forwarding);
+  if (snapshot->hosts != book_hosts_) {
+    book_hosts_ = snapshot->hosts;
+    std::vector<std::pair<uint32_t, uint64_t>> book;
+    for (topology::NodeId nic : fabric_->nics()) {
+      const uint32_t ip = ServedIpv4(*fabric_, book_hosts_.get(), nic);
+      const uint64_t mac = ServedMac(*fabric_, book_hosts_.get(), nic);
+      if (ip != 0 && mac != 0) book.emplace_back(ip, mac);
+    }
+    driver_->SetHostAddresses(std::move(book));
+  }
+  std::vector<southbound::SwitchForwarding> tables = ComputeForwarding(
+      *fabric_, snapshot->placement, groups_, options_.forwarding, snapshot->hosts.get());
   std::vector<PendingApply> pending;
   for (auto& table : tables) {
     if (!connected_.count(table.dpid)) continue;
@@ -263,6 +275,20 @@ void FabricSync::ReportLinkEnd(topology::NodeId node, PortNo port, bool up) {
               !ends_down_.count({l.b.node, static_cast<PortNo>(l.b.port)});
   }
   controller_->OnLinkStatus(*link, link_up);
+}
+
+void FabricSync::OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac) {
+  // Only unicast senders with a usable address: no multicast MAC, no 0/loopback/multicast/bcast.
+  if (mac == 0 || ((mac >> 40) & 1) || ipv4 == 0 || (ipv4 >> 24) == 127 || ipv4 >= 0xE0000000) {
+    return;
+  }
+  std::optional<topology::NodeId> sw = fabric_->FindByDatapathId(dpid);
+  if (!sw) return;
+  std::optional<topology::LinkId> link = fabric_->LinkAtPort(*sw, static_cast<int32_t>(port));
+  if (!link) return;
+  const topology::NodeId peer = fabric_->Peer(*link, *sw);
+  if (!fabric_->node(peer).is_nic()) return;  // an uplink: not a host port
+  controller_->OnHostSeen(peer, ipv4, mac);
 }
 
 void FabricSync::OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo port_b) {

@@ -13,6 +13,9 @@
 // (re)connects is always given its full tables (the driver reconciles against what the switch
 // holds, so nothing is duplicated after a controller restart).
 //
+// Addresses: forwarding and the driver's proxy-ARP book follow the snapshot's learned hosts as
+// well as the intent's addresses; the book is handed to the driver whenever the table changes.
+//
 // Discovery: a periodic probe (LLDP through the driver) collects observed switch-to-switch links;
 // the diff against the intent (missing, unexpected, miswired) is logged when it changes and
 // readable at any time.
@@ -98,6 +101,10 @@ class FabricSync : public southbound::FabricEventSink {
                       southbound::PortNo port_b) override;
   void OnPortCounters(southbound::Dpid dpid,
                       const std::vector<southbound::PortCounters>& counters) override;
+  // Host discovery: a sighting on a leaf port the intent cables to a NIC goes to the controller
+  // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
+  void OnHostSeen(southbound::Dpid dpid, southbound::PortNo port, uint32_t ipv4,
+                  uint64_t mac) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -130,6 +137,7 @@ class FabricSync : public southbound::FabricEventSink {
   LinkStatus groups_status_;  // the usability groups_ reflects; guarded by mu_
   std::map<southbound::Dpid, southbound::SwitchForwarding> applied_;  // confirmed or in flight
   std::set<southbound::Dpid> connected_;
+  std::shared_ptr<const HostTable> book_hosts_;  // the learned table the driver's book reflects
   std::set<std::pair<topology::NodeId, southbound::PortNo>> ends_down_;
   bool push_scheduled_ = false;               // a RunPush is queued on timer_io_
   std::set<southbound::Dpid> force_pending_;  // switches the queued push resends in full

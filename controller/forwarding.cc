@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "controller/addressing.h"
 #include "controller/ecmp_hash.h"
+#include "controller/hosts.h"
 
 namespace pulse::controller {
 namespace {
@@ -18,15 +19,6 @@ using topology::NodeId;
 
 constexpr uint16_t kEthTypeIpv4 = 0x0800;
 constexpr uint8_t kIpProtoUdp = 17;
-
-// The leaf a NIC hangs off in `plane`, or kNoNode.
-NodeId LeafOfNicInPlane(const Fabric& fabric, NodeId nic, int plane) {
-  for (topology::LinkId l : fabric.LinksOf(nic)) {
-    NodeId peer = fabric.Peer(l, nic);
-    if (fabric.node(peer).is_switch() && fabric.node(peer).plane == plane) return peer;
-  }
-  return topology::kNoNode;
-}
 
 // A key that identifies a pin's match, to keep the first pin when two jobs pin the same flow.
 using PinKey = std::tuple<uint32_t, uint32_t, int, int>;
@@ -41,11 +33,12 @@ uint32_t GroupIdForLeaf(const Fabric& fabric, NodeId leaf) {
   return static_cast<uint32_t>(it - switches.begin()) + 1;
 }
 
-southbound::RuleMatch PinMatch(const Fabric& fabric, const PlacedFlow& flow) {
+southbound::RuleMatch PinMatch(const Fabric& fabric, const PlacedFlow& flow,
+                               const HostTable* hosts) {
   southbound::RuleMatch match;
   match.eth_type = kEthTypeIpv4;
-  match.ipv4_src = NicAddress(fabric, flow.src).value_or(0);
-  match.ipv4_dst = NicAddress(fabric, flow.dst).value_or(0);
+  match.ipv4_src = ServedIpv4(fabric, hosts, flow.src);
+  match.ipv4_dst = ServedIpv4(fabric, hosts, flow.dst);
   if (flow.udp_src_port != 0) {
     match.ip_proto = kIpProtoUdp;
     match.udp_src = flow.udp_src_port;
@@ -55,7 +48,8 @@ southbound::RuleMatch PinMatch(const Fabric& fabric, const PlacedFlow& flow) {
 
 std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Placement& placement,
                                                 EcmpGroups& groups,
-                                                const ForwardingOptions& options) {
+                                                const ForwardingOptions& options,
+                                                const HostTable* hosts) {
   const auto& switches = fabric.switches();
   std::vector<SwitchForwarding> out(switches.size());
   absl::flat_hash_map<NodeId, size_t> index_of;
@@ -65,36 +59,76 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   }
   const LinkStatus& usable = placement.link_status();
 
+  // Which NICs each plane must route one by one: those with an address that no prefix of their
+  // leaf covers. The others are reached through their leaf's prefixes.
+  const PrefixPlan prefixes = options.aggregate ? AggregatablePrefixes(fabric) : PrefixPlan{};
+  struct Destination {
+    NodeId nic;
+    NodeId leaf;
+    uint32_t ipv4;
+  };
+  absl::flat_hash_map<int, std::vector<Destination>> per_nic_by_plane;
+  std::vector<uint32_t> served(fabric.nodes().size(), 0);
+  for (NodeId nic : fabric.nics()) {
+    served[nic] = ServedIpv4(fabric, hosts, nic);
+    if (served[nic] == 0) continue;
+    for (topology::LinkId l : fabric.LinksOf(nic)) {
+      const NodeId leaf = fabric.Peer(l, nic);
+      if (!fabric.node(leaf).is_switch()) continue;
+      const bool learned = fabric.node(nic).ipv4 == 0;
+      if (!learned && CoveredByLeafPrefix(fabric, prefixes, nic, leaf)) continue;
+      per_nic_by_plane[fabric.node(leaf).plane].push_back(Destination{nic, leaf, served[nic]});
+    }
+  }
+  std::vector<std::pair<NodeId, const LeafPrefixes*>> prefix_leaves;
+  for (const auto& [leaf, lp] : prefixes) prefix_leaves.emplace_back(leaf, &lp);
+  std::sort(prefix_leaves.begin(), prefix_leaves.end());
+
   // Destination forwarding.
   for (size_t i = 0; i < switches.size(); ++i) {
     const NodeId sw = switches[i];
     const int plane = fabric.node(sw).plane;
     absl::flat_hash_set<NodeId> groups_used;
-    for (NodeId nic : fabric.nics()) {
-      auto address = NicAddress(fabric, nic);
-      if (!address.ok()) continue;
+    auto towards_leaf = [&](NodeId leaf, ForwardingRule rule) {
+      const EcmpGroup* group = groups.Find(sw, leaf);
+      if (group == nullptr || group->members.empty()) return;
+      rule.action.group_id = GroupIdForLeaf(fabric, leaf);
+      groups_used.insert(leaf);
+      out[i].rules.push_back(rule);
+    };
+    // Local NICs: out of their own port.
+    for (topology::LinkId l : fabric.LinksOf(sw)) {
+      const NodeId nic = fabric.Peer(l, sw);
+      if (!fabric.node(nic).is_nic() || served[nic] == 0 || !usable.IsUp(l)) continue;
       ForwardingRule rule;
       rule.priority = options.destination_priority;
       rule.match.eth_type = kEthTypeIpv4;
-      rule.match.ipv4_dst = *address;
-      // Delivered here: the NIC hangs off this switch.
-      bool delivered = false;
-      for (topology::LinkId l : fabric.LinksOf(sw)) {
-        if (fabric.Peer(l, sw) == nic && usable.IsUp(l)) {
-          rule.action.output_port = fabric.TailPort(fabric.DirectedFrom(l, sw));
-          delivered = true;
-          break;
-        }
-      }
-      if (!delivered) {
-        NodeId leaf = LeafOfNicInPlane(fabric, nic, plane);
-        if (leaf == topology::kNoNode) continue;
-        const EcmpGroup* group = groups.Find(sw, leaf);
-        if (group == nullptr || group->members.empty()) continue;
-        rule.action.group_id = GroupIdForLeaf(fabric, leaf);
-        groups_used.insert(leaf);
-      }
+      rule.match.ipv4_dst = served[nic];
+      rule.action.output_port = fabric.TailPort(fabric.DirectedFrom(l, sw));
       out[i].rules.push_back(rule);
+    }
+    // Other leaves' prefixes, longest first in priority.
+    for (const auto& [leaf, lp] : prefix_leaves) {
+      if (leaf == sw || fabric.node(leaf).plane != plane) continue;
+      for (const Ipv4Prefix& p : lp->prefixes) {
+        ForwardingRule rule;
+        rule.priority = static_cast<uint16_t>(options.destination_priority - 32 + p.length);
+        rule.match.eth_type = kEthTypeIpv4;
+        rule.match.ipv4_dst = p.Network();
+        rule.match.ipv4_dst_mask = Ipv4Prefix::Mask(p.length);
+        towards_leaf(leaf, rule);
+      }
+    }
+    // NICs no prefix covers: one rule each.
+    if (auto it = per_nic_by_plane.find(plane); it != per_nic_by_plane.end()) {
+      for (const Destination& d : it->second) {
+        if (d.leaf == sw) continue;  // local (delivered above while its link is up)
+        ForwardingRule rule;
+        rule.priority = options.destination_priority;
+        rule.match.eth_type = kEthTypeIpv4;
+        rule.match.ipv4_dst = d.ipv4;
+        towards_leaf(d.leaf, rule);
+      }
     }
     std::vector<NodeId> leaves(groups_used.begin(), groups_used.end());
     std::sort(leaves.begin(), leaves.end());
@@ -127,7 +161,8 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   for (const auto& [job_id, job] : placement.jobs()) {
     for (const PlacedFlow& flow : job.flows) {
       if (job.enforcement == Enforcement::kSteer && flow.udp_src_port != 0) continue;
-      southbound::RuleMatch match = PinMatch(fabric, flow);
+      southbound::RuleMatch match = PinMatch(fabric, flow, hosts);
+      if (*match.ipv4_src == 0 || *match.ipv4_dst == 0) continue;  // an end not yet learned
       PinKey key{*match.ipv4_src, *match.ipv4_dst, match.ip_proto.value_or(0),
                  match.udp_src.value_or(0)};
       for (DirectedLinkId hop : flow.path.hops) {

@@ -25,7 +25,6 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
-#include "controller/addressing.h"
 #include "controller/controller.h"
 #include "controller/ecmp_hash.h"
 #include "controller/embedded_store.h"
@@ -43,6 +42,7 @@
 #include "daemon/sonic_runtime.h"
 #include "northbound/auth.h"
 #include "daemon/scheduler_runtime.h"
+#include "northbound/host_service.h"
 #include "northbound/server.h"
 #include "northbound/auth_gate.h"
 #include "northbound/steering_service.h"
@@ -323,9 +323,9 @@ int Run() {
     pulse::southbound::openflow::OpenFlowDriverOptions driver_options;
     driver_options.listen_address = address->first;
     driver_options.listen_port = address->second;
-    for (pulse::topology::NodeId nic : fabric->nics()) {
-      driver_options.address_book.emplace_back(*pulse::controller::NicAddress(*fabric, nic),
-                                               *pulse::controller::NicMac(*fabric, nic));
+    for (pulse::topology::NodeId nic : fabric->nics()) {  // the intent's; learned ones follow
+      const pulse::topology::Node& n = fabric->node(nic);
+      if (n.ipv4 != 0 && n.mac != 0) driver_options.address_book.emplace_back(n.ipv4, n.mac);
     }
     pulse::northbound::ConfigureOpenFlowListener(config.openflow, *fabric, &driver_options);
     openflow_driver =
@@ -491,6 +491,10 @@ int Run() {
   std::unique_ptr<pulse::northbound::GatedService> scheduler_gated =
       pulse::northbound::GateService<pulse::v1::SchedulerService>(scheduler.get());
   server_options.extra_services.push_back(scheduler_gated.get());
+  pulse::northbound::HostServiceImpl host_service(controller->get(), server_options.tokens);
+  std::unique_ptr<pulse::northbound::GatedService> host_gated =
+      pulse::northbound::GateService<pulse::v1::HostService>(&host_service);
+  server_options.extra_services.push_back(host_gated.get());
   if (replica && config.insecure) {  // replicas reach each other in plaintext only (for now)
     server_options.forward_writes_to = [&replica] { return replica->ForwardTarget(); };
   }

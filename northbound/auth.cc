@@ -41,6 +41,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"/pulse.v1.SchedulerService/ExportTopology", Role::kViewer},
     {"/pulse.v1.SchedulerService/SuggestServers", Role::kViewer},
     {"/pulse.v1.SchedulerService/WhatIfFailure", Role::kViewer},
+    {"/pulse.v1.HostService/ListHosts", Role::kViewer},
 };
 
 // Compares without an early exit so response time does not reveal how much of a guess matched.

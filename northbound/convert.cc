@@ -68,10 +68,15 @@ absl::Status CheckRate(double rate_bps, int64_t line_rate_bps, const std::string
   return absl::OkStatus();
 }
 
-// A known endpoint name: GPU or NIC.
+// A known endpoint name: GPU or NIC, or a NIC's IPv4 address (one the intent lacks may have been
+// learned: the controller resolves it).
 absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
                            const std::string& field) {
   absl::StatusOr<NodeId> nic = fabric.ResolveEndpoint(name);
+  if (!nic.ok() && nic.status().code() == absl::StatusCode::kNotFound &&
+      topology::ParseIpv4(name).ok()) {
+    return absl::OkStatus();
+  }
   if (!nic.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", nic.status().message()));
   }
@@ -318,6 +323,15 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
       break;
     case controller::EventType::kDiscoveryMismatch:
       type = pulse::v1::EVENT_TYPE_DISCOVERY_MISMATCH;
+      break;
+    case controller::EventType::kHostLearned:
+      type = pulse::v1::EVENT_TYPE_HOST_LEARNED;
+      break;
+    case controller::EventType::kHostMoved:
+      type = pulse::v1::EVENT_TYPE_HOST_MOVED;
+      break;
+    case controller::EventType::kHostConflict:
+      type = pulse::v1::EVENT_TYPE_HOST_CONFLICT;
       break;
   }
   out->set_type(type);

@@ -38,6 +38,7 @@
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
 #include "northbound/pulsectl_health.h"
+#include "northbound/pulsectl_hosts.h"
 #include "northbound/pulsectl_qos.h"
 #include "northbound/pulsectl_sched.h"
 #include "pulse/v1/pulse.grpc.pb.h"
@@ -71,6 +72,7 @@ commands:
   discovery                 links found by LLDP against the intent (missing, miswired...)
   qos show|audit|export     QoS plan per port, switch audit, SONiC export (--format sonic
                             --switch S [--stride N]: port names Ethernet0, Ethernet<N>...)
+  hosts [all]               NICs' addresses: intent or learned, port, first/last seen
   jobs place -f FILE [--validate-only]
                             place the job in a job YAML file (see controller/job_file.h);
                             --validate-only: a dry run, nothing is placed
@@ -403,6 +405,15 @@ int Discovery(const Options& options, const std::shared_ptr<grpc::Channel>& chan
   return 0;
 }
 
+int Hosts(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
+  std::vector<std::string> args(options.args.begin() + 1, options.args.end());
+  grpc::Status status = pulse::northbound::RunHostsCommand(
+      channel, [&](grpc::ClientContext* context) { PrepareContext(options, true, context); }, args,
+      options.json, std::cout);
+  if (!status.ok()) return CallFailed(status, "ListHosts", options);
+  return 0;
+}
+
 int Qos(const Options& options, const std::shared_ptr<grpc::Channel>& channel) {
   std::vector<std::string> args(options.args.begin() + 1, options.args.end());
   grpc::Status status = pulse::northbound::RunQosCommand(
@@ -712,6 +723,7 @@ int Run(int argc, char** argv) {
       {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
       {"health", Health},     {"discovery", Discovery}, {"qos", Qos},
       {"suggest", Sched},     {"what-if", Sched},
+      {"hosts", Hosts},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));

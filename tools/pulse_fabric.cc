@@ -10,11 +10,13 @@
 #include <iostream>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controller/addressing.h"
 #include "nlohmann/json.hpp"
+#include "topology/addresses.h"
 #include "topology/intent.h"
 
 ABSL_FLAG(std::string, fabric, "", "fabric intent file (YAML)");
@@ -69,17 +71,23 @@ int main(int argc, char** argv) {
                                {"level", node.level},
                                {"plane", node.plane}});
   }
+  // Lab host names: NIC i (fabric order) is Mininet host "h<i+1>". Addresses are the model's
+  // (empty when the intent leaves them to be learned: the lab then sets its own).
+  absl::flat_hash_map<NodeId, std::string> host_name;
+  for (size_t i = 0; i < fabric.nics().size(); ++i) {
+    host_name[fabric.nics()[i]] = absl::StrCat("h", i + 1);
+  }
   out["hosts"] = nlohmann::json::array();
   for (NodeId n : fabric.nics()) {
-    out["hosts"].push_back(
-        {{"name", *pulse::controller::NicHostName(fabric, n)},
-         {"nic", fabric.node(n).name},
-         {"ip", pulse::controller::FormatIpv4(*pulse::controller::NicAddress(fabric, n))},
-         {"mac", pulse::controller::FormatMac(*pulse::controller::NicMac(fabric, n))}});
+    const auto& node = fabric.node(n);
+    out["hosts"].push_back({{"name", host_name[n]},
+                            {"nic", node.name},
+                            {"ip", node.ipv4 == 0 ? "" : pulse::topology::FormatIpv4(node.ipv4)},
+                            {"prefix_length", node.ipv4_prefix_length},
+                            {"mac", node.mac == 0 ? "" : pulse::topology::FormatMac(node.mac)}});
   }
   auto endpoint_name = [&](NodeId n) {
-    return fabric.node(n).is_nic() ? *pulse::controller::NicHostName(fabric, n)
-                                   : fabric.node(n).name;
+    return fabric.node(n).is_nic() ? host_name[n] : fabric.node(n).name;
   };
   nlohmann::json links = nlohmann::json::array();
   for (const auto& link : fabric.links()) {

@@ -105,7 +105,9 @@ std::string PlaneName(int planes, int plane, absl::string_view base) {
 // bookkeeping (so cable overrides can be keyed by port) and the cable-length defaults.
 class Assembler {
  public:
-  explicit Assembler(const CableLengths& cables) : cables_(cables) {}
+  Assembler(const CableLengths& cables, const AddressPlan& plan) : cables_(cables) {
+    builder_.SetAddressPlan(plan);
+  }
 
   NodeId Switch(std::string name, SwitchRole role, int index, int pod = -1, int rail = -1,
                 int plane = 0) {
@@ -197,7 +199,7 @@ absl::StatusOr<Fabric> LeafSpine(const LeafSpineParams& p) {
   const int gpus = p.gpus_per_server == 0 ? p.nics_per_server : p.gpus_per_server;
   if (auto s = CheckGpuBudget(servers, gpus); !s.ok()) return s;
 
-  Assembler a(p.cables);
+  Assembler a(p.cables, p.address_plan);
   std::vector<std::vector<NodeId>> leaf(p.planes), spine(p.planes);
   for (int pl = 0; pl < p.planes; ++pl) {
     for (int i = 0; i < p.leaves; ++i) {
@@ -249,7 +251,7 @@ absl::StatusOr<Fabric> FatTree(const FatTreeParams& p) {
   const int gpus = p.gpus_per_server == 0 ? p.nics_per_server : p.gpus_per_server;
   if (auto s = CheckGpuBudget(servers, gpus); !s.ok()) return s;
 
-  Assembler a(p.cables);
+  Assembler a(p.cables, p.address_plan);
   std::vector<NodeId> edge, agg, core;  // edge[pod * half + i], agg[pod * half + j]
   for (int pod = 0; pod < k; ++pod) {
     for (int i = 0; i < half; ++i) {
@@ -340,7 +342,7 @@ absl::StatusOr<Fabric> RailOptimized(const RailOptimizedParams& p) {
     return s;
   }
 
-  Assembler a(p.cables);
+  Assembler a(p.cables, p.address_plan);
   // rail_switch[plane][g * rails + r]
   std::vector<std::vector<NodeId>> rail_switch(p.planes), spine(p.planes);
   for (int pl = 0; pl < p.planes; ++pl) {

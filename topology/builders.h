@@ -16,6 +16,7 @@
 // - Datapath ids encode where the switch is, readable in hex:
 //   (plane << 40) | (level << 32) | (index within its tier and plane + 1), so "leaf-3" of plane 0
 //   is 0x0000'0001'0000'0004 and "p1-spine-0" is 0x0000'0102'0000'0001.
+// - NIC addresses follow `address_plan` (topology/addresses.h; default mininet, the lab's).
 // - Errors are InvalidArgument whose message starts with the offending parameter's name, then a
 //   colon ("leaves: must be at least 1, got 0"); the intent loader relies on that prefix to point
 //   at the right YAML line.
@@ -27,6 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "topology/addresses.h"
 #include "topology/fabric.h"
 
 namespace pulse::topology {
@@ -62,6 +64,7 @@ struct LeafSpineParams {
   double oversubscription = 0;  // 0: not given
   int planes = 1;
   CableLengths cables;
+  AddressPlan address_plan;
 };
 absl::StatusOr<Fabric> LeafSpine(const LeafSpineParams& params);
 
@@ -77,6 +80,7 @@ struct FatTreeParams {
   int64_t host_speed_bps = 100 * kGbps;
   int64_t fabric_speed_bps = 100 * kGbps;
   CableLengths cables;
+  AddressPlan address_plan;
 };
 absl::StatusOr<Fabric> FatTree(const FatTreeParams& params);
 absl::StatusOr<Fabric> FatTree(int k);
@@ -111,6 +115,7 @@ struct RailOptimizedParams {
   double oversubscription = 0;  // 0: not given
   int planes = 1;
   CableLengths cables;
+  AddressPlan address_plan;
 };
 absl::StatusOr<Fabric> RailOptimized(const RailOptimizedParams& params);
 

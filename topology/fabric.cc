@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -71,6 +73,13 @@ absl::StatusOr<NodeId> Fabric::ResolveEndpoint(absl::string_view name) const {
   }
   auto node = node_by_name_.find(name);
   if (node != node_by_name_.end() && nodes_[node->second].is_nic()) return node->second;
+  if (node == node_by_name_.end() && !name.empty() && absl::ascii_isdigit(name[0])) {
+    absl::StatusOr<uint32_t> ip = ParseIpv4(name);
+    if (!ip.ok())
+      return absl::InvalidArgumentError(absl::StrCat("endpoint: ", ip.status().message()));
+    if (std::optional<NodeId> nic = FindNicByIpv4(*ip)) return *nic;
+    return absl::NotFoundError(absl::StrCat("no NIC has address ", name));
+  }
   if (node != node_by_name_.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("endpoint '", name, "' is a switch; endpoints are GPUs or NICs"));
@@ -81,6 +90,18 @@ absl::StatusOr<NodeId> Fabric::ResolveEndpoint(absl::string_view name) const {
 std::optional<NodeId> Fabric::FindByDatapathId(uint64_t dpid) const {
   auto it = node_by_dpid_.find(dpid);
   if (it == node_by_dpid_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<NodeId> Fabric::FindNicByIpv4(uint32_t ipv4) const {
+  auto it = nic_by_ipv4_.find(ipv4);
+  if (it == nic_by_ipv4_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<NodeId> Fabric::FindNicByMac(uint64_t mac) const {
+  auto it = nic_by_mac_.find(mac);
+  if (it == nic_by_mac_.end()) return std::nullopt;
   return it->second;
 }
 
@@ -266,6 +287,115 @@ LinkId FabricBuilder::AddLink(NodeId a, NodeId b, int64_t capacity_bps, double c
   return id;
 }
 
+void FabricBuilder::SetNicAddress(NodeId nic, Ipv4Prefix ipv4, uint64_t mac) {
+  Node& n = fabric_.nodes_[nic];
+  n.ipv4 = ipv4.address;
+  n.ipv4_prefix_length = ipv4.length;
+  n.mac = mac;
+}
+
+void FabricBuilder::ApplyAddresses() {
+  Fabric& f = fabric_;
+  const AddressPlan& plan = f.address_plan_;
+  auto error = [&](NodeId nic, const std::string& what) {
+    errors_.push_back(absl::StrCat("address of '", f.nodes_[nic].name, "': ", what));
+  };
+  // Addresses listed for NICs first: the plan never hands them out again.
+  absl::flat_hash_set<uint32_t> listed;
+  for (NodeId nic : f.nics_) {
+    if (f.nodes_[nic].ipv4 != 0) listed.insert(f.nodes_[nic].ipv4);
+  }
+  if (plan.kind == AddressPlanKind::kMininet) {
+    constexpr size_t kMaxNics = (size_t{1} << 24) - 2;  // keeps 10.255.255.255 out
+    for (size_t i = 0; i < f.nics_.size(); ++i) {
+      Node& n = f.nodes_[f.nics_[i]];
+      if (n.ipv4 != 0) continue;
+      if (i >= kMaxNics) {
+        error(f.nics_[i], "beyond the 2^24 - 2 NICs of the mininet plan (10.0.0.0/8)");
+        break;
+      }
+      n.ipv4 = 0x0A000000 + static_cast<uint32_t>(i) + 1;
+      n.ipv4_prefix_length = 8;
+      if (n.mac == 0) n.mac = i + 1;
+    }
+  } else if (plan.kind == AddressPlanKind::kPerLeaf) {
+    if (plan.block_length <= plan.base.length || plan.block_length > 30) {
+      errors_.push_back(absl::StrCat("address_plan: block /", plan.block_length,
+                                     " must be longer than the base ", FormatIpv4Prefix(plan.base),
+                                     " and at most /30"));
+      return;
+    }
+    // Leaf j of each plane (fabric order) owns block j.
+    absl::flat_hash_map<NodeId, int> leaf_index;
+    absl::flat_hash_map<int, int> leaves_in_plane;
+    for (NodeId sw : f.switches_) {
+      const Node& n = f.nodes_[sw];
+      if (n.role == SwitchRole::kLeaf) leaf_index[sw] = leaves_in_plane[n.plane]++;
+    }
+    const int block_bits = plan.block_length - plan.base.length;
+    const uint64_t blocks = uint64_t{1} << std::min(block_bits, 32);
+    const uint32_t block_size =
+        plan.block_length >= 32 ? 1 : uint32_t{1} << (32 - plan.block_length);
+    absl::flat_hash_map<NodeId, uint32_t> next_host;  // by leaf
+    for (NodeId nic : f.nics_) {
+      Node& n = f.nodes_[nic];
+      // The NIC's home leaf: the one it reaches in its lowest plane.
+      NodeId home = kNoNode;
+      for (LinkId l : f.adjacency_[nic]) {
+        NodeId peer = f.Peer(l, nic);
+        if (home == kNoNode || f.nodes_[peer].plane < f.nodes_[home].plane) home = peer;
+      }
+      if (home == kNoNode || !leaf_index.contains(home)) continue;
+      const int j = leaf_index[home];
+      if (static_cast<uint64_t>(j) >= blocks) {
+        error(nic, absl::StrCat("the per-leaf plan's base ", FormatIpv4Prefix(plan.base), " holds ",
+                                blocks, " blocks of /", plan.block_length, ", too few for leaf '",
+                                f.nodes_[home].name, "' (leaf ", j, ")"));
+        return;
+      }
+      const Ipv4Prefix block{plan.base.Network() + static_cast<uint32_t>(j) * block_size,
+                             plan.block_length};
+      if (n.ipv4 != 0) {
+        if (!block.Contains(n.ipv4)) {
+          error(nic,
+                absl::StrCat(FormatIpv4(n.ipv4), " is outside the block ", FormatIpv4Prefix(block),
+                             " of its leaf '", f.nodes_[home].name, "' (per-leaf plan)"));
+        }
+        continue;
+      }
+      uint32_t& host = next_host[home];
+      do {
+        ++host;
+      } while (listed.contains(block.Network() + host));
+      if (host + 1 >= block_size) {
+        error(nic, absl::StrCat("leaf '", f.nodes_[home].name, "' has more NICs than its block ",
+                                FormatIpv4Prefix(block), " holds"));
+        return;
+      }
+      n.ipv4 = block.Network() + host;
+      n.ipv4_prefix_length = plan.block_length;
+      if (n.mac == 0) n.mac = PlannedMac(n.ipv4);
+    }
+  }
+  for (NodeId nic : f.nics_) {
+    const Node& n = f.nodes_[nic];
+    if (n.ipv4 != 0) {
+      auto [it, fresh] = f.nic_by_ipv4_.emplace(n.ipv4, nic);
+      if (!fresh) {
+        error(nic, absl::StrCat(FormatIpv4(n.ipv4), " is also the address of '",
+                                f.nodes_[it->second].name, "'"));
+      }
+    }
+    if (n.mac != 0) {
+      auto [it, fresh] = f.nic_by_mac_.emplace(n.mac, nic);
+      if (!fresh) {
+        error(nic, absl::StrCat("MAC ", FormatMac(n.mac), " is also the MAC of '",
+                                f.nodes_[it->second].name, "'"));
+      }
+    }
+  }
+}
+
 absl::StatusOr<Fabric> FabricBuilder::Build() && {
   for (const Server& s : fabric_.servers_) {
     for (size_t rail = 0; rail < s.nics.size(); ++rail) {
@@ -279,6 +409,7 @@ absl::StatusOr<Fabric> FabricBuilder::Build() && {
       errors_.push_back(absl::StrCat("NIC '", fabric_.nodes_[nic].name, "' has no link"));
     }
   }
+  if (errors_.empty()) ApplyAddresses();
   if (!errors_.empty()) {
     if (errors_.size() > 10) {
       size_t more = errors_.size() - 10;

@@ -22,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "topology/addresses.h"
 
 namespace pulse::topology {
 
@@ -70,6 +71,11 @@ struct Node {
   std::string driver;
   ServerId server = -1;  // server owning a NIC; -1 for switches
   std::vector<Port> ports;
+  // A NIC's address as the intent or its address plan gives it (topology/addresses.h); 0 when the
+  // model has none and the controller learns it from the NIC's traffic. The same on every plane.
+  uint32_t ipv4 = 0;
+  int ipv4_prefix_length = 32;  // the NIC's subnet (its leaf's block under the per-leaf plan)
+  uint64_t mac = 0;
 
   bool is_switch() const { return kind == NodeKind::kSwitch; }
   bool is_nic() const { return kind == NodeKind::kNic; }
@@ -124,6 +130,11 @@ class Fabric {
   absl::StatusOr<NodeId> ResolveEndpoint(absl::string_view name) const;
   // The switch with this OpenFlow datapath id.
   std::optional<NodeId> FindByDatapathId(uint64_t dpid) const;
+  // The NIC the model gives this IPv4 address / MAC (learned addresses are not in the model).
+  std::optional<NodeId> FindNicByIpv4(uint32_t ipv4) const;
+  std::optional<NodeId> FindNicByMac(uint64_t mac) const;
+  // The plan that assigned the addresses NICs did not list themselves.
+  const AddressPlan& address_plan() const { return address_plan_; }
 
   // Directed channels.
   static DirectedLinkId Directed(LinkId link, int direction) { return link * 2 + direction; }
@@ -159,6 +170,9 @@ class Fabric {
   absl::flat_hash_map<std::string, GpuId> gpu_by_name_;
   absl::flat_hash_map<std::string, ServerId> server_by_name_;
   absl::flat_hash_map<uint64_t, NodeId> node_by_dpid_;
+  absl::flat_hash_map<uint32_t, NodeId> nic_by_ipv4_;
+  absl::flat_hash_map<uint64_t, NodeId> nic_by_mac_;
+  AddressPlan address_plan_;
 };
 
 // Assembles a Fabric and checks it. Ports are created as links are added; a port number given
@@ -176,6 +190,12 @@ class FabricBuilder {
   NodeId AddNic(ServerId server, int rail);
   // A GPU of `server` sending through `nic`.
   GpuId AddGpu(ServerId server, NodeId nic);
+  // The address of a NIC as listed in the intent (mac 0: learned, or from the plan).
+  void SetNicAddress(NodeId nic, Ipv4Prefix ipv4, uint64_t mac);
+  // The plan Build() applies to NICs without an address (default: mininet). Build() refuses
+  // duplicate IPv4 addresses or MACs, a per-leaf plan too small for the fabric, and a listed
+  // address outside its leaf's per-leaf block; those errors start "address of '<NIC>': ".
+  void SetAddressPlan(AddressPlan plan) { fabric_.address_plan_ = plan; }
   // Port numbers 0 mean "next free port on that node".
   LinkId AddLink(NodeId a, NodeId b, int64_t capacity_bps, double cable_length_m = 0,
                  int32_t port_a = 0, int32_t port_b = 0);
@@ -184,6 +204,8 @@ class FabricBuilder {
 
  private:
   Fabric fabric_;
+  void ApplyAddresses();
+
   std::vector<std::string> errors_;
   uint64_t next_dpid_ = 1;
 };

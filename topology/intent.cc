@@ -103,6 +103,12 @@ class IntentParser {
   }
 
   absl::Status ParseCables(const YAML::Node& n, CableLengths& cables);
+  absl::Status ParseAddressPlan(const YAML::Node& n, AddressPlan& plan);
+  // One NIC object of a server's `nics:` list: {ip: 10.1.2.3/24, mac: "0c:42:a1:00:00:01"}.
+  absl::Status ParseNicAddress(const YAML::Node& n, const std::string& field, Ipv4Prefix& ip,
+                               uint64_t& mac);
+  // Points a FabricBuilder "address of '<NIC>': what" error at the line that gave the address.
+  absl::Status AddressError(const YAML::Node& root, absl::string_view message) const;
   absl::Status ParseController(const YAML::Node& n, ControllerSettings& settings);
   absl::StatusOr<EcmpHashSpec> ParseEcmpHashSpec(const YAML::Node& n,
                                                  const std::string& field) const;
@@ -117,7 +123,135 @@ class IntentParser {
   yaml::YamlFields fields_;
   std::map<std::string, SwitchDriverIntent> switch_drivers_;  // filled by ParseExplicit
   YAML::Node cables_node_;
+  YAML::Node address_plan_node_;
+  AddressPlan address_plan_;
+  bool address_plan_given_ = false;
+  // NIC name -> the node and field of its listed ip (for errors found when the fabric is built).
+  std::map<std::string, std::pair<YAML::Node, std::string>> nic_address_nodes_;
 };
+
+absl::Status IntentParser::ParseAddressPlan(const YAML::Node& n, AddressPlan& plan) {
+  if (n.IsScalar()) {
+    absl::StatusOr<AddressPlanKind> kind = ParseAddressPlanKind(n.Scalar());
+    if (!kind.ok()) return fields_.Error(n, "address_plan", kind.status().message());
+    if (*kind == AddressPlanKind::kPerLeaf) {
+      return fields_.Error(n, "address_plan",
+                           "per-leaf needs a base and a block: {type: per-leaf, base: "
+                           "10.1.0.0/16, block: 24}");
+    }
+    plan.kind = *kind;
+    return absl::OkStatus();
+  }
+  if (!n.IsMap()) {
+    return fields_.Error(n, "address_plan",
+                         "expected none, mininet or {type: per-leaf, base: ..., block: ...}");
+  }
+  if (!n["type"])
+    return fields_.Error(n, "address_plan.type", "required (none, mininet, per-leaf)");
+  bool has_base = false;
+  absl::Status s = fields_.ReadMap(
+      n, "address_plan", {"type", "base", "block"},
+      [&](const std::string& key, const std::string& field, const YAML::Node& v) -> absl::Status {
+        if (key == "type") {
+          absl::StatusOr<std::string> text = fields_.String(v, field);
+          if (!text.ok()) return text.status();
+          absl::StatusOr<AddressPlanKind> kind = ParseAddressPlanKind(*text);
+          if (!kind.ok()) return fields_.Error(v, field, kind.status().message());
+          plan.kind = *kind;
+          return absl::OkStatus();
+        }
+        if (key == "base") {
+          absl::StatusOr<std::string> text = fields_.String(v, field);
+          if (!text.ok()) return text.status();
+          absl::StatusOr<Ipv4Prefix> base = ParseIpv4Prefix(*text);
+          if (!base.ok()) return fields_.Error(v, field, base.status().message());
+          if (!absl::StrContains(*text, '/')) {
+            return fields_.Error(v, field, "expected a prefix such as 10.1.0.0/16");
+          }
+          plan.base = *base;
+          has_base = true;
+          return absl::OkStatus();
+        }
+        // block: 24 or "/24"
+        std::string text = v.IsScalar() ? v.Scalar() : "";
+        absl::string_view t = text;
+        absl::ConsumePrefix(&t, "/");
+        int length = 0;
+        if (!absl::SimpleAtoi(t, &length) || length < 1 || length > 30) {
+          return fields_.Error(v, field, "expected a block prefix length from 1 to 30, such as 24");
+        }
+        plan.block_length = length;
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  if (plan.kind == AddressPlanKind::kPerLeaf) {
+    if (!has_base) return fields_.Error(n, "address_plan.base", "required for per-leaf");
+    if (!n["block"]) return fields_.Error(n, "address_plan.block", "required for per-leaf");
+    if (plan.block_length <= plan.base.length) {
+      return fields_.Error(n["block"], "address_plan.block",
+                           absl::StrCat("/", plan.block_length, " must be longer than the base /",
+                                        plan.base.length));
+    }
+  } else if (has_base || n["block"]) {
+    return fields_.Error(n, "address_plan", "base and block belong to the per-leaf plan only");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IntentParser::ParseNicAddress(const YAML::Node& n, const std::string& field,
+                                           Ipv4Prefix& ip, uint64_t& mac) {
+  return fields_.ReadMap(
+      n, field, {"ip", "mac"},
+      [&](const std::string& key, const std::string& f, const YAML::Node& v) -> absl::Status {
+        absl::StatusOr<std::string> text = fields_.String(v, f);
+        if (!text.ok()) return text.status();
+        if (key == "ip") {
+          absl::StatusOr<Ipv4Prefix> p = ParseIpv4Prefix(*text);
+          if (!p.ok()) return fields_.Error(v, f, p.status().message());
+          if (p->address == 0 || p->address >= 0xE0000000 || (p->address >> 24) == 127 ||
+              (p->length < 31 && (p->address == p->Network() ||
+                                  p->address == (p->Network() | ~Ipv4Prefix::Mask(p->length))))) {
+            return fields_.Error(v, f,
+                                 absl::StrCat("'", *text,
+                                              "' is not a usable host address (zero, "
+                                              "loopback, multicast, or its subnet's network or "
+                                              "broadcast address)"));
+          }
+          ip = *p;
+          return absl::OkStatus();
+        }
+        absl::StatusOr<uint64_t> m = ParseMac(*text);
+        if (!m.ok()) return fields_.Error(v, f, m.status().message());
+        mac = *m;
+        return absl::OkStatus();
+      });
+}
+
+absl::Status IntentParser::AddressError(const YAML::Node& root, absl::string_view message) const {
+  absl::string_view msg = message;
+  const size_t at = msg.find("address of '");
+  if (at != absl::string_view::npos) {
+    absl::string_view rest = msg.substr(at + 12);
+    const size_t quote = rest.find("': ");
+    if (quote != absl::string_view::npos) {
+      const std::string nic(rest.substr(0, quote));
+      absl::string_view what = rest.substr(quote + 3);
+      if (size_t end = what.find("; "); end != absl::string_view::npos) what = what.substr(0, end);
+      if (auto it = nic_address_nodes_.find(nic); it != nic_address_nodes_.end()) {
+        return fields_.Error(it->second.first, it->second.second,
+                             absl::StrCat("NIC '", nic, "': ", what));
+      }
+      if (address_plan_node_) {
+        return fields_.Error(address_plan_node_, "address_plan",
+                             absl::StrCat("NIC '", nic, "': ", what));
+      }
+    }
+  }
+  if (absl::StartsWith(msg, "address_plan: ") && address_plan_node_) {
+    return fields_.Error(address_plan_node_, "address_plan", msg.substr(14));
+  }
+  return fields_.Error(root, "fabric", msg);
+}
 
 absl::Status IntentParser::ParseCables(const YAML::Node& n, CableLengths& cables) {
   return fields_.ReadMap(
@@ -316,6 +450,7 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
   if (*type == "leaf-spine") {
     LeafSpineParams p;
     p.cables = cables;
+    p.address_plan = address_plan_;
     BuilderKeys keys{{{"leaves", &p.leaves},
                       {"spines", &p.spines},
                       {"servers_per_leaf", &p.servers_per_leaf},
@@ -331,6 +466,7 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
   } else if (*type == "fat-tree") {
     FatTreeParams p;
     p.cables = cables;
+    p.address_plan = address_plan_;
     BuilderKeys keys{{{"k", &p.k},
                       {"nics_per_server", &p.nics_per_server},
                       {"gpus_per_server", &p.gpus_per_server}},
@@ -341,6 +477,7 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
   } else if (*type == "rail-optimized") {
     RailOptimizedParams p;
     p.cables = cables;
+    p.address_plan = address_plan_;
     BuilderKeys keys{{{"groups", &p.groups},
                       {"servers_per_group", &p.servers_per_group},
                       {"rails", &p.rails},
@@ -359,7 +496,12 @@ absl::StatusOr<Fabric> IntentParser::ParseBuilder(const YAML::Node& n, const Cab
                          absl::StrCat("unknown builder '", *type,
                                       "' (expected leaf-spine, fat-tree or rail-optimized)"));
   }
-  if (!fabric.ok()) return BuilderError(n, fabric.status());
+  if (!fabric.ok()) {
+    if (absl::StartsWith(fabric.status().message(), "address")) {
+      return AddressError(n, fabric.status().message());
+    }
+    return BuilderError(n, fabric.status());
+  }
   return fabric;
 }
 
@@ -451,6 +593,12 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
   const YAML::Node servers = root["servers"];
   if (servers && !servers.IsSequence()) return fields_.Error(servers, "servers", "expected a list");
   std::map<NodeId, std::pair<std::string, YAML::Node>> nic_owner;  // ordered: stable errors
+  absl::flat_hash_map<uint32_t, std::string> listed_ips;  // listed NIC addresses -> NIC name
+  absl::flat_hash_map<uint64_t, std::string> listed_macs;
+  // Explicit fabrics are the operator's own: without a plan every NIC is listed or learned.
+  AddressPlan plan = address_plan_;
+  if (!address_plan_given_) plan.kind = AddressPlanKind::kNone;
+  builder.SetAddressPlan(plan);
   for (size_t i = 0; servers && i < servers.size(); ++i) {
     const YAML::Node sv = servers[i];
     const std::string field = absl::StrCat("servers[", i, "]");
@@ -463,7 +611,43 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
                            "must be non-empty and have no ':' or '/'");
     }
     int64_t nics = 1, pod = -1;
-    if (sv["nics"]) {
+    // `nics:` is a count, or a list of NIC objects with their addresses.
+    std::vector<std::pair<Ipv4Prefix, uint64_t>> nic_addresses;
+    if (sv["nics"] && sv["nics"].IsSequence()) {
+      const YAML::Node list = sv["nics"];
+      if (list.size() < 1 || list.size() > 64) {
+        return fields_.Error(list, Field(field, "nics"), "expected 1 to 64 NICs");
+      }
+      for (size_t j = 0; j < list.size(); ++j) {
+        const std::string f = absl::StrCat(Field(field, "nics"), "[", j, "]");
+        Ipv4Prefix ip{0, 32};
+        uint64_t mac = 0;
+        if (!list[j].IsMap()) {
+          return fields_.Error(
+              list[j], f, "expected a NIC such as {ip: 10.1.2.3/24, mac: \"0c:42:a1:00:00:01\"}");
+        }
+        if (auto st = ParseNicAddress(list[j], f, ip, mac); !st.ok()) return st;
+        const std::string nic_name = absl::StrCat(*name, "/nic-", j);
+        if (ip.address != 0) {
+          if (auto [it, fresh] = listed_ips.emplace(ip.address, nic_name); !fresh) {
+            return fields_.Error(
+                list[j]["ip"], Field(f, "ip"),
+                absl::StrCat(FormatIpv4(ip.address), " is also the address of '", it->second, "'"));
+          }
+          nic_address_nodes_[nic_name] = {list[j]["ip"], Field(f, "ip")};
+        }
+        if (mac != 0) {
+          if (auto [it, fresh] = listed_macs.emplace(mac, nic_name); !fresh) {
+            return fields_.Error(
+                list[j]["mac"], Field(f, "mac"),
+                absl::StrCat(FormatMac(mac), " is also the MAC of '", it->second, "'"));
+          }
+          if (ip.address == 0) nic_address_nodes_[nic_name] = {list[j]["mac"], Field(f, "mac")};
+        }
+        nic_addresses.emplace_back(ip, mac);
+      }
+      nics = static_cast<int64_t>(list.size());
+    } else if (sv["nics"]) {
       absl::StatusOr<int64_t> v = fields_.Int(sv["nics"], Field(field, "nics"), 1, 64);
       if (!v.ok()) return v.status();
       nics = *v;
@@ -488,6 +672,10 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
                              absl::StrCat("'", nic_name, "' is already a node name"));
       }
       NodeId id = builder.AddNic(server, r);
+      if (r < static_cast<int>(nic_addresses.size()) &&
+          (nic_addresses[r].first.address != 0 || nic_addresses[r].second != 0)) {
+        builder.SetNicAddress(id, nic_addresses[r].first, nic_addresses[r].second);
+      }
       add_node(nic_name, id, kNicLevel);
       nic_owner[id] = {field, sv};
       ids.push_back(id);
@@ -598,7 +786,7 @@ absl::StatusOr<Fabric> IntentParser::ParseExplicit(const YAML::Node& root,
     }
   }
   absl::StatusOr<Fabric> fabric = std::move(builder).Build();
-  if (!fabric.ok()) return fields_.Error(root, "fabric", fabric.status().message());
+  if (!fabric.ok()) return AddressError(root, fabric.status().message());
   return fabric;
 }
 
@@ -609,7 +797,8 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   }
   if (auto s = fields_.CheckKeys(root, "",
                                  {"name", "description", "builder", "switches", "servers", "links",
-                                  "cables", "controller", "ecmp_hash", "node_names"});
+                                  "cables", "controller", "ecmp_hash", "node_names",
+                                  "address_plan"});
       !s.ok()) {
     return s;
   }
@@ -635,6 +824,11 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
   }
   if (root["controller"]) {
     if (auto s = ParseController(root["controller"], intent.controller); !s.ok()) return s;
+  }
+  if (root["address_plan"]) {
+    address_plan_node_ = root["address_plan"];
+    address_plan_given_ = true;
+    if (auto s = ParseAddressPlan(address_plan_node_, address_plan_); !s.ok()) return s;
   }
   const bool has_builder = static_cast<bool>(root["builder"]);
   const bool has_explicit = root["switches"] || root["servers"] || root["links"];

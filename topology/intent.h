@@ -20,6 +20,8 @@
 //       # driver: openflow (default) names the switch driver that programs it (Node::driver)
 //   servers:
 //     - {name: server-0, nics: 1, gpus: 1, pod: 0}  # nics default 1, gpus default nics
+//     - {name: server-1, nics: [{ip: 10.1.2.3/24, mac: "0c:42:a1:00:00:01"}]}  # NICs with
+//                                    #   addresses (either key optional; the rest is learned)
 //   links:
 //     - {a: "server-0/nic-0:1", b: "leaf-0:1", speed: 100G, cable_m: 5}  # ports optional
 //   cables:                          # optional role defaults and per-port overrides (metres)
@@ -30,6 +32,12 @@
 //   node_names:                      # optional: scheduler node name of a server (Slurm NodeName,
 //     server-0: gpu-node-001         #   Kubernetes node), for scheduler exports; unmapped
 //                                    #   servers keep their own name. Names are unique.
+//   address_plan: mininet            # optional: none | mininet | {type: per-leaf,
+//                                    #   base: 10.1.0.0/16, block: 24} (topology/addresses.h).
+//                                    #   Default: mininet with a builder (the lab's), none with
+//                                    #   explicit switches (NICs listed or learned). Duplicate
+//                                    #   addresses or MACs, addresses outside their leaf's
+//                                    #   per-leaf block, IPv6, zero or multicast MACs are errors.
 //   controller:                      # optional, defaults below
 //     openflow_address: 127.0.0.1:6653
 //     northbound_address: 127.0.0.1:50051

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,11 @@ class FabricEventSink {
   virtual void OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo port_b) = 0;
   // Reply to RequestPortStats.
   virtual void OnPortCounters(Dpid dpid, const std::vector<PortCounters>& counters) = 0;
+  // A host's ARP or IPv4 packet arrived on `port` of `dpid`: its sender IPv4 (host order) and MAC.
+  // The core decides whether that port is a host port (host discovery).
+  virtual void OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac) {
+    (void)dpid, (void)port, (void)ipv4, (void)mac;
+  }
 };
 
 // ---- Desired forwarding state of one switch ----
@@ -124,6 +130,9 @@ class SwitchDriver {
   // standby, as of election `generation` (switches fence a deposed master by its lower
   // generation). A protocol without mastership ignores it.
   virtual void SetRole(bool /*leader*/, uint64_t /*generation*/) {}
+  // The addresses the switches' hosts may ask for (proxy ARP): IPv4 (host order) -> MAC, the
+  // intent's and the learned ones. Replaces the previous book.
+  virtual void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) { (void)book; }
 };
 
 }  // namespace pulse::switches

@@ -45,6 +45,25 @@ absl::StatusOr<ArpPacket> ParseArpFrame(absl::Span<const uint8_t> frame) {
   return arp;
 }
 
+absl::StatusOr<std::pair<uint32_t, uint64_t>> ParseIpv4Sender(absl::Span<const uint8_t> frame) {
+  if (frame.size() < 14) return absl::InvalidArgumentError("ipv4: frame shorter than Ethernet");
+  size_t offset = 12;
+  uint64_t eth_type = GetBe(frame, offset, 2);
+  if (eth_type == 0x8100) {
+    offset += 4;
+    if (frame.size() < offset + 2) return absl::InvalidArgumentError("ipv4: truncated VLAN tag");
+    eth_type = GetBe(frame, offset, 2);
+  }
+  if (eth_type != 0x0800) {
+    return absl::InvalidArgumentError(absl::StrCat("ipv4: ethertype 0x", absl::Hex(eth_type)));
+  }
+  offset += 2;
+  if (frame.size() < offset + 20 || (frame[offset] >> 4) != 4) {
+    return absl::InvalidArgumentError("ipv4: truncated or not version 4");
+  }
+  return std::make_pair(static_cast<uint32_t>(GetBe(frame, offset + 12, 4)), GetBe(frame, 6, 6));
+}
+
 std::vector<uint8_t> BuildArpReply(const ArpPacket& request, uint64_t answer_mac) {
   std::vector<uint8_t> f;
   PutBe(&f, request.sender_mac, 6);

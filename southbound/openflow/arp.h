@@ -5,6 +5,7 @@
 // on the requester's port. Pure functions, no I/O. Addresses: IPv4 host order, MAC low 48 bits.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,10 @@ struct ArpPacket {
 
 // Parses an Ethernet II frame carrying IPv4-over-Ethernet ARP (an optional VLAN tag is skipped).
 absl::StatusOr<ArpPacket> ParseArpFrame(absl::Span<const uint8_t> frame);
+
+// The sender of an Ethernet II frame carrying IPv4 (optional VLAN tag skipped): its source IPv4
+// address and source MAC. InvalidArgument for anything else or a truncated header.
+absl::StatusOr<std::pair<uint32_t, uint64_t>> ParseIpv4Sender(absl::Span<const uint8_t> frame);
 
 // The reply to `request` saying that `answer_ip` is at `answer_mac`, addressed to the requester.
 std::vector<uint8_t> BuildArpReply(const ArpPacket& request, uint64_t answer_mac);

@@ -210,7 +210,16 @@ struct OpenFlowDriver::Impl {
     }
     if (lldp.status().code() == absl::StatusCode::kNotFound) return;  // someone else's LLDP
     auto arp = ParseArpFrame(frame);
-    if (!arp.ok() || arp->op != 1) return;
+    if (!arp.ok()) {
+      auto ipv4 = ParseIpv4Sender(frame);
+      if (ipv4.ok() && sink) sink->OnHostSeen(c->dpid(), in_port, ipv4->first, ipv4->second);
+      return;
+    }
+    // Probes (sender 0.0.0.0) say nothing about the sender's address.
+    if (sink && arp->sender_ip != 0) {
+      sink->OnHostSeen(c->dpid(), in_port, arp->sender_ip, arp->sender_mac);
+    }
+    if (arp->op != 1) return;
     auto it = address_book.find(arp->target_ip);
     if (it == address_book.end()) return;  // unknown address: never flooded
     of::PacketOut out;
@@ -459,6 +468,14 @@ void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallba
 void OpenFlowDriver::RequestPortStats(Dpid dpid) {
   Impl* impl = impl_.get();
   boost::asio::post(impl->io, [impl, dpid] { impl->PortStats(dpid); });
+}
+
+void OpenFlowDriver::SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) {
+  Impl* impl = impl_.get();
+  boost::asio::post(impl->io, [impl, book = std::move(book)] {
+    impl->address_book.clear();
+    for (const auto& [ip, mac] : book) impl->address_book[ip] = mac;
+  });
 }
 
 void OpenFlowDriver::ProbeLinks() {

@@ -16,7 +16,9 @@
 // buckets in the hash space.
 //
 // Proxy ARP: ARP requests for any address in the address book are answered by the controller
-// (PACKET_OUT), so ARP is never flooded around the Clos's loops.
+// (PACKET_OUT), so ARP is never flooded around the Clos's loops. The book starts from the options
+// and is replaced by SetHostAddresses (learned hosts). Every ARP packet, and any IPv4 packet that
+// reaches the controller, is reported as OnHostSeen (sender address and MAC, ingress port).
 // Discovery: ProbeLinks sends an LLDP frame (chassis = datapath id, port = port number) out of
 // every port of every switch; LLDP frames coming back as PACKET_IN become OnLinkObserved.
 // Roles: SetRole sends ROLE_REQUEST (MASTER or SLAVE with the election's generation id) to every
@@ -94,6 +96,7 @@ class OpenFlowDriver : public SwitchDriver {
   void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) override;
   void RequestPortStats(Dpid dpid) override;
   void ProbeLinks() override;
+  void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) override;
 
   // OpenFlow role of this controller towards every switch (HA). Before the first call the driver
   // sends no ROLE_REQUEST (switches treat it as EQUAL).

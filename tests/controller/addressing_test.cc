@@ -15,7 +15,6 @@ TEST(AddressingTest, MatchesMininetDefaultsAndRoundTrips) {
   const NodeId first = f.nics()[0];
   EXPECT_EQ(FormatIpv4(NicAddress(f, first).value()), "10.0.0.1");
   EXPECT_EQ(FormatMac(NicMac(f, first).value()), "00:00:00:00:00:01");
-  EXPECT_EQ(NicHostName(f, first).value(), "h1");
   EXPECT_EQ(FormatIpv4(NicAddress(f, f.nics()[255]).value()), "10.0.1.0");  // Mininet's h256
   EXPECT_EQ(FormatIpv4(NicAddress(f, f.nics()[256]).value()), "10.0.1.1");
   EXPECT_EQ(FormatMac(NicMac(f, f.nics()[599]).value()), "00:00:00:00:02:58");

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "pulse/v1/pulse.pb.h"
 #include "tests/northbound/test_fabric.h"
+#include "topology/builders.h"
 
 namespace pulse::controller {
 namespace {
@@ -210,6 +211,64 @@ TEST(JobSpecProtoTest, RoundTripsAndChecksValues) {
   proto.set_traffic_class(8);
   EXPECT_NE(JobSpecFromProto(proto).status().message().find("job.traffic_class"),
             std::string::npos);
+}
+
+TEST(ControllerTest, LearnedHostsArePersistedServedAndRestored) {
+  topology::LeafSpineParams p;
+  p.leaves = 2;
+  p.spines = 1;
+  p.servers_per_leaf = 2;
+  p.address_plan.kind = topology::AddressPlanKind::kNone;
+  auto fabric = std::make_shared<const Fabric>(*topology::LeafSpine(p));
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("pulse-controller-hosts-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  EmbeddedStoreOptions store_options;
+  store_options.state_dir = dir;
+  const NodeId a = fabric->nics()[0], b = fabric->nics()[2], c = fabric->nics()[3];
+  {
+    auto store = EmbeddedStore::Open(store_options);
+    ASSERT_TRUE(store.ok());
+    ControllerOptions options;
+    options.store = store->get();
+    auto controller = Controller::Create(fabric, options);
+    ASSERT_TRUE(controller.ok());
+    Controller& ctl = **controller;
+    ctl.OnHostSeen(a, 0x0A010001, 0x0c0000000001);
+    ctl.OnHostSeen(b, 0x0A020001, 0x0c0000000002);
+    ctl.OnHostSeen(c, 0x0A010001, 0x0c0000000009);  // a's address from another port
+    ctl.Sync().get();
+    SnapshotPtr s = ctl.snapshot();
+    EXPECT_EQ(s->hosts->FindByIpv4(0x0A010001), a);
+    EXPECT_FALSE(s->hosts->Find(c)->conflict.empty());
+    std::vector<EventType> types;
+    absl::StatusOr<std::vector<Event>> events = ctl.events().ReadFrom(1, 100);
+    ASSERT_TRUE(events.ok());
+    for (const Event& e : *events) types.push_back(e.type);
+    EXPECT_EQ(types, (std::vector<EventType>{EventType::kHostLearned, EventType::kHostLearned,
+                                             EventType::kHostConflict}));
+    // Jobs by learned address resolve to the NICs.
+    auto placed = ctl.PlaceJob(Ring("by-ip", {"10.1.0.1", "10.2.0.1"})).get();
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    EXPECT_EQ(placed->job.spec.endpoints[0], fabric->node(a).name);
+    EXPECT_FALSE(ctl.PlaceJob(Ring("unknown", {"10.9.9.9", "10.2.0.1"})).get().ok());
+    auto stored = (*store)->LoadAll();
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->entries.count("hosts/" + fabric->node(a).name), 1u);
+    EXPECT_EQ(stored->entries.count("hosts/" + fabric->node(c).name), 0u);  // conflicts aren't
+  }
+  auto store = EmbeddedStore::Open(store_options);
+  ASSERT_TRUE(store.ok());
+  ControllerOptions options;
+  options.store = store->get();
+  auto controller = Controller::Create(fabric, options);
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  SnapshotPtr s = (*controller)->snapshot();
+  EXPECT_EQ(s->hosts->FindByIpv4(0x0A010001), a);
+  EXPECT_EQ(s->hosts->FindByIpv4(0x0A020001), b);
+  EXPECT_EQ(s->hosts->Find(b)->mac, 0x0c0000000002u);
+  EXPECT_NE(s->placement.FindJob("by-ip"), nullptr);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "controller/addressing.h"
+#include "controller/hosts.h"
 #include "gtest/gtest.h"
 #include "topology/builders.h"
 
@@ -18,7 +19,9 @@ using topology::NodeId;
 // matching rule wins; a group may send to any bucket, so every bucket is followed.
 class TableWalker {
  public:
-  TableWalker(const Fabric& fabric, const std::vector<SwitchForwarding>& tables) : fabric_(fabric) {
+  TableWalker(const Fabric& fabric, const std::vector<SwitchForwarding>& tables,
+              const HostTable* hosts = nullptr)
+      : fabric_(fabric), hosts_(hosts) {
     for (const auto& t : tables) by_dpid_[t.dpid] = &t;
   }
 
@@ -50,8 +53,8 @@ class TableWalker {
     }
     const SwitchForwarding* table = by_dpid_.at(fabric_.node(at).datapath_id);
     const ForwardingRule* best = nullptr;
-    uint32_t src_ip = *NicAddress(fabric_, src);
-    uint32_t dst_ip = *NicAddress(fabric_, dst);
+    uint32_t src_ip = ServedIpv4(fabric_, hosts_, src);
+    uint32_t dst_ip = ServedIpv4(fabric_, hosts_, dst);
     for (const ForwardingRule& r : table->rules) {
       const auto& m = r.match;
       if (m.ipv4_src && (*m.ipv4_src & m.ipv4_src_mask) != (src_ip & m.ipv4_src_mask)) continue;
@@ -79,6 +82,7 @@ class TableWalker {
   }
 
   const Fabric& fabric_;
+  const HostTable* hosts_;
   std::map<uint64_t, const SwitchForwarding*> by_dpid_;
 };
 
@@ -203,6 +207,119 @@ TEST(ForwardingTest, GroupIdsAreStableAndDistinctPerLeaf) {
   }
   EXPECT_EQ(ids.size(), 4u);
   EXPECT_GE(*ids.begin(), 1u);
+}
+
+std::shared_ptr<const Fabric> PerLeafFabric(int leaves, int servers_per_leaf) {
+  topology::LeafSpineParams p;
+  p.leaves = leaves;
+  p.spines = 2;
+  p.servers_per_leaf = servers_per_leaf;
+  p.address_plan = topology::AddressPlan{topology::AddressPlanKind::kPerLeaf,
+                                         topology::ParseIpv4Prefix("10.8.0.0/16").value(), 24};
+  return std::make_shared<const Fabric>(*topology::LeafSpine(p));
+}
+
+TEST(ForwardingTest, PerLeafPlanForwardsByLeafPrefixes) {
+  auto fabric = PerLeafFabric(4, 8);
+  Placement placement(fabric);
+  JobSpec spec;
+  spec.id = "ring";
+  for (int i = 0; i < 32; i += 3)
+    spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  EcmpGroups groups(fabric);
+  auto tables = ComputeForwarding(*fabric, placement, groups);
+  size_t pins = 0;
+  for (const auto& flow : placement.FindJob("ring")->flows) pins += flow.path.hops.size() - 1;
+  size_t total = 0;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const topology::Node& sw = fabric->node(fabric->switches()[i]);
+    size_t destination_rules = 0, masked = 0;
+    for (const auto& r : tables[i].rules) {
+      if (r.match.ipv4_src) continue;  // a pin
+      ++destination_rules;
+      if (r.match.ipv4_dst_mask != 0xffffffff) {
+        ++masked;
+        EXPECT_EQ(r.match.ipv4_dst_mask, 0xffffff00u);
+        EXPECT_EQ(r.priority, 192);
+      }
+    }
+    // Spines: one prefix per leaf. Leaves: their 8 NICs plus the 3 other leaves' prefixes.
+    EXPECT_EQ(destination_rules, sw.role == topology::SwitchRole::kSpine ? 4u : 11u) << sw.name;
+    EXPECT_EQ(masked, sw.role == topology::SwitchRole::kSpine ? 4u : 3u) << sw.name;
+    total += tables[i].rules.size();
+  }
+  EXPECT_EQ(total, 2 * 4 + 4 * 11 + pins);
+  TableWalker walker(*fabric, tables);
+  for (NodeId s : fabric->nics()) {
+    for (NodeId d : fabric->nics()) {
+      if (s == d) continue;
+      std::vector<std::vector<DirectedLinkId>> walks;
+      ASSERT_EQ(walker.Reach(s, d, 0, &walks), std::set<NodeId>{d});
+      for (const auto& w : walks) EXPECT_TRUE(IsValleyFree(*fabric, Path{w}, s, d));
+    }
+  }
+  for (const PlacedFlow& flow : placement.FindJob("ring")->flows) {
+    std::vector<std::vector<DirectedLinkId>> walks;
+    walker.Reach(flow.src, flow.dst, flow.udp_src_port, &walks);
+    ASSERT_EQ(walks.size(), 1u);
+    EXPECT_EQ(walks[0], flow.path.hops);
+  }
+}
+
+TEST(ForwardingTest, MininetPlanKeepsOneRulePerNic) {
+  auto fabric = LabFabric();
+  Placement placement(fabric);
+  EcmpGroups groups(fabric);
+  auto tables = ComputeForwarding(*fabric, placement, groups);
+  for (const auto& t : tables) {
+    EXPECT_EQ(t.rules.size(), fabric->nics().size());
+    for (const auto& r : t.rules) EXPECT_EQ(r.match.ipv4_dst_mask, 0xffffffffu);
+  }
+}
+
+TEST(ForwardingTest, LearnedAddressesGetExactRulesAboveAnyPrefix) {
+  // Leaf 0's NICs are listed in 10.1.0.0/24; leaf 1's are learned, one of them (oddly) inside
+  // leaf 0's prefix; one is not learned yet.
+  topology::FabricBuilder b;
+  b.SetAddressPlan(topology::AddressPlan{topology::AddressPlanKind::kNone});
+  NodeId leaf[2] = {b.AddSwitch("leaf-0", topology::SwitchRole::kLeaf),
+                    b.AddSwitch("leaf-1", topology::SwitchRole::kLeaf)};
+  NodeId spine = b.AddSwitch("spine-0", topology::SwitchRole::kSpine);
+  std::vector<NodeId> nics;
+  for (int s = 0; s < 6; ++s) {
+    topology::ServerId server = b.AddServer("server-" + std::to_string(s));
+    NodeId nic = b.AddNic(server, 0);
+    b.AddGpu(server, nic);
+    b.AddLink(nic, leaf[s / 3], 100 * topology::kGbps);
+    if (s < 3) {
+      b.SetNicAddress(nic, topology::Ipv4Prefix{0x0A010000u + 10 + static_cast<uint32_t>(s), 24},
+                      0x0c0000000001ull + s);
+    }
+    nics.push_back(nic);
+  }
+  for (NodeId l : leaf) b.AddLink(l, spine, 100 * topology::kGbps);
+  auto fabric = std::make_shared<const Fabric>(std::move(b).Build().value());
+  HostTable hosts;
+  ASSERT_EQ(hosts.Observe(*fabric, nics[3], 0x0A010063, 0x0c00000000a3, 1).change,
+            HostChange::kLearned);  // 10.1.0.99: inside leaf 0's prefix
+  ASSERT_EQ(hosts.Observe(*fabric, nics[4], 0x0A020004, 0x0c00000000a4, 1).change,
+            HostChange::kLearned);
+  Placement placement(fabric);
+  EcmpGroups groups(fabric);
+  auto tables = ComputeForwarding(*fabric, placement, groups, {}, &hosts);
+  TableWalker walker(*fabric, tables, &hosts);
+  for (NodeId s : {nics[0], nics[1], nics[3], nics[4]}) {
+    for (NodeId d : {nics[0], nics[2], nics[3], nics[4]}) {
+      if (s != d) {
+        EXPECT_EQ(walker.Reach(s, d, 0), std::set<NodeId>{d});
+      }
+    }
+  }
+  EXPECT_TRUE(walker.Reach(nics[0], nics[5], 0).empty());  // not learned: nowhere to send
+  // The spine: leaf 0's prefix plus the two learned NICs.
+  const auto& spine_rules = tables[2].rules;
+  EXPECT_EQ(spine_rules.size(), 3u);
 }
 
 }  // namespace

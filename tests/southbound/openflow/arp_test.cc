@@ -52,5 +52,22 @@ TEST(ArpTest, RejectsTruncatedAndNonIpv4) {
   EXPECT_FALSE(ParseArpFrame(frame).ok());
 }
 
+TEST(ArpTest, Ipv4SenderOfAFrame) {
+  // Ethernet from 0c:42:a1:00:00:01, IPv4 10.1.2.3 -> 10.1.2.4 (header only).
+  std::vector<uint8_t> frame = {0x02, 0,    0,    0, 0, 0x02, 0x0c, 0x42, 0xa1, 0, 0,  0x01,
+                                0x08, 0x00, 0x45, 0, 0, 20,   0,    0,    0,    0, 64, 17,
+                                0,    0,    10,   1, 2, 3,    10,   1,    2,    4};
+  auto sender = ParseIpv4Sender(frame);
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  EXPECT_EQ(sender->first, 0x0a010203u);
+  EXPECT_EQ(sender->second, 0x0c42a1000001u);
+  for (size_t n = 0; n < frame.size(); ++n) {
+    EXPECT_FALSE(ParseIpv4Sender(std::vector<uint8_t>(frame.begin(), frame.begin() + n)).ok());
+  }
+  EXPECT_FALSE(ParseIpv4Sender(Request()).ok());  // ARP is not IPv4
+  frame[14] = 0x65;                               // version 6
+  EXPECT_FALSE(ParseIpv4Sender(frame).ok());
+}
+
 }  // namespace
 }  // namespace pulse::southbound::openflow
