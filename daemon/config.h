@@ -132,6 +132,8 @@ struct PlacementConfig {
   int64_t steering_port_min = 49152;
   int64_t steering_port_max = 65535;
   int64_t gid_index = 3;
+};
+
 // SONiC southbound and the lossless health supervisor (daemon/sonic_runtime.h).
 struct LosslessHealthConfig {
   int64_t counters_interval_ms = 10000;

@@ -72,6 +72,11 @@ Fields EcmpHashFields(const controller::EcmpHashModel& model) {
     case controller::HashAlgorithm::kXorFold:
       algorithm = "XOR";
       break;
+    case controller::HashAlgorithm::kOvsMultipath:
+      // Open vSwitch's own hash; a SONiC switch is modelled as CRC unless the intent says
+      // otherwise (controller/ecmp_hash.h HashModelsFromIntent).
+      algorithm = "CRC";
+      break;
   }
   return {{"ecmp_hash@", absl::StrJoin(fields, ",")}, {"ecmp_hash_algorithm", algorithm}};
 }

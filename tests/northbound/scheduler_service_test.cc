@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "northbound/auth_gate.h"
 #include "northbound/server.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "tests/northbound/test_fabric.h"
@@ -41,7 +42,8 @@ class SchedulerServiceTest : public ::testing::Test {
     server_options.listen_address = "127.0.0.1:0";
     server_options.insecure = true;
     server_options.tokens = tokens;
-    server_options.extra_services.push_back(service_.get());
+    gated_ = GateService<pulse::v1::SchedulerService>(service_.get());
+    server_options.extra_services.push_back(gated_.get());
     auto server = ApiServer::Start(controller_.get(), server_options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -52,6 +54,7 @@ class SchedulerServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     server_.reset();
+    gated_.reset();
     service_.reset();
     controller_.reset();
   }
@@ -75,6 +78,7 @@ class SchedulerServiceTest : public ::testing::Test {
   std::shared_ptr<const topology::Fabric> fabric_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<SchedulerServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<ApiServer> server_;
   std::unique_ptr<pulse::v1::SchedulerService::Stub> sched_;
   std::unique_ptr<pulse::v1::JobService::Stub> jobs_;
