@@ -123,7 +123,7 @@ TEST(IntentDriverTest, SwitchesNameTheirDriverOrGetOpenflow) {
   constexpr char kYaml[] =
       "switches:\n"
       "  - {name: tor-a, role: leaf}\n"
-      "  - {name: tor-b, role: leaf, driver: sonic}\n"
+      "  - {name: tor-b, role: leaf, driver: sonic, redis: \"127.0.0.1:6379\"}\n"
       "  - {name: spine, role: spine, driver: openflow}\n"
       "servers:\n"
       "  - {name: h0}\n"
