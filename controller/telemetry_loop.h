@@ -41,8 +41,8 @@
 #include "controller/congestion.h"
 #include "controller/controller.h"
 #include "controller/metrics.h"
-#include "controller/telemetry.h"
 #include "controller/switches/switch_driver.h"
+#include "controller/telemetry.h"
 
 namespace pulse::controller {
 

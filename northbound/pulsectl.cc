@@ -722,8 +722,7 @@ int Run(int argc, char** argv) {
       {"topology", Topology}, {"jobs", Jobs},           {"links", Links},
       {"watch", Watch},       {"drain", Maintenance},   {"undrain", Maintenance},
       {"health", Health},     {"discovery", Discovery}, {"qos", Qos},
-      {"suggest", Sched},     {"what-if", Sched},
-      {"hosts", Hosts},
+      {"suggest", Sched},     {"what-if", Sched},       {"hosts", Hosts},
   };
   auto handler = commands.find(command);
   if (handler == commands.end()) return Usage(absl::StrCat("unknown command '", command, "'"));

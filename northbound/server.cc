@@ -15,11 +15,11 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "northbound/auth_gate.h"
 #include "northbound/decode_errors.h"
+#include "northbound/dry_run.h"
 #include "northbound/listen_check.h"
 #include "northbound/reply_pages.h"
-#include "northbound/auth_gate.h"
-#include "northbound/dry_run.h"
 #include "northbound/rpc_latency.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 

@@ -795,10 +795,10 @@ absl::StatusOr<Intent> IntentParser::Parse(const YAML::Node& root) {
     return fields_.ErrorAtLine(1, "intent",
                                "empty file (expected a mapping with builder or switches)");
   }
-  if (auto s = fields_.CheckKeys(root, "",
-                                 {"name", "description", "builder", "switches", "servers", "links",
-                                  "cables", "controller", "ecmp_hash", "node_names",
-                                  "address_plan"});
+  if (auto s =
+          fields_.CheckKeys(root, "",
+                            {"name", "description", "builder", "switches", "servers", "links",
+                             "cables", "controller", "ecmp_hash", "node_names", "address_plan"});
       !s.ok()) {
     return s;
   }

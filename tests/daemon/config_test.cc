@@ -106,8 +106,8 @@ TEST(DaemonConfigTest, StateRecoverAndMirror) {
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_FALSE(defaults->state_recover);
   EXPECT_TRUE(defaults->state_mirror);
-  absl::StatusOr<DaemonConfig> config = ParseAndValidate(
-      "state_dir: /var/lib/pulse\nstate_recover: true\nstate_mirror: false\n");
+  absl::StatusOr<DaemonConfig> config =
+      ParseAndValidate("state_dir: /var/lib/pulse\nstate_recover: true\nstate_mirror: false\n");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(config->state_recover);
   EXPECT_FALSE(config->state_mirror);
