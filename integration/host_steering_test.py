@@ -123,14 +123,19 @@ class HostSteering(unittest.TestCase):
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         total = 0.0
         for client in clients:
-            out, _ = client.communicate(timeout=SECONDS + 30)
+            try:
+                out, _ = client.communicate(timeout=SECONDS + 30)
+            except subprocess.TimeoutExpired:
+                client.kill()
+                out, _ = client.communicate()
+                log(f"an iperf3 client did not finish in {SECONDS + 30} s")
             data = json.loads(out) if out.strip().startswith("{") else {}
             end = data.get("end", {})
             total += float((end.get("sum_received") or end.get("sum") or {}).get(
                 "bits_per_second", 0.0))
         for server in servers:
             server.kill()
-            server.wait()
+            server.communicate()
         return total
 
     def test_steered_permutation_holds_without_per_flow_rules(self):
@@ -165,6 +170,7 @@ class HostSteering(unittest.TestCase):
         self.assertEqual(carried, planned, "uplinks that carried traffic differ from the plan")
 
         # 3. Plain ECMP: the same flows from random source ports.
+        log("ECMP: the same flows from random source ports")
         rng = random.Random(20261203)
         random_ports = [rng.randrange(49152, 65536) for _ in flows]
         hashed_bps = self.run_flows(flows, random_ports)
