@@ -214,8 +214,14 @@ class HostSteering(unittest.TestCase):
             if f["udpSrcPort"] != old_ports[key]:
                 changed_keys.add(key)
                 self.assertIn(f["flowIndex"], [c["flowIndex"] for c in changes])
-        self.assertIn((affected[0]["src"], affected[0]["dst"], affected[0].get("subflow", 0)),
-                      changed_keys)
+        # The flow on the cut link moved to another spine (its port changed unless the old one
+        # happens to steer the new path as well).
+        job_after = json.loads(self.ctl.pulsectl("--json", "jobs", "show", "perm"))
+        moved_hops = [[h["switchName"] for h in f["hops"]] for f in job_after["job"]["flows"]
+                      if f["src"] == affected[0]["src"] and f["dst"] == affected[0]["dst"]]
+        self.assertEqual(len(moved_hops), 1)
+        self.assertNotEqual(moved_hops[0][:2], [leaf, spine], moved_hops)
+        self.assertGreaterEqual(moved.get("flowsMoved", 0), 1, moved)
         log(f"{len(changed_keys)} of {len(flows)} flows changed ports")
         # Only flows leaving or entering the cut link's leaf hash through a changed group (Open
         # vSwitch renumbers a group's slots when a member goes); every other flow keeps its port.
