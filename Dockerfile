@@ -15,7 +15,8 @@ RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPULSE_BUILD_TE
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libgrpc++1.51 libgrpc29 libprotobuf32 libyaml-cpp0.7 libabsl20220623 libglpk40 ca-certificates \
+      libgrpc++1.51 libgrpc29 libprotobuf32 libyaml-cpp0.7 libabsl20220623 libglpk40 \
+      libhiredis0.14 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/pulse --create-home pulse
 COPY --from=build /out/ /
