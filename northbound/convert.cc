@@ -1,5 +1,6 @@
 #include "northbound/convert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -51,6 +52,13 @@ int64_t NicLineRateBps(const Fabric& fabric, NodeId nic) {
   int64_t total = 0;
   for (const topology::Port& port : fabric.node(nic).ports) total += port.speed_bps;
   return total;
+}
+
+// The line rate of the fabric's fastest NIC (the bound for an endpoint not yet resolved).
+int64_t MaxNicLineRateBps(const Fabric& fabric) {
+  int64_t best = 0;
+  for (NodeId nic : fabric.nics()) best = std::max(best, NicLineRateBps(fabric, nic));
+  return best;
 }
 
 // A rate (bit/s) a flow may ask for: finite, >= 0 and at most the line rate of the NIC it
@@ -404,9 +412,12 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
     std::string field = absl::StrCat("job.flows[", i, "]");
     if (absl::Status s = CheckEndpoint(fabric, flow.src(), field + ".src"); !s.ok()) return s;
     if (absl::Status s = CheckEndpoint(fabric, flow.dst(), field + ".dst"); !s.ok()) return s;
-    NodeId src = *fabric.ResolveEndpoint(flow.src());
-    if (absl::Status s = CheckRate(flow.rate_bps(), NicLineRateBps(fabric, src),
-                                   field + ".rate_bps", fabric.node(src).name);
+    // A learned address is resolved by the controller: its NIC's line rate is checked there.
+    absl::StatusOr<NodeId> src = fabric.ResolveEndpoint(flow.src());
+    if (absl::Status s = src.ok() ? CheckRate(flow.rate_bps(), NicLineRateBps(fabric, *src),
+                                              field + ".rate_bps", fabric.node(*src).name)
+                                  : CheckRate(flow.rate_bps(), MaxNicLineRateBps(fabric),
+                                              field + ".rate_bps", "any NIC of the fabric");
         !s.ok()) {
       return s;
     }
@@ -414,8 +425,14 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
   {
     // The collective's per-flow rate: no faster than the fastest NIC among its endpoints.
     NodeId fastest = topology::kNoNode;
+    bool unresolved = false;  // a learned address: the controller resolves it
     for (const std::string& endpoint : job.endpoints()) {
-      NodeId nic = *fabric.ResolveEndpoint(endpoint);
+      absl::StatusOr<NodeId> resolved = fabric.ResolveEndpoint(endpoint);
+      if (!resolved.ok()) {
+        unresolved = true;
+        continue;
+      }
+      NodeId nic = *resolved;
       if (fastest == topology::kNoNode ||
           NicLineRateBps(fabric, nic) > NicLineRateBps(fabric, fastest)) {
         fastest = nic;
@@ -423,16 +440,28 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
     }
     if (fastest == topology::kNoNode) {  // explicit flows only: their sources
       for (const auto& flow : job.flows()) {
-        NodeId nic = *fabric.ResolveEndpoint(flow.src());
+        absl::StatusOr<NodeId> resolved = fabric.ResolveEndpoint(flow.src());
+        if (!resolved.ok()) {
+          unresolved = true;
+          continue;
+        }
+        NodeId nic = *resolved;
         if (fastest == topology::kNoNode ||
             NicLineRateBps(fabric, nic) > NicLineRateBps(fabric, fastest)) {
           fastest = nic;
         }
       }
     }
+    if (unresolved && (fastest == topology::kNoNode ||
+                       NicLineRateBps(fabric, fastest) < MaxNicLineRateBps(fabric))) {
+      fastest = topology::kNoNode;  // bound by the fastest NIC of the fabric instead
+    }
     if (absl::Status s = CheckRate(
-            job.rate_bps(), fastest == topology::kNoNode ? 0 : NicLineRateBps(fabric, fastest),
-            "job.rate_bps", fastest == topology::kNoNode ? "" : fabric.node(fastest).name);
+            job.rate_bps(),
+            fastest == topology::kNoNode ? MaxNicLineRateBps(fabric)
+                                         : NicLineRateBps(fabric, fastest),
+            "job.rate_bps",
+            fastest == topology::kNoNode ? "any NIC of the fabric" : fabric.node(fastest).name);
         !s.ok()) {
       return s;
     }
