@@ -452,7 +452,7 @@ int Run() {
   if (!intent->switch_drivers.empty()) {
     auto started = pulse::northbound::StartSonicFromConfig(
         fabric, intent->switch_drivers, config.lossless_health, qos.ok() ? qos->get() : nullptr,
-        telemetry_loop.get(), &metrics_registry, tokens);
+        telemetry_loop.get(), &metrics_registry);
     if (!started.ok()) return Fail(started.status());
     sonic = *std::move(started);
   }
@@ -486,8 +486,7 @@ int Run() {
     server_options.extra_services.push_back(health_gated.get());
   }
   std::unique_ptr<pulse::northbound::SchedulerServiceImpl> scheduler =
-      pulse::northbound::StartScheduler(controller->get(), *intent, server_options.tokens,
-                                        fabric_sync.get());
+      pulse::northbound::StartScheduler(controller->get(), *intent, fabric_sync.get());
   std::unique_ptr<pulse::northbound::GatedService> scheduler_gated =
       pulse::northbound::GateService<pulse::v1::SchedulerService>(scheduler.get());
   server_options.extra_services.push_back(scheduler_gated.get());

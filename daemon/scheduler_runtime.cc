@@ -8,10 +8,8 @@ namespace pulse::northbound {
 
 std::unique_ptr<SchedulerServiceImpl> StartScheduler(controller::Controller* controller,
                                                      const topology::Intent& intent,
-                                                     std::vector<Token> tokens,
                                                      controller::FabricSync* fabric_sync) {
   SchedulerServiceOptions options;
-  options.tokens = std::move(tokens);
   options.fabric_name = intent.name;
   options.node_names = intent.node_names;
   if (fabric_sync != nullptr) {

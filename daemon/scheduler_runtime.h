@@ -18,7 +18,6 @@ namespace pulse::northbound {
 // with the API server (ApiServerOptions::extra_services) and destroy it after the server.
 std::unique_ptr<SchedulerServiceImpl> StartScheduler(controller::Controller* controller,
                                                      const topology::Intent& intent,
-                                                     std::vector<Token> tokens,
                                                      controller::FabricSync* fabric_sync);
 
 }  // namespace pulse::northbound

@@ -71,8 +71,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
     rt->switches_.push_back(std::move(sw));
   }
   SonicRuntime* self = rt.get();
-  rt->service_ = std::make_unique<LosslessHealthServiceImpl>([self] { return self->Snapshot(); },
-                                                             rt->options_.tokens);
+  rt->service_ = std::make_unique<LosslessHealthServiceImpl>([self] { return self->Snapshot(); });
   if (rt->options_.current_plan) {
     if (auto plan = rt->options_.current_plan()) rt->PushPlan(*plan);
     rt->pushed_plan_ = rt->options_.current_plan();
@@ -219,7 +218,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
     std::shared_ptr<const topology::Fabric> fabric,
     const std::map<std::string, topology::SwitchDriverIntent>& drivers,
     const LosslessHealthConfig& config, QosRuntime* qos, controller::TelemetryLoop* telemetry,
-    controller::MetricsRegistry* metrics, std::vector<Token> tokens) {
+    controller::MetricsRegistry* metrics) {
   SonicRuntimeOptions options;
   options.fabric = std::move(fabric);
   options.drivers = drivers;
@@ -234,7 +233,6 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
   options.health.clean_window_ms = config.clean_window_ms;
   options.counters_interval_ms = config.counters_interval_ms;
   options.audit_interval_ms = config.audit_interval_ms;
-  options.tokens = std::move(tokens);
   return SonicRuntime::Start(std::move(options));
 }
 

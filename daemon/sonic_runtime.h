@@ -41,7 +41,6 @@ struct SonicRuntimeOptions {
   controller::HealthOptions health;
   int64_t counters_interval_ms = 10000;
   int64_t audit_interval_ms = 10000;
-  std::vector<Token> tokens;
 };
 
 class SonicRuntime {
@@ -88,7 +87,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
     std::shared_ptr<const topology::Fabric> fabric,
     const std::map<std::string, topology::SwitchDriverIntent>& drivers,
     const LosslessHealthConfig& config, QosRuntime* qos, controller::TelemetryLoop* telemetry,
-    controller::MetricsRegistry* metrics, std::vector<Token> tokens);
+    controller::MetricsRegistry* metrics);
 
 }  // namespace pulse::northbound
 

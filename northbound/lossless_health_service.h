@@ -5,9 +5,8 @@
 #define PULSE_NORTHBOUND_LOSSLESS_HEALTH_SERVICE_H_
 
 #include <functional>
-#include <vector>
+#include <utility>
 
-#include "northbound/auth.h"
 #include "pulse/v1/lossless_health.grpc.pb.h"
 
 namespace pulse::northbound {
@@ -15,8 +14,7 @@ namespace pulse::northbound {
 class LosslessHealthServiceImpl final : public pulse::v1::LosslessHealthService::CallbackService {
  public:
   using Snapshot = std::function<pulse::v1::ListIncidentsResponse()>;
-  LosslessHealthServiceImpl(Snapshot snapshot, std::vector<Token> tokens)
-      : snapshot_(std::move(snapshot)), auth_(std::move(tokens)) {}
+  explicit LosslessHealthServiceImpl(Snapshot snapshot) : snapshot_(std::move(snapshot)) {}
 
   grpc::ServerUnaryReactor* ListIncidents(grpc::CallbackServerContext* context,
                                           const pulse::v1::ListIncidentsRequest* request,
@@ -24,7 +22,6 @@ class LosslessHealthServiceImpl final : public pulse::v1::LosslessHealthService:
 
  private:
   Snapshot snapshot_;
-  Authorizer auth_;
 };
 
 }  // namespace pulse::northbound

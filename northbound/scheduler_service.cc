@@ -86,7 +86,7 @@ absl::StatusOr<topology::LinkId> ResolveLink(const topology::Fabric& fabric,
 
 SchedulerServiceImpl::SchedulerServiceImpl(controller::Controller* controller,
                                            SchedulerServiceOptions options)
-    : controller_(controller), auth_(options.tokens), options_(std::move(options)) {
+    : controller_(controller), options_(std::move(options)) {
   tiers_ = topology::ComputeTiers(controller_->fabric());
   const auto& servers = controller_->fabric().servers();
   for (size_t s = 0; s < servers.size(); ++s) {
@@ -135,8 +135,6 @@ pulse::v1::ExportTopologyResponse SchedulerServiceImpl::Export(
 ServerUnaryReactor* SchedulerServiceImpl::ExportTopology(
     CallbackServerContext* context, const pulse::v1::ExportTopologyRequest* request,
     pulse::v1::ExportTopologyResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.SchedulerService/ExportTopology");
-  if (!auth.ok()) return Finish(context, auth);
   if (!pulse::v1::TopologyFormat_IsValid(request->format())) {
     return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         absl::StrCat("format: unknown value ", request->format())));
@@ -148,8 +146,6 @@ ServerUnaryReactor* SchedulerServiceImpl::ExportTopology(
 ServerUnaryReactor* SchedulerServiceImpl::SuggestServers(
     CallbackServerContext* context, const pulse::v1::SuggestServersRequest* request,
     pulse::v1::SuggestServersResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.SchedulerService/SuggestServers");
-  if (!auth.ok()) return Finish(context, auth);
   controller::NodeAdviceRequest advice;
   advice.gpu_count = request->gpu_count();
   advice.server_count = request->server_count();
@@ -222,8 +218,6 @@ ServerUnaryReactor* SchedulerServiceImpl::SuggestServers(
 ServerUnaryReactor* SchedulerServiceImpl::WhatIfFailure(
     CallbackServerContext* context, const pulse::v1::WhatIfFailureRequest* request,
     pulse::v1::WhatIfFailureResponse* response) {
-  grpc::Status auth = auth_.Check(*context, "/pulse.v1.SchedulerService/WhatIfFailure");
-  if (!auth.ok()) return Finish(context, auth);
   const topology::Fabric& fabric = controller_->fabric();
   std::vector<topology::LinkId> links;
   for (int i = 0; i < request->links_size(); ++i) {

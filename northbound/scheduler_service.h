@@ -27,7 +27,6 @@
 namespace pulse::northbound {
 
 struct SchedulerServiceOptions {
-  std::vector<Token> tokens;  // empty: authentication off (same tokens as the API server)
   std::string fabric_name;
   std::map<std::string, std::string> node_names;  // server -> scheduler node name (the intent's)
   // LLDP discovery's report for exports; unset in planning mode. Called on gRPC threads.
@@ -58,7 +57,6 @@ class SchedulerServiceImpl final : public pulse::v1::SchedulerService::CallbackS
 
  private:
   controller::Controller* controller_;
-  Authorizer auth_;
   SchedulerServiceOptions options_;
   topology::FabricTiers tiers_;
   std::map<std::string, topology::ServerId> server_by_node_name_;

@@ -11,14 +11,15 @@ usage: cluster_failover_test.py DAEMON PROTO_DIR FABRIC_FILE ETCD_SCRIPT
 """
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pulse_cluster import Replica, generate_stubs, health  # noqa: E402
 
 DAEMON, PROTO_DIR, FABRIC, ETCD_SCRIPT = sys.argv[1:5]
 del sys.argv[1:5]
@@ -27,79 +28,20 @@ THREADS = 4
 KILL_AFTER_ACKS = 60
 
 
-def generate_stubs(out_dir):
-    subprocess.run(
-        ["protoc", "-I", PROTO_DIR, "--python_out=" + out_dir, "--grpc_out=" + out_dir,
-         "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-         os.path.join(PROTO_DIR, "pulse/v1/pulse.proto")],
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def flow_key(flow):
     return (flow.src, flow.dst, flow.subflow, tuple(flow.links), flow.udp_src_port)
 
 
 def leader_health(replica):
-    """grpc.health.v1.Health/Check of service "pulse.cluster.leader", without generated stubs."""
-    name = b"pulse.cluster.leader"
-    check = replica.channel.unary_unary("/grpc.health.v1.Health/Check",
-                                        request_serializer=lambda b: b,
-                                        response_deserializer=lambda b: b)
-    reply = check(b"\x0a" + bytes([len(name)]) + name, timeout=5)
-    return reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
-
-
-class Replica:
-    def __init__(self, tmp, index, endpoints):
-        self.index = index
-        self.port = free_port()
-        self.address = "127.0.0.1:%d" % self.port
-        config = os.path.join(tmp, "replica%d.yaml" % index)
-        with open(config, "w") as f:
-            f.write("listen: %s\nfabric: %s\ninsecure: true\nlog_level: info\n"
-                    "cluster:\n  etcd_endpoints: [%s]\n  name: failover-test\n"
-                    "  replica_id: r%d\n  advertise: %s\n"
-                    % (self.address, os.path.abspath(FABRIC), ", ".join(endpoints), index,
-                       self.address))
-        self.log_path = os.path.join(tmp, "replica%d.log" % index)
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([DAEMON, "--config", config], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.channel = grpc.insecure_channel(self.address)
-        grpc.channel_ready_future(self.channel).result(timeout=30)
-        self.jobs = pb_grpc.JobServiceStub(self.channel)
-
-    def output(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
+    """grpc.health.v1 status of "pulse.cluster.leader" (1 SERVING, 2 NOT_SERVING, 0 none)."""
+    return health(replica, "pulse.cluster.leader", timeout=5)
 
 
 class ClusterFailoverTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="pulse-cluster-")
-        generate_stubs(cls.tmp.name)
+        generate_stubs(PROTO_DIR, cls.tmp.name)
         global grpc, pb, pb_grpc
         import grpc
         from pulse.v1 import pulse_pb2 as pb
@@ -108,7 +50,8 @@ class ClusterFailoverTest(unittest.TestCase):
         out = subprocess.run(["bash", ETCD_SCRIPT, "start", cls.etcd_dir, "3", str(os.getpid())],
                              check=True, capture_output=True, text=True).stdout
         cls.endpoints = out.strip().split(",")
-        cls.replicas = [Replica(cls.tmp.name, i, cls.endpoints) for i in range(3)]
+        cls.replicas = [Replica(DAEMON, FABRIC, cls.tmp.name, i, cls.endpoints, "failover-test")
+                        for i in range(3)]
 
     @classmethod
     def tearDownClass(cls):

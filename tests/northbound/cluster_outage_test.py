@@ -12,14 +12,15 @@ Prints the figures.
 usage: cluster_outage_test.py DAEMON PROTO_DIR FABRIC_FILE ETCD_SCRIPT
 """
 import os
-import socket
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pulse_cluster import Replica, generate_stubs, health  # noqa: E402
 
 DAEMON, PROTO_DIR, FABRIC, ETCD_SCRIPT = sys.argv[1:5]
 del sys.argv[1:5]
@@ -31,74 +32,11 @@ BURST_BEFORE_S = 2
 BURST_AFTER_S = 4
 
 
-def generate_stubs(out_dir):
-    subprocess.run(
-        ["protoc", "-I", PROTO_DIR, "--python_out=" + out_dir, "--grpc_out=" + out_dir,
-         "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-         os.path.join(PROTO_DIR, "pulse/v1/pulse.proto")],
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def health(replica, service):
-    """grpc.health.v1.Health/Check: 1 SERVING, 2 NOT_SERVING, 0 unknown or no answer."""
-    name = service.encode()
-    check = replica.channel.unary_unary("/grpc.health.v1.Health/Check",
-                                        request_serializer=lambda b: b,
-                                        response_deserializer=lambda b: b)
-    try:
-        reply = check(b"\x0a" + bytes([len(name)]) + name, timeout=2)
-    except grpc.RpcError:
-        return 0
-    return reply[1] if len(reply) == 2 and reply[0] == 0x08 else 0
-
-
-class Replica:
-    def __init__(self, tmp, index, endpoints):
-        self.index = index
-        self.port = free_port()
-        self.address = "127.0.0.1:%d" % self.port
-        config = os.path.join(tmp, "replica%d.yaml" % index)
-        with open(config, "w") as f:
-            f.write("listen: %s\nfabric: %s\ninsecure: true\nlog_level: info\n"
-                    "cluster:\n  etcd_endpoints: [%s]\n  name: %s\n"
-                    "  replica_id: r%d\n  advertise: %s\n"
-                    % (self.address, os.path.abspath(FABRIC), ", ".join(endpoints), CLUSTER,
-                       index, self.address))
-        self.log_path = os.path.join(tmp, "replica%d.log" % index)
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([DAEMON, "--config", config], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.channel = grpc.insecure_channel(self.address)
-        grpc.channel_ready_future(self.channel).result(timeout=30)
-        self.jobs = pb_grpc.JobServiceStub(self.channel)
-
-    def output(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
-
-
 class ClusterOutageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="pulse-outage-")
-        generate_stubs(cls.tmp.name)
+        generate_stubs(PROTO_DIR, cls.tmp.name)
         global grpc, pb, pb_grpc
         import grpc
         from pulse.v1 import pulse_pb2 as pb
@@ -107,7 +45,8 @@ class ClusterOutageTest(unittest.TestCase):
         out = subprocess.run(["bash", ETCD_SCRIPT, "start", cls.etcd_dir, "3", str(os.getpid())],
                              check=True, capture_output=True, text=True).stdout
         cls.endpoints = out.strip().split(",")
-        cls.replicas = [Replica(cls.tmp.name, i, cls.endpoints) for i in range(3)]
+        cls.replicas = [Replica(DAEMON, FABRIC, cls.tmp.name, i, cls.endpoints, CLUSTER)
+                        for i in range(3)]
 
     @classmethod
     def tearDownClass(cls):

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "northbound/auth_gate.h"
 #include "northbound/pulsectl_health.h"
 
 namespace pulse::northbound {
@@ -43,11 +44,16 @@ pulse::v1::ListIncidentsResponse Snapshot() {
 class LosslessHealthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service_ = std::make_unique<LosslessHealthServiceImpl>(
-        Snapshot, std::vector<Token>{{"ops", "viewer-secret", Role::kViewer}});
+    // Registered as the API server does: the gate and the auth interceptor decide (auth_gate.h).
+    service_ = std::make_unique<LosslessHealthServiceImpl>(Snapshot);
+    gated_ = GateService<pulse::v1::LosslessHealthService>(service_.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
+    builder.RegisterService(gated_->service());
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(
+        MakeAuthInterceptor(std::vector<Token>{{"ops", "viewer-secret", Role::kViewer}}));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
     server_ = builder.BuildAndStart();
     channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
@@ -66,6 +72,7 @@ class LosslessHealthServiceTest : public ::testing::Test {
     return s;
   }
   std::unique_ptr<LosslessHealthServiceImpl> service_;
+  std::unique_ptr<GatedService> gated_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   int port_ = 0;

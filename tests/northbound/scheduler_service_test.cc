@@ -33,7 +33,6 @@ class SchedulerServiceTest : public ::testing::Test {
     std::vector<Token> tokens = {{"ops", kViewer, Role::kViewer},
                                  {"slurm", kScheduler, Role::kScheduler}};
     SchedulerServiceOptions options;
-    options.tokens = tokens;
     options.fabric_name = "lab";
     for (int i = 0; i < 8; ++i)
       options.node_names[absl::StrCat("server-", i)] = absl::StrCat("n", i + 1);

@@ -25,9 +25,13 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
+#include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::southbound::openflow {
 namespace {
+
+using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::RunShell;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -35,24 +39,6 @@ using std::chrono::milliseconds;
 constexpr uint64_t kDpidA = 0xa1, kDpidB = 0xb2;
 constexpr uint32_t kIpH1 = 0x0a000001, kIpH2 = 0x0a000002;  // 10.0.0.1, 10.0.0.2
 constexpr uint64_t kMacH1 = 0x020000000001, kMacH2 = 0x020000000002;
-
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(("{ " + command + "\n} 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-bool EnsureOvs(std::string* why) {
-  if (RunShell("ovs-vsctl --timeout=3 show").first == 0) return true;
-  auto [rc, out] = RunShell("/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random");
-  if (RunShell("ovs-vsctl --timeout=5 show").first == 0) return true;
-  *why = "Open vSwitch is not running and ovs-ctl start failed: " + out;
-  return false;
-}
 
 // Records every event with its arrival time.
 class RecordingSink : public FabricEventSink {

@@ -13,9 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/southbound/openflow/channel_harness.h"
+#include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::openflow {
 namespace {
+
+using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::RunShell;
 
 using std::chrono::milliseconds;
 using testing::ChannelHarness;
@@ -24,24 +28,6 @@ constexpr char kBridge[] = "pulseof0";
 constexpr uint64_t kDpid = 0xa1;
 
 // Runs a shell command; returns its exit code and stdout+stderr.
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-bool EnsureOvs(std::string* why) {
-  if (RunShell("ovs-vsctl --timeout=3 show").first == 0) return true;
-  auto [rc, out] = RunShell("/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random");
-  if (RunShell("ovs-vsctl --timeout=5 show").first == 0) return true;
-  *why = "Open vSwitch is not running and ovs-ctl start failed: " + out;
-  return false;
-}
-
 class OvsChannelTest : public ::testing::Test {
  protected:
   void SetUp() override {

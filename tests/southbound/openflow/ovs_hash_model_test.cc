@@ -26,9 +26,13 @@
 #include "controller/ecmp_hash.h"
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
+#include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::southbound::openflow {
 namespace {
+
+using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::RunShell;
 
 using controller::EcmpHashModel;
 using controller::EcmpMember;
@@ -38,24 +42,6 @@ using controller::HashAlgorithm;
 constexpr char kBridge[] = "pohm";
 constexpr uint64_t kDpid = 0xc7;
 constexpr PortNo kInPort = 9;
-
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(("{ " + command + "\n} 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-bool EnsureOvs(std::string* why) {
-  if (RunShell("ovs-vsctl --timeout=3 show").first == 0) return true;
-  auto [rc, out] = RunShell("/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random");
-  if (RunShell("ovs-vsctl --timeout=5 show").first == 0) return true;
-  *why = "Open vSwitch is not running and ovs-ctl start failed: " + out;
-  return false;
-}
 
 class NullSink : public FabricEventSink {
  public:

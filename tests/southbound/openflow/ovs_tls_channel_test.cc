@@ -13,10 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/southbound/openflow/channel_harness.h"
+#include "tests/southbound/openflow/ovs_shell.h"
 #include "tests/southbound/openflow/tls_test_files.h"
 
 namespace pulse::openflow {
 namespace {
+
+using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::RunShell;
 
 using std::chrono::milliseconds;
 using testing::ChannelHarness;
@@ -25,23 +29,10 @@ using testing::TlsFiles;
 constexpr char kBridge[] = "pulsetls0";
 constexpr uint64_t kDpid = 0xa7;
 
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 class OvsTlsChannelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RunShell("ovs-vsctl --timeout=3 show").first != 0) {
-      RunShell("/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random");
-      if (RunShell("ovs-vsctl --timeout=5 show").first != 0) GTEST_SKIP() << "no Open vSwitch";
-    }
+    if (std::string why; !EnsureOvs(&why)) GTEST_SKIP() << why;
     previous_ssl_ = RunShell("ovs-vsctl get-ssl").second;
     if (!previous_ssl_.empty()) GTEST_SKIP() << "OVS already has an SSL configuration in use";
   }
