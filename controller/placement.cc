@@ -1225,6 +1225,7 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
     absl::flat_hash_set<std::pair<NodeId, NodeId>> changed;
     for (const EcmpGroup& g : update.changed) changed.insert({g.switch_id, g.destination});
     for (auto& [id, job] : jobs_) {
+      if (job.enforcement != Enforcement::kSteer) continue;  // pinned jobs carry no ports
       for (PlacedFlow& f : job.flows) {
         if (f.path.hops.empty()) continue;
         const NodeId dst_leaf = fabric_->Tail(f.path.hops.back());
