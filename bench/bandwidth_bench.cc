@@ -29,9 +29,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "controller/exact_placement.h"
-#include "controller/flow_sim.h"
-#include "controller/placement.h"
+#include "controller/placement/exact_placement.h"
+#include "controller/placement/flow_sim.h"
+#include "controller/placement/placement.h"
 #include "topology/builders.h"
 
 namespace pulse::controller {

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "controller/ecmp_groups.h"
-#include "controller/forwarding.h"
+#include "controller/fabric_sync/forwarding.h"
+#include "controller/paths/ecmp_groups.h"
 #include "topology/intent.h"
 
 namespace {

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "controller/ecmp_groups.h"
-#include "controller/forwarding.h"
-#include "controller/placement.h"
+#include "controller/fabric_sync/forwarding.h"
+#include "controller/paths/ecmp_groups.h"
+#include "controller/placement/placement.h"
 #include "topology/builders.h"
 
 namespace {

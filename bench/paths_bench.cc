@@ -13,11 +13,11 @@
 #include <random>
 #include <vector>
 
-#include "controller/ecmp_groups.h"
-#include "controller/ecmp_hash.h"
-#include "controller/path_cache.h"
-#include "controller/paths.h"
-#include "controller/steering.h"
+#include "controller/paths/ecmp_groups.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/paths/path_cache.h"
+#include "controller/paths/paths.h"
+#include "controller/paths/steering.h"
 #include "tests/controller/path_test_fabrics.h"
 
 namespace pc = pulse::controller;

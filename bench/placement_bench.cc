@@ -22,12 +22,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controller/deadlock.h"
-#include "controller/ecmp_groups.h"
-#include "controller/ecmp_hash.h"
-#include "controller/lossless_graph.h"
-#include "controller/lower_bound.h"
-#include "controller/placement.h"
+#include "controller/paths/ecmp_groups.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/placement/lossless_graph.h"
+#include "controller/placement/lower_bound.h"
+#include "controller/placement/placement.h"
+#include "controller/qos/deadlock.h"
 #include "topology/builders.h"
 
 namespace pulse::controller {

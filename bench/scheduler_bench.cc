@@ -5,7 +5,7 @@
 // 60% of its servers. Every arrival asks for 1-16 whole servers with a collective (ring,
 // halving-doubling, double binary tree; half of them all-to-all) at line rate.
 // Three schedulers see the same event sequence, each on its own copy of the fabric:
-//   suggest     SuggestServers (controller/node_advice.h): candidates judged by the real
+//   suggest     SuggestServers (controller/placement/node_advice.h): candidates judged by the real
 //               placement, the first non-blocking one in order of preference;
 //   first-fit   the lowest-numbered free servers;
 //   leaf-pack   topology-aware without load: the best-fit leaf when one fits, else the leaves
@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "controller/node_advice.h"
-#include "controller/placement.h"
+#include "controller/placement/node_advice.h"
+#include "controller/placement/placement.h"
 #include "topology/builders.h"
 #include "topology/tiers.h"
 

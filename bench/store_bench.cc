@@ -23,9 +23,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "controller/embedded_store.h"
-#include "controller/etcd_store.h"
-#include "controller/leader_election.h"
+#include "controller/cluster/leader_election.h"
+#include "controller/store/embedded_store.h"
+#include "controller/store/etcd_store.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "controller/telemetry.h"
+#include "controller/telemetry/telemetry.h"
 #include "southbound/sflow/decoder.h"
 
 namespace {

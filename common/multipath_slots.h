@@ -1,7 +1,7 @@
 // The slot table a hash-based multipath picks from, shared by the switch programming that builds
 // it (southbound/openflow/flow_reconcile.h) and the hash model that predicts the pick
-// (controller/ecmp_hash.h): both must agree slot for slot, or steering by UDP source port lands
-// flows on the wrong uplink.
+// (controller/paths/ecmp_hash.h): both must agree slot for slot, or steering by UDP source port
+// lands flows on the wrong uplink.
 //
 // A group of weighted members becomes a run of slots: member i owns weights'[i] consecutive
 // slots, in member order, where weights' are the weights divided by their gcd and, when they

@@ -12,9 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
-#include "controller/addressing.h"
-#include "controller/log.h"
-#include "controller/placement_record.h"
+#include "common/log.h"
+#include "controller/paths/addressing.h"
+#include "controller/store/placement_record.h"
 #include "pulse/v1/pulse.pb.h"
 
 namespace pulse::controller {

@@ -19,9 +19,9 @@
 // Durability: with a StateStore, every job is written ("jobs/<id>" = serialized pulse.v1.JobSpec)
 // before the request is acknowledged, with its exact flows and paths ("placements/<id>",
 // placement_record.h), drains as "drains/<switch>" and the event sequence high-water mark
-// ("meta/event_seq"), and learned host addresses ("hosts/<NIC>", controller/hosts.h); Create()
-// restores them: every job on its stored paths when they are still
-// valid (else placed afresh, logged), and sequences resume above the mark.
+// ("meta/event_seq"), and learned host addresses ("hosts/<NIC>", controller/paths/hosts.h);
+// Create() restores them: every job on its stored paths when they are still valid (else placed
+// afresh, logged), and sequences resume above the mark.
 #ifndef PULSE_CONTROLLER_CONTROLLER_H_
 #define PULSE_CONTROLLER_CONTROLLER_H_
 
@@ -41,11 +41,11 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "controller/events.h"
-#include "controller/flow_sim.h"
-#include "controller/hosts.h"
-#include "controller/placement.h"
+#include "controller/paths/hosts.h"
+#include "controller/placement/flow_sim.h"
+#include "controller/placement/placement.h"
 #include "controller/qos_state.h"
-#include "controller/store.h"
+#include "controller/store/store.h"
 #include "topology/fabric.h"
 
 namespace pulse::v1 {
@@ -79,13 +79,14 @@ struct ControllerOptions {
   size_t event_ring_size = 4096;  // events kept for WatchEvents resume
   size_t max_jobs = 10000;        // PlaceJob beyond this is ResourceExhausted
   StateStore* store = nullptr;    // not owned; nullptr: nothing is persisted
-  // Cluster mode (controller/replica.h): asked before every store write; non-OK (e.g. Unavailable
-  // "follower; the leader is ...") refuses the request with that status. Empty: always write.
+  // Cluster mode (controller/cluster/replica.h): asked before every store write; non-OK (e.g.
+  // Unavailable "follower; the leader is ...") refuses the request with that status. Empty: always
+  // write.
   std::function<absl::Status()> write_gate;
   // Placement defaults: Enforcement::kPin or kSteer for jobs that do not choose.
   PlacementOptions placement;
-  // The switches' ECMP hash models (controller/ecmp_hash.h HashModelsFromIntent). Set: flows of
-  // steered jobs get UDP source ports; unset: steered jobs are refused.
+  // The switches' ECMP hash models (controller/paths/ecmp_hash.h HashModelsFromIntent). Set: flows
+  // of steered jobs get UDP source ports; unset: steered jobs are refused.
   std::optional<HashModels> hash_models;
   // Range of UDP source ports steering may assign.
   SteeringOptions steering;
@@ -95,9 +96,9 @@ struct ControllerOptions {
   // default that does not fit the fabric leaves QoS off (QosState::plan null, logged).
   std::string qos_policy_yaml;
   std::string qos_policy_source = "start-up policy";
-  // The bus-bandwidth prediction made after each placement (controller/flow_sim.h). Its cost is
-  // about (connections x ecmp_qps x ecmp_seeds) flows simulated; jobs over max_connections are
-  // not simulated. predict_bandwidth = false skips it.
+  // The bus-bandwidth prediction made after each placement (controller/placement/flow_sim.h). Its
+  // cost is about (connections x ecmp_qps x ecmp_seeds) flows simulated; jobs over max_connections
+  // are not simulated. predict_bandwidth = false skips it.
   bool predict_bandwidth = true;
   BandwidthOptions bandwidth = {/*ecmp_qps=*/4, /*ecmp_seeds=*/2, /*ecmp_qps_share_message=*/true,
                                 /*seed=*/1, /*max_connections=*/4096};
@@ -117,7 +118,8 @@ struct DrainResult {
 template <typename T>
 using Reply = std::function<void(absl::StatusOr<T>)>;
 
-// One flow to put on a new path (telemetry-driven re-placement, controller/telemetry_loop.h).
+// One flow to put on a new path (telemetry-driven re-placement,
+// controller/telemetry/telemetry_loop.h).
 struct FlowMoveRequest {
   std::string job_id;
   size_t flow_index = 0;  // index into JobPlacement::flows
@@ -202,9 +204,9 @@ class Controller {
   // matches again; a fabric that matches from the start emits nothing. Safe to call every probe.
   void OnDiscoveryResult(bool matches_intent, std::string description);
   // An ARP or IPv4 packet from `ipv4`/`mac` arrived on the leaf port the intent cables `nic` to
-  // (host discovery, controller/hosts.h). A new or moved binding is persisted ("hosts/<NIC>"),
-  // emits HOST_LEARNED / HOST_MOVED and changes forwarding; a new conflict emits HOST_CONFLICT
-  // and changes nothing else. Repeats only refresh the last-seen time.
+  // (host discovery, controller/paths/hosts.h). A new or moved binding is persisted
+  // ("hosts/<NIC>"), emits HOST_LEARNED / HOST_MOVED and changes forwarding; a new conflict emits
+  // HOST_CONFLICT and changes nothing else. Repeats only refresh the last-seen time.
   void OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac);
 
   // Called on the controller thread after every change that may alter forwarding (job placed,
@@ -223,12 +225,12 @@ class Controller {
   // Resolves once everything posted before it has run: a barrier for tests and shutdown.
   std::future<void> Sync();
 
-  // --- Replication (cluster mode, controller/replica.h). Nothing here writes to the store. ---
-  // Rebuilds jobs, drains and learned hosts from the store (a new leader taking over, a follower
-  // catching up), keeping physical link state; then runs `then` on the controller thread (e.g.
-  // open the write gate) before any request posted later. If the store cannot be read the state
-  // is left exactly as it was (never emptied or partial), `then` does not run, and the error is
-  // returned.
+  // --- Replication (cluster mode, controller/cluster/replica.h). Nothing here writes to the store.
+  // --- Rebuilds jobs, drains and learned hosts from the store (a new leader taking over, a
+  // follower catching up), keeping physical link state; then runs `then` on the controller thread
+  // (e.g. open the write gate) before any request posted later. If the store cannot be read the
+  // state is left exactly as it was (never emptied or partial), `then` does not run, and the error
+  // is returned.
   std::future<absl::Status> Reload(std::function<void()> then = nullptr);
   // Folds one batch another replica wrote (a StateStore watch update) into the state: jobs placed
   // on their stored paths, deleted, moved; drains. Updates at or below the revision this state

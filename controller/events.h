@@ -35,7 +35,7 @@ enum class EventType {
   kSwitchDrained,
   kSwitchUndrained,
   kDiscoveryMismatch,  // subject "fabric"; detail: the discovery diff's description
-  // Host discovery (controller/hosts.h); subject: the NIC; detail: address, MAC, port, why.
+  // Host discovery (controller/paths/hosts.h); subject: the NIC; detail: address, MAC, port, why.
   kHostLearned,
   kHostMoved,
   kHostConflict,

@@ -14,8 +14,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/qos_plan.h"
-#include "controller/qos_policy.h"
+#include "controller/qos/qos_plan.h"
+#include "controller/qos/qos_policy.h"
 #include "topology/fabric.h"
 
 namespace pulse::controller {

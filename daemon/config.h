@@ -23,7 +23,7 @@
 //     max_connections_per_peer: 256 #   open connections from one IP address
 //     max_multipart_reply_bytes: 33554432  # one multipart reply (e.g. FLOW_STATS), all parts
 //     tls: {cert: of.pem, key: of.key, client_ca: switches-ca.pem}  # switches connect ssl:
-//   qos:                            # lossless QoS (controller/qos_policy.h); on by default
+//   qos:                            # lossless QoS (controller/qos/qos_policy.h); on by default
 //     policy_file: roce-policy.yaml #   the policy (default: the built-in RoCE policy); an
 //                                   #   admin's SetQosPolicy, stored, wins over it
 //     ovsdb: unix:/var/run/openvswitch/db.sock  # push to Open vSwitch bridges, audit, repair
@@ -73,7 +73,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/log.h"
+#include "common/log.h"
 #include "northbound/convert.h"
 #include "northbound/server.h"
 
@@ -95,7 +95,8 @@ struct OpenFlowConfig {
   TlsFiles tls;
 };
 
-// Telemetry loop (controller/telemetry_loop.h) settings; the defaults suit 1 s stats polling.
+// Telemetry loop (controller/telemetry/telemetry_loop.h) settings; the defaults suit 1 s stats
+// polling.
 struct TelemetryConfig {
   bool moves_enabled = true;
   int64_t period_ms = 1000;
@@ -107,7 +108,7 @@ struct TelemetryConfig {
   int64_t flow_cooldown_ms = 10000;
 };
 
-// Cluster mode (controller/replica.h). Absent: one controller with the embedded store.
+// Cluster mode (controller/cluster/replica.h). Absent: one controller with the embedded store.
 struct ClusterConfig {
   bool enabled = false;
   std::vector<std::string> etcd_endpoints;
@@ -148,8 +149,8 @@ struct DaemonConfig {
   std::string fabric_file;
   std::string state_dir;  // empty: nothing persisted
   // Open a state_dir whose damage lost acknowledged records anyway: keep every intact record,
-  // report what was lost, set the damaged files aside (controller/embedded_store.h). Without it
-  // the daemon refuses to start on such a directory.
+  // report what was lost, set the damaged files aside (controller/store/embedded_store.h). Without
+  // it the daemon refuses to start on such a directory.
   bool state_recover = false;
   // Every log record written twice (log and log.mirror), so one bad sector loses nothing; false
   // halves the write latency and keeps one copy.

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "controller/log.h"
+#include "common/log.h"
 
 namespace pulse::daemon {
 

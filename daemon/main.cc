@@ -25,13 +25,13 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "common/log.h"
+#include "controller/cluster/replica.h"
 #include "controller/controller.h"
-#include "controller/ecmp_hash.h"
-#include "controller/embedded_store.h"
-#include "controller/fabric_sync.h"
-#include "controller/log.h"
-#include "controller/replica.h"
-#include "controller/telemetry_loop.h"
+#include "controller/fabric_sync/fabric_sync.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/store/embedded_store.h"
+#include "controller/telemetry/telemetry_loop.h"
 #include "daemon/config.h"
 #include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
@@ -170,7 +170,7 @@ int Run() {
       fabric->switches().size(), " switches, ", fabric->nics().size(), " NICs, ",
       fabric->gpus().size(), " GPUs, ", fabric->links().size(), " links");
 
-  // Cluster mode: the state lives in etcd, one replica leads (controller/replica.h).
+  // Cluster mode: the state lives in etcd, one replica leads (controller/cluster/replica.h).
   std::unique_ptr<pulse::controller::ClusterReplica> replica;
   if (config.cluster.enabled) {
     pulse::controller::ClusterOptions cluster_options{

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "controller/log.h"
+#include "common/log.h"
 
 namespace pulse::northbound {
 

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "controller/metrics.h"
+#include "controller/telemetry/metrics.h"
 #include "daemon/config.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "topology/fabric.h"

@@ -11,7 +11,7 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
-#include "controller/log.h"
+#include "common/log.h"
 
 namespace pulse::northbound {
 

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "controller/log.h"
+#include "common/log.h"
 
 namespace pulse::northbound {
 

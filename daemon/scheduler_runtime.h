@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "northbound/scheduler_service.h"
 #include "topology/intent.h"
 

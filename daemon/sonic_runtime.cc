@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "controller/log.h"
+#include "common/log.h"
 #include "southbound/sonic/telemetry_adapter.h"
 
 namespace pulse::northbound {

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controller/ecmp_hash.h"
-#include "controller/lossless_counters.h"
-#include "controller/lossless_health.h"
-#include "controller/metrics.h"
-#include "controller/qos_plan.h"
-#include "controller/telemetry_loop.h"
+#include "controller/health/lossless_counters.h"
+#include "controller/health/lossless_health.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/qos/qos_plan.h"
+#include "controller/telemetry/metrics.h"
+#include "controller/telemetry/telemetry_loop.h"
 #include "daemon/config.h"
 #include "daemon/qos_runtime.h"
 #include "northbound/lossless_health_service.h"

@@ -9,7 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "controller/addressing.h"
+#include "controller/paths/addressing.h"
 
 namespace pulse::northbound {
 namespace {

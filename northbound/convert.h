@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "controller/controller.h"
 #include "controller/events.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "grpcpp/support/status.h"
 #include "pulse/v1/pulse.pb.h"
 

@@ -1,6 +1,6 @@
 #include "northbound/host_service.h"
 
-#include "controller/addressing.h"
+#include "controller/paths/addressing.h"
 
 namespace pulse::northbound {
 

@@ -34,7 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "controller/job_file.h"
+#include "controller/placement/job_file.h"
 #include "northbound/pulsectl_discovery.h"
 #include "northbound/pulsectl_format.h"
 #include "northbound/pulsectl_health.h"
@@ -74,7 +74,7 @@ commands:
                             --switch S [--stride N]: port names Ethernet0, Ethernet<N>...)
   hosts [all]               NICs' addresses: intent or learned, port, first/last seen
   jobs place -f FILE [--validate-only]
-                            place the job in a job YAML file (see controller/job_file.h);
+                            place the job in a job YAML file (see controller/placement/job_file.h);
                             --validate-only: a dry run, nothing is placed
   jobs list                 placed jobs
   jobs show ID              one job with its flows, paths and UDP source ports

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "controller/log.h"
+#include "common/log.h"
 #include "grpcpp/grpcpp.h"
 
 namespace pulse::northbound {

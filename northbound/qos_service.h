@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "controller/controller.h"
-#include "controller/qos_plan.h"
+#include "controller/qos/qos_plan.h"
 #include "controller/qos_state.h"
 #include "northbound/auth.h"
 #include "pulse/v1/qos.grpc.pb.h"

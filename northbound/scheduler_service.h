@@ -1,6 +1,6 @@
 // pulse.v1 SchedulerService (proto/pulse/v1/scheduler.proto) on the gRPC callback API:
 // topology exports for schedulers (northbound/topology_export.h), node advice
-// (controller/node_advice.h) and failure what-ifs (controller/what_if.h).
+// (controller/placement/node_advice.h) and failure what-ifs (controller/placement/what_if.h).
 //
 // Exports read the latest snapshot on the gRPC thread. Advice and what-ifs need a copy of the
 // state they may change: the controller thread makes it (Controller::CopyState), and the work
@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/thread_pool.hpp"
 #include "controller/controller.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "northbound/auth.h"
 #include "pulse/v1/scheduler.grpc.pb.h"
 #include "topology/tiers.h"

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/controller.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "northbound/auth.h"
 #include "northbound/auth_gate.h"
 #include "northbound/convert.h"
@@ -48,9 +48,10 @@ struct ApiServerOptions {
   std::function<std::vector<double>()> measured_link_load_bps;
   // Called with (method, seconds) for every finished RPC (northbound/rpc_latency.h). Unset: off.
   std::function<void(const std::string& method, double seconds)> rpc_latency_observer;
-  // Cluster mode (controller/replica.h): the leader's API address while another replica leads,
-  // else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop, plaintext,
-  // the caller's bearer token passed on) and the leader's answer returned. Unset: never forward.
+  // Cluster mode (controller/cluster/replica.h): the leader's API address while another replica
+  // leads, else "". PlaceJob and DeleteJob at a follower are then forwarded there (one hop,
+  // plaintext, the caller's bearer token passed on) and the leader's answer returned. Unset: never
+  // forward.
   std::function<std::string()> forward_writes_to;
   // Services owned elsewhere served on the same port with the same TLS and auth (e.g. the
   // QosService of northbound/qos_service.h), each wrapped by GateService (auth_gate.h) so the

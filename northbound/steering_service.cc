@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "controller/addressing.h"
-#include "controller/ecmp_hash.h"
+#include "controller/paths/addressing.h"
+#include "controller/paths/ecmp_hash.h"
 
 namespace pulse::northbound {
 

@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/controller.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "northbound/auth.h"
 
 namespace pulse::northbound {

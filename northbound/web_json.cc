@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "controller/collectives.h"
+#include "controller/placement/collectives.h"
 
 namespace pulse::northbound {
 namespace {

@@ -38,7 +38,7 @@
 #include "absl/status/statusor.h"
 #include "controller/controller.h"
 #include "controller/events.h"
-#include "controller/fabric_sync.h"
+#include "controller/fabric_sync/fabric_sync.h"
 #include "nlohmann/json.hpp"
 
 namespace pulse::northbound {

@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "controller/job_file.h"
-#include "controller/placement.h"
+#include "controller/placement/job_file.h"
+#include "controller/placement/placement.h"
 #include "topology/intent.h"
 
 namespace {

@@ -1,4 +1,5 @@
-// pulse-store: check or recover an embedded-store state directory (controller/embedded_store.h).
+// pulse-store: check or recover an embedded-store state directory
+// (controller/store/embedded_store.h).
 //
 //   pulse-store check DIR     reads DIR (never writes) and reports every snapshot and log file,
 //                             torn tails, damage repaired from intact copies, and lost records
@@ -16,9 +17,9 @@
 #include <string>
 
 #include "absl/strings/str_join.h"
-#include "controller/embedded_store.h"
-#include "controller/log.h"
-#include "controller/store_recovery.h"
+#include "common/log.h"
+#include "controller/store/embedded_store.h"
+#include "controller/store/store_recovery.h"
 
 namespace {
 

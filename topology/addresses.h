@@ -3,7 +3,7 @@
 //
 // A NIC's address comes from one of three places, in this order: the intent lists it (a NIC
 // object `{ip: 10.1.2.3/24, mac: "0c:42:a1:00:00:01"}`), the fabric's address plan assigns it,
-// or neither, and the controller learns it from the NIC's own traffic (controller/hosts.h).
+// or neither, and the controller learns it from the NIC's own traffic (controller/paths/hosts.h).
 //
 // Address plans:
 //   - none:     no address in the model; every NIC is learned.
@@ -14,7 +14,7 @@
 //               (the j-th leaf switch of its plane, in fabric order) owns block j; its k-th NIC
 //               (in NIC order) is block + k + 1 with MAC 02:00:<the four IPv4 bytes>. Every other
 //               switch forwards to a leaf by its block, one rule per leaf
-//               (controller/forwarding.h).
+//               (controller/fabric_sync/forwarding.h).
 //
 // IPv6 is refused everywhere with a message saying so (forwarding matches IPv4 only).
 #ifndef PULSE_TOPOLOGY_ADDRESSES_H_

@@ -71,7 +71,7 @@ struct ControllerSettings {
   int max_paths = 16;         // cap on up-down paths considered per NIC pair (>= 1)
 };
 
-// The ECMP hash a switch applies, as the intent states it (controller/ecmp_hash.h gives the
+// The ECMP hash a switch applies, as the intent states it (controller/paths/ecmp_hash.h gives the
 // algorithms and field names their meaning and refuses unknown ones, quoting `where`).
 struct EcmpHashSpec {
   std::string algorithm;            // "ovs-multipath", "crc32", "crc16-ccitt", "xor-fold"

@@ -1,6 +1,6 @@
 // Port counters in the core's vocabulary: the one PortCounters struct, written by every switch
 // driver (OpenFlow port stats, sFlow interface counters) and read by telemetry
-// (controller/telemetry.h).
+// (controller/telemetry/telemetry.h).
 #ifndef PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
 #define PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
 

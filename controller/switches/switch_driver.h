@@ -94,7 +94,7 @@ struct ForwardingGroup {
   GroupKind kind = GroupKind::kSelect;
   std::vector<GroupBucket> buckets;
   // Select groups: the seed of the switch's flow hash (Open vSwitch's multipath basis). Tiers
-  // seeded alike choose alike and polarise; host steering models it (controller/ecmp_hash.h).
+  // seeded alike choose alike and polarise; host steering models it (controller/paths/ecmp_hash.h).
   uint16_t hash_basis = 0;
 };
 

@@ -39,7 +39,7 @@ inline constexpr uint32_t kMaxSlots = ::pulse::kMaxMultipathSlots;
 uint32_t FailoverGroupId(uint32_t group, uint32_t bucket);
 
 // Slot count per bucket: ::pulse::SlotsForWeights (common/multipath_slots.h), which the hash
-// model of controller/ecmp_hash.h shares.
+// model of controller/paths/ecmp_hash.h shares.
 using ::pulse::SlotsForWeights;
 
 // One flow as Pulse wants it on the switch.

@@ -1,4 +1,4 @@
-// Pushes a QoS plan (controller/qos_plan.h) to Open vSwitch bridges through the local
+// Pushes a QoS plan (controller/qos/qos_plan.h) to Open vSwitch bridges through the local
 // ovsdb-server: every fabric switch that is an OVS bridge of the same name gets, per planned
 // port, one linux-htb QoS row with a Queue per egress queue of the policy (PFC/ECN numbers in
 // external_ids, see qos_programmer.h) and the tc DSCP filters DSCP_TO_TC_MAP -> queue. It
@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/qos_plan.h"
+#include "controller/qos/qos_plan.h"
 #include "southbound/ovsdb/ovsdb_client.h"
 #include "southbound/ovsdb/qos_programmer.h"
 #include "southbound/ovsdb/tc_dscp_classifier.h"

@@ -74,7 +74,7 @@ Fields EcmpHashFields(const controller::EcmpHashModel& model) {
       break;
     case controller::HashAlgorithm::kOvsMultipath:
       // Open vSwitch's own hash; a SONiC switch is modelled as CRC unless the intent says
-      // otherwise (controller/ecmp_hash.h HashModelsFromIntent).
+      // otherwise (controller/paths/ecmp_hash.h HashModelsFromIntent).
       algorithm = "CRC";
       break;
   }

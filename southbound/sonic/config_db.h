@@ -4,9 +4,9 @@
 // CONFIG_DB (database 4) keeps one hash per entry under "TABLE|key" (e.g.
 // "BUFFER_PG|Ethernet0|3-4"); config_db.json's lists are stored as one field named "<name>@"
 // holding the comma-joined values. The entries come from the QoS plan's SONiC export
-// (controller/qos_plan.h ExportSonicConfigDb, the same tables config_db.json gets) plus the ECMP
-// hash the steering model assumes (SWITCH_HASH|GLOBAL), with ports renamed by the switch's alias
-// map.
+// (controller/qos/qos_plan.h ExportSonicConfigDb, the same tables config_db.json gets) plus the
+// ECMP hash the steering model assumes (SWITCH_HASH|GLOBAL), with ports renamed by the switch's
+// alias map.
 //
 // Controller types used here, and only these: controller::QosPlan + ExportSonicConfigDb
 // (qos_plan.h) and controller::EcmpHashModel (ecmp_hash.h).
@@ -20,8 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/ecmp_hash.h"
-#include "controller/qos_plan.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/qos/qos_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace pulse::southbound::sonic {

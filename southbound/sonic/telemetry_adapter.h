@@ -1,14 +1,15 @@
 // SONiC counter snapshots -> the controller's telemetry vocabulary: the same PortCounterSample
 // OpenFlow and sFlow feed (bytes, packets, drops, errors) plus the PFC/ECN/queue counters of
-// controller/lossless_counters.h. Ports the switch's naming does not map (port 0) are skipped.
+// controller/health/lossless_counters.h. Ports the switch's naming does not map (port 0) are
+// skipped.
 #ifndef PULSE_SOUTHBOUND_SONIC_TELEMETRY_ADAPTER_H_
 #define PULSE_SOUTHBOUND_SONIC_TELEMETRY_ADAPTER_H_
 
 #include <cstdint>
 #include <vector>
 
-#include "controller/lossless_counters.h"
-#include "controller/telemetry.h"
+#include "controller/health/lossless_counters.h"
+#include "controller/telemetry/telemetry.h"
 #include "southbound/sonic/counters_db.h"
 
 namespace pulse::southbound::sonic {

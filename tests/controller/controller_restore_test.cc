@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "controller/controller.h"
-#include "controller/embedded_store.h"
-#include "controller/placement_record.h"
+#include "controller/store/embedded_store.h"
+#include "controller/store/placement_record.h"
 #include "gtest/gtest.h"
 #include "tests/northbound/test_fabric.h"
 
@@ -148,7 +148,7 @@ TEST_F(RestoreTest, InvalidStoredPathIsPlacedAfresh) {
 }
 
 // Cluster mode without etcd: two Controllers on one store, the follower gated shut and fed by a
-// watch, as controller/replica.h wires them.
+// watch, as controller/cluster/replica.h wires them.
 TEST_F(RestoreTest, FollowerKeepsAHotCopyAndTakesOverByReload) {
   auto store = EmbeddedStore::Open(options_);
   ASSERT_TRUE(store.ok()) << store.status();

@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "controller/embedded_store.h"
+#include "controller/store/embedded_store.h"
 #include "gtest/gtest.h"
 #include "pulse/v1/pulse.pb.h"
 #include "tests/northbound/test_fabric.h"

@@ -19,7 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "controller/etcd_client.h"
+#include "controller/store/etcd_client.h"
 
 namespace pulse::controller::testing {
 

@@ -11,7 +11,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include "controller/metrics.h"
+#include "controller/telemetry/metrics.h"
 #include "gtest/gtest.h"
 
 namespace pulse::northbound {

@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "controller/etcd_store.h"
-#include "controller/leader_election.h"
+#include "controller/cluster/leader_election.h"
+#include "controller/store/etcd_store.h"
 #include "gtest/gtest.h"
 #include "tests/controller/etcd_test_cluster.h"
 #include "tests/northbound/test_fabric.h"

@@ -1,6 +1,6 @@
-// The ovs-multipath hash model (controller/ecmp_hash.h) against the switch it models: Pulse's real
-// tables (OpenFlowDriver programming select groups as multipath + fast-failover legs) on an Open
-// vSwitch bridge, and `ovs-appctl ofproto/trace` asked where each of a few thousand random
+// The ovs-multipath hash model (controller/paths/ecmp_hash.h) against the switch it models: Pulse's
+// real tables (OpenFlowDriver programming select groups as multipath + fast-failover legs) on an
+// Open vSwitch bridge, and `ovs-appctl ofproto/trace` asked where each of a few thousand random
 // RoCEv2 5-tuples leaves. Steering by UDP source port is only as good as this agreement, so the
 // test demands 100%. PULSE_OVS_TRACE_SAMPLES sets the sample count (default 2,000).
 // Needs root and Open vSwitch (started with ovs-ctl if not running, else skipped).
@@ -23,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "controller/ecmp_hash.h"
+#include "controller/paths/ecmp_hash.h"
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "tests/southbound/openflow/ovs_shell.h"

@@ -23,7 +23,7 @@
 #include "southbound/sflow/collector.h"
 #include "southbound/sflow/telemetry_adapter.h"
 
-#include "controller/telemetry.h"
+#include "controller/telemetry/telemetry.h"
 
 namespace pulse::southbound::sflow {
 namespace {

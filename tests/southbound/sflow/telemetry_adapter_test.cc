@@ -1,6 +1,6 @@
 #include "southbound/sflow/telemetry_adapter.h"
 
-#include "controller/telemetry.h"
+#include "controller/telemetry/telemetry.h"
 
 #include "gtest/gtest.h"
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "controller/lossless_counters.h"
-#include "controller/lossless_health.h"
-#include "controller/qos_plan.h"
+#include "controller/health/lossless_counters.h"
+#include "controller/health/lossless_health.h"
+#include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
 #include "southbound/sonic/sonic_switch.h"
 #include "southbound/sonic/telemetry_adapter.h"

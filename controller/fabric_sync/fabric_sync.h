@@ -1,0 +1,167 @@
+// FabricSync: the bridge between the controller core and a switch driver.
+//
+// Southbound to core: switch, port and discovery events from the driver (any thread) are mapped
+// from datapath ids and port numbers to the fabric's nodes and links and posted to the Controller
+// (OnLinkStatus, OnSwitchConnected, OnSwitchLost). A link is physically up when neither of its
+// ends has reported its port down.
+//
+// Core to southbound: on every forwarding change the Controller publishes, FabricSync computes
+// the desired tables of every switch (forwarding.h) and hands the driver those that differ from
+// what it last confirmed, so a change touches only the switches it concerns. The computation runs
+// on FabricSync's own thread, never on the controller's, and coalesces: changes that arrive while
+// a push waits are served by one computation from the latest snapshot. A switch that
+// (re)connects is always given its full tables (the driver reconciles against what the switch
+// holds, so nothing is duplicated after a controller restart).
+//
+// Addresses: forwarding and the driver's proxy-ARP book follow the snapshot's learned hosts as
+// well as the intent's addresses; the book is handed to the driver whenever the table changes.
+//
+// Discovery: a periodic probe (LLDP through the driver) collects observed switch-to-switch links;
+// the diff against the intent (missing, unexpected, miswired) is logged when it changes and
+// readable at any time.
+//
+// Repair time: from a port-down report to the barrier reply of the last switch fixed because of
+// it, logged and kept as last_repair_ms().
+#ifndef PULSE_CONTROLLER_FABRIC_SYNC_FABRIC_SYNC_H_
+#define PULSE_CONTROLLER_FABRIC_SYNC_FABRIC_SYNC_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "controller/controller.h"
+#include "controller/fabric_sync/forwarding.h"
+#include "controller/paths/ecmp_groups.h"
+#include "controller/switches/switch_driver.h"
+#include "topology/diff.h"
+
+namespace pulse::controller {
+
+struct FabricSyncOptions {
+  std::chrono::milliseconds probe_interval{2000};  // LLDP probes; 0: never probe
+  std::chrono::milliseconds stats_interval{1000};  // port counter polls; 0: never poll
+  ForwardingOptions forwarding;
+};
+
+// What discovery has seen, and how it differs from the intent.
+struct DiscoveryReport {
+  std::vector<topology::ObservedLink> observed;
+  topology::FabricDiff diff;
+  std::string description;  // DescribeDiff() of `diff`
+  int probe_rounds = 0;     // probes sent so far
+};
+
+class FabricSync : public southbound::FabricEventSink {
+ public:
+  // `controller` and `driver` must outlive this object.
+  FabricSync(Controller* controller, southbound::SwitchDriver* driver,
+             FabricSyncOptions options = {});
+  ~FabricSync() override;
+
+  // Registers with the controller, starts the driver and the probe/poll timers.
+  absl::Status Start();
+  // Stops timers and the driver; no callback into the controller after it returns.
+  void Stop();
+
+  // Where port counters go (telemetry); set before Start.
+  using CountersHandler =
+      std::function<void(southbound::Dpid, const std::vector<southbound::PortCounters>&)>;
+  void SetCountersHandler(CountersHandler handler) { counters_handler_ = std::move(handler); }
+
+  DiscoveryReport Discovery() const;
+  // Resolves once every push requested before it has been computed and handed to the driver
+  // (a barrier for tests and shutdown).
+  std::future<void> Sync();
+  // Milliseconds from the last port-down report to the barrier of its last fix; -1 if none yet.
+  double last_repair_ms() const { return last_repair_ms_.load(); }
+  // Switches whose desired tables were confirmed by the driver, and apply errors seen.
+  uint64_t applies_confirmed() const { return applies_confirmed_.load(); }
+  uint64_t apply_errors() const { return apply_errors_.load(); }
+
+  // --- southbound::FabricEventSink ---
+  void OnSwitchConnected(southbound::Dpid dpid,
+                         const std::vector<southbound::SwitchPort>& ports) override;
+  void OnSwitchLost(southbound::Dpid dpid) override;
+  void OnPortStatus(southbound::Dpid dpid, southbound::PortNo port, bool up) override;
+  void OnLinkObserved(southbound::Dpid dpid_a, southbound::PortNo port_a, southbound::Dpid dpid_b,
+                      southbound::PortNo port_b) override;
+  void OnPortCounters(southbound::Dpid dpid,
+                      const std::vector<southbound::PortCounters>& counters) override;
+  // Host discovery: a sighting on a leaf port the intent cables to a NIC goes to the controller
+  // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
+  void OnHostSeen(southbound::Dpid dpid, southbound::PortNo port, uint32_t ipv4,
+                  uint64_t mac) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct PendingApply {
+    southbound::SwitchForwarding table;
+    bool counts_for_repair = false;
+  };
+  // Computes every switch's tables from `snapshot` and returns those to apply: the ones that
+  // changed, and all of a switch's in `force`. Called with mu_ held.
+  std::vector<PendingApply> PlanLocked(const SnapshotPtr& snapshot,
+                                       const std::set<southbound::Dpid>& force);
+  void Dispatch(std::vector<PendingApply> pending);
+  // Asks for a push from the latest snapshot on the sync thread (`force`: also resend that
+  // switch's full tables). Pushes already queued absorb the request.
+  void RequestPush(std::optional<southbound::Dpid> force);
+  void RunPush();
+  void ReportLinkEnd(topology::NodeId node, southbound::PortNo port, bool up);
+  void ScheduleProbe();
+  void ScheduleStats();
+  void UpdateDiscovery();
+
+  Controller* const controller_;
+  southbound::SwitchDriver* const driver_;
+  const FabricSyncOptions options_;
+  const std::shared_ptr<const Fabric> fabric_;
+  CountersHandler counters_handler_;
+
+  mutable std::mutex mu_;
+  EcmpGroups groups_;         // guarded by mu_
+  LinkStatus groups_status_;  // the usability groups_ reflects; guarded by mu_
+  std::map<southbound::Dpid, southbound::SwitchForwarding> applied_;  // confirmed or in flight
+  std::set<southbound::Dpid> connected_;
+  std::shared_ptr<const HostTable> book_hosts_;  // the learned table the driver's book reflects
+  std::set<std::pair<topology::NodeId, southbound::PortNo>> ends_down_;
+  bool push_scheduled_ = false;               // a RunPush is queued on timer_io_
+  std::set<southbound::Dpid> force_pending_;  // switches the queued push resends in full
+  std::optional<Clock::time_point> repair_started_;
+  int repair_pending_ = 0;
+  std::map<topology::ObservedLink, Clock::time_point,
+           bool (*)(const topology::ObservedLink&, const topology::ObservedLink&)>
+      observed_;
+  DiscoveryReport discovery_;
+
+  std::atomic<double> last_repair_ms_{-1};
+  std::atomic<uint64_t> applies_confirmed_{0};
+  std::atomic<uint64_t> apply_errors_{0};
+
+  // Table pushes and timers run on their own small event loop.
+  boost::asio::io_context timer_io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> timer_work_;
+  boost::asio::steady_timer probe_timer_;
+  boost::asio::steady_timer stats_timer_;
+  std::thread timer_thread_;
+  std::atomic<bool> stopped_{false};
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+};
+
+}  // namespace pulse::controller
+
+#endif  // PULSE_CONTROLLER_FABRIC_SYNC_FABRIC_SYNC_H_

@@ -1,0 +1,412 @@
+#include "controller/paths/ecmp_groups.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "controller/paths/path_cache.h"
+
+namespace pulse::controller {
+namespace {
+
+constexpr int kUnreachable = INT_MAX / 2;
+constexpr int kMaxLevel = 3;
+
+bool HasChannel(const EcmpGroup& g, DirectedLinkId d) {
+  for (const EcmpMember& m : g.members) {
+    if (m.link == d) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+EcmpGroups::EcmpGroups(std::shared_ptr<const Fabric> fabric)
+    : fabric_(std::move(fabric)), status_(*fabric_) {
+  const Fabric& f = *fabric_;
+  up_links_.resize(f.nodes().size());
+  down_links_.resize(f.nodes().size());
+  switches_by_level_.resize(kMaxLevel + 1);
+  scratch_distance_.assign(f.nodes().size(), kUnreachable);
+  for (NodeId sw : f.switches()) {
+    const int level = f.node(sw).level;
+    if (level >= 0 && level <= kMaxLevel) switches_by_level_[level].push_back(sw);
+    for (LinkId l : f.LinksOf(sw)) {
+      const NodeId peer = f.Peer(l, sw);
+      if (!f.node(peer).is_switch()) continue;
+      if (f.node(peer).level == level + 1) up_links_[sw].push_back(l);
+      if (f.node(peer).level == level - 1) down_links_[sw].push_back(l);
+    }
+  }
+}
+
+EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
+  ++computations_;
+  const Fabric& f = *fabric_;
+  std::vector<int>& distance = scratch_distance_;
+  std::vector<NodeId> touched;
+  // Up-ancestors of the destination (over up links): they reach it by descending only.
+  absl::flat_hash_set<NodeId> ancestors{dst};
+  distance[dst] = 0;
+  touched.push_back(dst);
+  std::vector<NodeId> frontier{dst};
+  while (!frontier.empty()) {
+    std::vector<NodeId> next;
+    for (NodeId n : frontier) {
+      for (LinkId l : up_links_[n]) {
+        if (!status_.IsUp(l)) continue;
+        const NodeId p = f.Peer(l, n);
+        if (ancestors.insert(p).second) {
+          distance[p] = f.node(p).level - f.node(dst).level;
+          touched.push_back(p);
+          next.push_back(p);
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  // Top tier first, so every switch sees its upper neighbours' distances.
+  absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>> next_hops;
+  absl::flat_hash_set<NodeId> descending;
+  for (int level = kMaxLevel; level >= 1; --level) {
+    for (NodeId n : switches_by_level_[level]) {
+      if (n == dst) continue;
+      std::vector<DirectedLinkId> hops;
+      if (ancestors.contains(n)) {
+        for (LinkId l : down_links_[n]) {
+          if (status_.IsUp(l) && ancestors.contains(f.Peer(l, n))) {
+            hops.push_back(f.DirectedFrom(l, n));
+          }
+        }
+        descending.insert(n);
+      } else {
+        int best = kUnreachable;
+        for (LinkId l : up_links_[n]) {
+          if (status_.IsUp(l)) best = std::min(best, distance[f.Peer(l, n)]);
+        }
+        if (best >= kUnreachable) continue;
+        for (LinkId l : up_links_[n]) {
+          if (status_.IsUp(l) && distance[f.Peer(l, n)] == best) {
+            hops.push_back(f.DirectedFrom(l, n));
+          }
+        }
+        distance[n] = best + 1;
+        touched.push_back(n);
+      }
+      if (!hops.empty()) next_hops.emplace(n, std::move(hops));
+    }
+  }
+  Table table;
+  for (auto& [node, weighted] : EcmpWeights(f, dst, next_hops)) {
+    Entry& e = table[node];
+    e.descending = descending.contains(node);
+    e.distance = e.descending ? f.node(node).level - f.node(dst).level : distance[node];
+    e.group.switch_id = node;
+    e.group.destination = dst;
+    int64_t divisor = 0;
+    for (const WeightedHop& h : weighted) {
+      EcmpMember m;
+      m.port = f.TailPort(h.link);
+      m.link = h.link;
+      m.capacity_bps = h.weight_bps;
+      const int64_t mbps = std::max<int64_t>(1, std::llround(h.weight_bps / 1e6));
+      m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
+      divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
+      e.group.members.push_back(m);
+    }
+    for (EcmpMember& m : e.group.members) m.weight = static_cast<uint32_t>(m.weight / divisor);
+    std::sort(e.group.members.begin(), e.group.members.end(),
+              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  }
+  for (NodeId n : touched) distance[n] = kUnreachable;
+  return table;
+}
+
+std::vector<EcmpMember> EcmpGroups::Weigh(NodeId dst, const Table& table,
+                                          const std::vector<DirectedLinkId>& hops) const {
+  const Fabric& f = *fabric_;
+  constexpr double kInfinite = std::numeric_limits<double>::infinity();
+  // Same rule as EcmpWeights: per next node h, min(channel capacity to h, C(h)) shared among
+  // the channels by capacity; C(h) is the sum of h's member capacities.
+  std::vector<std::pair<NodeId, size_t>> by_head;
+  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(f.Head(hops[i]), i);
+  std::sort(by_head.begin(), by_head.end());
+  std::vector<double> share(hops.size(), 0);
+  for (size_t a = 0; a < by_head.size();) {
+    size_t b = a;
+    double channel_bps = 0;
+    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
+      channel_bps +=
+          static_cast<double>(f.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
+    }
+    const NodeId h = by_head[a].first;
+    double reach = kInfinite;
+    if (h != dst) {
+      reach = 0;
+      if (auto it = table.find(h); it != table.end()) {
+        for (const EcmpMember& m : it->second.group.members) reach += m.capacity_bps;
+      }
+    }
+    const double ratio = std::min(channel_bps, reach) / channel_bps;
+    for (size_t k = a; k < b; ++k) share[by_head[k].second] = ratio;
+    a = b;
+  }
+  std::vector<EcmpMember> members;
+  int64_t divisor = 0;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    EcmpMember m;
+    m.port = f.TailPort(hops[i]);
+    m.link = hops[i];
+    m.capacity_bps = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps) * share[i];
+    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
+    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
+    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
+    members.push_back(m);
+  }
+  for (EcmpMember& m : members) m.weight = static_cast<uint32_t>(m.weight / divisor);
+  std::sort(members.begin(), members.end(),
+            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  return members;
+}
+
+size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vector<LinkId>& failed,
+                                      std::vector<EcmpGroup>& diff) {
+  const Fabric& f = *fabric_;
+  // Ancestors now (the climb from dst is small: it never scans downlink lists).
+  absl::flat_hash_set<NodeId> ancestors{dst};
+  std::vector<NodeId> frontier{dst};
+  while (!frontier.empty()) {
+    std::vector<NodeId> next;
+    for (NodeId n : frontier) {
+      for (LinkId l : up_links_[n]) {
+        if (status_.IsUp(l) && ancestors.insert(f.Peer(l, n)).second) {
+          next.push_back(f.Peer(l, n));
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  // Seeds: groups that used a failed channel, and switches that stopped being ancestors.
+  absl::flat_hash_set<NodeId> dirty;
+  std::vector<NodeId> queue;
+  auto mark = [&](NodeId n) {
+    if (table.contains(n) && dirty.insert(n).second) queue.push_back(n);
+  };
+  for (LinkId l : failed) {
+    const NodeId lower = f.link(l).a.node, upper = f.link(l).b.node;
+    if (auto it = table.find(lower);
+        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 0))) {
+      mark(lower);
+    }
+    if (auto it = table.find(upper);
+        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 1))) {
+      mark(upper);
+    }
+  }
+  for (const auto& [n, e] : table) {
+    if (e.descending && !ancestors.contains(n)) mark(n);
+  }
+  // Everything whose group leads into a dirty switch may change too (distance or capacity).
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const NodeId x = queue[i];
+    for (const auto* links : {&up_links_[x], &down_links_[x]}) {
+      for (LinkId l : *links) {
+        const NodeId n = f.Peer(l, x);
+        auto it = table.find(n);
+        if (it != table.end() && HasChannel(it->second.group, f.DirectedFrom(l, n))) mark(n);
+      }
+    }
+  }
+  // Rebuild: ancestors bottom-up (their next hops are lower ancestors), then the others top-down
+  // (their next hops are higher).
+  std::vector<NodeId> order(dirty.begin(), dirty.end());
+  std::sort(order.begin(), order.end(), [&](NodeId a, NodeId b) {
+    const bool aa = ancestors.contains(a), ab = ancestors.contains(b);
+    if (aa != ab) return aa;
+    const int la = f.node(a).level, lb = f.node(b).level;
+    if (la != lb) return aa ? la < lb : la > lb;
+    return a < b;
+  });
+  auto distance_of = [&](NodeId p) {
+    if (ancestors.contains(p)) return f.node(p).level - f.node(dst).level;
+    auto it = table.find(p);
+    return it == table.end() ? kUnreachable : it->second.distance;
+  };
+  for (NodeId n : order) {
+    EcmpGroup old = table.at(n).group;
+    std::vector<DirectedLinkId> hops;
+    int dist = kUnreachable;
+    const bool is_ancestor = ancestors.contains(n);
+    if (is_ancestor) {
+      for (LinkId l : down_links_[n]) {
+        if (status_.IsUp(l) && ancestors.contains(f.Peer(l, n)))
+          hops.push_back(f.DirectedFrom(l, n));
+      }
+      dist = f.node(n).level - f.node(dst).level;
+    } else {
+      int best = kUnreachable;
+      for (LinkId l : up_links_[n]) {
+        if (status_.IsUp(l)) best = std::min(best, distance_of(f.Peer(l, n)));
+      }
+      if (best < kUnreachable) {
+        for (LinkId l : up_links_[n]) {
+          if (status_.IsUp(l) && distance_of(f.Peer(l, n)) == best) {
+            hops.push_back(f.DirectedFrom(l, n));
+          }
+        }
+        dist = best + 1;
+      }
+    }
+    if (hops.empty()) {
+      table.erase(n);
+      diff.push_back(EcmpGroup{n, dst, {}});
+      continue;
+    }
+    Entry& e = table.at(n);
+    e.descending = is_ancestor;
+    e.distance = dist;
+    e.group.members = Weigh(dst, table, hops);
+    if (!(e.group == old)) diff.push_back(e.group);
+  }
+  return order.size();
+}
+
+const EcmpGroups::Table* EcmpGroups::TableFor(NodeId dst_leaf) {
+  const Fabric& f = *fabric_;
+  if (dst_leaf < 0 || dst_leaf >= static_cast<NodeId>(f.nodes().size()) ||
+      !f.node(dst_leaf).is_switch() || f.node(dst_leaf).level != 1) {
+    return nullptr;
+  }
+  auto it = tables_.find(dst_leaf);
+  if (it == tables_.end()) it = tables_.emplace(dst_leaf, Compute(dst_leaf)).first;
+  return &it->second;
+}
+
+const EcmpGroup* EcmpGroups::Find(NodeId sw, NodeId dst_leaf) {
+  const Table* table = TableFor(dst_leaf);
+  if (table == nullptr) return nullptr;
+  auto it = table->find(sw);
+  return it == table->end() ? nullptr : &it->second.group;
+}
+
+std::vector<EcmpGroup> EcmpGroups::GroupsToward(NodeId dst_leaf) {
+  std::vector<EcmpGroup> out;
+  const Table* table = TableFor(dst_leaf);
+  if (table == nullptr) return out;
+  for (const auto& [sw, entry] : *table) out.push_back(entry.group);
+  std::sort(out.begin(), out.end(),
+            [](const EcmpGroup& a, const EcmpGroup& b) { return a.switch_id < b.switch_id; });
+  return out;
+}
+
+absl::StatusOr<std::vector<EcmpMember>> EcmpGroups::NextHops(NodeId sw, NodeId dst_nic) {
+  const Fabric& f = *fabric_;
+  const NodeId n = static_cast<NodeId>(f.nodes().size());
+  if (sw < 0 || sw >= n || !f.node(sw).is_switch()) {
+    return absl::InvalidArgumentError(absl::StrCat("ECMP next hops: node ", sw, " is no switch"));
+  }
+  if (dst_nic < 0 || dst_nic >= n || !f.node(dst_nic).is_nic()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ECMP next hops: destination ", dst_nic, " is no NIC"));
+  }
+  std::vector<EcmpMember> direct;
+  std::vector<NodeId> leaves;
+  for (LinkId l : f.LinksOf(dst_nic)) {
+    if (!status_.IsUp(l)) continue;
+    const NodeId leaf = f.Peer(l, dst_nic);
+    if (leaf == sw) {
+      const DirectedLinkId d = f.DirectedFrom(l, sw);
+      direct.push_back(
+          EcmpMember{f.TailPort(d), d, static_cast<double>(f.link(l).capacity_bps), 1});
+    } else if (f.node(leaf).plane == f.node(sw).plane) {
+      leaves.push_back(leaf);
+    }
+  }
+  if (!direct.empty()) {
+    std::sort(direct.begin(), direct.end(),
+              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+    return direct;
+  }
+  for (NodeId leaf : leaves) {
+    if (const EcmpGroup* g = Find(sw, leaf); g != nullptr) return g->members;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "switch '", f.node(sw).name, "' has no up-down path to '", f.node(dst_nic).name, "'"));
+}
+
+EcmpGroupsUpdate EcmpGroups::SetLinkUp(LinkId link, bool up) {
+  return SetLinksUp(std::vector<LinkId>{link}, up);
+}
+
+EcmpGroupsUpdate EcmpGroups::SetSwitchUp(NodeId node, bool up) {
+  if (node < 0 || node >= static_cast<NodeId>(fabric_->nodes().size())) return {};
+  return SetLinksUp(fabric_->LinksOf(node), up);
+}
+
+EcmpGroupsUpdate EcmpGroups::SetLinksUp(const std::vector<LinkId>& links, bool up) {
+  const Fabric& f = *fabric_;
+  EcmpGroupsUpdate update;
+  std::vector<LinkId> changed;  // switch-to-switch links whose state changed
+  for (LinkId l : links) {
+    if (l < 0 || l >= static_cast<LinkId>(f.links().size()) || status_.IsUp(l) == up) continue;
+    status_.SetUp(l, up);
+    // NIC links are never in a group: NextHops reads their state directly.
+    if (f.node(f.link(l).a.node).is_switch()) changed.push_back(l);
+  }
+  if (changed.empty()) return update;
+  std::vector<NodeId> destinations;
+  for (const auto& [dst, table] : tables_) {
+    bool affected = false;
+    for (LinkId l : changed) {
+      const NodeId lower = f.link(l).a.node, upper = f.link(l).b.node;
+      auto at_lower = table.find(lower);
+      auto at_upper = table.find(upper);
+      if (up) {
+        // Usable upwards if the upper end reaches dst, downwards if the lower end is dst or
+        // one of its ancestors.
+        affected = at_upper != table.end() || lower == dst ||
+                   (at_lower != table.end() && at_lower->second.descending);
+      } else {
+        affected =
+            (at_lower != table.end() &&
+             HasChannel(at_lower->second.group, Fabric::Directed(l, 0))) ||
+            (at_upper != table.end() && HasChannel(at_upper->second.group, Fabric::Directed(l, 1)));
+      }
+      if (affected) break;
+    }
+    if (affected) destinations.push_back(dst);
+  }
+  std::sort(destinations.begin(), destinations.end());
+  for (NodeId dst : destinations) {
+    ++update.destinations_recomputed;
+    Table& old = tables_.at(dst);
+    std::vector<EcmpGroup> diff;
+    if (!up) {
+      update.groups_recomputed += RepairAfterFailure(dst, old, changed, diff);
+      std::sort(diff.begin(), diff.end(),
+                [](const EcmpGroup& a, const EcmpGroup& b) { return a.switch_id < b.switch_id; });
+      update.changed.insert(update.changed.end(), diff.begin(), diff.end());
+      continue;
+    }
+    Table fresh = Compute(dst);
+    update.groups_recomputed += fresh.size();
+    for (const auto& [sw, entry] : fresh) {
+      auto it = old.find(sw);
+      if (it == old.end() || !(it->second.group == entry.group)) diff.push_back(entry.group);
+    }
+    for (const auto& [sw, entry] : old) {
+      if (!fresh.contains(sw)) diff.push_back(EcmpGroup{sw, dst, {}});
+    }
+    std::sort(diff.begin(), diff.end(),
+              [](const EcmpGroup& a, const EcmpGroup& b) { return a.switch_id < b.switch_id; });
+    update.changed.insert(update.changed.end(), diff.begin(), diff.end());
+    old = std::move(fresh);
+  }
+  return update;
+}
+
+}  // namespace pulse::controller

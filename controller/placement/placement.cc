@@ -1,0 +1,1362 @@
+#include "controller/placement/placement.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "controller/placement/edge_coloring.h"
+#include "controller/placement/exact_placement.h"
+#include "controller/placement/lower_bound.h"
+
+namespace pulse::controller {
+
+using topology::SwitchRole;
+
+namespace {
+
+constexpr double kEps = 1e-9;
+constexpr int kMaxSubflows = 64;
+// Unsplittable jobs of at most this many flows that the local search leaves above their lower
+// bound get the exact solver for at most this long (PlaceJob's latency grows by the budget).
+constexpr size_t kExactMaxFlows = 128;
+constexpr int kExactBudgetMs = 50;
+// Coloured jobs up to this many demands that end above their bound next to other jobs are also
+// placed greedily around the others' load (the better of the two is kept).
+constexpr size_t kReplaceGreedilyMaxFlows = 20000;
+
+std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
+
+}  // namespace
+
+// The regular Clos structure exact placement relies on. Leaves are grouped in blocks (one block
+// on a two-tier fabric, one per pod on a three-tier one); every leaf of a block has `parallel`
+// links to every spine of its block, so an edge colour c at a leaf names spine c / parallel and
+// its (c % parallel)-th link. On three tiers the spine at position a of every block has the same
+// super-spine sequence, so a second colour names the super-spine link.
+struct ClosShape {
+  bool three_tier = false;
+  int blocks = 0;
+  int leaf_colours = 0;       // spines per block * parallel links
+  int spine_colours = 0;      // uplinks per spine (three tiers)
+  double min_fabric_bps = 0;  // smallest switch-to-switch link capacity
+  int spines_per_block = 0;
+  int parallel = 0;
+  std::vector<int> leaf_index;                // by NodeId, -1 if not a leaf
+  std::vector<int> leaf_block;                // by leaf index
+  std::vector<std::vector<LinkId>> leaf_up;   // [leaf index][colour]
+  std::vector<std::vector<LinkId>> spine_up;  // [block * spines_per_block + pos][colour]
+  std::vector<LinkId> nic_link;               // by NodeId: the NIC's only link, kNoLink otherwise
+  std::vector<int> nic_leaf;                  // by NodeId: leaf index of the NIC, -1 otherwise
+};
+
+namespace {
+
+// Sorts a node's links to the tier above by (peer, link id) and checks each peer of `peers`
+// gets exactly `parallel` of them. Returns the ordered links, or empty on mismatch.
+std::vector<LinkId> OrderedUplinks(const Fabric& fabric, NodeId node,
+                                   const std::vector<NodeId>& peers, int parallel) {
+  absl::flat_hash_map<NodeId, int> position;
+  for (size_t i = 0; i < peers.size(); ++i) position[peers[i]] = static_cast<int>(i);
+  std::vector<std::pair<int, LinkId>> ups;
+  for (LinkId l : fabric.LinksOf(node)) {
+    NodeId peer = fabric.Peer(l, node);
+    if (fabric.node(peer).level <= fabric.node(node).level) continue;
+    auto it = position.find(peer);
+    if (it == position.end()) return {};
+    ups.emplace_back(it->second, l);
+  }
+  if (ups.size() != peers.size() * static_cast<size_t>(parallel)) return {};
+  std::sort(ups.begin(), ups.end());
+  std::vector<LinkId> out;
+  for (size_t i = 0; i < ups.size(); ++i) {
+    if (ups[i].first != static_cast<int>(i) / parallel) return {};
+    out.push_back(ups[i].second);
+  }
+  return out;
+}
+
+}  // namespace
+
+// Builds the shape, or returns null when the fabric is not regular enough for exact colouring
+// (multi-homed NICs, unequal leaf-spine wiring, missing pods...). Placement then uses the
+// heuristic for everything, which is always correct, just not provably optimal.
+static std::shared_ptr<ClosShape> BuildClosShape(const Fabric& fabric) {
+  auto shape = std::make_shared<ClosShape>();
+  const size_t n = fabric.nodes().size();
+  shape->leaf_index.assign(n, -1);
+  shape->nic_link.assign(n, topology::kNoLink);
+  shape->nic_leaf.assign(n, -1);
+  std::vector<NodeId> leaves, spines, supers;
+  for (NodeId sw : fabric.switches()) {
+    switch (fabric.node(sw).role) {
+      case SwitchRole::kLeaf:
+        leaves.push_back(sw);
+        break;
+      case SwitchRole::kSpine:
+        spines.push_back(sw);
+        break;
+      case SwitchRole::kSuperSpine:
+        supers.push_back(sw);
+        break;
+    }
+  }
+  if (leaves.empty() || spines.empty()) return nullptr;
+  shape->three_tier = !supers.empty();
+  for (size_t i = 0; i < leaves.size(); ++i) shape->leaf_index[leaves[i]] = static_cast<int>(i);
+  for (NodeId nic : fabric.nics()) {
+    const auto& links = fabric.LinksOf(nic);
+    if (links.size() != 1) return nullptr;
+    NodeId leaf = fabric.Peer(links[0], nic);
+    if (shape->leaf_index[leaf] < 0) return nullptr;
+    shape->nic_link[nic] = links[0];
+    shape->nic_leaf[nic] = shape->leaf_index[leaf];
+  }
+  // Blocks: all leaves on two tiers; pods on three.
+  std::map<int, int> block_of_pod;
+  std::vector<std::vector<NodeId>> block_spines;
+  if (shape->three_tier) {
+    for (NodeId s : spines) {
+      int pod = fabric.node(s).pod;
+      if (pod < 0) return nullptr;
+      auto [it, inserted] = block_of_pod.emplace(pod, static_cast<int>(block_of_pod.size()));
+      if (inserted) block_spines.emplace_back();
+      block_spines[it->second].push_back(s);
+    }
+  } else {
+    block_spines.push_back(spines);
+  }
+  shape->blocks = static_cast<int>(block_spines.size());
+  shape->spines_per_block = static_cast<int>(block_spines[0].size());
+  for (const auto& b : block_spines) {
+    if (static_cast<int>(b.size()) != shape->spines_per_block) return nullptr;
+  }
+  // Parallel links from the first leaf to its first spine fix `parallel`.
+  shape->parallel = 0;
+  for (LinkId l : fabric.LinksOf(leaves[0])) {
+    NodeId peer = fabric.Peer(l, leaves[0]);
+    if (fabric.node(peer).level == 2) {
+      int count = 0;
+      for (LinkId m : fabric.LinksOf(leaves[0])) count += fabric.Peer(m, leaves[0]) == peer;
+      shape->parallel = count;
+      break;
+    }
+  }
+  if (shape->parallel == 0) return nullptr;
+  shape->leaf_colours = shape->spines_per_block * shape->parallel;
+  for (const auto& link : fabric.links()) {
+    if (fabric.node(link.a.node).is_nic() || fabric.node(link.b.node).is_nic()) continue;
+    double cap = static_cast<double>(link.capacity_bps);
+    if (shape->min_fabric_bps == 0 || cap < shape->min_fabric_bps) shape->min_fabric_bps = cap;
+  }
+  for (NodeId leaf : leaves) {
+    int block = 0;
+    if (shape->three_tier) {
+      auto it = block_of_pod.find(fabric.node(leaf).pod);
+      if (it == block_of_pod.end()) return nullptr;
+      block = it->second;
+    }
+    std::vector<LinkId> ups = OrderedUplinks(fabric, leaf, block_spines[block], shape->parallel);
+    if (ups.empty()) return nullptr;
+    shape->leaf_block.push_back(block);
+    shape->leaf_up.push_back(std::move(ups));
+  }
+  if (shape->three_tier) {
+    // Spine position a of every block must reach the same super-spines in the same order.
+    for (int a = 0; a < shape->spines_per_block; ++a) {
+      std::vector<NodeId> reference;
+      for (int b = 0; b < shape->blocks; ++b) {
+        NodeId spine = block_spines[b][a];
+        std::vector<std::pair<NodeId, LinkId>> ups;
+        for (LinkId l : fabric.LinksOf(spine)) {
+          NodeId peer = fabric.Peer(l, spine);
+          if (fabric.node(peer).level == 3) ups.emplace_back(peer, l);
+        }
+        std::sort(ups.begin(), ups.end());
+        std::vector<NodeId> peers;
+        std::vector<LinkId> links;
+        for (const auto& [peer, l] : ups) peers.push_back(peer), links.push_back(l);
+        if (b == 0) {
+          reference = peers;
+          if (a == 0) shape->spine_colours = static_cast<int>(peers.size());
+        }
+        if (peers != reference || static_cast<int>(peers.size()) != shape->spine_colours ||
+            peers.empty()) {
+          return nullptr;
+        }
+        shape->spine_up.push_back(std::move(links));
+      }
+    }
+    // spine_up was filled position-major; reorder to block-major.
+    std::vector<std::vector<LinkId>> by_block(shape->spine_up.size());
+    for (int a = 0; a < shape->spines_per_block; ++a) {
+      for (int b = 0; b < shape->blocks; ++b) {
+        by_block[b * shape->spines_per_block + a] =
+            std::move(shape->spine_up[a * shape->blocks + b]);
+      }
+    }
+    shape->spine_up = std::move(by_block);
+  }
+  return shape;
+}
+
+namespace {
+
+struct Loads {
+  const Fabric& fabric;
+  std::vector<double>& bps;
+
+  double Capacity(DirectedLinkId d) const {
+    return static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+  }
+  double UtilWith(DirectedLinkId d, double extra_bps) const {
+    double cap = Capacity(d);
+    double load = bps[d] + extra_bps;
+    if (cap <= 0) return load > 0 ? std::numeric_limits<double>::infinity() : 0;
+    return load / cap;
+  }
+  void Add(const Path& path, double rate) {
+    for (DirectedLinkId d : path.hops) bps[d] += rate;
+  }
+  void Remove(const Path& path, double rate) {
+    for (DirectedLinkId d : path.hops) {
+      bps[d] -= rate;
+      if (bps[d] < 1e-6) bps[d] = 0;  // keep float dust from showing as load
+    }
+  }
+  // (max utilisation along the path with `rate` added, sum of the same) for comparing paths.
+  std::pair<double, double> Cost(const Path& path, double rate) const {
+    double max = 0, sum = 0;
+    for (DirectedLinkId d : path.hops) {
+      double u = UtilWith(d, rate);
+      max = std::max(max, u);
+      sum += u;
+    }
+    return {max, sum};
+  }
+};
+
+// Index of the least-costly path not in `exclude`, or -1.
+int LeastLoaded(const Loads& loads, const std::vector<Path>& paths, double rate,
+                const std::vector<const Path*>& exclude) {
+  int best = -1;
+  std::pair<double, double> best_cost;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    bool excluded = false;
+    for (const Path* p : exclude) excluded |= (*p == paths[i]);
+    if (excluded) continue;
+    auto cost = loads.Cost(paths[i], rate);
+    if (best < 0 || cost.first < best_cost.first - kEps ||
+        (cost.first <= best_cost.first + kEps && cost.second < best_cost.second - kEps)) {
+      best = static_cast<int>(i);
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// Whether `path` leads from `src` to `dst` over channels of the fabric without visiting a node
+// twice (any shape: up-down or not).
+bool JoinsWithoutLoop(const Fabric& fabric, const Path& path, NodeId src, NodeId dst) {
+  if (path.hops.empty()) return false;
+  absl::flat_hash_set<NodeId> seen = {src};
+  NodeId at = src;
+  for (DirectedLinkId hop : path.hops) {
+    if (hop < 0 || hop >= fabric.num_directed_links() || fabric.Tail(hop) != at) return false;
+    at = fabric.Head(hop);
+    if (!seen.insert(at).second) return false;
+  }
+  return at == dst;
+}
+
+std::string FlowName(const Fabric& fabric, const std::string& job_id, size_t i,
+                     const PlacedFlow& f) {
+  return absl::StrCat("job '", job_id, "' flow ", i, " ('", fabric.node(f.src).name, "' -> '",
+                      fabric.node(f.dst).name, "')");
+}
+
+// Paths of the other sub-flows of flow i's demand (sub-flows of one demand are stored
+// consecutively, subflow 0 first), so a moved sub-flow does not land on a sibling's path.
+std::vector<const Path*> SiblingPaths(const JobPlacement& job, size_t i) {
+  std::vector<const Path*> out;
+  const PlacedFlow& f = job.flows[i];
+  size_t start = i - static_cast<size_t>(f.subflow);
+  for (size_t j = start; j < job.flows.size(); ++j) {
+    const PlacedFlow& g = job.flows[j];
+    if (g.subflow != static_cast<int>(j - start) || g.src != f.src || g.dst != f.dst) break;
+    if (j != i) out.push_back(&g.path);
+  }
+  return out;
+}
+
+absl::StatusOr<NodeId> ResolveFor(const Fabric& fabric, const JobSpec& spec, absl::string_view name,
+                                  absl::string_view what) {
+  auto nic = fabric.ResolveEndpoint(name);
+  if (!nic.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(JobPrefix(spec), what, ": ", nic.status().message()));
+  }
+  return *nic;
+}
+
+}  // namespace
+
+absl::string_view EnforcementName(Enforcement enforcement) {
+  switch (enforcement) {
+    case Enforcement::kDefault:
+      return "default";
+    case Enforcement::kPin:
+      return "pin";
+    case Enforcement::kSteer:
+      return "steer";
+  }
+  return "default";
+}
+
+absl::StatusOr<Enforcement> ParseEnforcement(absl::string_view name) {
+  if (name == "pin") return Enforcement::kPin;
+  if (name == "steer") return Enforcement::kSteer;
+  if (name == "default" || name.empty()) return Enforcement::kDefault;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown enforcement '", name, "' (expected pin or steer)"));
+}
+
+absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec) {
+  const std::string where = JobPrefix(spec);
+  if (spec.id.empty()) return absl::InvalidArgumentError("job id is empty");
+  if (!std::isfinite(spec.rate_bps) || spec.rate_bps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "rate must be > 0 bps, or 0 for line rate; got ", spec.rate_bps));
+  }
+  if (spec.max_subflows < 1 || spec.max_subflows > kMaxSubflows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "max_subflows must be 1..", kMaxSubflows, ", got ", spec.max_subflows));
+  }
+  if (spec.traffic_class < 0 || spec.traffic_class > 7) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "traffic_class must be 0..7, got ", spec.traffic_class));
+  }
+  std::vector<NodeId> nics;
+  absl::flat_hash_set<std::string> seen;
+  for (size_t i = 0; i < spec.endpoints.size(); ++i) {
+    if (!seen.insert(spec.endpoints[i]).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "endpoint '", spec.endpoints[i], "' is listed twice"));
+    }
+    auto nic = ResolveFor(fabric, spec, spec.endpoints[i], absl::StrCat("endpoint ", i));
+    if (!nic.ok()) return nic.status();
+    nics.push_back(*nic);
+  }
+  if (spec.pattern != CollectivePattern::kExplicit) {
+    if (spec.endpoints.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no endpoints"));
+    }
+    auto demands = CollectiveFlows(fabric, spec.pattern, nics, spec.rate_bps);
+    if (!demands.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, demands.status().message()));
+    }
+    return demands;
+  }
+  if (spec.explicit_flows.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no explicit flows"));
+  }
+  std::vector<FlowDemand> demands;
+  for (size_t i = 0; i < spec.explicit_flows.size(); ++i) {
+    const ExplicitFlow& f = spec.explicit_flows[i];
+    const std::string what = absl::StrCat("flow ", i);
+    auto src = ResolveFor(fabric, spec, f.src, absl::StrCat(what, " source"));
+    if (!src.ok()) return src.status();
+    auto dst = ResolveFor(fabric, spec, f.dst, absl::StrCat(what, " destination"));
+    if (!dst.ok()) return dst.status();
+    if (f.src == f.dst || *src == *dst) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, what, " from '", f.src, "' to '", f.dst, "' is a flow to itself"));
+    }
+    if (!std::isfinite(f.rate_bps) || f.rate_bps < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, what, ": rate must be > 0 bps (0: the job's rate), got ", f.rate_bps));
+    }
+    // Two GPUs of one server talk over NVLink: no fabric demand.
+    if (fabric.node(*src).server == fabric.node(*dst).server) continue;
+    double rate = f.rate_bps > 0 ? f.rate_bps : spec.rate_bps;
+    if (rate <= 0) rate = NicLineRateBps(fabric, *src);
+    if (rate <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, what, ": source NIC '", fabric.node(*src).name, "' has no capacity"));
+    }
+    demands.push_back(FlowDemand{*src, *dst, rate, 0});
+  }
+  return demands;
+}
+
+Placement::Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options)
+    : fabric_(std::move(fabric)),
+      link_status_(*fabric_),
+      load_bps_(fabric_->num_directed_links(), 0.0),
+      options_(std::move(options)),
+      lossless_(std::make_shared<LosslessGraph>(*fabric_)),
+      shape_(BuildClosShape(*fabric_)) {}
+
+Placement Placement::DetachedCopy() const {
+  Placement copy = *this;
+  copy.lossless_ = std::make_shared<LosslessGraph>(*lossless_);
+  if (steering_ != nullptr) copy.steering_ = std::make_shared<Steering>(*steering_);
+  return copy;
+}
+
+bool Placement::IsLossless(int traffic_class) const {
+  if (traffic_class < 0 || traffic_class > 7) return false;
+  return std::find(options_.lossless_priorities.begin(), options_.lossless_priorities.end(),
+                   traffic_class) != options_.lossless_priorities.end();
+}
+
+absl::Status Placement::SetLosslessPriorities(std::vector<int> priorities) {
+  auto is_lossless = [&priorities](int traffic_class) {
+    return traffic_class >= 0 && traffic_class <= 7 &&
+           std::find(priorities.begin(), priorities.end(), traffic_class) != priorities.end();
+  };
+  auto graph = std::make_shared<LosslessGraph>(*fabric_);
+  for (const auto& [id, job] : jobs_) {
+    if (!is_lossless(job.spec.traffic_class)) continue;
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      absl::Status added = graph->AddPath(job.flows[i].path, job.spec.traffic_class);
+      if (!added.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "making class ", job.spec.traffic_class,
+            " lossless: ", FlowName(*fabric_, id, i, job.flows[i]), ": ", added.message()));
+      }
+    }
+  }
+  options_.lossless_priorities = std::move(priorities);
+  lossless_ = std::move(graph);
+  return absl::OkStatus();
+}
+
+void Placement::ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows,
+                                size_t count) {
+  if (!IsLossless(spec.traffic_class)) return;
+  for (size_t i = 0; i < count && i < flows.size(); ++i) {
+    lossless_->RemovePath(flows[i].path, spec.traffic_class);
+  }
+}
+
+double Placement::Utilisation(DirectedLinkId link) const {
+  double cap = static_cast<double>(fabric_->link(Fabric::LinkOf(link)).capacity_bps);
+  if (cap <= 0) return load_bps_[link] > 0 ? std::numeric_limits<double>::infinity() : 0;
+  return load_bps_[link] / cap;
+}
+
+double Placement::MaxUtilisation() const {
+  double max = 0;
+  for (DirectedLinkId d = 0; d < static_cast<DirectedLinkId>(load_bps_.size()); ++d) {
+    max = std::max(max, Utilisation(d));
+  }
+  return max;
+}
+
+const JobPlacement* Placement::FindJob(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+absl::Status Placement::SetBandwidth(const std::string& job_id,
+                                     const JobPlacement::Bandwidth& bandwidth) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  it->second.bandwidth = bandwidth;
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Exact placement of a group of equal-rate demands by edge colouring, with `multiplicity` flows
+// allowed per fabric link: each link owns that many consecutive colours. Returns false (placing
+// nothing) when the group does not fit: unequal rates, or a leaf or pod with more crossing flows
+// than colours.
+bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
+                       const std::vector<const FlowDemand*>& phase, int multiplicity, int rotation,
+                       std::vector<PlacedFlow>& out) {
+  const int m = multiplicity;
+  const double rate = phase.front()->rate_bps;
+  for (const FlowDemand* d : phase) {
+    if (std::abs(d->rate_bps - rate) > kEps * rate) return false;
+  }
+  const int leaf_count = static_cast<int>(shape.leaf_up.size());
+  std::vector<BipartiteEdge> edges;
+  std::vector<size_t> edge_demand;
+  for (size_t i = 0; i < phase.size(); ++i) {
+    int a = shape.nic_leaf[phase[i]->src], b = shape.nic_leaf[phase[i]->dst];
+    if (a != b) {
+      edges.emplace_back(a, b);
+      edge_demand.push_back(i);
+    }
+  }
+  auto colours = ColourBipartiteEdges(leaf_count, leaf_count, edges, shape.leaf_colours * m);
+  if (!colours.ok()) return false;
+  // Renaming colours keeps the colouring proper; rotating by phase spreads the phases of one job
+  // over different spines instead of stacking every phase's colour 0 on the first spine.
+  for (int& c : *colours) c = ((c / m + rotation) % shape.leaf_colours) * m + c % m;
+  // Three tiers: per spine position, colour the block -> block flows with super-spine links.
+  std::vector<int> core_colour(edges.size(), -1);
+  if (shape.three_tier) {
+    std::vector<std::vector<size_t>> by_position(shape.spines_per_block);
+    for (size_t e = 0; e < edges.size(); ++e) {
+      if (shape.leaf_block[edges[e].first] != shape.leaf_block[edges[e].second]) {
+        by_position[(*colours)[e] / m / shape.parallel].push_back(e);
+      }
+    }
+    for (const auto& group : by_position) {
+      if (group.empty()) continue;
+      std::vector<BipartiteEdge> pod_edges;
+      for (size_t e : group) {
+        pod_edges.emplace_back(shape.leaf_block[edges[e].first], shape.leaf_block[edges[e].second]);
+      }
+      auto cc =
+          ColourBipartiteEdges(shape.blocks, shape.blocks, pod_edges, shape.spine_colours * m);
+      if (!cc.ok()) return false;
+      for (size_t j = 0; j < group.size(); ++j) {
+        core_colour[group[j]] = ((*cc)[j] / m + rotation) % shape.spine_colours;
+      }
+    }
+  }
+  std::vector<int> colour_of(phase.size(), -1);
+  std::vector<int> core_of(phase.size(), -1);
+  for (size_t e = 0; e < edges.size(); ++e) {
+    colour_of[edge_demand[e]] = (*colours)[e] / m;
+    core_of[edge_demand[e]] = core_colour[e];
+  }
+  for (size_t i = 0; i < phase.size(); ++i) {
+    const FlowDemand& d = *phase[i];
+    PlacedFlow f;
+    f.src = d.src;
+    f.dst = d.dst;
+    f.rate_bps = d.rate_bps;
+    f.phase = d.phase;
+    const int src_leaf = shape.nic_leaf[d.src], dst_leaf = shape.nic_leaf[d.dst];
+    const NodeId src_leaf_node = fabric.Peer(shape.nic_link[d.src], d.src);
+    auto& hops = f.path.hops;
+    hops.push_back(fabric.DirectedFrom(shape.nic_link[d.src], d.src));
+    if (src_leaf != dst_leaf) {
+      const int c = colour_of[i];
+      const LinkId up = shape.leaf_up[src_leaf][c];
+      const LinkId down = shape.leaf_up[dst_leaf][c];
+      hops.push_back(fabric.DirectedFrom(up, src_leaf_node));
+      const int src_block = shape.leaf_block[src_leaf], dst_block = shape.leaf_block[dst_leaf];
+      if (src_block != dst_block) {
+        const int position = c / shape.parallel;
+        const LinkId core_up =
+            shape.spine_up[src_block * shape.spines_per_block + position][core_of[i]];
+        const LinkId core_down =
+            shape.spine_up[dst_block * shape.spines_per_block + position][core_of[i]];
+        NodeId src_spine = fabric.Peer(up, src_leaf_node);
+        hops.push_back(fabric.DirectedFrom(core_up, src_spine));
+        NodeId core = fabric.Peer(core_up, src_spine);
+        hops.push_back(fabric.DirectedFrom(core_down, core));
+      }
+      NodeId dst_spine = fabric.Peer(down, fabric.Peer(shape.nic_link[d.dst], d.dst));
+      hops.push_back(fabric.DirectedFrom(down, dst_spine));
+    }
+    hops.push_back(
+        fabric.DirectedFrom(shape.nic_link[d.dst], fabric.Peer(shape.nic_link[d.dst], d.dst)));
+    out.push_back(std::move(f));
+  }
+  return true;
+}
+
+// Moves flows of `job` off its most loaded link while that lowers the maximum over the links it
+// uses. Other jobs' flows never move.
+void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads, JobPlacement& job,
+                    double stop_at) {
+  absl::flat_hash_map<DirectedLinkId, std::vector<size_t>> on_link;
+  for (size_t i = 0; i < job.flows.size(); ++i) {
+    for (DirectedLinkId d : job.flows[i].path.hops) on_link[d].push_back(i);
+  }
+  const size_t max_rounds = std::min<size_t>(4 * job.flows.size() + 16, 5000);
+  for (size_t round = 0; round < max_rounds; ++round) {
+    DirectedLinkId worst = -1;
+    double worst_util = 0;
+    for (const auto& [d, flows] : on_link) {
+      if (flows.empty()) continue;
+      double u = loads.UtilWith(d, 0);
+      if (u > worst_util + kEps || (std::abs(u - worst_util) <= kEps && d < worst)) {
+        worst = d;
+        worst_util = u;
+      }
+    }
+    if (worst < 0 || worst_util <= stop_at + kEps) return;
+    bool moved = false;
+    for (size_t i : on_link[worst]) {
+      PlacedFlow& f = job.flows[i];
+      auto paths = UpDownPaths(fabric, status, f.src, f.dst);
+      if (!paths.ok()) continue;
+      loads.Remove(f.path, f.rate_bps);
+      std::vector<const Path*> exclude = SiblingPaths(job, i);
+      exclude.push_back(&f.path);
+      int best = LeastLoaded(loads, *paths, f.rate_bps, exclude);
+      if (best >= 0 && loads.Cost((*paths)[best], f.rate_bps).first < worst_util - kEps) {
+        for (DirectedLinkId d : f.path.hops) {
+          auto& v = on_link[d];
+          v.erase(std::find(v.begin(), v.end(), i));
+        }
+        f.path = (*paths)[best];
+        for (DirectedLinkId d : f.path.hops) on_link[d].push_back(i);
+        loads.Add(f.path, f.rate_bps);
+        moved = true;
+        break;
+      }
+      loads.Add(f.path, f.rate_bps);
+    }
+    if (!moved) return;
+  }
+}
+
+// The potential a channel at utilisation u adds: u^8, a smooth stand-in for the maximum that
+// still rewards lowering the second-hottest channel, so a descent crosses the plateaus where
+// moving one flow off the hottest link gains nothing.
+inline double Potential(double u) {
+  const double u2 = u * u, u4 = u2 * u2;
+  return u4 * u4;
+}
+
+// Stronger improvement of an unsplittable job: descent on the sum of Potential over channels by
+// single-flow moves, then pair moves (a flow leaves the hottest channel for a path that only fits
+// if a second flow of the job leaves one of that path's channels: an ejection chain of two),
+// until neither helps or the work budget is spent. The best maximum seen is kept. Other jobs'
+// flows never move. Flows with more candidate paths than `max_paths` stay where they are.
+void ImproveByPotential(const Fabric& fabric, const LinkStatus& status, Loads& loads,
+                        JobPlacement& job, double stop_at) {
+  constexpr size_t kMaxFlows = 4000;
+  constexpr size_t kMaxPaths = 64;
+  constexpr double kWorkBudget = 1e7;  // hop evaluations (about 0.1 s of CPU at most)
+  constexpr int kMaxKicks = 300;
+  const size_t n = job.flows.size();
+  if (n < 2 || n > kMaxFlows) return;
+  std::map<std::pair<NodeId, NodeId>, std::vector<Path>> cache;
+  std::vector<const std::vector<Path>*> cands(n, nullptr);
+  std::vector<int> cur(n, -1);
+  for (size_t i = 0; i < n; ++i) {
+    const PlacedFlow& f = job.flows[i];
+    auto key = std::make_pair(f.src, f.dst);
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      auto paths = UpDownPaths(fabric, status, f.src, f.dst, kMaxPaths + 1);
+      it = cache.emplace(key, paths.ok() ? *std::move(paths) : std::vector<Path>{}).first;
+    }
+    if (it->second.size() < 2 || it->second.size() > kMaxPaths) continue;
+    for (size_t p = 0; p < it->second.size(); ++p) {
+      if (it->second[p] == f.path) cur[i] = static_cast<int>(p);
+    }
+    if (cur[i] >= 0) cands[i] = &it->second;
+  }
+  absl::flat_hash_map<DirectedLinkId, std::vector<size_t>> on_channel;
+  for (size_t i = 0; i < n; ++i) {
+    for (DirectedLinkId d : job.flows[i].path.hops) on_channel[d].push_back(i);
+  }
+  auto util = [&](DirectedLinkId d, double extra) { return loads.UtilWith(d, extra); };
+  auto contains = [](const Path& p, DirectedLinkId d) {
+    return std::find(p.hops.begin(), p.hops.end(), d) != p.hops.end();
+  };
+  double work = 0;
+  // Potential change of moving flow i from path `from` to `to` (both of its candidates).
+  auto move_delta = [&](size_t i, const Path& from, const Path& to) {
+    const double r = job.flows[i].rate_bps;
+    double delta = 0;
+    for (DirectedLinkId d : to.hops) {
+      if (!contains(from, d)) delta += Potential(util(d, r)) - Potential(util(d, 0));
+    }
+    for (DirectedLinkId d : from.hops) {
+      if (!contains(to, d)) delta += Potential(util(d, -r)) - Potential(util(d, 0));
+    }
+    work += static_cast<double>(to.hops.size() + from.hops.size());
+    return delta;
+  };
+  auto apply = [&](size_t i, int p) {
+    PlacedFlow& f = job.flows[i];
+    for (DirectedLinkId d : f.path.hops) {
+      auto& v = on_channel[d];
+      v.erase(std::find(v.begin(), v.end(), i));
+    }
+    loads.Remove(f.path, f.rate_bps);
+    f.path = (*cands[i])[p];
+    cur[i] = p;
+    loads.Add(f.path, f.rate_bps);
+    for (DirectedLinkId d : f.path.hops) on_channel[d].push_back(i);
+  };
+  // The hottest channel the job uses and its utilisation.
+  auto hottest = [&]() {
+    std::pair<double, DirectedLinkId> best = {-1, -1};
+    for (const auto& [d, flows] : on_channel) {
+      if (flows.empty()) continue;
+      const double u = util(d, 0);
+      if (u > best.first + kEps || (std::abs(u - best.first) <= kEps && d < best.second)) {
+        best = {u, d};
+      }
+    }
+    return best;
+  };
+  std::vector<int> best_choice = cur;
+  double best_max = hottest().first;
+  auto remember = [&]() {
+    const double m = hottest().first;
+    if (m < best_max - kEps) best_max = m, best_choice = cur;
+  };
+  auto descend = [&]() {
+    bool any = false;
+    for (int pass = 0; pass < 100 && work < kWorkBudget; ++pass) {
+      bool moved = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (cands[i] == nullptr) continue;
+        const Path& from = job.flows[i].path;
+        int best = -1;
+        double best_delta = -1e-12;
+        for (size_t p = 0; p < cands[i]->size(); ++p) {
+          if (static_cast<int>(p) == cur[i]) continue;
+          const double delta = move_delta(i, from, (*cands[i])[p]);
+          if (delta < best_delta) best_delta = delta, best = static_cast<int>(p);
+        }
+        if (best >= 0) apply(i, best), moved = any = true;
+      }
+      if (!moved) break;
+    }
+    return any;
+  };
+  // A pair move that takes a flow off the hottest channel: true if one was made.
+  auto pair_move = [&]() {
+    const auto [max_util, hot] = hottest();
+    if (hot < 0 || max_util <= stop_at + kEps) return false;
+    const std::vector<size_t> hot_flows = on_channel[hot];
+    for (size_t i : hot_flows) {
+      if (cands[i] == nullptr) continue;
+      const double ri = job.flows[i].rate_bps;
+      for (size_t p = 0; p < cands[i]->size() && work < kWorkBudget; ++p) {
+        const Path& to = (*cands[i])[p];
+        if (static_cast<int>(p) == cur[i] || contains(to, hot)) continue;
+        // The channel of `to` that blocks the move (the one that would be hottest).
+        DirectedLinkId block = -1;
+        double block_util = 0;
+        for (DirectedLinkId d : to.hops) {
+          const double u = util(d, contains(job.flows[i].path, d) ? 0 : ri);
+          if (u > block_util) block_util = u, block = d;
+        }
+        if (block < 0 || block_util < max_util - kEps) continue;  // single moves cover it
+        const std::vector<size_t> blockers = on_channel[block];
+        for (size_t j : blockers) {
+          if (j == i || cands[j] == nullptr) continue;
+          const int i_old = cur[i], j_old = cur[j];
+          apply(i, static_cast<int>(p));
+          for (size_t q = 0; q < cands[j]->size(); ++q) {
+            if (static_cast<int>(q) == j_old || contains((*cands[j])[q], block)) continue;
+            apply(j, static_cast<int>(q));
+            double m = 0;
+            for (const Path* path :
+                 std::initializer_list<const Path*>{&job.flows[i].path, &job.flows[j].path,
+                                                    &(*cands[i])[i_old], &(*cands[j])[j_old]}) {
+              for (DirectedLinkId d : path->hops) m = std::max(m, util(d, 0));
+            }
+            work += 16;
+            if (m < max_util - kEps) return true;
+            apply(j, j_old);
+          }
+          apply(i, i_old);
+        }
+      }
+    }
+    return false;
+  };
+  // Iterated local search: descend and pair-move to a local optimum, then kick (a few flows of
+  // the hottest channel onto random other paths) and search again, keeping the best; seeded by
+  // the job's size so a placement repeats.
+  std::mt19937 rng(static_cast<uint32_t>(n));
+  int kicks = 0;
+  int fruitless_pair_moves = 0;  // the descent can undo a pair move: then kick instead
+  for (int round = 0; round < 5000 && work < kWorkBudget; ++round) {
+    const double before = best_max;
+    descend();
+    remember();
+    if (best_max <= stop_at + kEps) break;
+    fruitless_pair_moves = best_max < before - kEps ? 0 : fruitless_pair_moves + 1;
+    if (fruitless_pair_moves < 8 && pair_move()) continue;
+    fruitless_pair_moves = 0;
+    if (++kicks > kMaxKicks) break;
+    const DirectedLinkId hot = hottest().second;
+    std::vector<size_t> movable;
+    for (size_t i : on_channel[hot]) {
+      if (cands[i] != nullptr) movable.push_back(i);
+    }
+    if (movable.empty()) break;
+    std::shuffle(movable.begin(), movable.end(), rng);
+    const size_t count = std::min<size_t>(movable.size(), 1 + rng() % 3);
+    for (size_t k = 0; k < count; ++k) {
+      const size_t i = movable[k];
+      apply(i, static_cast<int>(rng() % cands[i]->size()));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (cands[i] != nullptr && cur[i] != best_choice[i]) apply(i, best_choice[i]);
+  }
+}
+
+// Exact improvement of a small unsplittable job: the MIP of exact_placement.h over the job's
+// flows with every other job's load as background, started from the current paths and bounded
+// by `budget_ms`. Its answer replaces the paths only when it lowers the maximum over the
+// channels the job crosses. Jobs with more than `max_flows` flows or flows with more than 16
+// candidate paths are left alone (the MIP would not finish in budget).
+void ImproveExactly(const Fabric& fabric, const LinkStatus& status, Loads& loads, JobPlacement& job,
+                    size_t max_flows, int budget_ms) {
+  const size_t n = job.flows.size();
+  if (n < 2 || n > max_flows) return;
+  std::vector<FlowDemand> demands;
+  std::vector<std::vector<Path>> paths;
+  std::vector<int> start;
+  for (const PlacedFlow& f : job.flows) {
+    auto p = UpDownPaths(fabric, status, f.src, f.dst, 17);
+    if (!p.ok() || p->size() > 16) return;
+    int at = -1;
+    for (size_t k = 0; k < p->size(); ++k) {
+      if ((*p)[k] == f.path) at = static_cast<int>(k);
+    }
+    if (at < 0) return;
+    demands.push_back(FlowDemand{f.src, f.dst, f.rate_bps, f.phase});
+    paths.push_back(*std::move(p));
+    start.push_back(at);
+  }
+  auto job_max = [&]() {
+    double m = 0;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) m = std::max(m, loads.UtilWith(d, 0));
+    }
+    return m;
+  };
+  const double before = job_max();
+  for (const PlacedFlow& f : job.flows) loads.Remove(f.path, f.rate_bps);
+  ExactPlacementOptions options;
+  options.time_limit_ms = budget_ms;
+  options.start = start;
+  auto exact = SolveExactPlacement(fabric, demands, paths, loads.bps, options);
+  std::vector<Path> old_paths;
+  for (PlacedFlow& f : job.flows) old_paths.push_back(f.path);
+  if (exact.ok()) {
+    for (size_t i = 0; i < n; ++i) job.flows[i].path = paths[i][exact->path_index[i]];
+  }
+  for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
+  if (job_max() < before - kEps) return;
+  for (size_t i = 0; i < n; ++i) {
+    loads.Remove(job.flows[i].path, job.flows[i].rate_bps);
+    job.flows[i].path = old_paths[i];
+    loads.Add(job.flows[i].path, job.flows[i].rate_bps);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
+  if (jobs_.count(spec.id) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("job '", spec.id, "' is already placed"));
+  }
+  auto demands = JobDemands(*fabric_, spec);
+  if (!demands.ok()) return demands.status();
+
+  JobPlacement job;
+  job.spec = spec;
+  LowerBound bound = PlacementLowerBound(*fabric_, link_status_, *demands);
+  job.lower_bound = bound.max_utilisation;
+  job.lower_bound_cut = bound.where;
+
+  std::vector<double> scratch = load_bps_;
+  Loads loads{*fabric_, scratch};
+
+  // Exact colouring when the fabric is a regular Clos with every link up and flows are not
+  // split. Equal-rate jobs whose phases fit a link together (ring: 2 x rate/2) colour each phase
+  // with one flow per link; otherwise (double tree: 8 phases x rate/4) the whole job is coloured
+  // at once with as many flows per link as fit. What does not colour goes to the heuristic.
+  std::vector<const FlowDemand*> heuristic;
+  auto place_group = [&](const std::vector<const FlowDemand*>& group, int multiplicity,
+                         int rotation) {
+    size_t before = job.flows.size();
+    if (!PlaceGroupExactly(*fabric_, *shape_, group, multiplicity, rotation, job.flows)) {
+      return false;
+    }
+    for (size_t i = before; i < job.flows.size(); ++i) {
+      loads.Add(job.flows[i].path, job.flows[i].rate_bps);
+    }
+    job.exact_flows += job.flows.size() - before;
+    return true;
+  };
+  if (shape_ != nullptr && links_down_ == 0 && spec.max_subflows == 1 && !demands->empty()) {
+    std::map<int, std::vector<const FlowDemand*>> phases;
+    std::vector<const FlowDemand*> all;
+    const double rate = demands->front().rate_bps;
+    bool equal_rates = true;
+    for (const FlowDemand& d : *demands) {
+      phases[d.phase].push_back(&d);
+      all.push_back(&d);
+      equal_rates &= std::abs(d.rate_bps - rate) <= kEps * rate;
+    }
+    bool done = false;
+    if (equal_rates && phases.size() * rate > shape_->min_fabric_bps * (1 + kEps)) {
+      const int multiplicity =
+          std::max(1, static_cast<int>(std::floor(shape_->min_fabric_bps / rate + kEps)));
+      if (static_cast<int64_t>(shape_->leaf_colours) * multiplicity <= 8192) {
+        done = place_group(all, multiplicity, 0);
+      }
+    }
+    if (!done) {
+      for (auto& [phase, members] : phases) {
+        if (!place_group(members, 1, phase)) {
+          heuristic.insert(heuristic.end(), members.begin(), members.end());
+        }
+      }
+    }
+  } else {
+    for (const FlowDemand& d : *demands) heuristic.push_back(&d);
+  }
+
+  // Heuristic: largest first, each (sub)flow on the least-loaded path.
+  std::stable_sort(
+      heuristic.begin(), heuristic.end(),
+      [](const FlowDemand* a, const FlowDemand* b) { return a->rate_bps > b->rate_bps; });
+  for (const FlowDemand* d : heuristic) {
+    auto paths = UpDownPaths(*fabric_, link_status_, d->src, d->dst);
+    if (!paths.ok()) {
+      return absl::Status(paths.status().code(),
+                          absl::StrCat(JobPrefix(spec), paths.status().message()));
+    }
+    const int parts = std::min<int>(spec.max_subflows, static_cast<int>(paths->size()));
+    const double part_rate = d->rate_bps / parts;
+    std::vector<const Path*> used;
+    for (int s = 0; s < parts; ++s) {
+      int best = LeastLoaded(loads, *paths, part_rate, used);
+      PlacedFlow f;
+      f.src = d->src;
+      f.dst = d->dst;
+      f.rate_bps = part_rate;
+      f.subflow = s;
+      f.phase = d->phase;
+      f.path = (*paths)[best];
+      loads.Add(f.path, part_rate);
+      used.push_back(&(*paths)[best]);
+      job.flows.push_back(std::move(f));
+    }
+  }
+  // The busiest channel the job uses.
+  auto busiest = [&]() {
+    DirectedLinkId worst = -1;
+    double worst_util = -1;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) {
+        double u = loads.UtilWith(d, 0);
+        if (u > worst_util) worst = d, worst_util = u;
+      }
+    }
+    return worst;
+  };
+  DirectedLinkId worst = busiest();
+  // Local improvement (also after colouring, which ignores the load of other jobs), unless the
+  // job already meets its lower bound.
+  if (worst >= 0 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
+    worst = busiest();
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+      ImproveByPotential(*fabric_, link_status_, loads, job, job.lower_bound);
+      worst = busiest();
+    }
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+      ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
+      worst = busiest();
+    }
+  }
+  // Colouring ignores the other jobs' load: on a busy fabric (fragmented tenants) it can stack a
+  // job onto channels the others fill. When a coloured job ends above its bound with other jobs
+  // present, place it again greedily around their load, improve that, and keep the better one.
+  if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
+      demands->size() <= kReplaceGreedilyMaxFlows &&
+      loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    std::vector<double> alt_scratch = load_bps_;
+    Loads alt_loads{*fabric_, alt_scratch};
+    JobPlacement alt;
+    alt.spec = spec;
+    std::vector<const FlowDemand*> order;
+    for (const FlowDemand& d : *demands) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(), [](const FlowDemand* a, const FlowDemand* b) {
+      return a->rate_bps > b->rate_bps;
+    });
+    bool complete = true;
+    for (const FlowDemand* d : order) {
+      auto paths = UpDownPaths(*fabric_, link_status_, d->src, d->dst);
+      if (!paths.ok()) {
+        complete = false;
+        break;
+      }
+      PlacedFlow f;
+      f.src = d->src;
+      f.dst = d->dst;
+      f.rate_bps = d->rate_bps;
+      f.phase = d->phase;
+      f.path = (*paths)[LeastLoaded(alt_loads, *paths, d->rate_bps, {})];
+      alt_loads.Add(f.path, f.rate_bps);
+      alt.flows.push_back(std::move(f));
+    }
+    if (complete) {
+      ImproveLocally(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      double alt_max = 0;
+      for (const PlacedFlow& f : alt.flows) {
+        for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
+      }
+      if (alt_max < loads.UtilWith(worst, 0) - kEps) {
+        job.flows = std::move(alt.flows);
+        job.exact_flows = 0;
+        scratch.swap(alt_scratch);  // `loads` refers to scratch: now the greedy job's loads
+        worst = busiest();
+      }
+    }
+  }
+  // Deadlock gate: install the job's lossless paths one by one; a path that would close a cycle
+  // is replaced by the least-loaded up-down path that does not.
+  if (IsLossless(spec.traffic_class)) {
+    const int priority = spec.traffic_class;
+    bool rerouted = false;
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      PlacedFlow& f = job.flows[i];
+      absl::Status added = lossless_->AddPath(f.path, priority);
+      if (added.ok()) continue;
+      bool placed = false;
+      if (added.code() == absl::StatusCode::kFailedPrecondition) {
+        auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
+        if (paths.ok()) {
+          const Path old_path = f.path;
+          std::vector<const Path*> tried = {&old_path};
+          loads.Remove(f.path, f.rate_bps);
+          for (int best; !placed && (best = LeastLoaded(loads, *paths, f.rate_bps, tried)) >= 0;) {
+            if (lossless_->AddPath((*paths)[best], priority).ok()) {
+              f.path = (*paths)[best];
+              placed = rerouted = true;
+            } else {
+              tried.push_back(&(*paths)[best]);
+            }
+          }
+          loads.Add(f.path, f.rate_bps);
+        }
+      }
+      if (!placed) {
+        ReleaseLossless(spec, job.flows, i);
+        return absl::Status(added.code(), absl::StrCat(JobPrefix(spec), "flow ", i, " ('",
+                                                       fabric_->node(f.src).name, "' -> '",
+                                                       fabric_->node(f.dst).name,
+                                                       "'): every up-down path "
+                                                       "is refused; first: ",
+                                                       added.message()));
+      }
+    }
+    if (rerouted) worst = busiest();
+  }
+  job.max_link_load = worst < 0 ? 0 : loads.UtilWith(worst, 0);
+  if (spec.strict && job.max_link_load > 1 + 1e-9) {
+    ReleaseLossless(spec, job.flows, job.flows.size());
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "%sstrict placement refused: %s would carry %.0f%% of %.0f Gb/s", JobPrefix(spec),
+        fabric_->DescribeDirected(worst), 100 * job.max_link_load, loads.Capacity(worst) / 1e9));
+  }
+  job.enforcement =
+      spec.enforcement == Enforcement::kDefault ? options_.enforcement : spec.enforcement;
+  if (job.enforcement == Enforcement::kSteer) {
+    absl::Status steered = steering_ == nullptr
+                               ? absl::FailedPreconditionError(
+                                     "steering needs the switches' ECMP hash models, and none "
+                                     "are configured")
+                               : absl::OkStatus();
+    for (size_t i = 0; steered.ok() && i < job.flows.size(); ++i) {
+      steered = Steer(job, job.flows[i]);
+      if (!steered.ok()) {
+        steered = absl::Status(steered.code(), absl::StrCat("flow ", i, ": ", steered.message()));
+      }
+    }
+    if (!steered.ok()) {
+      ReleaseLossless(spec, job.flows, job.flows.size());
+      return absl::Status(steered.code(),
+                          absl::StrCat(JobPrefix(spec), "cannot steer: ", steered.message()));
+    }
+  }
+  job.spec.enforcement = job.enforcement;  // stored resolved: a restart keeps the mode
+  load_bps_ = std::move(scratch);
+  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
+  (void)inserted;
+  RefreshJobLoads();
+  return &it->second;
+}
+
+void Placement::EnableSteering(HashModels models, SteeringOptions options) {
+  steering_ = std::make_shared<Steering>(Steering{std::move(models), options, EcmpGroups(fabric_)});
+  for (LinkId l = 0; l < static_cast<LinkId>(fabric_->links().size()); ++l) {
+    if (!link_status_.IsUp(l)) steering_->groups.SetLinkUp(l, false);
+  }
+  for (auto& [id, job] : jobs_) {
+    for (PlacedFlow& f : job.flows) (void)Steer(job, f);
+  }
+}
+
+absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
+  if (job.enforcement != Enforcement::kSteer) {
+    flow.udp_src_port = 0;
+    return absl::OkStatus();
+  }
+  if (steering_ == nullptr) {
+    flow.udp_src_port = 0;
+    return absl::FailedPreconditionError("steering is not enabled");
+  }
+  SteeringOptions options = steering_->options;
+  options.preferred_port = flow.udp_src_port;
+  auto port = FindSteeringPort(steering_->groups, steering_->models, flow.path, options);
+  const uint16_t old_port = flow.udp_src_port;
+  flow.udp_src_port = port.ok() ? *port : 0;
+  if (flow.udp_src_port != old_port && jobs_.count(job.spec.id) > 0) {
+    port_changes_.push_back(
+        {job.spec.id, static_cast<size_t>(&flow - job.flows.data()), old_port, flow.udp_src_port});
+  }
+  return port.status();
+}
+
+std::vector<PortChange> Placement::TakePortChanges() {
+  // One entry per flow: its port before the first change and after the last (a flow re-steered
+  // in passing, e.g. when its group shrank before it moved, may have changed twice).
+  std::vector<PortChange> out;
+  std::map<std::pair<std::string, size_t>, size_t> index;
+  for (PortChange& change : port_changes_) {
+    auto [it, added] = index.emplace(std::make_pair(change.job_id, change.flow_index), out.size());
+    if (added) {
+      out.push_back(std::move(change));
+    } else {
+      out[it->second].new_udp_src_port = change.new_udp_src_port;
+    }
+  }
+  port_changes_.clear();
+  out.erase(
+      std::remove_if(out.begin(), out.end(),
+                     [](const PortChange& c) { return c.old_udp_src_port == c.new_udp_src_port; }),
+      out.end());
+  return out;
+}
+
+void Placement::RefreshJobLoads() {
+  for (auto& [id, job] : jobs_) {
+    double max = 0;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) max = std::max(max, Utilisation(d));
+    }
+    job.max_link_load = max;
+  }
+}
+
+absl::Status Placement::RemoveJob(const std::string& job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  Loads loads{*fabric_, load_bps_};
+  for (const PlacedFlow& f : it->second.flows) loads.Remove(f.path, f.rate_bps);
+  ReleaseLossless(it->second.spec, it->second.flows, it->second.flows.size());
+  jobs_.erase(it);
+  RefreshJobLoads();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
+  const JobSpec& spec = job.spec;
+  if (jobs_.count(spec.id) > 0) {
+    return absl::AlreadyExistsError(absl::StrCat("job '", spec.id, "' is already placed"));
+  }
+  if (auto demands = JobDemands(*fabric_, spec); !demands.ok()) return demands.status();
+  for (size_t i = 0; i < job.flows.size(); ++i) {
+    const PlacedFlow& f = job.flows[i];
+    const bool endpoints_ok = f.src >= 0 && f.dst >= 0 &&
+                              f.src < static_cast<NodeId>(fabric_->nodes().size()) &&
+                              f.dst < static_cast<NodeId>(fabric_->nodes().size());
+    if (!endpoints_ok || !JoinsWithoutLoop(*fabric_, f.path, f.src, f.dst)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(JobPrefix(spec), "flow ", i, ": path does not join its endpoints"));
+    }
+    const std::string where = FlowName(*fabric_, spec.id, i, f);
+    for (DirectedLinkId d : f.path.hops) {
+      if (!link_status_.IsUp(Fabric::LinkOf(d))) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(where, ": link ", fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
+      }
+    }
+    if (!options_.allow_bounce_paths && !IsValleyFree(*fabric_, f.path, f.src, f.dst)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": path is not up-down"));
+    }
+  }
+  if (IsLossless(spec.traffic_class)) {
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      absl::Status added = lossless_->AddPath(job.flows[i].path, spec.traffic_class);
+      if (!added.ok()) {
+        ReleaseLossless(spec, job.flows, i);
+        return absl::Status(added.code(), absl::StrCat(FlowName(*fabric_, spec.id, i, job.flows[i]),
+                                                       ": ", added.message()));
+      }
+    }
+  }
+  job.enforcement =
+      spec.enforcement == Enforcement::kDefault ? options_.enforcement : spec.enforcement;
+  Loads loads{*fabric_, load_bps_};
+  for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
+  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
+  (void)inserted;
+  RefreshJobLoads();
+  return &it->second;
+}
+
+absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
+  if (link < 0 || link >= static_cast<LinkId>(fabric_->links().size())) {
+    return absl::InvalidArgumentError(absl::StrCat("no link ", link));
+  }
+  LinkChangeResult result;
+  if (link_status_.IsUp(link) == up) return result;
+  link_status_.SetUp(link, up);
+  links_down_ += up ? -1 : 1;
+  if (steering_ != nullptr) {
+    // Groups that gained or lost a member hash differently: re-steer the flows through them.
+    EcmpGroupsUpdate update = steering_->groups.SetLinkUp(link, up);
+    absl::flat_hash_set<std::pair<NodeId, NodeId>> changed;
+    for (const EcmpGroup& g : update.changed) changed.insert({g.switch_id, g.destination});
+    for (auto& [id, job] : jobs_) {
+      if (job.enforcement != Enforcement::kSteer) continue;  // pinned jobs carry no ports
+      for (PlacedFlow& f : job.flows) {
+        if (f.path.hops.empty()) continue;
+        const NodeId dst_leaf = fabric_->Tail(f.path.hops.back());
+        for (DirectedLinkId d : f.path.hops) {
+          if (changed.contains({fabric_->Tail(d), dst_leaf})) {
+            (void)Steer(job, f);  // no port: the flow falls back to a pin
+            break;
+          }
+        }
+      }
+    }
+  }
+  if (up) return result;
+
+  Loads loads{*fabric_, load_bps_};
+  for (auto& [id, job] : jobs_) {
+    const bool lossless = IsLossless(job.spec.traffic_class);
+    const int priority = job.spec.traffic_class;
+    for (size_t i = 0; i < job.flows.size(); ++i) {
+      PlacedFlow& f = job.flows[i];
+      bool crosses = false;
+      for (DirectedLinkId d : f.path.hops) crosses |= Fabric::LinkOf(d) == link;
+      if (!crosses) continue;
+      auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
+      if (!paths.ok()) {
+        result.unplaced.push_back({id, i, "no surviving path"});
+        continue;
+      }
+      loads.Remove(f.path, f.rate_bps);
+      if (lossless) lossless_->RemovePath(f.path, priority);
+      // Least loaded first, avoiding the sibling sub-flows' paths if possible; a lossless flow
+      // skips paths that would close a PFC cycle.
+      std::vector<const Path*> tried;
+      std::string refusal;
+      int best = -1;
+      for (bool avoid_siblings : {true, false}) {
+        std::vector<const Path*> exclude = tried;
+        if (avoid_siblings) {
+          std::vector<const Path*> siblings = SiblingPaths(job, i);
+          exclude.insert(exclude.end(), siblings.begin(), siblings.end());
+        }
+        for (int c; best < 0 && (c = LeastLoaded(loads, *paths, f.rate_bps, exclude)) >= 0;) {
+          absl::Status added =
+              lossless ? lossless_->AddPath((*paths)[c], priority) : absl::OkStatus();
+          if (added.ok()) {
+            best = c;
+          } else {
+            if (refusal.empty()) refusal = std::string(added.message());
+            tried.push_back(&(*paths)[c]);
+            exclude.push_back(&(*paths)[c]);
+          }
+        }
+        if (best >= 0) break;
+      }
+      if (best < 0) {
+        // Put the old path back: the graph returns to what it was, so this cannot close a cycle.
+        if (lossless) (void)lossless_->AddPath(f.path, priority);
+        loads.Add(f.path, f.rate_bps);
+        result.unplaced.push_back({id, i, refusal});
+        continue;
+      }
+      FlowMove move{id, i, f.path, (*paths)[best]};
+      f.path = (*paths)[best];
+      (void)Steer(job, f);  // no port: the flow falls back to a pin
+      loads.Add(f.path, f.rate_bps);
+      result.moves.push_back(std::move(move));
+    }
+  }
+  RefreshJobLoads();
+  if (!result.unplaced.empty()) {
+    std::vector<std::string> names;
+    for (const UnplacedFlow& u : result.unplaced) {
+      if (names.size() == 5) {
+        names.push_back("...");
+        break;
+      }
+      const PlacedFlow& f = jobs_.at(u.job_id).flows[u.flow_index];
+      names.push_back(absl::StrCat(FlowName(*fabric_, u.job_id, u.flow_index, f), ": ", u.reason));
+    }
+    result.unplaced_error = absl::FailedPreconditionError(
+        absl::StrCat("link ", fabric_->DescribeLink(link), " down: ", result.unplaced.size(),
+                     " flows left without an acceptable path (", absl::StrJoin(names, "; "), "); ",
+                     result.moves.size(), " other flows moved"));
+  }
+  return result;
+}
+
+absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
+                                 const Path& new_path) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  if (flow_index >= it->second.flows.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("job '", job_id, "' has no flow ", flow_index));
+  }
+  PlacedFlow& f = it->second.flows[flow_index];
+  const std::string where = FlowName(*fabric_, job_id, flow_index, f);
+  if (!JoinsWithoutLoop(*fabric_, new_path, f.src, f.dst)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": new path is not a loop-free path between its endpoints"));
+  }
+  for (DirectedLinkId d : new_path.hops) {
+    if (!link_status_.IsUp(Fabric::LinkOf(d))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, ": link ", fabric_->DescribeLink(Fabric::LinkOf(d)), " is down"));
+    }
+  }
+  // The deadlock gate before the shape check: a cyclic bounce is refused for its cycle.
+  const JobSpec& spec = it->second.spec;
+  const bool lossless = IsLossless(spec.traffic_class);
+  if (lossless) {
+    lossless_->RemovePath(f.path, spec.traffic_class);
+    if (absl::Status added = lossless_->AddPath(new_path, spec.traffic_class); !added.ok()) {
+      (void)lossless_->AddPath(f.path, spec.traffic_class);  // back as it was: cannot fail
+      return absl::Status(added.code(), absl::StrCat(where, ": ", added.message()));
+    }
+  }
+  if (!options_.allow_bounce_paths && !IsValleyFree(*fabric_, new_path, f.src, f.dst)) {
+    if (lossless) {
+      lossless_->RemovePath(new_path, spec.traffic_class);
+      (void)lossless_->AddPath(f.path, spec.traffic_class);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": new path is not an up-down path (PlacementOptions::allow_bounce_paths is off)"));
+  }
+  Loads loads{*fabric_, load_bps_};
+  loads.Remove(f.path, f.rate_bps);
+  f.path = new_path;
+  (void)Steer(it->second, f);  // no port: the flow falls back to a pin
+  loads.Add(f.path, f.rate_bps);
+  RefreshJobLoads();
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::controller

@@ -1,0 +1,270 @@
+// Placement of GPU collective traffic onto up-down paths so that no link is oversubscribed.
+//
+// A job is a set of NIC-to-NIC flow demands (from a collective pattern or an explicit list).
+// Placement picks one path per (sub)flow, minimising the maximum link utilisation given the load
+// of jobs already placed. It is incremental: placing a job never moves another job's flows,
+// removing a job frees its load, and a link failure moves only the flows that crossed the link.
+//
+// Placement is a plain value owned by one thread (the controller's state owner); copy it to hand
+// an immutable snapshot to readers.
+#ifndef PULSE_CONTROLLER_PLACEMENT_PLACEMENT_H_
+#define PULSE_CONTROLLER_PLACEMENT_PLACEMENT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controller/paths/ecmp_groups.h"
+#include "controller/paths/ecmp_hash.h"
+#include "controller/paths/paths.h"
+#include "controller/paths/steering.h"
+#include "controller/placement/collectives.h"
+#include "controller/placement/lossless_graph.h"
+#include "topology/fabric.h"
+
+namespace pulse::controller {
+
+// How a job's paths are held in the fabric.
+enum class Enforcement {
+  kDefault,  // the placement's default (PlacementOptions::enforcement)
+  // Switch rules pin each flow (IPv4 pair) to its path: needs per-flow state in the switches.
+  kPin,
+  // The switches keep plain ECMP; each flow's UDP source port makes their hash follow its path
+  // (steering.h). No per-flow rule; the hosts send from the assigned ports.
+  kSteer,
+};
+absl::string_view EnforcementName(Enforcement enforcement);  // "default", "pin", "steer"
+absl::StatusOr<Enforcement> ParseEnforcement(absl::string_view name);
+
+// What a scheduler asks for.
+struct JobSpec {
+  std::string id;
+  // Endpoints as GPU ids ("server-3/gpu-1") or NIC ids ("server-3/nic-1"), in rank order.
+  std::vector<std::string> endpoints;
+  CollectivePattern pattern = CollectivePattern::kRing;
+  // Used when pattern == kExplicit: flows between endpoint names.
+  std::vector<ExplicitFlow> explicit_flows;
+  // Rate of each flow; 0 means the sending NIC's line rate.
+  double rate_bps = 0;
+  int traffic_class = 3;  // the lossless RoCE class by default
+  // Strict: refuse (ResourceExhausted naming the bottleneck link) rather than push any link
+  // above 100% utilisation.
+  bool strict = false;
+  // Split each flow over up to this many sub-flows (QPs), each on its own path.
+  int max_subflows = 1;
+  Enforcement enforcement = Enforcement::kDefault;
+};
+
+// One placed (sub)flow.
+struct PlacedFlow {
+  NodeId src = topology::kNoNode;  // NIC
+  NodeId dst = topology::kNoNode;  // NIC
+  double rate_bps = 0;
+  int subflow = 0;  // index among the sub-flows of one demand
+  int phase = 0;    // the permutation phase this flow belongs to (see FlowDemand::phase)
+  Path path;
+  // UDP source port that steers this flow onto `path` under the fabric's ECMP hash model, for
+  // flows of steered jobs; 0 for pinned jobs, or when a move found no port (then a rule pins it).
+  uint16_t udp_src_port = 0;
+};
+
+struct JobPlacement {
+  JobSpec spec;
+  // The enforcement in force (spec.enforcement resolved against the placement's default).
+  Enforcement enforcement = Enforcement::kPin;
+  std::vector<PlacedFlow> flows;
+  // Max utilisation (load / capacity) over the links this job crosses, counting all jobs.
+  double max_link_load = 0;
+  // A lower bound on any placement's max utilisation for this job alone (lower_bound.h), and the
+  // cut that gives it.
+  double lower_bound = 0;
+  std::string lower_bound_cut;
+  // How many of `flows` were placed by exact edge colouring (the rest by the heuristic).
+  size_t exact_flows = 0;
+  // The bus bandwidth the job was predicted to reach when it was placed
+  // (controller/placement/flow_sim.h), set by the controller after placement; computed is false
+  // when it was not simulated.
+  struct Bandwidth {
+    bool computed = false;
+    double predicted_busbw_fraction = 0;
+    double ecmp_busbw_fraction = 0;
+    double ideal_seconds = 0;
+    double predicted_seconds = 0;
+    double ecmp_seconds = 0;
+    int ecmp_qps = 0;
+  } bandwidth;
+};
+
+// The fabric demands of a job: its collective expanded over its endpoints, or its explicit flows
+// resolved to NICs (pairs on one server ride NVLink and are dropped). Validates the spec the way
+// PlaceJob does (InvalidArgument naming the job and the bad field).
+absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec);
+
+// A flow that moved because a link failed or came back.
+struct FlowMove {
+  std::string job_id;
+  size_t flow_index = 0;  // index into JobPlacement::flows
+  Path old_path;
+  Path new_path;
+};
+
+// A steered flow whose UDP source port changed (its path moved, or an ECMP group on its path
+// changed members): the host must re-point the flow's QP to the new port. new 0: no port
+// steers the flow any more and a switch rule pins it instead.
+struct PortChange {
+  std::string job_id;
+  size_t flow_index = 0;
+  uint16_t old_udp_src_port = 0;
+  uint16_t new_udp_src_port = 0;
+};
+
+// A flow that a link change left without any acceptable path: it keeps its old path.
+struct UnplacedFlow {
+  std::string job_id;
+  size_t flow_index = 0;  // index into JobPlacement::flows
+  std::string reason;     // "no surviving path" or the PFC cycle every candidate would close
+};
+
+// What SetLinkUp did. The moves were applied even when some flows are unplaced, so the caller
+// must program them either way.
+struct LinkChangeResult {
+  std::vector<FlowMove> moves;
+  std::vector<UnplacedFlow> unplaced;
+  // OK when `unplaced` is empty; otherwise FailedPrecondition naming the link and up to five
+  // unplaced flows (for logs and API errors).
+  absl::Status unplaced_error;
+};
+
+struct PlacementOptions {
+  // Traffic classes that are lossless (PFC): their paths must keep the buffer dependency graph
+  // acyclic. Classes outside 0..7 are ignored.
+  std::vector<int> lossless_priorities = {3, 4};
+  // MoveFlow accepts any loop-free path over up links (e.g. a bounce leaf->spine->leaf->spine->
+  // leaf around failures), not only up-down ones; the deadlock gate still applies.
+  bool allow_bounce_paths = false;
+  // Enforcement of jobs whose spec says kDefault. kSteer needs EnableSteering.
+  Enforcement enforcement = Enforcement::kPin;
+};
+
+// The regular Clos structure exact (edge-colouring) placement relies on; see placement.cc.
+struct ClosShape;
+
+class Placement {
+ public:
+  explicit Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options = {});
+
+  // A copy that owns its lossless graph and ECMP group model (a plain copy shares them with this
+  // one), so it may be changed freely: dry runs, what-if failures, node advice. Costs about the
+  // size of the lossless graph. Call it where this Placement may be read (its owner thread).
+  Placement DetachedCopy() const;
+
+  const Fabric& fabric() const { return *fabric_; }
+  std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
+
+  // Host-side steering: from now on every flow of a steered job (Enforcement::kSteer) placed or
+  // moved gets the UDP source port that makes the switches' own ECMP hashing (`models`) follow
+  // its path (steering.h); ports already assigned are recomputed. Without it steered jobs are
+  // refused. The port search costs about (ECMP width) hashes per flow. The ECMP group model it
+  // keeps is shared by copies of this Placement (only the owner thread mutates).
+  void EnableSteering(HashModels models, SteeringOptions options = {});
+  bool steering_enabled() const { return steering_ != nullptr; }
+  // The port changes of placed steered flows since the last call (oldest first), and forgets
+  // them. Placing a job records none: its ports are new, not changed.
+  std::vector<PortChange> TakePortChanges();
+  const HashModels* hash_models() const {
+    return steering_ == nullptr ? nullptr : &steering_->models;
+  }
+
+  // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
+  // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
+  // FailedPrecondition when two endpoints have no path, ResourceExhausted in strict mode when a
+  // link would exceed 100% (the message names the link and its load). A job of a lossless class
+  // whose chosen path for a flow would close a PFC buffer dependency cycle with the installed
+  // lossless paths gets the next best path that does not; FailedPrecondition naming the cycle
+  // when none exists. On error nothing changes.
+  absl::StatusOr<const JobPlacement*> PlaceJob(const JobSpec& spec);
+
+  // Frees a job's load. NotFound for an unknown id.
+  absl::Status RemoveJob(const std::string& job_id);
+
+  // Installs a job exactly as it was placed before (restart from the state store): same paths,
+  // same UDP source ports. Each path must still join its flow's NICs over up links, be up-down
+  // (unless allow_bounce_paths) and keep the lossless graph acyclic; otherwise an error naming
+  // the flow (the caller re-places the job with PlaceJob). AlreadyExists for a placed id. On
+  // error nothing changes. `strict` is not re-checked: the job was accepted before.
+  absl::StatusOr<const JobPlacement*> RestoreJob(JobPlacement job);
+
+  // Marks a link down or up. Down: every flow crossing it moves to the least-loaded surviving
+  // path that keeps the lossless graph acyclic; flows that cross no failed link stay. Up: nothing
+  // moves (placements stay stable; use MoveFlow or re-place a job to use the link again).
+  // Returns the moves made and the flows left unplaced (they keep their old path); the moves
+  // are applied even when some flows are unplaced. Error: InvalidArgument for a link id out of
+  // range (nothing changes).
+  absl::StatusOr<LinkChangeResult> SetLinkUp(topology::LinkId link, bool up);
+
+  // Moves one flow of a job to a new path (telemetry-driven re-placement). The path must join
+  // the flow's endpoints over up links (InvalidArgument / FailedPrecondition), must not close a
+  // PFC cycle when the job is lossless (FailedPrecondition naming the cycle; checked before the
+  // shape so a cyclic bounce is explained as such), and must be up-down unless
+  // PlacementOptions::allow_bounce_paths (InvalidArgument). On error nothing changes.
+  absl::Status MoveFlow(const std::string& job_id, size_t flow_index, const Path& new_path);
+
+  // Whether traffic class `traffic_class` is lossless under this placement's options.
+  bool IsLossless(int traffic_class) const;
+  // Changes which traffic classes are lossless (the QoS policy in force decides, see
+  // controller.h): the dependency graph is rebuilt from every placed flow of a class lossless
+  // under `priorities`. FailedPrecondition naming the flow and the cycle when the placed paths of
+  // the newly lossless classes would close a PFC buffer dependency cycle; then nothing changes.
+  // Copies made before keep the old graph (a new one is built, not the shared one edited).
+  absl::Status SetLosslessPriorities(std::vector<int> priorities);
+  const std::vector<int>& lossless_priorities() const { return options_.lossless_priorities; }
+  // The dependency graph of every installed lossless path (all flows of lossless jobs).
+  const LosslessGraph& lossless_graph() const { return *lossless_; }
+
+  const JobPlacement* FindJob(const std::string& job_id) const;
+  // Records a job's bandwidth prediction (no effect on placement). NotFound for an unknown id.
+  absl::Status SetBandwidth(const std::string& job_id, const JobPlacement::Bandwidth& bandwidth);
+  const std::map<std::string, JobPlacement>& jobs() const { return jobs_; }
+  const LinkStatus& link_status() const { return link_status_; }
+
+  // Planned load on a directed channel in bits per second, and as a fraction of capacity.
+  double LoadBps(DirectedLinkId link) const { return load_bps_[link]; }
+  double Utilisation(DirectedLinkId link) const;
+  double MaxUtilisation() const;
+
+ private:
+  std::shared_ptr<const Fabric> fabric_;
+  LinkStatus link_status_;
+  std::vector<double> load_bps_;  // indexed by DirectedLinkId
+  std::map<std::string, JobPlacement> jobs_;
+  void RefreshJobLoads();  // recomputes every job's max_link_load from load_bps_
+  // Sets udp_src_port of a flow of a steered job, keeping its current port while it still
+  // steers; 0 (and the error) when none does. Does nothing for pinned jobs.
+  absl::Status Steer(const JobPlacement& job, PlacedFlow& flow);
+
+  struct Steering {
+    HashModels models;
+    SteeringOptions options;
+    EcmpGroups groups;
+  };
+  std::shared_ptr<Steering> steering_;    // null: steering off
+  std::vector<PortChange> port_changes_;  // since the last TakePortChanges
+
+  PlacementOptions options_;
+  // Shared by copies like steering_: only the owning Placement mutates it, copies are read-only
+  // snapshots whose readers do not consult it (copying it per snapshot would cost O(edges)).
+  std::shared_ptr<LosslessGraph> lossless_;
+  // Removes the lossless paths of `flows` (the first `count` of them) from the graph.
+  void ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows, size_t count);
+
+  std::shared_ptr<const ClosShape> shape_;  // null: the fabric is irregular, no exact colouring
+  int links_down_ = 0;
+};
+
+}  // namespace pulse::controller
+
+#endif  // PULSE_CONTROLLER_PLACEMENT_PLACEMENT_H_

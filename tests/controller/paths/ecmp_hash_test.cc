@@ -1,0 +1,211 @@
+#include "controller/paths/ecmp_hash.h"
+
+#include <cstring>
+#include <memory>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "tests/controller/path_test_fabrics.h"
+
+namespace pulse::controller {
+namespace {
+
+using testing::BuildFatTree;
+using testing::BuildLeafSpine;
+
+std::shared_ptr<const Fabric> Share(absl::StatusOr<Fabric> f) {
+  return std::make_shared<const Fabric>(std::move(f).value());
+}
+
+TEST(EcmpHashTest, ChecksumsMatchKnownAnswers) {
+  const char* check = "123456789";
+  const auto* bytes = reinterpret_cast<const uint8_t*>(check);
+  EXPECT_EQ(Crc32(bytes, std::strlen(check)), 0xCBF43926u);     // CRC-32
+  EXPECT_EQ(Crc16Ccitt(bytes, std::strlen(check)), 0x29B1u);    // CRC-16/CCITT-FALSE
+  EXPECT_NE(Crc32(bytes, std::strlen(check), 7), 0xCBF43926u);  // the seed matters
+  EXPECT_NE(Crc16Ccitt(bytes, std::strlen(check), 7), 0x29B1u);
+}
+
+TEST(EcmpHashTest, HashCoversExactlyTheSelectedFields) {
+  FiveTuple a{0x0A000001, 0x0A000002, kUdpProto, 50000, kRoceV2Port};
+  FiveTuple other_port = a;
+  other_port.src_port = 50001;
+  for (HashAlgorithm alg :
+       {HashAlgorithm::kCrc32, HashAlgorithm::kCrc16Ccitt, HashAlgorithm::kXorFold}) {
+    EcmpHashModel all{alg, 0, kHashAllFields};
+    EXPECT_NE(HashFiveTuple(all, a), HashFiveTuple(all, other_port)) << HashAlgorithmName(alg);
+    EcmpHashModel no_ports{alg, 0, kHashSrcIp | kHashDstIp | kHashProto};
+    EXPECT_EQ(HashFiveTuple(no_ports, a), HashFiveTuple(no_ports, other_port));
+    EcmpHashModel seeded{alg, 0x1234, kHashAllFields};
+    EXPECT_NE(HashFiveTuple(all, a), HashFiveTuple(seeded, a));
+  }
+  // xor-fold by hand: 0x0A000001 ^ 0x0A000002 ^ 17 ^ (50000 << 16 | 4791), folded.
+  uint32_t h = 0x0A000001u ^ 0x0A000002u ^ 17u ^ ((50000u << 16) | 4791u);
+  EXPECT_EQ(HashFiveTuple(EcmpHashModel{HashAlgorithm::kXorFold, 0, kHashAllFields}, a),
+            (h >> 16) ^ (h & 0xFFFFu));
+}
+
+TEST(EcmpHashTest, ParseNames) {
+  EXPECT_EQ(ParseHashAlgorithm("crc32").value(), HashAlgorithm::kCrc32);
+  EXPECT_EQ(ParseHashAlgorithm("crc16-ccitt").value(), HashAlgorithm::kCrc16Ccitt);
+  EXPECT_EQ(ParseHashAlgorithm("xor-fold").value(), HashAlgorithm::kXorFold);
+  EXPECT_FALSE(ParseHashAlgorithm("md5").ok());
+}
+
+TEST(EcmpHashTest, SelectionSpreadsAndHonoursWeights) {
+  EcmpHashModel model;
+  FiveTuple t{0x0A000001, 0x0A000002, kUdpProto, 0, kRoceV2Port};
+  std::vector<int> counts(4, 0);
+  std::vector<EcmpMember> weighted(2);
+  weighted[0].weight = 1;
+  weighted[1].weight = 3;
+  std::vector<int> weighted_counts(2, 0);
+  for (int port = 49152; port < 49152 + 8000; ++port) {
+    t.src_port = static_cast<uint16_t>(port);
+    ++counts[SelectMember(model, t, 4)];
+    ++weighted_counts[SelectWeightedMember(model, t, weighted)];
+  }
+  for (int c : counts) EXPECT_NEAR(c, 2000, 300);
+  EXPECT_NEAR(weighted_counts[0], 2000, 300);
+  EXPECT_NEAR(weighted_counts[1], 6000, 300);
+  EXPECT_EQ(SelectMember(model, t, 0), 0u);
+}
+
+// Open vSwitch's multipath hash (symmetric_l3l4+udp): swapping source and destination (addresses
+// and ports) changes nothing; the source port alone moves a flow; known values pinned down by the
+// agreement test against ofproto/trace (tests/southbound/openflow/ovs_hash_model_test.cc).
+TEST(EcmpHashTest, OvsMultipathIsSymmetricAndHashesTheSourcePort) {
+  EcmpHashModel ovs{HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  FiveTuple a{0x0a000001, 0x0a000102, kUdpProto, 50000, kRoceV2Port};
+  FiveTuple swapped{a.dst_ip, a.src_ip, kUdpProto, a.dst_port, a.src_port};
+  EXPECT_EQ(HashFiveTuple(ovs, a), HashFiveTuple(ovs, swapped));
+  std::set<uint32_t> hashes;
+  for (uint16_t port = 50000; port < 50064; ++port) {
+    FiveTuple t = a;
+    t.src_port = port;
+    hashes.insert(HashFiveTuple(ovs, t));
+  }
+  EXPECT_EQ(hashes.size(), 64u);
+  EXPECT_TRUE(HashesSourcePort(ovs));
+  EXPECT_FALSE(HashesSourcePort({HashAlgorithm::kCrc32, 0, kHashSrcIp | kHashDstIp}));
+  // The basis (seed) changes the hash.
+  EXPECT_NE(HashFiveTuple(ovs, a), HashFiveTuple({HashAlgorithm::kOvsMultipath, 1, 0}, a));
+}
+
+// Highest random weight: removing a link moves only the flows that were on it.
+TEST(EcmpHashTest, OvsHrwMovesOnlyTheRemovedLinksFlows) {
+  int moved_from_others = 0, on_removed = 0;
+  for (uint32_t h = 0; h < 20000; ++h) {
+    uint32_t hash = h * 2654435761u;
+    uint32_t with8 = OvsHrwLink(hash, 8);
+    uint32_t with7 = OvsHrwLink(hash, 7);  // link 7 removed
+    if (with8 == 7) {
+      ++on_removed;
+    } else if (with8 != with7) {
+      ++moved_from_others;
+    }
+    EXPECT_LT(with7, 7u);
+  }
+  EXPECT_EQ(moved_from_others, 0);
+  EXPECT_GT(on_removed, 20000 / 8 / 2);  // about an eighth land on each link
+}
+
+// The intent's ecmp_hash section: switch beats role beats default; errors quote file:line.
+TEST(EcmpHashTest, ModelsFromIntentPrecedenceAndErrors) {
+  auto fabric = Share(BuildLeafSpine(2, 2, 1));
+  topology::EcmpHashIntent intent;
+  auto built_in = HashModelsFromIntent(*fabric, intent);
+  ASSERT_TRUE(built_in.ok());
+  for (NodeId sw : fabric->switches()) {
+    EXPECT_EQ(built_in->For(sw).algorithm, HashAlgorithm::kOvsMultipath);
+    EXPECT_EQ(built_in->For(sw).seed, static_cast<uint32_t>(fabric->node(sw).level));
+  }
+  intent.fabric_default = topology::EcmpHashSpec{"crc32", 5, {}, "f.yaml:3: ecmp_hash.default"};
+  intent.by_role["spine"] = {"crc16-ccitt", 9, {"src_ip", "dst_ip", "src_port"}, "f.yaml:5: x"};
+  const std::string leaf0 = fabric->node(fabric->switches().front()).name;
+  intent.by_switch[leaf0] = {"xor-fold", 1, {}, "f.yaml:7: y"};
+  auto models = HashModelsFromIntent(*fabric, intent);
+  ASSERT_TRUE(models.ok()) << models.status();
+  EXPECT_EQ(models->default_model.algorithm, HashAlgorithm::kCrc32);
+  EXPECT_EQ(models->default_model.seed, 5u);
+  for (NodeId sw : fabric->switches()) {
+    const EcmpHashModel& m = models->For(sw);
+    if (fabric->node(sw).name == leaf0) {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kXorFold);
+    } else if (fabric->node(sw).role == topology::SwitchRole::kSpine) {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kCrc16Ccitt);
+      EXPECT_EQ(m.fields, kHashSrcIp | kHashDstIp | kHashSrcPort);
+    } else {
+      EXPECT_EQ(m.algorithm, HashAlgorithm::kCrc32);
+    }
+  }
+  topology::EcmpHashIntent bad;
+  bad.by_switch["no-such-switch"] = {"crc32", 0, {}, "f.yaml:9: ecmp_hash.switches.no-such"};
+  auto unknown = HashModelsFromIntent(*fabric, bad);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("f.yaml:9:"), std::string::npos) << unknown.status();
+  bad.by_switch.clear();
+  bad.fabric_default = topology::EcmpHashSpec{"md5", 0, {}, "f.yaml:2: ecmp_hash.default"};
+  EXPECT_FALSE(HashModelsFromIntent(*fabric, bad).ok());
+  bad.fabric_default = topology::EcmpHashSpec{"crc32", 0, {"ttl"}, "f.yaml:2: ecmp_hash.default"};
+  EXPECT_NE(HashModelsFromIntent(*fabric, bad).status().message().find("ttl"), std::string::npos);
+  bad.fabric_default = topology::EcmpHashSpec{"ovs-multipath", 0, {"src_ip"}, "f.yaml:2: d"};
+  EXPECT_FALSE(HashModelsFromIntent(*fabric, bad).ok());
+}
+
+TEST(EcmpHashTest, TraceFollowsGroupsToTheDestination) {
+  auto fabric = Share(BuildFatTree(4));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  HashModels models;
+  for (NodeId src : f.nics()) {
+    for (NodeId dst : f.nics()) {
+      if (src == dst) continue;
+      auto tuple = RoceTuple(f, src, dst, 50000).value();
+      auto path = TraceEcmpPath(groups, models, src, dst, tuple);
+      ASSERT_TRUE(path.ok()) << path.status();
+      EXPECT_TRUE(IsValleyFree(f, *path, src, dst));
+      auto shortest = UpDownPaths(f, groups.status(), src, dst).value();
+      EXPECT_EQ(path->hops.size(), shortest[0].hops.size());
+    }
+  }
+  EXPECT_EQ(TraceEcmpPath(groups, models, f.nics()[0], f.nics()[0], FiveTuple{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EcmpHashTest, BaselineCountsEveryFlowOnItsTracedPath) {
+  auto fabric = Share(BuildLeafSpine(4, 4, 4));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  HashModels models;
+  // A shift permutation: every NIC sends 10G to the NIC 4 places on (another leaf).
+  std::vector<FlowDemand> flows;
+  const int n = static_cast<int>(f.nics().size());
+  for (int i = 0; i < n; ++i) flows.push_back({f.nics()[i], f.nics()[(i + 4) % n], 10e9, 0});
+  EcmpLoad load = EcmpBaseline(groups, models, flows, 42).value();
+  EXPECT_EQ(load.unrouted_flows, 0u);
+  double total = 0;
+  for (double l : load.load_bps) total += l;
+  EXPECT_DOUBLE_EQ(total, n * 10e9 * 4);  // every flow crosses 4 channels
+  // Every NIC sends and receives 10G exactly.
+  for (NodeId nic : f.nics()) {
+    const LinkId l = f.LinksOf(nic)[0];
+    EXPECT_DOUBLE_EQ(load.load_bps[f.DirectedFrom(l, nic)], 10e9);
+    EXPECT_DOUBLE_EQ(load.load_bps[f.DirectedFrom(l, f.Peer(l, nic))], 10e9);
+  }
+  ASSERT_GE(load.busiest, 0);
+  EXPECT_DOUBLE_EQ(load.max_utilisation, load.load_bps[load.busiest] / 100e9);
+  EXPECT_GE(load.max_utilisation, 0.1);
+  // Same seed, same answer; a seed changes the ports and so (almost surely) the spread.
+  EXPECT_EQ(EcmpBaseline(groups, models, flows, 42)->load_bps, load.load_bps);
+  EXPECT_NE(EcmpBaseline(groups, models, flows, 43)->load_bps, load.load_bps);
+  // Errors and unroutable flows.
+  EXPECT_EQ(EcmpBaseline(groups, models, {{f.switches()[0], f.nics()[0], 1, 0}}, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(EcmpBaseline(groups, models, flows, 1, 5000, 4000).ok());
+  groups.SetLinkUp(f.LinksOf(f.nics()[4])[0], false);
+  EXPECT_EQ(EcmpBaseline(groups, models, flows, 42)->unrouted_flows, 2u);  // to and from it
+}
+
+}  // namespace
+}  // namespace pulse::controller
