@@ -42,6 +42,7 @@ class DemandSink {
     out_.push_back(FlowDemand{src, dst, rate / share, phase});
   }
   std::vector<FlowDemand> Take() { return std::move(out_); }
+  void Reserve(size_t count) { out_.reserve(count); }
 
  private:
   const Fabric& fabric_;
@@ -129,6 +130,7 @@ absl::StatusOr<std::vector<FlowDemand>> CollectiveFlows(const Fabric& fabric,
     case CollectivePattern::kExplicit:
       break;
     case CollectivePattern::kRing:
+      sink.Reserve(2 * n);
       for (size_t i = 0; i < n; ++i) {
         sink.Add(i, (i + 1) % n, 0, 2);
         sink.Add(i, (i + n - 1) % n, 1, 2);
@@ -154,6 +156,7 @@ absl::StatusOr<std::vector<FlowDemand>> CollectiveFlows(const Fabric& fabric,
       break;
     }
     case CollectivePattern::kAllToAll:
+      sink.Reserve(n * (n - 1));
       for (size_t k = 1; k < n; ++k) {
         for (size_t i = 0; i < n; ++i) {
           sink.Add(i, (i + k) % n, static_cast<int>(k - 1), static_cast<double>(n - 1));
@@ -168,6 +171,7 @@ absl::StatusOr<std::vector<FlowDemand>> CollectiveFlows(const Fabric& fabric,
       }
       int steps = 0;
       while ((size_t{1} << steps) < n) ++steps;
+      sink.Reserve(n * static_cast<size_t>(steps));
       for (int k = 0; k < steps; ++k) {
         for (size_t i = 0; i < n; ++i) sink.Add(i, i ^ (size_t{1} << k), k, steps);
       }

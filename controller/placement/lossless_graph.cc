@@ -19,8 +19,8 @@ LosslessGraph::LosslessGraph(const Fabric& fabric)
   }
 }
 
-std::vector<int>& LosslessGraph::Out(int index) {
-  std::vector<std::vector<int>>& lists = out_[index / num_directed_];
+std::vector<LosslessGraph::OutEdge>& LosslessGraph::Out(int index) {
+  std::vector<std::vector<OutEdge>>& lists = out_[index / num_directed_];
   if (lists.empty()) lists.resize(num_directed_);
   return lists[index % num_directed_];
 }
@@ -60,31 +60,35 @@ void LosslessGraph::EdgesOf(const Path& path, int priority,
   }
 }
 
-std::vector<std::pair<int, int>> LosslessGraph::Acquire(
-    const std::vector<std::pair<int, int>>& edges) {
-  std::vector<std::pair<int, int>> added;
+void LosslessGraph::Acquire(const std::vector<std::pair<int, int>>& edges,
+                            std::vector<std::pair<int, int>>& added) {
+  added.clear();
   for (const auto& [from, to] : edges) {
-    int& count = edge_count_[Key(from, to)];
-    if (count++ > 0) continue;
-    Out(from).push_back(to);
+    std::vector<OutEdge>& adj = Out(from);
+    auto it =
+        std::find_if(adj.begin(), adj.end(), [to = to](const OutEdge& e) { return e.to == to; });
+    if (it != adj.end()) {
+      ++it->count;
+      continue;
+    }
+    if (adj.capacity() == 0) adj.reserve(8);  // skips the 1-2-4 growth steps of most lists
+    adj.push_back({to, 1});
+    ++num_edges_;
     if (!Climbs(from, to)) ++bounce_edges_;
     added.emplace_back(from, to);
   }
-  return added;
 }
 
 void LosslessGraph::Release(const std::vector<std::pair<int, int>>& edges) {
   for (const auto& [from, to] : edges) {
-    auto it = edge_count_.find(Key(from, to));
-    if (it == edge_count_.end()) continue;
-    if (--it->second > 0) continue;
-    edge_count_.erase(it);
-    std::vector<int>& adj = Out(from);
-    auto pos = std::find(adj.begin(), adj.end(), to);
-    if (pos != adj.end()) {
-      *pos = adj.back();
-      adj.pop_back();
-    }
+    std::vector<OutEdge>& adj = Out(from);
+    auto it =
+        std::find_if(adj.begin(), adj.end(), [to = to](const OutEdge& e) { return e.to == to; });
+    if (it == adj.end()) continue;
+    if (--it->count > 0) continue;
+    *it = adj.back();
+    adj.pop_back();
+    --num_edges_;
     if (!Climbs(from, to)) --bounce_edges_;
   }
 }
@@ -113,7 +117,8 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
     while (!stack.empty() && !found) {
       const int v = stack.back();
       stack.pop_back();
-      for (int w : Out(v)) {
+      for (const OutEdge& e : Out(v)) {
+        const int w = e.to;
         if (visited_[w] == stamp_) continue;
         visited_[w] = stamp_;
         parent_[w] = v;
@@ -137,30 +142,27 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
 
 absl::Status LosslessGraph::AddPath(const Path& path, int priority) {
   if (absl::Status s = Validate(path, priority); !s.ok()) return s;
-  std::vector<std::pair<int, int>> edges;
-  EdgesOf(path, priority, edges);
-  std::vector<std::pair<int, int>> added = Acquire(edges);
-  std::vector<BufferNode> cycle = FindCycleThrough(added);
+  EdgesOf(path, priority, edges_scratch_);
+  Acquire(edges_scratch_, added_scratch_);
+  std::vector<BufferNode> cycle = FindCycleThrough(added_scratch_);
   if (cycle.empty()) return absl::OkStatus();
-  Release(edges);
+  Release(edges_scratch_);
   return absl::FailedPreconditionError(absl::StrCat(
       "PFC deadlock: the path would close a cyclic buffer dependency: ", DescribeCycle(cycle)));
 }
 
 void LosslessGraph::RemovePath(const Path& path, int priority) {
   if (!Validate(path, priority).ok()) return;
-  std::vector<std::pair<int, int>> edges;
-  EdgesOf(path, priority, edges);
-  Release(edges);
+  EdgesOf(path, priority, edges_scratch_);
+  Release(edges_scratch_);
 }
 
 std::vector<BufferNode> LosslessGraph::CycleIfAdded(const Path& path, int priority) {
   if (!Validate(path, priority).ok()) return {};
-  std::vector<std::pair<int, int>> edges;
-  EdgesOf(path, priority, edges);
-  std::vector<std::pair<int, int>> added = Acquire(edges);
-  std::vector<BufferNode> cycle = FindCycleThrough(added);
-  Release(edges);
+  EdgesOf(path, priority, edges_scratch_);
+  Acquire(edges_scratch_, added_scratch_);
+  std::vector<BufferNode> cycle = FindCycleThrough(added_scratch_);
+  Release(edges_scratch_);
   return cycle;
 }
 

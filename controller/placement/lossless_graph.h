@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "controller/paths/paths.h"
 #include "controller/qos/deadlock.h"
@@ -51,24 +50,27 @@ class LosslessGraph {
   // "[prio 3] leaf-1:1->spine-0:2 => [prio 3] ... => (back to the first)".
   std::string DescribeCycle(const std::vector<BufferNode>& cycle) const;
 
-  size_t num_edges() const { return edge_count_.size(); }
+  size_t num_edges() const { return num_edges_; }
   // Edges that do not climb in rank (see above); 0 means the fast path applies.
   size_t num_bounce_edges() const { return bounce_edges_; }
 
  private:
-  static uint64_t Key(int from, int to) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(from)) << 32) | static_cast<uint32_t>(to);
-  }
   // Node index: priority-major, so only the priorities in use get adjacency lists.
   int Index(DirectedLinkId link, int priority) const { return priority * num_directed_ + link; }
   BufferNode NodeOf(int index) const { return {index % num_directed_, index / num_directed_}; }
-  std::vector<int>& Out(int index);
+  // An out-edge of a node and how many installed paths use it.
+  struct OutEdge {
+    int to;
+    int count;
+  };
+  std::vector<OutEdge>& Out(int index);
   bool Climbs(int from, int to) const;
   absl::Status Validate(const Path& path, int priority) const;
   // Edges of `path` at `priority`, as (from, to) node indices.
   void EdgesOf(const Path& path, int priority, std::vector<std::pair<int, int>>& out) const;
-  // Adds the edges, returning those that are new; Release undoes Acquire.
-  std::vector<std::pair<int, int>> Acquire(const std::vector<std::pair<int, int>>& edges);
+  // Adds the edges, leaving those that are new in `added`; Release undoes Acquire.
+  void Acquire(const std::vector<std::pair<int, int>>& edges,
+               std::vector<std::pair<int, int>>& added);
   void Release(const std::vector<std::pair<int, int>>& edges);
   // A cycle through a new edge (each was added already), or empty.
   std::vector<BufferNode> FindCycleThrough(const std::vector<std::pair<int, int>>& new_edges);
@@ -76,14 +78,19 @@ class LosslessGraph {
   const Fabric* fabric_;
   int num_directed_ = 0;
   std::vector<int> rank_;  // by DirectedLinkId; -1: a same-level channel
-  // Adjacency by priority, then directed link; a priority's lists are allocated on first use.
-  std::array<std::vector<std::vector<int>>, 8> out_;
-  absl::flat_hash_map<uint64_t, int> edge_count_;  // paths using each edge
+  // Adjacency with use counts by priority, then directed link; a priority's lists are allocated
+  // on first use. A node's out-edges go to channels leaving one switch (at most its port count),
+  // so a short linear scan finds an edge: cheaper than hashing when a job installs millions.
+  std::array<std::vector<std::vector<OutEdge>>, 8> out_;
+  size_t num_edges_ = 0;
   size_t bounce_edges_ = 0;
   // Search scratch, allocated on the first search: visited_[v] == stamp_ means seen.
   std::vector<uint32_t> visited_;
   std::vector<int> parent_;
   uint32_t stamp_ = 0;
+  // Per-call scratch (AddPath runs once per flow: millions of times for a large job).
+  std::vector<std::pair<int, int>> edges_scratch_;
+  std::vector<std::pair<int, int>> added_scratch_;
 };
 
 }  // namespace pulse::controller

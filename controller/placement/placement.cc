@@ -344,7 +344,10 @@ absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const J
         absl::StrCat(where, "traffic_class must be 0..7, got ", spec.traffic_class));
   }
   std::vector<NodeId> nics;
-  absl::flat_hash_set<std::string> seen;
+  nics.reserve(spec.endpoints.size());
+  // Views into spec.endpoints (which outlives the set): no copy of each name.
+  absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(spec.endpoints.size());
   for (size_t i = 0; i < spec.endpoints.size(); ++i) {
     if (!seen.insert(spec.endpoints[i]).second) {
       return absl::InvalidArgumentError(
@@ -491,6 +494,9 @@ bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
   const int leaf_count = static_cast<int>(shape.leaf_up.size());
   std::vector<BipartiteEdge> edges;
   std::vector<size_t> edge_demand;
+  edges.reserve(phase.size());
+  edge_demand.reserve(phase.size());
+  out.reserve(out.size() + phase.size());
   for (size_t i = 0; i < phase.size(); ++i) {
     int a = shape.nic_leaf[phase[i]->src], b = shape.nic_leaf[phase[i]->dst];
     if (a != b) {
@@ -542,6 +548,7 @@ bool PlaceGroupExactly(const Fabric& fabric, const ClosShape& shape,
     const int src_leaf = shape.nic_leaf[d.src], dst_leaf = shape.nic_leaf[d.dst];
     const NodeId src_leaf_node = fabric.Peer(shape.nic_link[d.src], d.src);
     auto& hops = f.path.hops;
+    hops.reserve(shape.three_tier ? 6 : 4);  // one allocation per path, not one per growth
     hops.push_back(fabric.DirectedFrom(shape.nic_link[d.src], d.src));
     if (src_leaf != dst_leaf) {
       const int c = colour_of[i];
@@ -889,9 +896,11 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     job.exact_flows += job.flows.size() - before;
     return true;
   };
+  job.flows.reserve(demands->size() * static_cast<size_t>(spec.max_subflows));
   if (shape_ != nullptr && links_down_ == 0 && spec.max_subflows == 1 && !demands->empty()) {
     std::map<int, std::vector<const FlowDemand*>> phases;
     std::vector<const FlowDemand*> all;
+    all.reserve(demands->size());
     const double rate = demands->front().rate_bps;
     bool equal_rates = true;
     for (const FlowDemand& d : *demands) {
