@@ -5,7 +5,10 @@
 //   permutation, one halving-doubling step (i <-> i xor 32: every leaf talks to one other leaf),
 //   an all-to-all over the 128 NICs of 4 leaves, and 8 tenants of 128 (the whole fabric) or 96
 //   NICs scattered over the fabric running rings (each tenant simulated with the other seven on
-//   their paths; min and mean over tenants); the prediction's cost for a 1,024-NIC ring;
+//   their paths; min and mean over tenants; each tenant's line shows the fragmentation bound
+//   around the tenants placed before it, lower_bound.h: above 1, no placement of that tenant
+//   avoids an overloaded link without moving the others); the prediction's cost for a 1,024-NIC
+//   ring;
 // - unsplittable quality: Pulse's max link load against the exact MIP (GLPK, 20 s limit) on the
 //   issue's demand sets (8x8x8 leaf-spine 1:1 with every NIC sending and receiving line rate,
 //   8x4x8 2:1 at half line rate; ~125 flows of unequal rates);
@@ -31,6 +34,7 @@
 #include "absl/strings/str_format.h"
 #include "controller/placement/exact_placement.h"
 #include "controller/placement/flow_sim.h"
+#include "controller/placement/lower_bound.h"
 #include "controller/placement/placement.h"
 #include "topology/builders.h"
 
@@ -130,9 +134,24 @@ void FragmentedTenants(std::shared_ptr<const Fabric> fabric, size_t per_tenant, 
       for (size_t k = 0; k < per_tenant; ++k) {
         spec.endpoints.push_back(Nic(*fabric, order[t * per_tenant + k]));
       }
+      // The fragmentation bound around the tenants already placed (they never move): when it
+      // exceeds 1, no placement of this tenant avoids an overloaded link.
+      std::vector<double> background(fabric->num_directed_links());
+      for (DirectedLinkId d = 0; d < fabric->num_directed_links(); ++d) {
+        background[d] = placement.LoadBps(d);
+      }
+      auto demands = JobDemands(*fabric, spec);
+      const LowerBound around =
+          demands.ok()
+              ? UnsplittableBoundAround(*fabric, placement.link_status(), *demands, background)
+              : LowerBound{};
       const JobPlacement* job = MustPlace(placement, spec);
-      std::printf("  tenant-%d placed: max_link_load=%.3f lower_bound=%.3f exact_flows=%zu/%zu\n",
-                  t, job->max_link_load, job->lower_bound, job->exact_flows, job->flows.size());
+      std::printf(
+          "  tenant-%d placed: max_link_load=%.3f lower_bound=%.3f exact_flows=%zu/%zu "
+          "bound_around_placed=%.3f%s\n",
+          t, job->max_link_load, job->lower_bound, job->exact_flows, job->flows.size(),
+          around.max_utilisation,
+          around.where.empty() ? "" : absl::StrCat(" (", around.where, ")").c_str());
     }
     double min_pulse = 1e9, sum_pulse = 0;
     double min_ecmp[4] = {1e9, 1e9, 1e9, 1e9}, sum_ecmp[4] = {0, 0, 0, 0};

@@ -27,6 +27,23 @@ struct LowerBound {
 LowerBound PlacementLowerBound(const topology::Fabric& fabric, const LinkStatus& status,
                                const std::vector<FlowDemand>& demands);
 
+// A bound for one job of unsplittable flows placed next to load that stays where it is (other
+// jobs never move), on a two-tier leaf-spine. The cut bound above cannot see fragmentation: when
+// other jobs fill the fabric, every cut may have room in total while no single path does. Here a
+// slot is room for one more flow on a channel; the flows leaving a leaf need distinct slots on
+// its uplinks whose spine also has a slot on the downlink to each flow's destination leaf (and
+// the same for the flows entering a leaf). When Hall's condition fails for a leaf (a maximum
+// matching of its flows to such slots leaves some out), every placement overloads one of the
+// channels those flows could use, so the max utilisation is at least the least overload any of
+// them would take ((load + (slots + 1) x rate) / capacity). `where` then names the leaf and how
+// many of its flows fit, e.g. "leaf-3 out: 3 of 4 flows find a spine with room at both ends".
+// max_utilisation is 0 when the check rules nothing out or does not apply (flows of unequal
+// rates, a tier above the spines, NICs on several leaves). `background_bps` is the load by
+// DirectedLinkId.
+LowerBound UnsplittableBoundAround(const topology::Fabric& fabric, const LinkStatus& status,
+                                   const std::vector<FlowDemand>& demands,
+                                   const std::vector<double>& background_bps);
+
 }  // namespace pulse::controller
 
 #endif  // PULSE_CONTROLLER_PLACEMENT_LOWER_BOUND_H_
