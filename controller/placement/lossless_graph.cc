@@ -19,8 +19,14 @@ LosslessGraph::LosslessGraph(const Fabric& fabric)
   }
 }
 
-std::vector<LosslessGraph::OutEdge>& LosslessGraph::Out(int index) {
-  std::vector<std::vector<OutEdge>>& lists = out_[index / num_directed_];
+std::vector<int>& LosslessGraph::Out(int index) {
+  std::vector<std::vector<int>>& lists = out_[index / num_directed_];
+  if (lists.empty()) lists.resize(num_directed_);
+  return lists[index % num_directed_];
+}
+
+std::vector<int>& LosslessGraph::Uses(int index) {
+  std::vector<std::vector<int>>& lists = uses_[index / num_directed_];
   if (lists.empty()) lists.resize(num_directed_);
   return lists[index % num_directed_];
 }
@@ -64,15 +70,19 @@ void LosslessGraph::Acquire(const std::vector<std::pair<int, int>>& edges,
                             std::vector<std::pair<int, int>>& added) {
   added.clear();
   for (const auto& [from, to] : edges) {
-    std::vector<OutEdge>& adj = Out(from);
-    auto it =
-        std::find_if(adj.begin(), adj.end(), [to = to](const OutEdge& e) { return e.to == to; });
-    if (it != adj.end()) {
-      ++it->count;
+    std::vector<int>& adj = Out(from);
+    std::vector<int>& uses = Uses(from);
+    const auto at = std::find(adj.begin(), adj.end(), to);
+    if (at != adj.end()) {
+      ++uses[at - adj.begin()];
       continue;
     }
-    if (adj.capacity() == 0) adj.reserve(8);  // skips the 1-2-4 growth steps of most lists
-    adj.push_back({to, 1});
+    if (adj.capacity() == 0) {  // skips the 1-2-4 growth steps of most lists
+      adj.reserve(8);
+      uses.reserve(8);
+    }
+    adj.push_back(to);
+    uses.push_back(1);
     ++num_edges_;
     if (!Climbs(from, to)) ++bounce_edges_;
     added.emplace_back(from, to);
@@ -81,13 +91,16 @@ void LosslessGraph::Acquire(const std::vector<std::pair<int, int>>& edges,
 
 void LosslessGraph::Release(const std::vector<std::pair<int, int>>& edges) {
   for (const auto& [from, to] : edges) {
-    std::vector<OutEdge>& adj = Out(from);
-    auto it =
-        std::find_if(adj.begin(), adj.end(), [to = to](const OutEdge& e) { return e.to == to; });
-    if (it == adj.end()) continue;
-    if (--it->count > 0) continue;
-    *it = adj.back();
+    std::vector<int>& adj = Out(from);
+    std::vector<int>& uses = Uses(from);
+    const auto at = std::find(adj.begin(), adj.end(), to);
+    if (at == adj.end()) continue;
+    const size_t k = at - adj.begin();
+    if (--uses[k] > 0) continue;
+    adj[k] = adj.back();
     adj.pop_back();
+    uses[k] = uses.back();
+    uses.pop_back();
     --num_edges_;
     if (!Climbs(from, to)) --bounce_edges_;
   }
@@ -117,8 +130,7 @@ std::vector<BufferNode> LosslessGraph::FindCycleThrough(
     while (!stack.empty() && !found) {
       const int v = stack.back();
       stack.pop_back();
-      for (const OutEdge& e : Out(v)) {
-        const int w = e.to;
+      for (int w : Out(v)) {
         if (visited_[w] == stamp_) continue;
         visited_[w] = stamp_;
         parent_[w] = v;

@@ -58,12 +58,10 @@ class LosslessGraph {
   // Node index: priority-major, so only the priorities in use get adjacency lists.
   int Index(DirectedLinkId link, int priority) const { return priority * num_directed_ + link; }
   BufferNode NodeOf(int index) const { return {index % num_directed_, index / num_directed_}; }
-  // An out-edge of a node and how many installed paths use it.
-  struct OutEdge {
-    int to;
-    int count;
-  };
-  std::vector<OutEdge>& Out(int index);
+  // A node's out-neighbours, and beside them (same positions) how many installed paths use
+  // each edge.
+  std::vector<int>& Out(int index);
+  std::vector<int>& Uses(int index);
   bool Climbs(int from, int to) const;
   absl::Status Validate(const Path& path, int priority) const;
   // Edges of `path` at `priority`, as (from, to) node indices.
@@ -78,10 +76,12 @@ class LosslessGraph {
   const Fabric* fabric_;
   int num_directed_ = 0;
   std::vector<int> rank_;  // by DirectedLinkId; -1: a same-level channel
-  // Adjacency with use counts by priority, then directed link; a priority's lists are allocated
+  // Adjacency and use counts by priority, then directed link; a priority's lists are allocated
   // on first use. A node's out-edges go to channels leaving one switch (at most its port count),
-  // so a short linear scan finds an edge: cheaper than hashing when a job installs millions.
-  std::array<std::vector<std::vector<OutEdge>>, 8> out_;
+  // so a short linear scan of plain ints finds an edge: cheaper than hashing when a job installs
+  // millions.
+  std::array<std::vector<std::vector<int>>, 8> out_;
+  std::array<std::vector<std::vector<int>>, 8> uses_;
   size_t num_edges_ = 0;
   size_t bounce_edges_ = 0;
   // Search scratch, allocated on the first search: visited_[v] == stamp_ means seen.
