@@ -17,12 +17,15 @@ using topology::NodeId;
 // A family of disjoint node sets ("cuts"), as a set index per node (-1: in none).
 struct CutFamily {
   std::vector<int> set_of;  // by NodeId
-  std::vector<std::string> names;
+  size_t count = 0;
+  // The name of set i, built only for the cut that gives the bound (a fabric of 100K NICs would
+  // otherwise build 100K strings per placement).
+  std::function<std::string(size_t)> name;
 };
 
 void Evaluate(const Fabric& fabric, const LinkStatus& status,
               const std::vector<FlowDemand>& demands, const CutFamily& cuts, LowerBound& best) {
-  const size_t k = cuts.names.size();
+  const size_t k = cuts.count;
   if (k == 0) return;
   std::vector<double> out_traffic(k, 0), in_traffic(k, 0), out_cap(k, 0), in_cap(k, 0);
   for (const FlowDemand& d : demands) {
@@ -39,16 +42,19 @@ void Evaluate(const Fabric& fabric, const LinkStatus& status,
     if (a >= 0) out_cap[a] += link.capacity_bps, in_cap[a] += link.capacity_bps;
     if (b >= 0) out_cap[b] += link.capacity_bps, in_cap[b] += link.capacity_bps;
   }
+  int best_set = -1;
+  bool best_out = true;
   for (size_t i = 0; i < k; ++i) {
     if (out_cap[i] > 0 && out_traffic[i] / out_cap[i] > best.max_utilisation) {
       best.max_utilisation = out_traffic[i] / out_cap[i];
-      best.where = absl::StrCat(cuts.names[i], " out");
+      best_set = static_cast<int>(i), best_out = true;
     }
     if (in_cap[i] > 0 && in_traffic[i] / in_cap[i] > best.max_utilisation) {
       best.max_utilisation = in_traffic[i] / in_cap[i];
-      best.where = absl::StrCat(cuts.names[i], " in");
+      best_set = static_cast<int>(i), best_out = false;
     }
   }
+  if (best_set >= 0) best.where = absl::StrCat(cuts.name(best_set), best_out ? " out" : " in");
 }
 
 // NICs whose every link goes to switches of one set join that set.
@@ -71,19 +77,23 @@ LowerBound PlacementLowerBound(const Fabric& fabric, const LinkStatus& status,
   LowerBound best;
   const size_t n = fabric.nodes().size();
   // Each NIC alone.
-  CutFamily nics{std::vector<int>(n, -1), {}};
+  CutFamily nics{std::vector<int>(n, -1), 0, nullptr};
+  std::vector<NodeId> members;
   for (NodeId nic : fabric.nics()) {
-    nics.set_of[nic] = static_cast<int>(nics.names.size());
-    nics.names.push_back(absl::StrCat("nic ", fabric.node(nic).name));
+    nics.set_of[nic] = static_cast<int>(nics.count++);
+    members.push_back(nic);
   }
+  nics.name = [&](size_t i) { return absl::StrCat("nic ", fabric.node(members[i]).name); };
   Evaluate(fabric, status, demands, nics, best);
   // Each leaf with its NICs.
-  CutFamily leaves{std::vector<int>(n, -1), {}};
+  CutFamily leaves{std::vector<int>(n, -1), 0, nullptr};
+  std::vector<NodeId> leaf_nodes;
   for (NodeId sw : fabric.switches()) {
     if (fabric.node(sw).role != topology::SwitchRole::kLeaf) continue;
-    leaves.set_of[sw] = static_cast<int>(leaves.names.size());
-    leaves.names.push_back(fabric.node(sw).name);
+    leaves.set_of[sw] = static_cast<int>(leaves.count++);
+    leaf_nodes.push_back(sw);
   }
+  leaves.name = [&](size_t i) { return fabric.node(leaf_nodes[i]).name; };
   AddSingleHomedNics(fabric, leaves);
   Evaluate(fabric, status, demands, leaves, best);
   // Each pod (only meaningful with a tier above the pods).
@@ -92,15 +102,18 @@ LowerBound PlacementLowerBound(const Fabric& fabric, const LinkStatus& status,
     has_super_spine |= fabric.node(sw).role == topology::SwitchRole::kSuperSpine;
   }
   if (has_super_spine) {
-    CutFamily pods{std::vector<int>(n, -1), {}};
+    CutFamily pods{std::vector<int>(n, -1), 0, nullptr};
     std::map<int, int> pod_index;
+    std::vector<int> pod_numbers;
     for (NodeId sw : fabric.switches()) {
       const auto& node = fabric.node(sw);
       if (node.role == topology::SwitchRole::kSuperSpine || node.pod < 0) continue;
       auto [it, inserted] = pod_index.emplace(node.pod, static_cast<int>(pod_index.size()));
-      if (inserted) pods.names.push_back(absl::StrCat("pod ", node.pod));
+      if (inserted) pod_numbers.push_back(node.pod);
       pods.set_of[sw] = it->second;
     }
+    pods.count = pod_numbers.size();
+    pods.name = [&](size_t i) { return absl::StrCat("pod ", pod_numbers[i]); };
     AddSingleHomedNics(fabric, pods);
     Evaluate(fabric, status, demands, pods, best);
   }
