@@ -15,7 +15,6 @@
 #include "common/log.h"
 #include "controller/paths/addressing.h"
 #include "controller/store/placement_record.h"
-#include "pulse/v1/pulse.pb.h"
 
 namespace pulse::controller {
 namespace {
@@ -43,19 +42,6 @@ std::pair<Reply<T>, std::future<absl::StatusOr<T>>> PromiseReply() {
           std::move(future)};
 }
 
-struct PatternName {
-  CollectivePattern pattern;
-  pulse::v1::CollectivePattern proto;
-};
-constexpr PatternName kPatterns[] = {
-    {CollectivePattern::kExplicit, pulse::v1::COLLECTIVE_PATTERN_EXPLICIT},
-    {CollectivePattern::kRing, pulse::v1::COLLECTIVE_PATTERN_RING},
-    {CollectivePattern::kDoubleBinaryTree, pulse::v1::COLLECTIVE_PATTERN_DOUBLE_BINARY_TREE},
-    {CollectivePattern::kAllToAll, pulse::v1::COLLECTIVE_PATTERN_ALL_TO_ALL},
-    {CollectivePattern::kHalvingDoubling, pulse::v1::COLLECTIVE_PATTERN_HALVING_DOUBLING},
-    {CollectivePattern::kRailAligned, pulse::v1::COLLECTIVE_PATTERN_RAIL_ALIGNED},
-};
-
 // Placement::SetLinkUp reports its moves either as a plain list or as a result that also names
 // flows left without a path (moves applied all the same); accept both.
 [[maybe_unused]] void CollectMoves(const std::vector<FlowMove>& moved, std::vector<FlowMove>* moves,
@@ -69,82 +55,21 @@ auto CollectMoves(const Result& result, std::vector<FlowMove>* moves, absl::Stat
   if (!result.unplaced_error.ok() && first_error->ok()) *first_error = result.unplaced_error;
 }
 
+// Whether two placements of one job put the same flows on the same paths and ports.
+bool SameFlows(const JobPlacement& a, const JobPlacement& b) {
+  if (a.flows.size() != b.flows.size()) return false;
+  for (size_t i = 0; i < a.flows.size(); ++i) {
+    const PlacedFlow& x = a.flows[i];
+    const PlacedFlow& y = b.flows[i];
+    if (x.src != y.src || x.dst != y.dst || x.rate_bps != y.rate_bps || !(x.path == y.path) ||
+        x.udp_src_port != y.udp_src_port || x.subflow != y.subflow || x.phase != y.phase) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
-
-void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out) {
-  out->Clear();
-  out->set_id(spec.id);
-  for (const auto& endpoint : spec.endpoints) out->add_endpoints(endpoint);
-  for (const auto& p : kPatterns) {
-    if (p.pattern == spec.pattern) out->set_pattern(p.proto);
-  }
-  for (const auto& flow : spec.explicit_flows) {
-    auto* f = out->add_flows();
-    f->set_src(flow.src);
-    f->set_dst(flow.dst);
-    f->set_rate_bps(flow.rate_bps);
-  }
-  out->set_rate_bps(spec.rate_bps);
-  out->set_traffic_class(spec.traffic_class);
-  out->set_strict(spec.strict);
-  out->set_max_subflows(spec.max_subflows);
-  out->set_enforcement(spec.enforcement == Enforcement::kSteer ? pulse::v1::ENFORCEMENT_STEER
-                       : spec.enforcement == Enforcement::kPin
-                           ? pulse::v1::ENFORCEMENT_PIN
-                           : pulse::v1::ENFORCEMENT_UNSPECIFIED);
-}
-
-absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto) {
-  JobSpec spec;
-  spec.id = proto.id();
-  spec.endpoints.assign(proto.endpoints().begin(), proto.endpoints().end());
-  if (proto.pattern() == pulse::v1::COLLECTIVE_PATTERN_UNSPECIFIED) {
-    spec.pattern = CollectivePattern::kRing;
-  } else {
-    bool known = false;
-    for (const auto& p : kPatterns) {
-      if (p.proto == proto.pattern()) {
-        spec.pattern = p.pattern;
-        known = true;
-      }
-    }
-    if (!known) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("job.pattern: unknown collective pattern value ", proto.pattern()));
-    }
-  }
-  if (spec.pattern != CollectivePattern::kExplicit && proto.flows_size() > 0) {
-    return absl::InvalidArgumentError(
-        "job.flows: explicit flows need pattern COLLECTIVE_PATTERN_EXPLICIT");
-  }
-  for (int i = 0; i < proto.flows_size(); ++i) {
-    const auto& f = proto.flows(i);
-    spec.explicit_flows.push_back({f.src(), f.dst(), f.rate_bps()});
-  }
-  spec.rate_bps = proto.rate_bps();
-  spec.traffic_class = proto.has_traffic_class() ? proto.traffic_class() : 3;
-  if (spec.traffic_class < 0 || spec.traffic_class > 7) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job.traffic_class: must be 0..7, got ", spec.traffic_class));
-  }
-  spec.strict = proto.strict();
-  spec.max_subflows = proto.max_subflows() == 0 ? 1 : proto.max_subflows();
-  switch (proto.enforcement()) {
-    case pulse::v1::ENFORCEMENT_UNSPECIFIED:
-      spec.enforcement = Enforcement::kDefault;
-      break;
-    case pulse::v1::ENFORCEMENT_PIN:
-      spec.enforcement = Enforcement::kPin;
-      break;
-    case pulse::v1::ENFORCEMENT_STEER:
-      spec.enforcement = Enforcement::kSteer;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("job.enforcement: unknown value ", proto.enforcement()));
-  }
-  return spec;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -252,23 +177,32 @@ absl::Status Controller::Restore() {
   // Exactly as acknowledged first (placements/<id>), so those jobs get their old links; jobs whose
   // record is missing or no longer valid are placed afresh afterwards.
   std::vector<JobSpec> to_place;
+  // Records a controller before the private storage format wrote (pulse.v1 values) are rewritten
+  // in the current format once they decode.
+  WriteBatch migration;
+  int migrated = 0;
   for (const auto& [key, value] : stored->entries) {
     if (!absl::StartsWith(key, kJobKeyPrefix)) continue;
-    pulse::v1::JobSpec proto;
-    if (!proto.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("restoring ", key, ": not a pulse.v1.JobSpec"));
-    }
-    absl::StatusOr<JobSpec> spec = JobSpecFromProto(proto);
+    absl::StatusOr<JobSpec> spec = DecodeJobRecord(value, key);
     if (!spec.ok()) {
-      return absl::DataLossError(absl::StrCat("restoring ", key, ": ", spec.status().message()));
+      return absl::DataLossError(absl::StrCat("restoring ", spec.status().message()));
     }
-    auto record = stored->entries.find(absl::StrCat(kPlacementKeyPrefix, spec->id));
+    if (!IsCurrentRecordFormat(value)) {
+      migration.Put(key, EncodeJobRecord(*spec));
+      ++migrated;
+    }
+    const std::string record_key = absl::StrCat(kPlacementKeyPrefix, spec->id);
+    auto record = stored->entries.find(record_key);
     if (record == stored->entries.end()) {
       Log(LogLevel::kWarning, "restoring ", key, ": no stored placement, placing afresh");
       to_place.push_back(*std::move(spec));
       continue;
     }
-    absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, record->second);
+    absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, record->second, record_key);
+    std::string rewritten;
+    if (job.ok() && !IsCurrentRecordFormat(record->second)) {
+      rewritten = EncodePlacementRecord(*fabric_, *job);
+    }
     absl::Status restored = job.status();
     if (job.ok()) restored = state_->placement.RestoreJob(*std::move(job)).status();
     if (!restored.ok()) {
@@ -277,7 +211,22 @@ absl::Status Controller::Restore() {
       to_place.push_back(*std::move(spec));
       continue;
     }
+    if (!rewritten.empty()) {
+      migration.Put(record_key, std::move(rewritten));
+      ++migrated;
+    }
     ++jobs;
+  }
+  if (migrated > 0) {
+    if (absl::Status status = Persist(migration); status.ok()) {
+      Log(LogLevel::kInfo, "restoring: rewrote ", migrated,
+          " job/placement records from the old pulse.v1 values in the storage format version ",
+          static_cast<int>(kRecordFormatVersion));
+    } else {
+      Log(LogLevel::kWarning, "restoring: ", migrated,
+          " job/placement records stay in the old pulse.v1 format for now (read as before): ",
+          status.message());
+    }
   }
   for (const JobSpec& spec : to_place) {
     absl::StatusOr<const JobPlacement*> placed = state_->placement.PlaceJob(spec);
@@ -364,10 +313,8 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
     if (options_.predict_bandwidth) RecordBandwidth(spec.id);
     PlaceJobResult result{*state_->placement.FindJob(spec.id), 0};
     if (options_.store != nullptr) {
-      pulse::v1::JobSpec proto;
-      JobSpecToProto(spec, &proto);
       WriteBatch batch;
-      batch.Put(absl::StrCat(kJobKeyPrefix, spec.id), proto.SerializeAsString());
+      batch.Put(absl::StrCat(kJobKeyPrefix, spec.id), EncodeJobRecord(spec));
       batch.Put(absl::StrCat(kPlacementKeyPrefix, spec.id),
                 EncodePlacementRecord(*fabric_, **placed));
       if (absl::Status status = Persist(batch); !status.ok()) {
@@ -868,8 +815,14 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
     // Before the jobs: the leader placed them under this policy's lossless classes.
     if (qos_policy != nullptr) AdoptStoredQos(*qos_policy);
     for (const auto& [id, change] : placed) {
+      absl::StatusOr<JobPlacement> job =
+          DecodePlacementRecord(*fabric_, change->value, change->key);
+      // The same paths written again (a leader rewriting records of the old format): no change.
+      if (const JobPlacement* held = state_->placement.FindJob(id);
+          held != nullptr && job.ok() && SameFlows(*held, *job)) {
+        continue;
+      }
       const bool existed = state_->placement.RemoveJob(id).ok();
-      absl::StatusOr<JobPlacement> job = DecodePlacementRecord(*fabric_, change->value);
       absl::Status status = job.status();
       if (job.ok()) status = state_->placement.RestoreJob(*std::move(job)).status();
       if (!status.ok()) {

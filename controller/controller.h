@@ -48,10 +48,6 @@
 #include "controller/store/store.h"
 #include "topology/fabric.h"
 
-namespace pulse::v1 {
-class JobSpec;
-}
-
 namespace pulse::controller {
 
 // An immutable view of the controller state at one moment. Never changes once published.
@@ -288,11 +284,6 @@ class Controller {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
 };
-
-// JobSpec <-> pulse.v1.JobSpec: the persisted form (and the wire form of the API). Decoding checks
-// only what the proto cannot express (pattern and traffic class values); Placement checks the rest.
-void JobSpecToProto(const JobSpec& spec, pulse::v1::JobSpec* out);
-absl::StatusOr<JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto);
 
 }  // namespace pulse::controller
 

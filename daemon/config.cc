@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/yaml_fields.h"
+#include "controller/placement/job_validation.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::northbound {
@@ -130,9 +131,11 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
             return p.Map(
                 n, key,
                 {{"max_endpoints_per_job",
-                  integer(&config.limits.max_endpoints_per_job, 2, 1 << 20)},
+                  integer(&config.limits.max_endpoints_per_job,
+                          controller::kMinCollectiveEndpoints, controller::kMaxJobEndpoints)},
                  {"max_explicit_flows_per_job",
-                  integer(&config.limits.max_explicit_flows_per_job, 1, 1 << 24)},
+                  integer(&config.limits.max_explicit_flows_per_job, 1,
+                          controller::kMaxJobExplicitFlows)},
                  {"max_message_bytes", integer(&config.limits.max_message_bytes, 1024, 1 << 30)},
                  {"max_jobs", integer(&config.max_jobs, 1, 1 << 24)}});
           }},

@@ -7,7 +7,6 @@
 #include <set>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "controller/paths/addressing.h"
 
@@ -91,7 +90,91 @@ absl::Status CheckEndpoint(const Fabric& fabric, const std::string& name,
   return absl::OkStatus();
 }
 
+struct PatternValue {
+  controller::CollectivePattern pattern;
+  pulse::v1::CollectivePattern proto;
+};
+constexpr PatternValue kPatterns[] = {
+    {controller::CollectivePattern::kExplicit, pulse::v1::COLLECTIVE_PATTERN_EXPLICIT},
+    {controller::CollectivePattern::kRing, pulse::v1::COLLECTIVE_PATTERN_RING},
+    {controller::CollectivePattern::kDoubleBinaryTree,
+     pulse::v1::COLLECTIVE_PATTERN_DOUBLE_BINARY_TREE},
+    {controller::CollectivePattern::kAllToAll, pulse::v1::COLLECTIVE_PATTERN_ALL_TO_ALL},
+    {controller::CollectivePattern::kHalvingDoubling,
+     pulse::v1::COLLECTIVE_PATTERN_HALVING_DOUBLING},
+    {controller::CollectivePattern::kRailAligned, pulse::v1::COLLECTIVE_PATTERN_RAIL_ALIGNED},
+};
+
 }  // namespace
+
+void JobSpecToProto(const controller::JobSpec& spec, pulse::v1::JobSpec* out) {
+  out->Clear();
+  out->set_id(spec.id);
+  for (const auto& endpoint : spec.endpoints) out->add_endpoints(endpoint);
+  for (const auto& p : kPatterns) {
+    if (p.pattern == spec.pattern) out->set_pattern(p.proto);
+  }
+  for (const auto& flow : spec.explicit_flows) {
+    auto* f = out->add_flows();
+    f->set_src(flow.src);
+    f->set_dst(flow.dst);
+    f->set_rate_bps(flow.rate_bps);
+  }
+  out->set_rate_bps(spec.rate_bps);
+  out->set_traffic_class(spec.traffic_class);
+  out->set_strict(spec.strict);
+  out->set_max_subflows(spec.max_subflows);
+  out->set_enforcement(
+      spec.enforcement == controller::Enforcement::kSteer ? pulse::v1::ENFORCEMENT_STEER
+      : spec.enforcement == controller::Enforcement::kPin ? pulse::v1::ENFORCEMENT_PIN
+                                                          : pulse::v1::ENFORCEMENT_UNSPECIFIED);
+}
+
+absl::StatusOr<controller::JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto,
+                                                     const controller::JobSpecLimits& limits) {
+  controller::JobSpec spec;
+  spec.id = proto.id();
+  spec.endpoints.assign(proto.endpoints().begin(), proto.endpoints().end());
+  if (proto.pattern() == pulse::v1::COLLECTIVE_PATTERN_UNSPECIFIED) {
+    spec.pattern = controller::CollectivePattern::kRing;
+  } else {
+    bool known = false;
+    for (const auto& p : kPatterns) {
+      if (p.proto == proto.pattern()) {
+        spec.pattern = p.pattern;
+        known = true;
+      }
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("job.pattern: unknown collective pattern value ", proto.pattern()));
+    }
+  }
+  for (const auto& f : proto.flows()) {
+    spec.explicit_flows.push_back({f.src(), f.dst(), f.rate_bps()});
+  }
+  spec.rate_bps = proto.rate_bps();
+  spec.traffic_class =
+      proto.has_traffic_class() ? proto.traffic_class() : controller::kDefaultTrafficClass;
+  spec.strict = proto.strict();
+  spec.max_subflows = proto.max_subflows() == 0 ? 1 : proto.max_subflows();
+  switch (proto.enforcement()) {
+    case pulse::v1::ENFORCEMENT_UNSPECIFIED:
+      spec.enforcement = controller::Enforcement::kDefault;
+      break;
+    case pulse::v1::ENFORCEMENT_PIN:
+      spec.enforcement = controller::Enforcement::kPin;
+      break;
+    case pulse::v1::ENFORCEMENT_STEER:
+      spec.enforcement = controller::Enforcement::kSteer;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("job.enforcement: unknown value ", proto.enforcement()));
+  }
+  if (absl::Status valid = controller::ValidateJobSpec(spec, limits); !valid.ok()) return valid;
+  return spec;
+}
 
 std::string CapEcho(absl::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
@@ -190,7 +273,7 @@ void FillTopology(const ControllerSnapshot& snapshot, pulse::v1::Topology* out) 
 
 void FillJob(const Fabric& fabric, const controller::JobPlacement& job, bool include_flows,
              pulse::v1::Job* out) {
-  controller::JobSpecToProto(job.spec, out->mutable_spec());
+  JobSpecToProto(job.spec, out->mutable_spec());
   out->set_max_link_load(job.max_link_load);
   out->set_lower_bound(job.lower_bound);
   if (job.bandwidth.computed) {
@@ -363,48 +446,17 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
                                                        const ApiLimits& limits) {
   if (!request.has_job()) return absl::InvalidArgumentError("job: missing");
   const pulse::v1::JobSpec& job = request.job();
-  if (job.id().empty()) return absl::InvalidArgumentError("job.id: must not be empty");
-  if (job.id().size() > 128) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job.id: longer than 128 characters (", job.id().size(), ")"));
-  }
-  for (char c : job.id()) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("job.id: '", job.id(), "' has a character outside [A-Za-z0-9._:-]"));
-    }
-  }
-  if (job.endpoints_size() > limits.max_endpoints_per_job) {
-    return absl::InvalidArgumentError(absl::StrCat("job.endpoints: ", job.endpoints_size(),
-                                                   " endpoints exceed the limit of ",
-                                                   limits.max_endpoints_per_job));
-  }
-  if (job.flows_size() > limits.max_explicit_flows_per_job) {
-    return absl::InvalidArgumentError(absl::StrCat("job.flows: ", job.flows_size(),
-                                                   " flows exceed the limit of ",
-                                                   limits.max_explicit_flows_per_job));
-  }
-  bool explicit_pattern = job.pattern() == pulse::v1::COLLECTIVE_PATTERN_EXPLICIT;
-  if (!explicit_pattern && job.endpoints_size() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job.endpoints: a collective needs at least 2 endpoints, got ", job.endpoints_size()));
-  }
-  if (explicit_pattern && job.flows_size() == 0) {
-    return absl::InvalidArgumentError(
-        "job.flows: COLLECTIVE_PATTERN_EXPLICIT needs at least one flow");
-  }
-  absl::flat_hash_map<std::string, int> seen;
+  // The rules every entry shares (id, sizes, duplicates, classes, rates), then the fabric's.
+  controller::JobSpecLimits job_limits;
+  job_limits.max_endpoints = static_cast<size_t>(std::max(0, limits.max_endpoints_per_job));
+  job_limits.max_explicit_flows =
+      static_cast<size_t>(std::max(0, limits.max_explicit_flows_per_job));
+  absl::StatusOr<controller::JobSpec> spec = JobSpecFromProto(job, job_limits);
+  if (!spec.ok()) return spec.status();
   for (int i = 0; i < job.endpoints_size(); ++i) {
     std::string field = absl::StrCat("job.endpoints[", i, "]");
     if (absl::Status status = CheckEndpoint(fabric, job.endpoints(i), field); !status.ok()) {
       return status;
-    }
-    auto [it, inserted] = seen.emplace(job.endpoints(i), i);
-    if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate of job.endpoints[",
-                                                     it->second, "] ('", job.endpoints(i), "')"));
     }
   }
   for (int i = 0; i < job.flows_size(); ++i) {
@@ -466,11 +518,7 @@ absl::StatusOr<controller::JobSpec> JobSpecFromRequest(const pulse::v1::PlaceJob
       return s;
     }
   }
-  if (job.max_subflows() < 0 || job.max_subflows() > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job.max_subflows: must be 0..64, got ", job.max_subflows()));
-  }
-  return controller::JobSpecFromProto(job);
+  return spec;
 }
 
 }  // namespace pulse::northbound

@@ -13,6 +13,7 @@
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/fabric_sync/fabric_sync.h"
+#include "controller/placement/job_validation.h"
 #include "grpcpp/support/status.h"
 #include "pulse/v1/pulse.pb.h"
 
@@ -44,6 +45,14 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out);
 // Discovery by switch names; a datapath id that is no switch of `fabric` keeps an empty name.
 void FillDiscovery(const controller::Fabric& fabric, const controller::DiscoveryReport& report,
                    pulse::v1::GetDiscoveryResponse* out);
+
+// JobSpec <-> pulse.v1.JobSpec, the wire form of the API (the store has its own format,
+// controller/store/placement_record.h). FromProto maps the API's conventions (unset traffic class:
+// 3; max_subflows 0: 1) and then checks the spec with controller::ValidateJobSpec; InvalidArgument
+// naming the field ("job.traffic_class: ...").
+void JobSpecToProto(const controller::JobSpec& spec, pulse::v1::JobSpec* out);
+absl::StatusOr<controller::JobSpec> JobSpecFromProto(const pulse::v1::JobSpec& proto,
+                                                     const controller::JobSpecLimits& limits = {});
 
 // Checks a PlaceJob request against the fabric and limits and converts it. InvalidArgument
 // naming the field for a malformed request or unknown endpoint.

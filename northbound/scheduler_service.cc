@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "boost/asio/post.hpp"
+#include "controller/placement/job_validation.h"
 #include "controller/placement/node_advice.h"
 #include "controller/placement/what_if.h"
 #include "grpcpp/grpcpp.h"
@@ -152,16 +153,18 @@ ServerUnaryReactor* SchedulerServiceImpl::SuggestServers(
   absl::StatusOr<controller::CollectivePattern> pattern = PatternFromProto(request->pattern());
   if (!pattern.ok()) return Finish(context, ToGrpcStatus(pattern.status()));
   advice.pattern = *pattern;
-  if (!(request->rate_bps() >= 0) || request->rate_bps() > 1e15) {
-    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "rate_bps: must be 0 (line rate) or a positive rate"));
+  // The job rules every entry shares (controller/placement/job_validation.h).
+  if (absl::Status s = controller::ValidateRateBps(request->rate_bps(), "rate_bps"); !s.ok()) {
+    return Finish(context, ToGrpcStatus(s));
   }
   advice.rate_bps = request->rate_bps();
-  if (request->traffic_class() < 0 || request->traffic_class() > 7) {
-    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "traffic_class: must be 0..7 (0: 3)"));
+  if (absl::Status s =
+          controller::ValidateTrafficClass(request->traffic_class(), "traffic_class (0: 3)");
+      !s.ok()) {
+    return Finish(context, ToGrpcStatus(s));
   }
-  advice.traffic_class = request->traffic_class() == 0 ? 3 : request->traffic_class();
+  advice.traffic_class =
+      request->traffic_class() == 0 ? controller::kDefaultTrafficClass : request->traffic_class();
   advice.max_leaves = request->max_leaves();
   advice.all_unused = request->free_servers().empty();
   for (int i = 0; i < request->free_servers_size(); ++i) {

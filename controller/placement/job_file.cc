@@ -9,13 +9,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/yaml_fields.h"
+#include "controller/placement/job_validation.h"
 #include "topology/units.h"
 #include "yaml-cpp/yaml.h"
 
 namespace pulse::controller {
 namespace {
-
-constexpr size_t kMaxEndpoints = 1'000'000;
 
 absl::StatusOr<double> RateOf(const yaml::YamlFields& fields, const YAML::Node& node,
                               absl::string_view field) {
@@ -63,7 +62,7 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
       if (!text.ok()) return text.status();
       auto names = ExpandEndpointRange(*text);
       if (!names.ok()) return fields.Error(items[i], field, names.status().message());
-      if (spec.endpoints.size() + names->size() > kMaxEndpoints) {
+      if (spec.endpoints.size() + names->size() > kMaxJobEndpoints) {
         return fields.Error(items[i], field, "too many endpoints");
       }
       spec.endpoints.insert(spec.endpoints.end(), names->begin(), names->end());
@@ -80,7 +79,7 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
     spec.strict = *strict;
   }
   if (root["max_subflows"]) {
-    auto n = fields.Int(root["max_subflows"], "max_subflows", 1, 64);
+    auto n = fields.Int(root["max_subflows"], "max_subflows", kMinSubflows, kMaxSubflows);
     if (!n.ok()) return n.status();
     spec.max_subflows = static_cast<int>(*n);
   }
@@ -93,7 +92,8 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
     spec.enforcement = *enforcement;
   }
   if (root["traffic_class"]) {
-    auto tc = fields.Int(root["traffic_class"], "traffic_class", 0, 7);
+    auto tc =
+        fields.Int(root["traffic_class"], "traffic_class", kMinTrafficClass, kMaxTrafficClass);
     if (!tc.ok()) return tc.status();
     spec.traffic_class = static_cast<int>(*tc);
   }
@@ -125,8 +125,10 @@ absl::StatusOr<JobSpec> ParseJobNode(absl::string_view source, const YAML::Node&
   if (spec.pattern == CollectivePattern::kExplicit && spec.explicit_flows.empty()) {
     return fields.Error(root, "flows", "pattern explicit needs a non-empty flows list");
   }
-  if (spec.pattern != CollectivePattern::kExplicit && spec.endpoints.empty()) {
-    return fields.Error(root, "endpoints", "empty job: no endpoints");
+  // The rules every entry shares (id characters, endpoint count, duplicates...): fields are named
+  // as in the file.
+  if (absl::Status valid = ValidateJobSpec(spec, {}, ""); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", valid.message()));
   }
   return spec;
 }
@@ -161,7 +163,7 @@ absl::StatusOr<std::vector<std::string>> ExpandEndpointRange(absl::string_view p
       return absl::InvalidArgumentError(
           absl::StrCat("range '[", body, "]' in '", pattern, "' has lo > hi"));
     }
-    if (out.size() * static_cast<size_t>(hi - lo + 1) > kMaxEndpoints) {
+    if (out.size() * static_cast<size_t>(hi - lo + 1) > kMaxJobEndpoints) {
       return absl::InvalidArgumentError(absl::StrCat("'", pattern, "' expands to too many names"));
     }
     std::vector<std::string> next;

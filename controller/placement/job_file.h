@@ -37,8 +37,8 @@ absl::StatusOr<JobSpec> ParseJobYaml(absl::string_view yaml_text, absl::string_v
 absl::StatusOr<JobSpec> LoadJobFile(const std::string& path);
 
 // Expands "server-[0-3]/gpu-[0-1]" into its names (a name without brackets is itself).
-// InvalidArgument for an unbalanced bracket, a non-numeric bound, or lo > hi. At most 1,000,000
-// names.
+// InvalidArgument for an unbalanced bracket, a non-numeric bound, or lo > hi. At most
+// kMaxJobEndpoints (job_validation.h) names.
 absl::StatusOr<std::vector<std::string>> ExpandEndpointRange(absl::string_view pattern);
 
 // "400G", "400Gbps", "1.5T", "100000000000" -> bits per second. InvalidArgument otherwise

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/placement/job_validation.h"
 
 namespace pulse::controller {
 
@@ -37,9 +38,10 @@ bool LosslessGraph::Climbs(int from, int to) const {
 }
 
 absl::Status LosslessGraph::Validate(const Path& path, int priority) const {
-  if (priority < 0 || priority > 7) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("lossless graph: priority ", priority, " is not in 0..7"));
+  if (priority < kMinTrafficClass || priority > kMaxTrafficClass) {
+    return absl::InvalidArgumentError(absl::StrCat("lossless graph: priority ", priority,
+                                                   " is not in ", kMinTrafficClass, "..",
+                                                   kMaxTrafficClass));
   }
   const int num_directed = fabric_->num_directed_links();
   for (size_t i = 0; i < path.hops.size(); ++i) {

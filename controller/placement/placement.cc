@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/placement/edge_coloring.h"
 #include "controller/placement/exact_placement.h"
+#include "controller/placement/job_validation.h"
 #include "controller/placement/lower_bound.h"
 
 namespace pulse::controller {
@@ -23,7 +24,6 @@ using topology::SwitchRole;
 namespace {
 
 constexpr double kEps = 1e-9;
-constexpr int kMaxSubflows = 64;
 // Unsplittable jobs of at most this many flows that the local search leaves above their lower
 // bound get the exact solver for at most this long (PlaceJob's latency grows by the budget).
 constexpr size_t kExactMaxFlows = 128;
@@ -330,45 +330,22 @@ absl::StatusOr<Enforcement> ParseEnforcement(absl::string_view name) {
 
 absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const JobSpec& spec) {
   const std::string where = JobPrefix(spec);
-  if (spec.id.empty()) return absl::InvalidArgumentError("job id is empty");
-  if (!std::isfinite(spec.rate_bps) || spec.rate_bps < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "rate must be > 0 bps, or 0 for line rate; got ", spec.rate_bps));
-  }
-  if (spec.max_subflows < 1 || spec.max_subflows > kMaxSubflows) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "max_subflows must be 1..", kMaxSubflows, ", got ", spec.max_subflows));
-  }
-  if (spec.traffic_class < 0 || spec.traffic_class > 7) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "traffic_class must be 0..7, got ", spec.traffic_class));
+  if (absl::Status valid = ValidateJobSpec(spec, kPlacementJobLimits, ""); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, valid.message()));
   }
   std::vector<NodeId> nics;
   nics.reserve(spec.endpoints.size());
-  // Views into spec.endpoints (which outlives the set): no copy of each name.
-  absl::flat_hash_set<absl::string_view> seen;
-  seen.reserve(spec.endpoints.size());
   for (size_t i = 0; i < spec.endpoints.size(); ++i) {
-    if (!seen.insert(spec.endpoints[i]).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "endpoint '", spec.endpoints[i], "' is listed twice"));
-    }
     auto nic = ResolveFor(fabric, spec, spec.endpoints[i], absl::StrCat("endpoint ", i));
     if (!nic.ok()) return nic.status();
     nics.push_back(*nic);
   }
   if (spec.pattern != CollectivePattern::kExplicit) {
-    if (spec.endpoints.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no endpoints"));
-    }
     auto demands = CollectiveFlows(fabric, spec.pattern, nics, spec.rate_bps);
     if (!demands.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(where, demands.status().message()));
     }
     return demands;
-  }
-  if (spec.explicit_flows.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "empty job: no explicit flows"));
   }
   std::vector<FlowDemand> demands;
   for (size_t i = 0; i < spec.explicit_flows.size(); ++i) {
@@ -381,10 +358,6 @@ absl::StatusOr<std::vector<FlowDemand>> JobDemands(const Fabric& fabric, const J
     if (f.src == f.dst || *src == *dst) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, what, " from '", f.src, "' to '", f.dst, "' is a flow to itself"));
-    }
-    if (!std::isfinite(f.rate_bps) || f.rate_bps < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, what, ": rate must be > 0 bps (0: the job's rate), got ", f.rate_bps));
     }
     // Two GPUs of one server talk over NVLink: no fabric demand.
     if (fabric.node(*src).server == fabric.node(*dst).server) continue;
@@ -415,14 +388,14 @@ Placement Placement::DetachedCopy() const {
 }
 
 bool Placement::IsLossless(int traffic_class) const {
-  if (traffic_class < 0 || traffic_class > 7) return false;
+  if (traffic_class < kMinTrafficClass || traffic_class > kMaxTrafficClass) return false;
   return std::find(options_.lossless_priorities.begin(), options_.lossless_priorities.end(),
                    traffic_class) != options_.lossless_priorities.end();
 }
 
 absl::Status Placement::SetLosslessPriorities(std::vector<int> priorities) {
   auto is_lossless = [&priorities](int traffic_class) {
-    return traffic_class >= 0 && traffic_class <= 7 &&
+    return traffic_class >= kMinTrafficClass && traffic_class <= kMaxTrafficClass &&
            std::find(priorities.begin(), priorities.end(), traffic_class) != priorities.end();
   };
   auto graph = std::make_shared<LosslessGraph>(*fabric_);

@@ -2,15 +2,20 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "controller/controller.h"
 #include "controller/store/embedded_store.h"
 #include "controller/store/placement_record.h"
 #include "gtest/gtest.h"
+#include "pulse/v1/pulse.pb.h"
 #include "tests/northbound/test_fabric.h"
 
 namespace pulse::controller {
@@ -268,6 +273,207 @@ TEST_F(RestoreTest, FailedReloadKeepsTheLastGoodStateAndDoesNotOpenTheGate) {
   expected.erase("job-0");
   EXPECT_EQ(PathsOf(c.snapshot()->placement), expected);
   EXPECT_GT(c.snapshot()->event_sequence, sequence_before);
+}
+
+// What controllers before the private storage format wrote (frozen here, built with the public
+// pulse.v1 messages as they did): "jobs/<id>" a pulse.v1.JobSpec, "placements/<id>" a pulse.v1.Job
+// whose hops are "<tail node>:<tail port>".
+void LegacySpec(const JobSpec& spec, pulse::v1::JobSpec* out) {
+  out->set_id(spec.id);
+  for (const std::string& e : spec.endpoints) out->add_endpoints(e);
+  out->set_pattern(pulse::v1::COLLECTIVE_PATTERN_RING);
+  out->set_rate_bps(spec.rate_bps);
+  out->set_traffic_class(spec.traffic_class);
+  out->set_strict(spec.strict);
+  out->set_max_subflows(spec.max_subflows);
+  out->set_enforcement(spec.enforcement == Enforcement::kSteer ? pulse::v1::ENFORCEMENT_STEER
+                       : spec.enforcement == Enforcement::kPin
+                           ? pulse::v1::ENFORCEMENT_PIN
+                           : pulse::v1::ENFORCEMENT_UNSPECIFIED);
+}
+std::string LegacyJobBytes(const JobSpec& spec) {
+  pulse::v1::JobSpec proto;
+  LegacySpec(spec, &proto);
+  return proto.SerializeAsString();
+}
+std::string LegacyPlacementBytes(const topology::Fabric& fabric, const JobPlacement& job) {
+  pulse::v1::Job proto;
+  LegacySpec(job.spec, proto.mutable_spec());
+  proto.set_lower_bound(job.lower_bound);
+  for (const PlacedFlow& f : job.flows) {
+    pulse::v1::Flow* flow = proto.add_flows();
+    flow->set_src(fabric.node(f.src).name);
+    flow->set_dst(fabric.node(f.dst).name);
+    flow->set_rate_bps(f.rate_bps);
+    flow->set_subflow(f.subflow);
+    flow->set_phase(f.phase);
+    flow->set_udp_src_port(f.udp_src_port);
+    for (topology::DirectedLinkId d : f.path.hops) {
+      flow->add_links(absl::StrCat(fabric.node(fabric.Tail(d)).name, ":", fabric.TailPort(d)));
+    }
+  }
+  return proto.SerializeAsString();
+}
+
+// Job and placement records by key.
+std::map<std::string, std::string> JobRecords(StateStore& store) {
+  std::map<std::string, std::string> out;
+  auto stored = store.LoadAll();
+  EXPECT_TRUE(stored.ok()) << stored.status();
+  if (!stored.ok()) return out;
+  for (const auto& [key, value] : stored->entries) {
+    if (absl::StartsWith(key, "jobs/") || absl::StartsWith(key, "placements/")) out[key] = value;
+  }
+  return out;
+}
+
+// A store written by an older controller (pulse.v1 values) restores exactly, is rewritten in the
+// private format on load, and restores exactly again from the rewritten records.
+TEST_F(RestoreTest, OldFormatStoreRestoresIsRewrittenAndRestoresAgain) {
+  ControllerOptions options;
+  HashModels models;
+  models.default_model.seed = 7;
+  options.hash_models = models;  // steered jobs get UDP source ports: those must survive too
+  FlowPaths acknowledged;
+  {
+    auto store = EmbeddedStore::Open(options_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    options.store = store->get();
+    auto controller = Controller::Create(fabric_, options);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    Controller& c = **controller;
+    for (size_t i = 0; i < kJobs.size(); ++i) {
+      JobSpec spec = Ring("job-" + std::to_string(i), kJobs[i], 30e9);
+      if (i == 1) spec.enforcement = Enforcement::kSteer;
+      if (i == 2) spec.traffic_class = 0;  // explicitly class 0: the old format's has-bit matters
+      ASSERT_TRUE(c.PlaceJob(spec).get().ok());
+    }
+    topology::LinkId uplink =
+        topology::Fabric::LinkOf(c.snapshot()->placement.FindJob("job-0")->flows[0].path.hops[1]);
+    c.OnLinkStatus(uplink, false);
+    c.OnLinkStatus(uplink, true);
+    c.Sync().wait();
+    SnapshotPtr s = c.snapshot();
+    acknowledged = PathsOf(s->placement);
+    bool some_port = false;
+    for (const PlacedFlow& f : s->placement.FindJob("job-1")->flows) {
+      some_port = some_port || f.udp_src_port != 0;
+    }
+    ASSERT_TRUE(some_port);
+    // Overwrite every record with what an older controller wrote for the same state.
+    WriteBatch legacy;
+    for (const auto& [id, job] : s->placement.jobs()) {
+      legacy.Put(absl::StrCat("jobs/", id), LegacyJobBytes(job.spec));
+      legacy.Put(absl::StrCat("placements/", id), LegacyPlacementBytes(*fabric_, job));
+    }
+    ASSERT_TRUE((*store)->Apply(legacy).ok());
+    for (const auto& [key, value] : JobRecords(**store)) {
+      EXPECT_FALSE(IsCurrentRecordFormat(value)) << key;
+    }
+  }
+  std::map<std::string, std::string> rewritten;
+  {
+    auto store = EmbeddedStore::Open(options_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    options.store = store->get();
+    auto controller = Controller::Create(fabric_, options);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    SnapshotPtr s = (*controller)->snapshot();
+    EXPECT_EQ(PathsOf(s->placement), acknowledged);
+    EXPECT_EQ(s->placement.FindJob("job-2")->spec.traffic_class, 0);
+    EXPECT_EQ(s->placement.FindJob("job-1")->spec.enforcement, Enforcement::kSteer);
+    rewritten = JobRecords(**store);
+    EXPECT_EQ(rewritten.size(), 2 * kJobs.size());
+    for (const auto& [key, value] : rewritten) EXPECT_TRUE(IsCurrentRecordFormat(value)) << key;
+  }
+  auto store = EmbeddedStore::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  options.store = store->get();
+  auto controller = Controller::Create(fabric_, options);
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  EXPECT_EQ(PathsOf((*controller)->snapshot()->placement), acknowledged);
+  EXPECT_EQ((*controller)->snapshot()->placement.FindJob("job-2")->spec.traffic_class, 0);
+  EXPECT_EQ(JobRecords(**store), rewritten);  // nothing left to migrate: no second rewrite
+}
+
+// A follower reads the old records as they are (its gate is shut, so it cannot rewrite them);
+// the leader's rewrite then reaches it through the watch as no change: same paths, no events.
+TEST_F(RestoreTest, FollowerSeesTheLeadersRewriteAsNoChange) {
+  auto store = EmbeddedStore::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  {
+    ControllerOptions options;
+    options.store = store->get();
+    auto first = Controller::Create(fabric_, options);
+    ASSERT_TRUE(first.ok());
+    for (size_t i = 0; i < kJobs.size(); ++i) {
+      ASSERT_TRUE((*first)->PlaceJob(Ring("job-" + std::to_string(i), kJobs[i], 20e9)).get().ok());
+    }
+    WriteBatch legacy;
+    for (const auto& [id, job] : (*first)->snapshot()->placement.jobs()) {
+      legacy.Put(absl::StrCat("jobs/", id), LegacyJobBytes(job.spec));
+      legacy.Put(absl::StrCat("placements/", id), LegacyPlacementBytes(*fabric_, job));
+    }
+    ASSERT_TRUE((*store)->Apply(legacy).ok());
+  }
+  ControllerOptions follower_options;
+  follower_options.store = store->get();
+  follower_options.write_gate = [] { return absl::UnavailableError("follower"); };
+  auto follower = Controller::Create(fabric_, follower_options);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  Controller* f = follower->get();
+  for (const auto& [key, value] : JobRecords(**store)) {
+    EXPECT_FALSE(IsCurrentRecordFormat(value)) << key;  // not rewritten by a follower
+  }
+  std::atomic<int> updates{0};
+  auto watch = (*store)->Watch("", f->restored_store_revision(),
+                               [f, &updates](const StoreWatchUpdate& update) {
+                                 f->ApplyStoreUpdate(update);
+                                 ++updates;
+                               });
+  ASSERT_TRUE(watch.ok());
+  const FlowPaths before = PathsOf(f->snapshot()->placement);
+  const uint64_t events_before = f->events().last_sequence();
+
+  ControllerOptions leader_options;
+  leader_options.store = store->get();
+  auto leader = Controller::Create(fabric_, leader_options);
+  ASSERT_TRUE(leader.ok());
+  for (const auto& [key, value] : JobRecords(**store)) {
+    EXPECT_TRUE(IsCurrentRecordFormat(value)) << key;
+  }
+  for (int i = 0; i < 200 && updates == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(updates, 0);
+  f->Sync().wait();
+  EXPECT_EQ(PathsOf(f->snapshot()->placement), before);
+  EXPECT_EQ(f->events().last_sequence(), events_before);
+}
+
+// A damaged job record stops the restore with DataLoss naming its key (never a crash or a
+// silently lost job); a damaged placement record only costs the stored paths (placed afresh).
+TEST_F(RestoreTest, CorruptJobRecordIsDataLossNamingTheKey) {
+  {
+    auto store = EmbeddedStore::Open(options_);
+    ASSERT_TRUE(store.ok());
+    ControllerOptions options;
+    options.store = store->get();
+    auto controller = Controller::Create(fabric_, options);
+    ASSERT_TRUE(controller.ok());
+    ASSERT_TRUE((*controller)->PlaceJob(Ring("a", kJobs[1])).get().ok());
+    std::string damaged = EncodeJobRecord(Ring("a", kJobs[1]));
+    damaged.resize(damaged.size() - 3);
+    ASSERT_TRUE((*store)->Apply(WriteBatch().Put("jobs/a", damaged)).ok());
+  }
+  auto store = EmbeddedStore::Open(options_);
+  ASSERT_TRUE(store.ok());
+  ControllerOptions options;
+  options.store = store->get();
+  auto controller = Controller::Create(fabric_, options);
+  ASSERT_FALSE(controller.ok());
+  EXPECT_EQ(controller.status().code(), absl::StatusCode::kDataLoss) << controller.status();
+  EXPECT_NE(controller.status().message().find("jobs/a"), std::string::npos) << controller.status();
 }
 
 TEST(PlacementRestoreJobTest, RefusesDownLinksAndCyclesAndChangesNothing) {

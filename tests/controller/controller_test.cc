@@ -4,7 +4,6 @@
 
 #include "controller/store/embedded_store.h"
 #include "gtest/gtest.h"
-#include "pulse/v1/pulse.pb.h"
 #include "tests/northbound/test_fabric.h"
 #include "topology/builders.h"
 
@@ -190,27 +189,6 @@ TEST(ControllerTest, JobsAndDrainsSurviveRestartThroughStore) {
   EXPECT_EQ(kept->spec.rate_bps, 7e9);
   EXPECT_TRUE(s->switch_drained[*s->fabric->FindNode("spine-1")]);
   std::filesystem::remove_all(dir);
-}
-
-TEST(JobSpecProtoTest, RoundTripsAndChecksValues) {
-  JobSpec spec;
-  spec.id = "x";
-  spec.endpoints = {"a", "b"};
-  spec.pattern = CollectivePattern::kExplicit;
-  spec.explicit_flows = {{"a", "b", 5}};
-  spec.traffic_class = 0;
-  spec.max_subflows = 4;
-  pulse::v1::JobSpec proto;
-  JobSpecToProto(spec, &proto);
-  auto back = JobSpecFromProto(proto);
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->pattern, CollectivePattern::kExplicit);
-  EXPECT_EQ(back->traffic_class, 0);  // explicitly 0, not the default 3
-  EXPECT_EQ(back->explicit_flows[0].rate_bps, 5);
-  EXPECT_EQ(back->max_subflows, 4);
-  proto.set_traffic_class(8);
-  EXPECT_NE(JobSpecFromProto(proto).status().message().find("job.traffic_class"),
-            std::string::npos);
 }
 
 TEST(ControllerTest, LearnedHostsArePersistedServedAndRestored) {

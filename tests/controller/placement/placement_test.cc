@@ -598,7 +598,7 @@ TEST_F(PlacementBadInputTest, NegativeAndNonFiniteRate) {
   flows.id = "x";
   flows.pattern = CollectivePattern::kExplicit;
   flows.explicit_flows = {{"server-0/nic-0", "server-2/nic-0", -1}};
-  ExpectError(flows, absl::StatusCode::kInvalidArgument, "flow 0: rate");
+  ExpectError(flows, absl::StatusCode::kInvalidArgument, "flows[0].rate_bps");
 }
 
 TEST_F(PlacementBadInputTest, EmptyJobAndDuplicates) {
