@@ -61,7 +61,7 @@ class RecordingSink : public FabricEventSink {
   }
   void OnPortStatus(SwitchId dpid, PortNo port, bool up) override {
     std::lock_guard<std::mutex> lock(mu_);
-    port_events_.push_back({dpid, port, up, Clock::now()});
+    port_events_.push_back({static_cast<Dpid>(dpid), port, up, Clock::now()});
     cv_.notify_all();
   }
   void OnLinkObserved(SwitchId a, PortNo pa, SwitchId b, PortNo pb) override {
