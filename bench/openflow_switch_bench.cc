@@ -29,6 +29,7 @@ using pulse::southbound::ForwardingRule;
 using pulse::southbound::PortCounters;
 using pulse::southbound::PortNo;
 using pulse::southbound::SwitchForwarding;
+using pulse::southbound::SwitchId;
 using pulse::southbound::SwitchPort;
 using pulse::southbound::openflow::OpenFlowDriver;
 using pulse::southbound::openflow::OpenFlowDriverOptions;
@@ -45,15 +46,15 @@ double Seconds(Clock::time_point since) {
 
 class ConnectSink : public FabricEventSink {
  public:
-  void OnSwitchConnected(Dpid, const std::vector<SwitchPort>&) override {
+  void OnSwitchConnected(SwitchId, const std::vector<SwitchPort>&) override {
     std::lock_guard<std::mutex> lock(mu_);
     connected_ = true;
     cv_.notify_all();
   }
-  void OnSwitchLost(Dpid) override {}
-  void OnPortStatus(Dpid, PortNo, bool) override {}
-  void OnLinkObserved(Dpid, PortNo, Dpid, PortNo) override {}
-  void OnPortCounters(Dpid, const std::vector<PortCounters>&) override {}
+  void OnSwitchLost(SwitchId) override {}
+  void OnPortStatus(SwitchId, PortNo, bool) override {}
+  void OnLinkObserved(SwitchId, PortNo, SwitchId, PortNo) override {}
+  void OnPortCounters(SwitchId, const std::vector<PortCounters>&) override {}
   bool Wait(std::chrono::seconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [this] { return connected_; });
@@ -73,7 +74,7 @@ struct BridgeGuard {
 // n /32 rules to 11.0.0.0 + i, out of `port`.
 SwitchForwarding Rules(int n, PortNo port) {
   SwitchForwarding f;
-  f.dpid = kDpid;
+  f.node = static_cast<SwitchId>(kDpid);
   for (int i = 0; i < n; ++i) {
     ForwardingRule rule;
     rule.priority = 200;
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
   OpenFlowDriverOptions options;
   options.listen_address = "127.0.0.1";
   options.listen_port = 0;
+  options.datapaths = {{static_cast<SwitchId>(kDpid), kDpid}};
   OpenFlowDriver driver(options);
   ConnectSink sink;
   if (absl::Status started = driver.Start(&sink); !started.ok()) {

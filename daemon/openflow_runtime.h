@@ -14,7 +14,8 @@
 namespace pulse::northbound {
 
 // Fills the listener part of `options`: unless config.allow_unknown_dpids, only the datapath
-// ids of the fabric's switches are admitted (logged either way), and the configured limits.
+// ids of the fabric's switches are admitted (logged either way), and the configured limits; and
+// the node <-> datapath id map of the switches OpenFlow serves (intent driver openflow).
 void ConfigureOpenFlowListener(const OpenFlowConfig& config, const topology::Fabric& fabric,
                                southbound::openflow::OpenFlowDriverOptions* options);
 

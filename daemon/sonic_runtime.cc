@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "southbound/sonic/qos_export.h"
 #include "southbound/sonic/telemetry_adapter.h"
 
 namespace pulse::northbound {
@@ -28,6 +29,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
   if (rt->options_.metrics != nullptr) {
     (void)controller::RegisterHealthMetrics(*rt->options_.metrics);
   }
+  std::map<switches::SwitchId, std::vector<switches::SwitchPort>> switch_ports;
   for (const auto& [name, intent] : rt->options_.drivers) {
     if (intent.driver != "sonic") continue;
     absl::StatusOr<topology::NodeId> node = fabric.FindNode(name);
@@ -57,19 +59,38 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
       auto alias = intent.port_names.find(p.number);
       o.counter_ports[alias != intent.port_names.end()
                           ? alias->second
-                          : controller::SonicPortName(p.number, intent.port_name_stride)] =
+                          : southbound::sonic::SonicPortName(p.number, intent.port_name_stride)] =
           p.number;
     }
     sw.driver = std::make_unique<southbound::sonic::SonicSwitch>(std::move(o));
     SonicRuntime* self = rt.get();
     sw.driver->SetCountersCallback(
         [self](const southbound::sonic::SonicCounterSnapshot& s) { self->OnCounters(s); });
-    sw.driver->SetConnectionCallback([name = name](bool up) {
+    sw.driver->SetConnectionCallback([self, name = name, node = *node](bool up) {
       Log(up ? LogLevel::kInfo : LogLevel::kWarning, "sonic switch ", name,
           up ? ": connected" : ": disconnected (retrying)");
+      self->switch_driver_->OnConnection(node, up);
     });
+    std::vector<switches::SwitchPort>& ports = switch_ports[*node];
+    for (const topology::Port& p : fabric.node(*node).ports) {
+      if (p.link == topology::kNoLink) continue;
+      auto alias = intent.port_names.find(p.number);
+      ports.push_back({static_cast<switches::PortNo>(p.number),
+                       alias != intent.port_names.end()
+                           ? alias->second
+                           : southbound::sonic::SonicPortName(p.number, intent.port_name_stride),
+                       0, true, static_cast<uint64_t>(p.speed_bps / 1000)});
+    }
     rt->switches_.push_back(std::move(sw));
   }
+  rt->switch_driver_ =
+      std::make_unique<southbound::sonic::SonicSwitchDriver>(std::move(switch_ports));
+  std::vector<southbound::sonic::SonicQosTarget> qos_targets;
+  for (Switch& sw : rt->switches_) {
+    qos_targets.push_back({sw.node, sw.name, sw.naming, sw.driver.get()});
+  }
+  rt->qos_ = std::make_unique<southbound::sonic::SonicQosDriver>(std::move(qos_targets),
+                                                                 rt->options_.hash);
   SonicRuntime* self = rt.get();
   rt->service_ = std::make_unique<LosslessHealthServiceImpl>([self] { return self->Snapshot(); });
   if (rt->options_.current_plan) {
@@ -94,15 +115,7 @@ SonicRuntime::~SonicRuntime() {
 }
 
 void SonicRuntime::PushPlan(const controller::QosPlan& plan) {
-  for (Switch& sw : switches_) {
-    absl::StatusOr<southbound::sonic::ConfigDbEntries> entries =
-        southbound::sonic::PlanConfigDbEntries(plan, sw.name, sw.naming, &options_.hash);
-    if (!entries.ok()) {
-      Log(LogLevel::kError, "sonic switch ", sw.name, ": ", entries.status().message());
-      continue;
-    }
-    sw.driver->SetDesired(*std::move(entries));
-  }
+  (void)qos_->ApplyQos(plan);  // each switch that cannot take it is logged by the driver
 }
 
 void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& snapshot) {

@@ -1,8 +1,10 @@
 // Daemon wiring of the SONiC southbound and the lossless health supervisor in one object: one
 // SonicSwitch driver per intent switch with `driver: sonic`, the QoS plan in force pushed to each
-// (re-pushed when the plan changes), their COUNTERS_DB polls fed into the telemetry loop (link
-// load) and the PFC/ECN metric families, and the health supervisor stepped once per counters
-// interval over the whole fabric. Also the LosslessHealthService to register with the API.
+// through the SONiC QosDriver (re-pushed when the plan changes), their connections reported to
+// FabricSync through the SONiC SwitchDriver (switch_driver()), their COUNTERS_DB polls fed into the
+// telemetry loop (link load) and the PFC/ECN metric families, and the health supervisor stepped
+// once per counters interval over the whole fabric. Also the LosslessHealthService to register with
+// the API.
 #ifndef PULSE_DAEMON_SONIC_RUNTIME_H_
 #define PULSE_DAEMON_SONIC_RUNTIME_H_
 
@@ -25,7 +27,9 @@
 #include "daemon/config.h"
 #include "daemon/qos_runtime.h"
 #include "northbound/lossless_health_service.h"
+#include "southbound/sonic/sonic_qos_driver.h"
 #include "southbound/sonic/sonic_switch.h"
+#include "southbound/sonic/sonic_switch_driver.h"
 #include "topology/switch_driver_intent.h"
 
 namespace pulse::northbound {
@@ -51,6 +55,9 @@ class SonicRuntime {
   ~SonicRuntime();
 
   LosslessHealthServiceImpl* service() { return service_.get(); }
+  // The SONiC switches as FabricSync sees them (connection events; no forwarding), to register
+  // in its SwitchDriverTable under "sonic". FabricSync starts and stops it.
+  switches::SwitchDriver* switch_driver() { return switch_driver_.get(); }
   pulse::v1::ListIncidentsResponse Snapshot() const;
   size_t num_switches() const { return switches_.size(); }
 
@@ -69,6 +76,8 @@ class SonicRuntime {
     std::unique_ptr<southbound::sonic::SonicSwitch> driver;
   };
   std::vector<Switch> switches_;
+  std::unique_ptr<southbound::sonic::SonicQosDriver> qos_;  // over switches_
+  std::unique_ptr<southbound::sonic::SonicSwitchDriver> switch_driver_;
   std::unique_ptr<LosslessHealthServiceImpl> service_;
 
   mutable std::mutex mu_;

@@ -15,14 +15,21 @@ PAIR_JOB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "jo
 
 
 def wait_discovery(ctl, timeout_s=30):
-    """Polls GetDiscovery until discovery has judged; returns the JSON report."""
+    """Polls GetDiscovery until discovery has judged the switches connected now; returns the JSON
+    report. A verdict counts once two probe rounds ran after the first poll: the round that
+    judges also sends the probe the next one hears, so a verdict formed just after the switches
+    connected (a slow lab start) can predate their LLDP."""
     deadline = time.time() + timeout_s
     report = {}
+    first_round = None
     while time.time() < deadline:
         out = ctl.pulsectl("--json", "discovery", check=False)
         if out.strip().startswith("{"):
             report = json.loads(out)
-            if report.get("probeRounds", 0) >= 3 and report.get("description", ""):
+            rounds = report.get("probeRounds", 0)
+            if first_round is None:
+                first_round = rounds
+            if rounds >= max(3, first_round + 2) and report.get("description", ""):
                 return report
         time.sleep(1)
     return report

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
+#include "southbound/sonic/qos_export.h"
 
 namespace pulse::northbound {
 namespace {
@@ -172,7 +173,7 @@ ServerUnaryReactor* QosServiceImpl::ExportSonic(CallbackServerContext* context,
   }
   std::shared_ptr<const controller::QosPlan> current = plan();
   absl::StatusOr<nlohmann::json> json =
-      controller::ExportSonicConfigDb(*current, request->switch_name(), stride);
+      southbound::sonic::ExportSonicConfigDb(*current, request->switch_name(), stride);
   if (!json.ok()) return Finish(context, ToGrpc(json.status()));
   response->set_config_db_json(json->dump(2));
   return Finish(context, grpc::Status::OK);

@@ -10,8 +10,8 @@
 namespace pulse::controller {
 namespace {
 
-using southbound::Dpid;
 using southbound::PortNo;
+using switches::SwitchId;
 using topology::ObservedLink;
 
 bool ObservedLess(const ObservedLink& x, const ObservedLink& y) {
@@ -63,10 +63,10 @@ bool SameTables(const southbound::SwitchForwarding& a, const southbound::SwitchF
 
 }  // namespace
 
-FabricSync::FabricSync(Controller* controller, southbound::SwitchDriver* driver,
+FabricSync::FabricSync(Controller* controller, switches::SwitchDriverTable drivers,
                        FabricSyncOptions options)
     : controller_(controller),
-      driver_(driver),
+      drivers_(std::move(drivers)),
       options_(options),
       fabric_(controller->snapshot()->fabric),
       groups_(fabric_),
@@ -86,7 +86,9 @@ absl::Status FabricSync::Start() {
         if (!live || !*live) return;
         RequestPush(std::nullopt);
       });
-  if (absl::Status s = driver_->Start(this); !s.ok()) return s;
+  for (southbound::SwitchDriver* driver : drivers_.drivers()) {
+    if (absl::Status s = driver->Start(this); !s.ok()) return s;
+  }
   ScheduleProbe();
   ScheduleStats();
   timer_thread_ = std::thread([this] { timer_io_.run(); });
@@ -103,10 +105,15 @@ void FabricSync::Stop() {
   timer_work_.reset();
   timer_io_.stop();
   if (timer_thread_.joinable()) timer_thread_.join();
-  driver_->Stop();
+  for (southbound::SwitchDriver* driver : drivers_.drivers()) driver->Stop();
 }
 
-void FabricSync::RequestPush(std::optional<Dpid> force) {
+bool FabricSync::IsSwitch(SwitchId sw) const {
+  return sw >= 0 && sw < static_cast<SwitchId>(fabric_->nodes().size()) &&
+         fabric_->node(sw).is_switch();
+}
+
+void FabricSync::RequestPush(std::optional<SwitchId> force) {
   bool post;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -122,7 +129,7 @@ void FabricSync::RunPush() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     push_scheduled_ = false;
-    std::set<Dpid> force = std::move(force_pending_);
+    std::set<SwitchId> force = std::move(force_pending_);
     force_pending_.clear();
     // The latest published state: changes that arrived while this push waited are folded in.
     pending = PlanLocked(controller_->snapshot(), force);
@@ -138,7 +145,7 @@ std::future<void> FabricSync::Sync() {
 }
 
 std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& snapshot,
-                                                             const std::set<Dpid>& force) {
+                                                             const std::set<SwitchId>& force) {
   // Bring the ECMP groups in line with the usability the snapshot's placement uses.
   const LinkStatus& usable = snapshot->placement.link_status();
   for (size_t l = 0; l < usable.size(); ++l) {
@@ -156,18 +163,21 @@ std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& 
       const uint64_t mac = ServedMac(*fabric_, book_hosts_.get(), nic);
       if (ip != 0 && mac != 0) book.emplace_back(ip, mac);
     }
-    driver_->SetHostAddresses(std::move(book));
+    for (southbound::SwitchDriver* driver : drivers_.drivers()) driver->SetHostAddresses(book);
   }
   std::vector<southbound::SwitchForwarding> tables = ComputeForwarding(
       *fabric_, snapshot->placement, groups_, options_.forwarding, snapshot->hosts.get());
   std::vector<PendingApply> pending;
   for (auto& table : tables) {
-    if (!connected_.count(table.dpid)) continue;
-    auto it = applied_.find(table.dpid);
-    if (!force.count(table.dpid) && it != applied_.end() && SameTables(it->second, table)) {
+    if (!connected_.count(table.node)) continue;
+    // Switches whose driver routes by the switch's own control plane get no tables.
+    southbound::SwitchDriver* driver = drivers_.For(table.node);
+    if (driver == nullptr || !driver->ProgramsForwarding()) continue;
+    auto it = applied_.find(table.node);
+    if (!force.count(table.node) && it != applied_.end() && SameTables(it->second, table)) {
       continue;
     }
-    applied_[table.dpid] = table;
+    applied_[table.node] = table;
     const bool counts_for_repair = repair_started_.has_value();
     if (counts_for_repair) ++repair_pending_;
     pending.push_back(PendingApply{std::move(table), counts_for_repair});
@@ -179,9 +189,10 @@ std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& 
 void FabricSync::Dispatch(std::vector<PendingApply> pending) {
   std::weak_ptr<std::atomic<bool>> alive = alive_;
   for (PendingApply& p : pending) {
-    const Dpid dpid = p.table.dpid;
+    const SwitchId sw = p.table.node;
     const bool counts_for_repair = p.counts_for_repair;
-    driver_->ApplyForwarding(p.table, [this, alive, dpid, counts_for_repair](absl::Status status) {
+    southbound::SwitchDriver* driver = drivers_.For(sw);  // not null: PlanLocked checked
+    driver->ApplyForwarding(p.table, [this, alive, sw, counts_for_repair](absl::Status status) {
       auto live = alive.lock();
       if (!live || !*live) return;
       std::lock_guard<std::mutex> lock(mu_);
@@ -189,9 +200,9 @@ void FabricSync::Dispatch(std::vector<PendingApply> pending) {
         ++applies_confirmed_;
       } else {
         ++apply_errors_;
-        Log(LogLevel::kWarning, "forwarding of switch ", dpid,
+        Log(LogLevel::kWarning, "forwarding of switch ", fabric_->node(sw).name,
             " not confirmed: ", status.ToString());
-        applied_.erase(dpid);  // unknown state: the next push sends everything again
+        applied_.erase(sw);  // unknown state: the next push sends everything again
       }
       if (!counts_for_repair) return;
       if (--repair_pending_ == 0 && repair_started_) {
@@ -205,19 +216,19 @@ void FabricSync::Dispatch(std::vector<PendingApply> pending) {
   }
 }
 
-void FabricSync::OnSwitchConnected(Dpid dpid, const std::vector<southbound::SwitchPort>& ports) {
-  auto node = fabric_->FindByDatapathId(dpid);
-  if (!node) {
-    Log(LogLevel::kWarning, "switch with datapath id ", dpid,
-        " connected but is not in the fabric intent; ignoring it");
+void FabricSync::OnSwitchConnected(SwitchId sw, const std::vector<southbound::SwitchPort>& ports) {
+  if (!IsSwitch(sw)) {
+    Log(LogLevel::kWarning, "a driver reported node ", sw,
+        " connected, which is not a switch of the fabric; ignoring it");
     return;
   }
+  const std::optional<topology::NodeId> node = sw;
   Log(LogLevel::kInfo, "switch ", fabric_->node(*node).name, " connected with ", ports.size(),
       " ports");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    connected_.insert(dpid);
-    applied_.erase(dpid);
+    connected_.insert(sw);
+    applied_.erase(sw);
   }
   // Ports the intent expects but the switch does not report count as down.
   std::set<PortNo> reported;
@@ -233,24 +244,24 @@ void FabricSync::OnSwitchConnected(Dpid dpid, const std::vector<southbound::Swit
   controller_->OnSwitchConnected(*node);
   // The controller publishes only if it did not already count this switch as connected (a
   // reconnect it never saw lost): give the switch its tables now either way.
-  RequestPush(dpid);
+  RequestPush(sw);
 }
 
-void FabricSync::OnSwitchLost(Dpid dpid) {
-  auto node = fabric_->FindByDatapathId(dpid);
-  if (!node) return;
+void FabricSync::OnSwitchLost(SwitchId sw) {
+  if (!IsSwitch(sw)) return;
+  const std::optional<topology::NodeId> node = sw;
   Log(LogLevel::kWarning, "switch ", fabric_->node(*node).name, " lost");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    connected_.erase(dpid);
-    applied_.erase(dpid);
+    connected_.erase(sw);
+    applied_.erase(sw);
   }
   controller_->OnSwitchLost(*node);
 }
 
-void FabricSync::OnPortStatus(Dpid dpid, PortNo port, bool up) {
-  auto node = fabric_->FindByDatapathId(dpid);
-  if (!node) return;
+void FabricSync::OnPortStatus(SwitchId sw, PortNo port, bool up) {
+  if (!IsSwitch(sw)) return;
+  const std::optional<topology::NodeId> node = sw;
   if (!up) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!repair_started_) repair_started_ = Clock::now();
@@ -277,13 +288,13 @@ void FabricSync::ReportLinkEnd(topology::NodeId node, PortNo port, bool up) {
   controller_->OnLinkStatus(*link, link_up);
 }
 
-void FabricSync::OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac) {
+void FabricSync::OnHostSeen(SwitchId sw_id, PortNo port, uint32_t ipv4, uint64_t mac) {
   // Only unicast senders with a usable address: no multicast MAC, no 0/loopback/multicast/bcast.
   if (mac == 0 || ((mac >> 40) & 1) || ipv4 == 0 || (ipv4 >> 24) == 127 || ipv4 >= 0xE0000000) {
     return;
   }
-  std::optional<topology::NodeId> sw = fabric_->FindByDatapathId(dpid);
-  if (!sw) return;
+  if (!IsSwitch(sw_id)) return;
+  const std::optional<topology::NodeId> sw = sw_id;
   std::optional<topology::LinkId> link = fabric_->LinkAtPort(*sw, static_cast<int32_t>(port));
   if (!link) return;
   const topology::NodeId peer = fabric_->Peer(*link, *sw);
@@ -291,13 +302,19 @@ void FabricSync::OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac)
   controller_->OnHostSeen(peer, ipv4, mac);
 }
 
-void FabricSync::OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo port_b) {
+void FabricSync::OnLinkObserved(SwitchId sw_a, PortNo port_a, SwitchId sw_b, PortNo port_b) {
+  if (!IsSwitch(sw_a) || !IsSwitch(sw_b)) return;
+  // Discovery compares with the intent by its datapath ids (topology/diff.h).
+  const ObservedLink link{fabric_->node(sw_a).datapath_id, port_a, fabric_->node(sw_b).datapath_id,
+                          port_b};
   std::lock_guard<std::mutex> lock(mu_);
-  observed_[Canonical(ObservedLink{dpid_a, port_a, dpid_b, port_b})] = Clock::now();
+  observed_[Canonical(link)] = Clock::now();
 }
 
-void FabricSync::OnPortCounters(Dpid dpid, const std::vector<southbound::PortCounters>& counters) {
-  if (counters_handler_) counters_handler_(dpid, counters);
+void FabricSync::OnPortCounters(SwitchId sw,
+                                const std::vector<southbound::PortCounters>& counters) {
+  if (!IsSwitch(sw)) return;
+  if (counters_handler_) counters_handler_(sw, counters);
 }
 
 DiscoveryReport FabricSync::Discovery() const {
@@ -343,7 +360,7 @@ void FabricSync::ScheduleProbe() {
   probe_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     UpdateDiscovery();
-    driver_->ProbeLinks();
+    for (southbound::SwitchDriver* driver : drivers_.drivers()) driver->ProbeLinks();
     ScheduleProbe();
   });
 }
@@ -353,12 +370,14 @@ void FabricSync::ScheduleStats() {
   stats_timer_.expires_after(options_.stats_interval);
   stats_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    std::vector<Dpid> dpids;
+    std::vector<SwitchId> switches;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      dpids.assign(connected_.begin(), connected_.end());
+      switches.assign(connected_.begin(), connected_.end());
     }
-    for (Dpid d : dpids) driver_->RequestPortStats(d);
+    for (SwitchId sw : switches) {
+      if (southbound::SwitchDriver* driver = drivers_.For(sw)) driver->RequestPortStats(sw);
+    }
     ScheduleStats();
   });
 }

@@ -1,12 +1,17 @@
-// FabricSync: the bridge between the controller core and a switch driver.
+// FabricSync: the bridge between the controller core and the switch drivers.
 //
-// Southbound to core: switch, port and discovery events from the driver (any thread) are mapped
-// from datapath ids and port numbers to the fabric's nodes and links and posted to the Controller
+// Drivers: each switch is served by the driver its intent names (switch_driver_table.h: openflow
+// by default, sonic), so one FabricSync serves a mixed fabric. Switches are named by fabric node
+// on both sides; each driver maps nodes to its own ids (datapath ids, Redis addresses).
+//
+// Southbound to core: switch, port and discovery events from the drivers (any thread) are mapped
+// from nodes and port numbers to the fabric's links and posted to the Controller
 // (OnLinkStatus, OnSwitchConnected, OnSwitchLost). A link is physically up when neither of its
 // ends has reported its port down.
 //
 // Core to southbound: on every forwarding change the Controller publishes, FabricSync computes
-// the desired tables of every switch (forwarding.h) and hands the driver those that differ from
+// the desired tables of every switch (forwarding.h) and hands each switch's driver those that
+// differ from
 // what it last confirmed, so a change touches only the switches it concerns. The computation runs
 // on FabricSync's own thread, never on the controller's, and coalesces: changes that arrive while
 // a push waits are served by one computation from the latest snapshot. A switch that
@@ -47,6 +52,7 @@
 #include "controller/fabric_sync/forwarding.h"
 #include "controller/paths/ecmp_groups.h"
 #include "controller/switches/switch_driver.h"
+#include "controller/switches/switch_driver_table.h"
 #include "topology/diff.h"
 
 namespace pulse::controller {
@@ -67,19 +73,23 @@ struct DiscoveryReport {
 
 class FabricSync : public southbound::FabricEventSink {
  public:
-  // `controller` and `driver` must outlive this object.
-  FabricSync(Controller* controller, southbound::SwitchDriver* driver,
+  // `controller` and the drivers in `drivers` must outlive this object.
+  FabricSync(Controller* controller, switches::SwitchDriverTable drivers,
              FabricSyncOptions options = {});
+  // Every switch served by `driver` (tests, benches, an OpenFlow-only fabric).
+  FabricSync(Controller* controller, southbound::SwitchDriver* driver,
+             FabricSyncOptions options = {})
+      : FabricSync(controller, switches::SwitchDriverTable::Single(driver), options) {}
   ~FabricSync() override;
 
-  // Registers with the controller, starts the driver and the probe/poll timers.
+  // Registers with the controller, starts the drivers and the probe/poll timers.
   absl::Status Start();
-  // Stops timers and the driver; no callback into the controller after it returns.
+  // Stops timers and the drivers; no callback into the controller after it returns.
   void Stop();
 
   // Where port counters go (telemetry); set before Start.
   using CountersHandler =
-      std::function<void(southbound::Dpid, const std::vector<southbound::PortCounters>&)>;
+      std::function<void(switches::SwitchId, const std::vector<southbound::PortCounters>&)>;
   void SetCountersHandler(CountersHandler handler) { counters_handler_ = std::move(handler); }
 
   DiscoveryReport Discovery() const;
@@ -93,17 +103,17 @@ class FabricSync : public southbound::FabricEventSink {
   uint64_t apply_errors() const { return apply_errors_.load(); }
 
   // --- southbound::FabricEventSink ---
-  void OnSwitchConnected(southbound::Dpid dpid,
+  void OnSwitchConnected(switches::SwitchId sw,
                          const std::vector<southbound::SwitchPort>& ports) override;
-  void OnSwitchLost(southbound::Dpid dpid) override;
-  void OnPortStatus(southbound::Dpid dpid, southbound::PortNo port, bool up) override;
-  void OnLinkObserved(southbound::Dpid dpid_a, southbound::PortNo port_a, southbound::Dpid dpid_b,
+  void OnSwitchLost(switches::SwitchId sw) override;
+  void OnPortStatus(switches::SwitchId sw, southbound::PortNo port, bool up) override;
+  void OnLinkObserved(switches::SwitchId sw_a, southbound::PortNo port_a, switches::SwitchId sw_b,
                       southbound::PortNo port_b) override;
-  void OnPortCounters(southbound::Dpid dpid,
+  void OnPortCounters(switches::SwitchId sw,
                       const std::vector<southbound::PortCounters>& counters) override;
   // Host discovery: a sighting on a leaf port the intent cables to a NIC goes to the controller
   // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
-  void OnHostSeen(southbound::Dpid dpid, southbound::PortNo port, uint32_t ipv4,
+  void OnHostSeen(switches::SwitchId sw, southbound::PortNo port, uint32_t ipv4,
                   uint64_t mac) override;
 
  private:
@@ -115,11 +125,11 @@ class FabricSync : public southbound::FabricEventSink {
   // Computes every switch's tables from `snapshot` and returns those to apply: the ones that
   // changed, and all of a switch's in `force`. Called with mu_ held.
   std::vector<PendingApply> PlanLocked(const SnapshotPtr& snapshot,
-                                       const std::set<southbound::Dpid>& force);
+                                       const std::set<switches::SwitchId>& force);
   void Dispatch(std::vector<PendingApply> pending);
   // Asks for a push from the latest snapshot on the sync thread (`force`: also resend that
   // switch's full tables). Pushes already queued absorb the request.
-  void RequestPush(std::optional<southbound::Dpid> force);
+  void RequestPush(std::optional<switches::SwitchId> force);
   void RunPush();
   void ReportLinkEnd(topology::NodeId node, southbound::PortNo port, bool up);
   void ScheduleProbe();
@@ -127,7 +137,10 @@ class FabricSync : public southbound::FabricEventSink {
   void UpdateDiscovery();
 
   Controller* const controller_;
-  southbound::SwitchDriver* const driver_;
+  // Whether `sw` is a fabric switch (drivers report only those; a bad id is dropped, not trusted).
+  bool IsSwitch(switches::SwitchId sw) const;
+
+  const switches::SwitchDriverTable drivers_;
   const FabricSyncOptions options_;
   const std::shared_ptr<const Fabric> fabric_;
   CountersHandler counters_handler_;
@@ -135,12 +148,12 @@ class FabricSync : public southbound::FabricEventSink {
   mutable std::mutex mu_;
   EcmpGroups groups_;         // guarded by mu_
   LinkStatus groups_status_;  // the usability groups_ reflects; guarded by mu_
-  std::map<southbound::Dpid, southbound::SwitchForwarding> applied_;  // confirmed or in flight
-  std::set<southbound::Dpid> connected_;
+  std::map<switches::SwitchId, southbound::SwitchForwarding> applied_;  // confirmed or in flight
+  std::set<switches::SwitchId> connected_;
   std::shared_ptr<const HostTable> book_hosts_;  // the learned table the driver's book reflects
   std::set<std::pair<topology::NodeId, southbound::PortNo>> ends_down_;
-  bool push_scheduled_ = false;               // a RunPush is queued on timer_io_
-  std::set<southbound::Dpid> force_pending_;  // switches the queued push resends in full
+  bool push_scheduled_ = false;                 // a RunPush is queued on timer_io_
+  std::set<switches::SwitchId> force_pending_;  // switches the queued push resends in full
   std::optional<Clock::time_point> repair_started_;
   int repair_pending_ = 0;
   std::map<topology::ObservedLink, Clock::time_point,

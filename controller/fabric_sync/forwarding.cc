@@ -54,7 +54,7 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   std::vector<SwitchForwarding> out(switches.size());
   absl::flat_hash_map<NodeId, size_t> index_of;
   for (size_t i = 0; i < switches.size(); ++i) {
-    out[i].dpid = fabric.node(switches[i]).datapath_id;
+    out[i].node = switches[i];
     index_of[switches[i]] = i;
   }
   const LinkStatus& usable = placement.link_status();

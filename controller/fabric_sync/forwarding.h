@@ -14,9 +14,9 @@
 //    port) leaves by the planned port. A pin overrides ECMP hashing, so the planned spine is the
 //    one the traffic crosses whatever the switches' hash does.
 //
-// The result is the complete desired state of each switch (southbound/driver.h); the driver
-// reconciles switches to it, so this code never computes deltas. It is a pure function of the
-// state, unit-tested without switches.
+// The result is the complete desired state of each switch (controller/switches/switch_driver.h),
+// named by fabric node; the driver reconciles switches to it, so this code never computes deltas.
+// It is a pure function of the state, unit-tested without switches.
 #ifndef PULSE_CONTROLLER_FABRIC_SYNC_FORWARDING_H_
 #define PULSE_CONTROLLER_FABRIC_SYNC_FORWARDING_H_
 

@@ -18,24 +18,10 @@
 
 namespace pulse::controller {
 
-inline constexpr int kLosslessPriorities = 8;
-using PerPriority = std::array<uint64_t, kLosslessPriorities>;
-
-// Cumulative counters of one switch port at one instant.
-struct LosslessCounterSample {
-  PortKey key;
-  int64_t time_ms = 0;
-  PerPriority pfc_rx_frames{};  // PAUSE frames received per priority (the peer stops us)
-  PerPriority pfc_tx_frames{};  // PAUSE frames sent per priority (we stop the peer)
-  // Per egress queue.
-  PerPriority queue_tx_packets{};
-  PerPriority ecn_marked_packets{};
-  PerPriority wred_dropped_packets{};
-  PerPriority watermark_bytes{};  // not cumulative: the latest high-water mark
-  uint64_t rx_packets = 0, tx_packets = 0;
-  uint64_t rx_drops = 0, tx_drops = 0;
-  uint64_t rx_errors = 0, tx_errors = 0;
-};
+// The sample is the switch contract's vocabulary (controller/switches/counters.h).
+using switches::kLosslessPriorities;
+using switches::LosslessCounterSample;
+using switches::PerPriority;
 
 // What happened on a port during one interval.
 struct LosslessPortDelta {

@@ -39,31 +39,26 @@
 #include "controller/paths/ecmp_groups.h"
 #include "controller/paths/paths.h"
 #include "controller/placement/collectives.h"
+#include "controller/switches/ecmp_hash_model.h"
 #include "topology/fabric.h"
 #include "topology/intent.h"
 
 namespace pulse::controller {
 
-enum class HashAlgorithm { kCrc32, kCrc16Ccitt, kXorFold, kOvsMultipath };
+// The model's types are the switch contract's vocabulary (controller/switches/ecmp_hash_model.h).
+using switches::EcmpHashModel;
+using switches::HashAlgorithm;
+using switches::HashField;
+using switches::kHashAllFields;
+using switches::kHashDstIp;
+using switches::kHashDstPort;
+using switches::kHashProto;
+using switches::kHashSrcIp;
+using switches::kHashSrcPort;
+
 // "crc32", "crc16-ccitt", "xor-fold", "ovs-multipath".
 absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name);
 absl::string_view HashAlgorithmName(HashAlgorithm algorithm);
-
-// Header fields a switch hashes, as a bit set.
-enum HashField : uint32_t {
-  kHashSrcIp = 1,
-  kHashDstIp = 2,
-  kHashProto = 4,
-  kHashSrcPort = 8,
-  kHashDstPort = 16,
-  kHashAllFields = 31,
-};
-
-struct EcmpHashModel {
-  HashAlgorithm algorithm = HashAlgorithm::kCrc32;
-  uint32_t seed = 0;
-  uint32_t fields = kHashAllFields;  // HashField bits
-};
 
 inline constexpr uint8_t kUdpProto = 17;
 inline constexpr uint16_t kRoceV2Port = 4791;

@@ -32,15 +32,7 @@
 
 namespace pulse::controller {
 
-// Headroom of one lossless PG, in bytes.
-struct Headroom {
-  int64_t xon_bytes = 0;
-  int64_t xoff_bytes = 0;
-  int64_t size_bytes = 0;  // xon + xoff
-  bool operator==(const Headroom& o) const {
-    return xon_bytes == o.xon_bytes && xoff_bytes == o.xoff_bytes && size_bytes == o.size_bytes;
-  }
-};
+using switches::Headroom;  // controller/switches/qos.h
 
 // Pause quanta (units of 512 bit times) a peer may take to react to PAUSE, by port speed:
 // 10G 67, 25G 80, 40G 118, 50G 147, 100G 394, 200G 453, 400G 905, 800G 905. Other speeds are

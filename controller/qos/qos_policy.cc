@@ -221,23 +221,6 @@ absl::Status CheckCable(double m, absl::string_view what) {
 
 }  // namespace
 
-absl::string_view PfcWatchdogActionName(PfcWatchdogAction action) {
-  switch (action) {
-    case PfcWatchdogAction::kDrop:
-      return "drop";
-    case PfcWatchdogAction::kForward:
-      return "forward";
-    case PfcWatchdogAction::kAlert:
-      return "alert";
-  }
-  return "drop";
-}
-
-int64_t PlanningPoolBytes(const AsicProfile& asic) {
-  return asic.platform_pools.ingress_lossless_bytes > 0 ? asic.platform_pools.ingress_lossless_bytes
-                                                        : asic.pool_size_bytes;
-}
-
 AsicProfile Spectrum4Profile() {
   AsicProfile p;
   p.name = "spectrum4";
@@ -284,34 +267,6 @@ absl::StatusOr<QosPolicy> ParseQosPolicyYaml(absl::string_view yaml_text) {
   }
   if (absl::Status s = ValidateQosPolicy(policy); !s.ok()) return s;
   return policy;
-}
-
-int TrafficClassOfDscp(const QosPolicy& policy, int dscp) {
-  auto it = policy.dscp_to_tc.find(dscp);
-  return it == policy.dscp_to_tc.end() ? policy.default_tc : it->second;
-}
-
-bool IsLosslessPriority(const QosPolicy& policy, int priority) {
-  return std::find(policy.lossless_priorities.begin(), policy.lossless_priorities.end(),
-                   priority) != policy.lossless_priorities.end();
-}
-
-const AsicProfile* FindAsicProfile(const QosPolicy& policy, absl::string_view name) {
-  for (const AsicProfile& p : policy.asic_profiles) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
-const EcnProfile* FindEcnProfile(const QosPolicy& policy, absl::string_view asic,
-                                 int64_t speed_bps) {
-  const EcnProfile* any_speed = nullptr;
-  for (const EcnProfile& p : policy.ecn_profiles) {
-    if (p.asic != asic) continue;
-    if (p.speed_bps == speed_bps) return &p;
-    if (p.speed_bps == 0) any_speed = &p;
-  }
-  return any_speed;
 }
 
 absl::Status ValidateQosPolicy(const QosPolicy& policy) {

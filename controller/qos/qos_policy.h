@@ -22,11 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/switches/qos.h"
 
 namespace pulse::controller {
-
-inline constexpr int kNumPriorities = 8;  // 802.1p priorities / traffic classes 0..7
-inline constexpr int kNumDscp = 64;       // DSCP 0..63
 
 // Cable lengths outside (0, kMaxCableLengthM] are refused. 10 km is the reach of the longest
 // single-mode optics used inside a data-center campus (LR4); anything longer is a typo (metres
@@ -38,86 +36,22 @@ inline constexpr int kPfcWdDetectionMinMs = 100, kPfcWdDetectionMaxMs = 5000;
 inline constexpr int kPfcWdRestorationMinMs = 100, kPfcWdRestorationMaxMs = 60000;
 inline constexpr int kPfcWdPollMinMs = 100, kPfcWdPollMaxMs = 1000;
 
-// Buffer pool sizes a platform publishes (SONiC's buffers_defaults for one SKU, e.g.
-// 52,161,690 B for one 51.2T platform's lossless pool). 0: not known, so the exported BUFFER_POOL
-// entry carries no `size` and the switch keeps its own; Pulse never invents a platform fact.
-struct PlatformPools {
-  int64_t ingress_lossless_bytes = 0;
-  int64_t ingress_lossy_bytes = 0;
-  int64_t egress_lossless_bytes = 0;
-  int64_t egress_lossy_bytes = 0;
-};
-
-// Buffer model of one switch ASIC, the inputs of the headroom formula (see headroom.h).
-struct AsicProfile {
-  std::string name;                    // "spectrum4"
-  int64_t cell_bytes = 0;              // buffer cell size; worst-case occupancy is cell/64
-  int64_t pipeline_latency_bytes = 0;  // xon: bytes the pipeline holds after XON
-  int64_t mac_phy_delay_bytes = 0;     // MAC + PHY latency of both ends, as bytes on the wire
-  double extra_latency_ns = 0;         // per-speed extra delay (Spectrum-4/5: 120 ns)
-  int64_t lossless_mtu_bytes = 0;      // the packet in flight when XOFF is decided
-  int64_t max_headroom_bytes = 0;      // per-port headroom limit (all lossless PGs together)
-  // Ingress lossless pool (headroom + shared) used to plan when the platform publishes none: an
-  // assumption, checked against but never written to a switch.
-  int64_t pool_size_bytes = 0;
-  PlatformPools platform_pools;
-};
-
-// The ingress lossless pool the plan budgets against: the platform's figure when known, else the
-// profile's assumption.
-int64_t PlanningPoolBytes(const AsicProfile& asic);
-
-// WRED/ECN marking profile for one (ASIC, port speed). speed_bps 0 matches any speed for which
-// no exact profile exists.
-struct EcnProfile {
-  std::string asic;
-  int64_t speed_bps = 0;
-  int64_t kmin_bytes = 0;
-  int64_t kmax_bytes = 0;
-  int pmax_percent = 0;
-};
-
-enum class PfcWatchdogAction { kDrop, kForward, kAlert };
-absl::string_view PfcWatchdogActionName(PfcWatchdogAction action);  // "drop", "forward", "alert"
-
-// PFC storm watchdog: a queue paused for detection_time is declared stormed and `action` applies
-// until no pause is seen for restoration_time; the switch polls every poll_ms.
-struct PfcWatchdog {
-  PfcWatchdogAction action = PfcWatchdogAction::kDrop;
-  int detection_time_ms = 200;
-  int restoration_time_ms = 200;
-  int poll_ms = 200;
-};
-
-// Cable lengths used when a link has none (Link::cable_length_m == 0), by the tiers it joins.
-struct DefaultCableLengths {
-  double nic_leaf_m = 5;            // server-ToR in SONiC terms
-  double leaf_spine_m = 40;         // ToR-leaf
-  double spine_superspine_m = 300;  // leaf-spine
-};
-
-struct QosPolicy {
-  std::vector<int> lossless_priorities = {3, 4};
-  std::map<int, int> dscp_to_tc;  // explicit entries; every other DSCP goes to default_tc
-  int default_tc = 1;
-  std::map<int, int> tc_to_pg;     // traffic class -> priority group (lossless classes at least)
-  std::map<int, int> tc_to_queue;  // traffic class -> egress queue (all 8 classes)
-  int cnp_dscp = 48;
-  int cnp_priority = 6;
-  std::string asic = "spectrum4";  // the AsicProfile every switch uses
-  std::vector<AsicProfile> asic_profiles;
-  std::vector<EcnProfile> ecn_profiles;
-  PfcWatchdog pfc_watchdog;
-  int64_t port_mtu_bytes = 9100;
-  DefaultCableLengths default_cable_lengths;
-  // SONiC dynamic_th of the lossless PG: the PG may take alpha = 2^dynamic_th times the free
-  // shared buffer before XOFF is sent. Used for the "ECN before PFC" check (qos_plan.h).
-  int pg_dynamic_th = 0;
-  // Egress shaping per queue (SONiC SCHEDULER pir, OVS Queue max-rate): a queue never sends
-  // faster than this, even on an idle port. Absent: line rate (queues share by their ETS minimum
-  // only under congestion).
-  std::map<int, int64_t> queue_shaping_bps;
-};
+// The policy's types are the switch contract's vocabulary (controller/switches/qos.h).
+using switches::AsicProfile;
+using switches::DefaultCableLengths;
+using switches::EcnProfile;
+using switches::FindAsicProfile;
+using switches::FindEcnProfile;
+using switches::IsLosslessPriority;
+using switches::kNumDscp;
+using switches::kNumPriorities;
+using switches::PfcWatchdog;
+using switches::PfcWatchdogAction;
+using switches::PfcWatchdogActionName;
+using switches::PlanningPoolBytes;
+using switches::PlatformPools;
+using switches::QosPolicy;
+using switches::TrafficClassOfDscp;
 
 // The usual RoCE layout described in the file comment. Always valid.
 QosPolicy DefaultQosPolicy();
@@ -153,15 +87,6 @@ absl::StatusOr<QosPolicy> ParseQosPolicyYaml(absl::string_view yaml_text);
 // no shorter than the poll interval (SONiC's YANG refuses them: the watchdog cannot see a storm
 // faster than it polls).
 absl::Status ValidateQosPolicy(const QosPolicy& policy);
-
-// The traffic class a DSCP value is mapped to.
-int TrafficClassOfDscp(const QosPolicy& policy, int dscp);
-bool IsLosslessPriority(const QosPolicy& policy, int priority);
-
-// Look-ups; nullptr when absent. FindEcnProfile prefers an exact speed over a speed-0 profile.
-const AsicProfile* FindAsicProfile(const QosPolicy& policy, absl::string_view name);
-const EcnProfile* FindEcnProfile(const QosPolicy& policy, absl::string_view asic,
-                                 int64_t speed_bps);
 
 }  // namespace pulse::controller
 

@@ -1,9 +1,10 @@
 // Port counters in the core's vocabulary: the one PortCounters struct, written by every switch
-// driver (OpenFlow port stats, sFlow interface counters) and read by telemetry
-// (controller/telemetry/telemetry.h).
+// driver (OpenFlow port stats, sFlow interface counters, SONiC COUNTERS_DB) and read by telemetry
+// (controller/telemetry/telemetry.h), and the lossless (PFC/ECN) counters read by health.
 #ifndef PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
 #define PULSE_CONTROLLER_SWITCHES_COUNTERS_H_
 
+#include <array>
 #include <cstdint>
 #include <utility>
 
@@ -47,6 +48,27 @@ struct PortCounterSample : PortCounters {
   int packet_counter_bits = 64;
   // Port speed if the sample carries it (sFlow ifSpeed); 0 = unknown.
   int64_t speed_bps = 0;
+};
+
+// PFC, ECN and queue counters per priority or egress queue (SONiC's COUNTERS_DB today), read by
+// lossless health (controller/health/lossless_counters.h).
+inline constexpr int kLosslessPriorities = 8;
+using PerPriority = std::array<uint64_t, kLosslessPriorities>;
+
+// Cumulative counters of one switch port at one instant.
+struct LosslessCounterSample {
+  PortKey key;
+  int64_t time_ms = 0;
+  PerPriority pfc_rx_frames{};  // PAUSE frames received per priority (the peer stops us)
+  PerPriority pfc_tx_frames{};  // PAUSE frames sent per priority (we stop the peer)
+  // Per egress queue.
+  PerPriority queue_tx_packets{};
+  PerPriority ecn_marked_packets{};
+  PerPriority wred_dropped_packets{};
+  PerPriority watermark_bytes{};  // not cumulative: the latest high-water mark
+  uint64_t rx_packets = 0, tx_packets = 0;
+  uint64_t rx_drops = 0, tx_drops = 0;
+  uint64_t rx_errors = 0, tx_errors = 0;
 };
 
 // A transport flow as sampled packets identify it (IPv4, host byte order).

@@ -1,8 +1,10 @@
-// The core's contract with switches: what the controller asks of any switch protocol (OpenFlow
-// today, OVSDB/gNMI/SONiC later), in the core's vocabulary: switch ids, port numbers, counters,
-// a protocol-free description of desired forwarding, and mastership. Drivers under southbound/
-// implement it and include nothing of controller/ but controller/switches/. No protocol type
-// appears here.
+// The core's contract with switches: what the controller asks of any switch protocol (OpenFlow,
+// SONiC), in the core's vocabulary: switches named by their fabric node, the fabric's port
+// numbers, counters, a protocol-free description of desired forwarding, and mastership. Each
+// driver maps a node to its own name for the switch (OpenFlow: the datapath id; SONiC: the
+// switch's Redis) and keeps protocol details (datapath ids, OpenFlow group-id ranges, CONFIG_DB
+// keys) to itself. Drivers under southbound/ implement it and include nothing of controller/ but
+// controller/switches/. QoS is in qos.h, counters in counters.h. No protocol type appears here.
 #ifndef PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_
 #define PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_
 
@@ -15,8 +17,12 @@
 #include "absl/status/status.h"
 #include "absl/types/optional.h"
 #include "controller/switches/counters.h"
+#include "topology/fabric.h"
 
 namespace pulse::switches {
+
+// A switch, as the core names it: its fabric node (topology::Fabric::node()).
+using SwitchId = topology::NodeId;
 
 // One port as reported by the switch when it connects.
 struct SwitchPort {
@@ -33,18 +39,20 @@ class FabricEventSink {
  public:
   virtual ~FabricEventSink() = default;
   // A switch finished its handshake (also after a reconnect, which replaces the old session).
-  virtual void OnSwitchConnected(Dpid dpid, const std::vector<SwitchPort>& ports) = 0;
+  // Drivers report only switches of the fabric they serve: a switch the driver cannot name as a
+  // node (a datapath id the intent does not list) is the driver's to refuse or ignore.
+  virtual void OnSwitchConnected(SwitchId sw, const std::vector<SwitchPort>& ports) = 0;
   // The session to a switch ended (closed, keepalive timeout, protocol error).
-  virtual void OnSwitchLost(Dpid dpid) = 0;
-  virtual void OnPortStatus(Dpid dpid, PortNo port, bool up) = 0;
-  // A link seen by discovery (e.g. LLDP): port_a of dpid_a reaches port_b of dpid_b.
-  virtual void OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo port_b) = 0;
+  virtual void OnSwitchLost(SwitchId sw) = 0;
+  virtual void OnPortStatus(SwitchId sw, PortNo port, bool up) = 0;
+  // A link seen by discovery (e.g. LLDP): port_a of sw_a reaches port_b of sw_b.
+  virtual void OnLinkObserved(SwitchId sw_a, PortNo port_a, SwitchId sw_b, PortNo port_b) = 0;
   // Reply to RequestPortStats.
-  virtual void OnPortCounters(Dpid dpid, const std::vector<PortCounters>& counters) = 0;
-  // A host's ARP or IPv4 packet arrived on `port` of `dpid`: its sender IPv4 (host order) and MAC.
+  virtual void OnPortCounters(SwitchId sw, const std::vector<PortCounters>& counters) = 0;
+  // A host's ARP or IPv4 packet arrived on `port` of `sw`: its sender IPv4 (host order) and MAC.
   // The core decides whether that port is a host port (host discovery).
-  virtual void OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac) {
-    (void)dpid, (void)port, (void)ipv4, (void)mac;
+  virtual void OnHostSeen(SwitchId sw, PortNo port, uint32_t ipv4, uint64_t mac) {
+    (void)sw, (void)port, (void)ipv4, (void)mac;
   }
 };
 
@@ -65,7 +73,10 @@ struct RuleMatch {
   absl::optional<uint8_t> dscp;
 };
 
-// What a rule does, in order: optionally pick a queue, then forward to a port or a group.
+// What a rule does, in order: optionally pick a queue, then forward to a port or a group. Group
+// ids are the core's names for the groups of one switch's SwitchForwarding (1, 2, ...); how a
+// protocol numbers them on the switch (OpenFlow's id ranges, fast-failover groups) is the
+// driver's.
 struct RuleAction {
   absl::optional<uint32_t> set_queue;
   absl::optional<PortNo> output_port;
@@ -101,7 +112,7 @@ struct ForwardingGroup {
 // The complete desired forwarding state of one switch. The driver reconciles the switch to
 // exactly this (adds, modifies and deletes), so the core never sends deltas itself.
 struct SwitchForwarding {
-  Dpid dpid = 0;
+  SwitchId node = topology::kNoNode;
   std::vector<ForwardingGroup> groups;
   std::vector<ForwardingRule> rules;
 };
@@ -110,11 +121,15 @@ struct SwitchForwarding {
 // else the reason (DeadlineExceeded, Unavailable if disconnected, the switch's error).
 using DoneCallback = std::function<void(absl::Status)>;
 
-// A southbound protocol driver. Implemented by the OpenFlow driver; the core holds one per
-// protocol and never sees protocol messages.
+// A southbound protocol driver, serving the fabric switches whose intent names it (`driver:`,
+// default openflow). Implemented by the OpenFlow and SONiC drivers; the core holds one per
+// protocol (SwitchDriverTable routes each switch to its driver) and never sees protocol messages.
 class SwitchDriver {
  public:
   virtual ~SwitchDriver() = default;
+  // Whether ApplyForwarding programs the switch's tables. A driver whose switches route by their
+  // own control plane (SONiC's BGP/ECMP) says false and is never handed forwarding.
+  virtual bool ProgramsForwarding() const { return true; }
   // Starts listening/connecting; events go to `sink`, which must outlive the driver.
   virtual absl::Status Start(FabricEventSink* sink) = 0;
   // Closes every session; no callback runs after Stop returns.
@@ -123,7 +138,7 @@ class SwitchDriver {
   // confirms with a barrier). Idempotent: applying the same state twice changes nothing.
   virtual void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) = 0;
   // Asks for port counters; the answer arrives through FabricEventSink::OnPortCounters.
-  virtual void RequestPortStats(Dpid dpid) = 0;
+  virtual void RequestPortStats(SwitchId sw) = 0;
   // Sends a discovery probe out of every port of every switch (results via OnLinkObserved).
   virtual void ProbeLinks() = 0;
   // Mastership (cluster mode): this controller replica is the switches' master (`leader`) or a
@@ -152,6 +167,7 @@ using switches::RuleAction;
 using switches::RuleMatch;
 using switches::SwitchDriver;
 using switches::SwitchForwarding;
+using switches::SwitchId;
 using switches::SwitchPort;
 }  // namespace pulse::southbound
 

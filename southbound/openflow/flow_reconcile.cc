@@ -159,11 +159,11 @@ absl::StatusOr<OpenFlowState> TranslateForwarding(const SwitchForwarding& desire
   for (const auto& group : desired.groups) {
     if (!groups.emplace(group.id, &group).second)
       return absl::InvalidArgumentError(
-          absl::StrCat("switch ", desired.dpid, ": group ", group.id, " listed twice"));
+          absl::StrCat("switch node ", desired.node, ": group ", group.id, " listed twice"));
   }
   std::map<uint32_t, uint32_t> select_slots;  // select group -> slot count
   for (const auto& group : desired.groups) {
-    std::string where = absl::StrCat("switch ", desired.dpid, " group ", group.id);
+    std::string where = absl::StrCat("switch node ", desired.node, " group ", group.id);
     if (group.buckets.empty()) return absl::InvalidArgumentError(where + ": no bucket");
     if (group.kind == GroupKind::kFastFailover) {
       if (group.id >= kFailoverBase)
@@ -223,7 +223,7 @@ absl::StatusOr<OpenFlowState> TranslateForwarding(const SwitchForwarding& desire
       uint32_t g = *rule.action.group_id;
       auto it = groups.find(g);
       if (it == groups.end())
-        return absl::InvalidArgumentError(absl::StrCat("switch ", desired.dpid, " rule ", i,
+        return absl::InvalidArgumentError(absl::StrCat("switch node ", desired.node, " rule ", i,
                                                        " (priority ", rule.priority,
                                                        "): unknown group ", g));
       if (it->second->kind == GroupKind::kFastFailover) {

@@ -79,10 +79,24 @@ struct OpenFlowDriver::Impl {
 
   explicit Impl(OpenFlowDriverOptions opts) : options(std::move(opts)) {
     for (const auto& [ip, mac] : options.address_book) address_book[ip] = mac;
+    for (const auto& [node, dpid] : options.datapaths) {
+      node_of[dpid] = node;
+      dpid_of[node] = dpid;
+    }
+  }
+
+  // The fabric node of a datapath; nullopt for a datapath the fabric does not list, whose events
+  // are not reported (the core names switches by node only).
+  absl::optional<SwitchId> NodeOf(Dpid dpid) const {
+    auto it = node_of.find(dpid);
+    if (it == node_of.end()) return absl::nullopt;
+    return it->second;
   }
 
   OpenFlowDriverOptions options;
   std::unordered_map<uint32_t, uint64_t> address_book;
+  std::map<Dpid, SwitchId> node_of;  // options.datapaths, both ways (read-only after construction)
+  std::map<SwitchId, Dpid> dpid_of;
   FabricEventSink* sink = nullptr;
 
   boost::asio::io_context io;
@@ -137,9 +151,10 @@ struct OpenFlowDriver::Impl {
       if (no >= of::kPortMax) continue;
       ports.push_back(SwitchPort{no, p.name, p.hw_addr, p.IsUp(), p.curr_speed_kbps});
     }
+    const absl::optional<SwitchId> node = NodeOf(dpid);
     LogLine(absl::StrCat("switch ", dpid, " connected from ", c->peer(), " with ", ports.size(),
-                         " ports"));
-    if (sink) sink->OnSwitchConnected(dpid, ports);
+                         " ports", node ? "" : " (not in the fabric intent: not reported)"));
+    if (sink && node) sink->OnSwitchConnected(*node, ports);
   }
 
   void FailApplies(SwitchState* s, const absl::Status& status) {
@@ -164,7 +179,7 @@ struct OpenFlowDriver::Impl {
       if (!it->second.applying) switches.erase(it);
     }
     connected_switches = channel->ready_count();
-    if (sink) sink->OnSwitchLost(dpid);
+    if (auto node = NodeOf(dpid); sink && node) sink->OnSwitchLost(*node);
   }
 
   void OnMessage(const of::ConnectionPtr& c, const of::Message& message) {
@@ -173,13 +188,15 @@ struct OpenFlowDriver::Impl {
       auto it = switches.find(dpid);
       if (it == switches.end()) return;
       const of::PortInfo& port = status->port;
+      const absl::optional<SwitchId> node = NodeOf(dpid);
+      const bool report = sink && node && port.port_no < of::kPortMax;
       if (status->reason == static_cast<uint8_t>(of::PortReason::kDelete)) {
         it->second.ports.erase(port.port_no);
-        if (sink && port.port_no < of::kPortMax) sink->OnPortStatus(dpid, port.port_no, false);
+        if (report) sink->OnPortStatus(*node, port.port_no, false);
         return;
       }
       it->second.ports[port.port_no] = port;
-      if (sink && port.port_no < of::kPortMax) sink->OnPortStatus(dpid, port.port_no, port.IsUp());
+      if (report) sink->OnPortStatus(*node, port.port_no, port.IsUp());
       return;
     }
     if (const auto* packet_in = std::get_if<of::PacketIn>(&message.body)) {
@@ -205,19 +222,21 @@ struct OpenFlowDriver::Impl {
     auto lldp = ParseLldpFrame(frame);
     if (lldp.ok()) {
       ++lldp_received;
-      if (sink) sink->OnLinkObserved(lldp->dpid, lldp->port, c->dpid(), in_port);
+      const absl::optional<SwitchId> from = NodeOf(lldp->dpid), to = NodeOf(c->dpid());
+      if (sink && from && to) sink->OnLinkObserved(*from, lldp->port, *to, in_port);
       return;
     }
     if (lldp.status().code() == absl::StatusCode::kNotFound) return;  // someone else's LLDP
+    const absl::optional<SwitchId> node = NodeOf(c->dpid());
     auto arp = ParseArpFrame(frame);
     if (!arp.ok()) {
       auto ipv4 = ParseIpv4Sender(frame);
-      if (ipv4.ok() && sink) sink->OnHostSeen(c->dpid(), in_port, ipv4->first, ipv4->second);
+      if (ipv4.ok() && sink && node) sink->OnHostSeen(*node, in_port, ipv4->first, ipv4->second);
       return;
     }
     // Probes (sender 0.0.0.0) say nothing about the sender's address.
-    if (sink && arp->sender_ip != 0) {
-      sink->OnHostSeen(c->dpid(), in_port, arp->sender_ip, arp->sender_mac);
+    if (sink && node && arp->sender_ip != 0) {
+      sink->OnHostSeen(*node, in_port, arp->sender_ip, arp->sender_mac);
     }
     if (arp->op != 1) return;
     auto it = address_book.find(arp->target_ip);
@@ -230,7 +249,15 @@ struct OpenFlowDriver::Impl {
   }
 
   void EnqueueApply(SwitchForwarding desired, DoneCallback done) {
-    Dpid dpid = desired.dpid;
+    auto node = dpid_of.find(desired.node);
+    if (node == dpid_of.end()) {
+      if (done) {
+        done(absl::NotFoundError(
+            absl::StrCat("node ", desired.node, " is not a switch of this openflow driver")));
+      }
+      return;
+    }
+    Dpid dpid = node->second;
     auto it = switches.find(dpid);
     if (it == switches.end() || !it->second.connection) {
       if (done) done(absl::UnavailableError(absl::StrCat("switch ", dpid, " is not connected")));
@@ -358,7 +385,7 @@ struct OpenFlowDriver::Impl {
                                             p.tx_packets, p.rx_dropped, p.tx_dropped, p.rx_errors,
                                             p.tx_errors});
           }
-          if (sink) sink->OnPortCounters(dpid, counters);
+          if (auto node = NodeOf(dpid); sink && node) sink->OnPortCounters(*node, counters);
         });
   }
 
@@ -465,9 +492,11 @@ void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallba
   });
 }
 
-void OpenFlowDriver::RequestPortStats(Dpid dpid) {
+void OpenFlowDriver::RequestPortStats(SwitchId sw) {
   Impl* impl = impl_.get();
-  boost::asio::post(impl->io, [impl, dpid] { impl->PortStats(dpid); });
+  auto it = impl->dpid_of.find(sw);
+  if (it == impl->dpid_of.end()) return;
+  boost::asio::post(impl->io, [impl, dpid = it->second] { impl->PortStats(dpid); });
 }
 
 void OpenFlowDriver::SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) {

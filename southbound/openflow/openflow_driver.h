@@ -1,5 +1,6 @@
-// OpenFlowDriver: the SwitchDriver (southbound/driver.h) for OpenFlow 1.3 switches, built for
-// Open vSwitch and usable with any switch that speaks the same subset.
+// OpenFlowDriver: the SwitchDriver (controller/switches/switch_driver.h) for OpenFlow 1.3 switches,
+// built for Open vSwitch and usable with any switch that speaks the same subset. The core names
+// switches by fabric node; the driver maps them to datapath ids (options.datapaths).
 //
 // It owns a Channel (listener + sessions) on its own event-loop thread. Per switch it installs a
 // fixed base pipeline on connect (LLDP and ARP to the controller, table-miss drop) and then
@@ -53,6 +54,10 @@ struct OpenFlowDriverOptions {
   // handshake; an empty list refuses every switch. Unset: every dpid is admitted (tests, benches;
   // the daemon sets it unless its config says openflow.allow_unknown_dpids).
   absl::optional<std::vector<uint64_t>> allowed_dpids;
+  // The switches this driver serves: fabric node (the core's name for a switch) and datapath id.
+  // Events of a datapath not listed are not reported, and forwarding for a node not listed fails
+  // with NotFound. Datapath ids stay inside the driver.
+  std::vector<std::pair<SwitchId, uint64_t>> datapaths;
   // Caps on what one peer can make the driver hold (see ChannelOptions in connection.h).
   size_t max_message_bytes = 65535;
   size_t max_buffered_bytes = 256u << 10;
@@ -94,7 +99,7 @@ class OpenFlowDriver : public SwitchDriver {
   absl::Status Start(FabricEventSink* sink) override;
   void Stop() override;
   void ApplyForwarding(const SwitchForwarding& desired, DoneCallback done) override;
-  void RequestPortStats(Dpid dpid) override;
+  void RequestPortStats(SwitchId sw) override;
   void ProbeLinks() override;
   void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) override;
 

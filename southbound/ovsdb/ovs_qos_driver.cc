@@ -33,14 +33,14 @@ std::set<std::string> UuidSet(const json& value) {
 
 }  // namespace
 
-PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
-                                    const controller::PortQosPlan& port, std::string ovs_port) {
+PortQosConfig PortQosConfigFromPlan(const switches::QosPolicy& policy,
+                                    const switches::PortQosPlan& port, std::string ovs_port) {
   PortQosConfig config;
   config.port = std::move(ovs_port);
   config.max_rate_bps = port.speed_bps;
   std::set<int> lossless_queues, other_queues;
   for (const auto& [tc, queue] : policy.tc_to_queue) {
-    if (controller::IsLosslessPriority(policy, tc)) {
+    if (switches::IsLosslessPriority(policy, tc)) {
       lossless_queues.insert(queue);
     } else {
       other_queues.insert(queue);
@@ -70,12 +70,12 @@ PortQosConfig PortQosConfigFromPlan(const controller::QosPolicy& policy,
   return config;
 }
 
-std::vector<DscpFilter> DscpFiltersFromPolicy(const controller::QosPolicy& policy) {
+std::vector<DscpFilter> DscpFiltersFromPolicy(const switches::QosPolicy& policy) {
   // Every DSCP, not only the explicit entries: unmatched packets would land in HTB's default
   // class (queue 0), not in the queue of the policy's default_tc as DSCP_TO_TC_MAP says.
   std::vector<DscpFilter> filters;
-  for (int dscp = 0; dscp < controller::kNumDscp; ++dscp) {
-    auto queue = policy.tc_to_queue.find(controller::TrafficClassOfDscp(policy, dscp));
+  for (int dscp = 0; dscp < switches::kNumDscp; ++dscp) {
+    auto queue = policy.tc_to_queue.find(switches::TrafficClassOfDscp(policy, dscp));
     if (queue == policy.tc_to_queue.end()) continue;
     filters.push_back({dscp, HtbClassMinorOfQueue(queue->second)});
   }
@@ -121,11 +121,11 @@ absl::StatusOr<std::string> OvsQosDriver::ResolvePort(absl::string_view bridge, 
       absl::StrCat("ovs: bridge '", bridge, "' has no interface with ofport ", ofport));
 }
 
-absl::StatusOr<bool> OvsQosDriver::ProgramSwitch(const controller::QosPlan& plan,
-                                                 const controller::SwitchQosPlan& sw,
+absl::StatusOr<bool> OvsQosDriver::ProgramSwitch(const switches::QosPlan& plan,
+                                                 const switches::SwitchQosPlan& sw,
                                                  std::vector<Target>* targets) {
   const std::vector<DscpFilter> filters = DscpFiltersFromPolicy(plan.policy);
-  for (const controller::PortQosPlan& port : sw.ports) {
+  for (const switches::PortQosPlan& port : sw.ports) {
     absl::StatusOr<std::string> name = ResolvePort(sw.name, port.port);
     if (!name.ok()) {
       if (absl::IsNotFound(name.status()) &&
@@ -155,11 +155,11 @@ absl::StatusOr<bool> OvsQosDriver::ProgramSwitch(const controller::QosPlan& plan
   return true;
 }
 
-absl::StatusOr<int> OvsQosDriver::Apply(const controller::QosPlan& plan) {
+absl::StatusOr<int> OvsQosDriver::Apply(const switches::QosPlan& plan) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Target> targets;
   std::set<std::string> absent;
-  for (const controller::SwitchQosPlan& sw : plan.switches) {
+  for (const switches::SwitchQosPlan& sw : plan.switches) {
     absl::StatusOr<bool> present = ProgramSwitch(plan, sw, &targets);
     if (!present.ok()) return present.status();
     if (!*present) absent.insert(sw.name);
@@ -231,7 +231,7 @@ absl::StatusOr<int> OvsQosDriver::ApplyToNewBridges() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!plan_.has_value() || absent_switches_.empty()) return 0;
   int programmed = 0;
-  for (const controller::SwitchQosPlan& sw : plan_->switches) {
+  for (const switches::SwitchQosPlan& sw : plan_->switches) {
     if (absent_switches_.count(sw.name) == 0) continue;
     std::vector<Target> targets;
     absl::StatusOr<bool> present = ProgramSwitch(*plan_, sw, &targets);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "southbound/sonic/qos_export.h"
 
 namespace pulse::southbound::sonic {
 namespace {
@@ -54,25 +55,25 @@ absl::StatusOr<ConfigDbEntries> EntriesFromConfigDbJson(const nlohmann::json& ta
   return out;
 }
 
-Fields EcmpHashFields(const controller::EcmpHashModel& model) {
+Fields EcmpHashFields(const switches::EcmpHashModel& model) {
   std::vector<std::string> fields;
-  if (model.fields & controller::kHashSrcIp) fields.push_back("SRC_IP");
-  if (model.fields & controller::kHashDstIp) fields.push_back("DST_IP");
-  if (model.fields & controller::kHashProto) fields.push_back("IP_PROTOCOL");
-  if (model.fields & controller::kHashSrcPort) fields.push_back("L4_SRC_PORT");
-  if (model.fields & controller::kHashDstPort) fields.push_back("L4_DST_PORT");
+  if (model.fields & switches::kHashSrcIp) fields.push_back("SRC_IP");
+  if (model.fields & switches::kHashDstIp) fields.push_back("DST_IP");
+  if (model.fields & switches::kHashProto) fields.push_back("IP_PROTOCOL");
+  if (model.fields & switches::kHashSrcPort) fields.push_back("L4_SRC_PORT");
+  if (model.fields & switches::kHashDstPort) fields.push_back("L4_DST_PORT");
   std::string algorithm = "CRC";
   switch (model.algorithm) {
-    case controller::HashAlgorithm::kCrc32:
+    case switches::HashAlgorithm::kCrc32:
       algorithm = "CRC";
       break;
-    case controller::HashAlgorithm::kCrc16Ccitt:
+    case switches::HashAlgorithm::kCrc16Ccitt:
       algorithm = "CRC_CCITT";
       break;
-    case controller::HashAlgorithm::kXorFold:
+    case switches::HashAlgorithm::kXorFold:
       algorithm = "XOR";
       break;
-    case controller::HashAlgorithm::kOvsMultipath:
+    case switches::HashAlgorithm::kOvsMultipath:
       // Open vSwitch's own hash; a SONiC switch is modelled as CRC unless the intent says
       // otherwise (controller/paths/ecmp_hash.h HashModelsFromIntent).
       algorithm = "CRC";
@@ -81,21 +82,20 @@ Fields EcmpHashFields(const controller::EcmpHashModel& model) {
   return {{"ecmp_hash@", absl::StrJoin(fields, ",")}, {"ecmp_hash_algorithm", algorithm}};
 }
 
-absl::StatusOr<ConfigDbEntries> PlanConfigDbEntries(const controller::QosPlan& plan,
+absl::StatusOr<ConfigDbEntries> PlanConfigDbEntries(const switches::QosPlan& plan,
                                                     absl::string_view switch_name,
                                                     const PortNaming& naming,
-                                                    const controller::EcmpHashModel* hash) {
-  absl::StatusOr<nlohmann::json> json =
-      controller::ExportSonicConfigDb(plan, switch_name, naming.stride);
+                                                    const switches::EcmpHashModel* hash) {
+  absl::StatusOr<nlohmann::json> json = ExportSonicConfigDb(plan, switch_name, naming.stride);
   if (!json.ok()) return json.status();
   absl::StatusOr<ConfigDbEntries> exported = EntriesFromConfigDbJson(*json);
   if (!exported.ok()) return exported.status();
   // Stride name -> the switch's own name, for the ports the plan has.
   std::map<std::string, std::string> names;
   std::set<std::string> taken;
-  const controller::SwitchQosPlan* sw = plan.FindSwitch(switch_name);
-  for (const controller::PortQosPlan& p : sw->ports) {
-    const std::string stride_name = controller::SonicPortName(p.port, naming.stride);
+  const switches::SwitchQosPlan* sw = plan.FindSwitch(switch_name);
+  for (const switches::PortQosPlan& p : sw->ports) {
+    const std::string stride_name = SonicPortName(p.port, naming.stride);
     auto alias = naming.aliases.find(p.port);
     const std::string name = alias == naming.aliases.end() ? stride_name : alias->second;
     if (!taken.insert(name).second) {

@@ -4,12 +4,12 @@
 // CONFIG_DB (database 4) keeps one hash per entry under "TABLE|key" (e.g.
 // "BUFFER_PG|Ethernet0|3-4"); config_db.json's lists are stored as one field named "<name>@"
 // holding the comma-joined values. The entries come from the QoS plan's SONiC export
-// (controller/qos/qos_plan.h ExportSonicConfigDb, the same tables config_db.json gets) plus the
+// (qos_export.h ExportSonicConfigDb, the same tables config_db.json gets) plus the
 // ECMP hash the steering model assumes (SWITCH_HASH|GLOBAL), with ports renamed by the switch's
 // alias map.
 //
-// Controller types used here, and only these: controller::QosPlan + ExportSonicConfigDb
-// (qos_plan.h) and controller::EcmpHashModel (ecmp_hash.h).
+// Core types used here, all from the switch contract: switches::QosPlan (controller/switches/qos.h)
+// and switches::EcmpHashModel (controller/switches/ecmp_hash_model.h).
 #ifndef PULSE_SOUTHBOUND_SONIC_CONFIG_DB_H_
 #define PULSE_SOUTHBOUND_SONIC_CONFIG_DB_H_
 
@@ -20,8 +20,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/paths/ecmp_hash.h"
-#include "controller/qos/qos_plan.h"
+#include "controller/switches/ecmp_hash_model.h"
+#include "controller/switches/qos.h"
 #include "nlohmann/json.hpp"
 
 namespace pulse::southbound::sonic {
@@ -50,15 +50,15 @@ absl::StatusOr<ConfigDbEntries> EntriesFromConfigDbJson(const nlohmann::json& ta
 // L4_DST_PORT in that order, those selected) and ecmp_hash_algorithm (crc32 -> CRC,
 // crc16-ccitt -> CRC_CCITT, xor-fold -> XOR). The seed is not in CONFIG_DB's schema (SONiC takes
 // it from swss's switch.json) and is not written.
-Fields EcmpHashFields(const controller::EcmpHashModel& model);
+Fields EcmpHashFields(const switches::EcmpHashModel& model);
 
 // Everything Pulse wants in the switch's CONFIG_DB: the QoS export of `switch_name` with ports
 // named by `naming`, plus SWITCH_HASH|GLOBAL when `hash` is given. Errors: no such switch, a bad
 // stride, two ports given the same name.
-absl::StatusOr<ConfigDbEntries> PlanConfigDbEntries(const controller::QosPlan& plan,
+absl::StatusOr<ConfigDbEntries> PlanConfigDbEntries(const switches::QosPlan& plan,
                                                     absl::string_view switch_name,
                                                     const PortNaming& naming,
-                                                    const controller::EcmpHashModel* hash);
+                                                    const switches::EcmpHashModel* hash);
 
 // One way the switch differs from the plan.
 struct EntryDifference {

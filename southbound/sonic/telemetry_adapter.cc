@@ -7,7 +7,7 @@ SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot, u
   SonicTelemetrySamples out;
   for (const SonicPortCounters& p : snapshot.ports) {
     if (p.port <= 0) continue;
-    controller::PortCounterSample s;
+    switches::PortCounterSample s;
     s.key = {dpid, static_cast<uint32_t>(p.port)};
     s.time_ms = time_ms;
     s.rx_bytes = p.in_octets;
@@ -20,7 +20,7 @@ SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot, u
     s.tx_errors = p.out_errors;
     out.ports.push_back(s);
 
-    controller::LosslessCounterSample l;
+    switches::LosslessCounterSample l;
     l.key = s.key;
     l.time_ms = time_ms;
     for (int i = 0; i < kSonicPriorities; ++i) {

@@ -1,22 +1,21 @@
-// SONiC counter snapshots -> the controller's telemetry vocabulary: the same PortCounterSample
-// OpenFlow and sFlow feed (bytes, packets, drops, errors) plus the PFC/ECN/queue counters of
-// controller/health/lossless_counters.h. Ports the switch's naming does not map (port 0) are
-// skipped.
+// SONiC counter snapshots -> the switch contract's counters (controller/switches/counters.h): the
+// same PortCounterSample OpenFlow and sFlow feed (bytes, packets, drops, errors) plus the
+// PFC/ECN/queue counters lossless health reads (LosslessCounterSample). Ports the switch's naming
+// does not map (port 0) are skipped.
 #ifndef PULSE_SOUTHBOUND_SONIC_TELEMETRY_ADAPTER_H_
 #define PULSE_SOUTHBOUND_SONIC_TELEMETRY_ADAPTER_H_
 
 #include <cstdint>
 #include <vector>
 
-#include "controller/health/lossless_counters.h"
-#include "controller/telemetry/telemetry.h"
+#include "controller/switches/counters.h"
 #include "southbound/sonic/counters_db.h"
 
 namespace pulse::southbound::sonic {
 
 struct SonicTelemetrySamples {
-  std::vector<controller::PortCounterSample> ports;
-  std::vector<controller::LosslessCounterSample> lossless;
+  std::vector<switches::PortCounterSample> ports;
+  std::vector<switches::LosslessCounterSample> lossless;
 };
 
 // `dpid` is the fabric's id of the switch; `time_ms` the controller clock of the poll.

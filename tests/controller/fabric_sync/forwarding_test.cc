@@ -22,7 +22,7 @@ class TableWalker {
   TableWalker(const Fabric& fabric, const std::vector<SwitchForwarding>& tables,
               const HostTable* hosts = nullptr)
       : fabric_(fabric), hosts_(hosts) {
-    for (const auto& t : tables) by_dpid_[t.dpid] = &t;
+    for (const auto& t : tables) by_node_[t.node] = &t;
   }
 
   // The set of NICs a packet (src ip, dst ip, udp src port) reaches from `nic`, and every
@@ -51,7 +51,7 @@ class TableWalker {
       if (walks) walks->push_back(walk);
       return;
     }
-    const SwitchForwarding* table = by_dpid_.at(fabric_.node(at).datapath_id);
+    const SwitchForwarding* table = by_node_.at(at);
     const ForwardingRule* best = nullptr;
     uint32_t src_ip = ServedIpv4(fabric_, hosts_, src);
     uint32_t dst_ip = ServedIpv4(fabric_, hosts_, dst);
@@ -83,7 +83,7 @@ class TableWalker {
 
   const Fabric& fabric_;
   const HostTable* hosts_;
-  std::map<uint64_t, const SwitchForwarding*> by_dpid_;
+  std::map<NodeId, const SwitchForwarding*> by_node_;
 };
 
 std::shared_ptr<const Fabric> LabFabric() {

@@ -12,7 +12,7 @@ namespace of = ::pulse::openflow;
 
 SwitchForwarding Sample() {
   SwitchForwarding f;
-  f.dpid = 5;
+  f.node = 5;
   f.groups.push_back(ForwardingGroup{3, GroupKind::kSelect, {{1, 10, 10}, {1, 0, 11}}});
   ForwardingRule local;
   local.priority = 200;
@@ -110,7 +110,7 @@ TEST(FlowReconcileTest, SelectGroupBecomesMultipathLegsAndRotatedFailoverGroups)
 
 TEST(FlowReconcileTest, UdpMatchGetsItsPrerequisites) {
   SwitchForwarding f;
-  f.dpid = 1;
+  f.node = 1;
   ForwardingRule r;
   r.match.udp_src = 7;
   r.action.output_port = 2;

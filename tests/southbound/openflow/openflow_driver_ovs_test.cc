@@ -49,27 +49,27 @@ class RecordingSink : public FabricEventSink {
     bool up;
     Clock::time_point at;
   };
-  void OnSwitchConnected(Dpid dpid, const std::vector<SwitchPort>& ports) override {
+  void OnSwitchConnected(SwitchId dpid, const std::vector<SwitchPort>& ports) override {
     std::lock_guard<std::mutex> lock(mu_);
     connected_.emplace_back(dpid, ports);
     cv_.notify_all();
   }
-  void OnSwitchLost(Dpid dpid) override {
+  void OnSwitchLost(SwitchId dpid) override {
     std::lock_guard<std::mutex> lock(mu_);
     lost_.push_back(dpid);
     cv_.notify_all();
   }
-  void OnPortStatus(Dpid dpid, PortNo port, bool up) override {
+  void OnPortStatus(SwitchId dpid, PortNo port, bool up) override {
     std::lock_guard<std::mutex> lock(mu_);
-    port_events_.push_back({dpid, port, up, Clock::now()});
+    port_events_.push_back({static_cast<Dpid>(dpid), port, up, Clock::now()});
     cv_.notify_all();
   }
-  void OnLinkObserved(Dpid a, PortNo pa, Dpid b, PortNo pb) override {
+  void OnLinkObserved(SwitchId a, PortNo pa, SwitchId b, PortNo pb) override {
     std::lock_guard<std::mutex> lock(mu_);
     links_.insert({a, pa, b, pb});
     cv_.notify_all();
   }
-  void OnPortCounters(Dpid dpid, const std::vector<PortCounters>& counters) override {
+  void OnPortCounters(SwitchId dpid, const std::vector<PortCounters>& counters) override {
     std::lock_guard<std::mutex> lock(mu_);
     counters_.emplace_back(dpid, counters);
     cv_.notify_all();
@@ -120,7 +120,7 @@ ForwardingRule ToGroup(uint32_t ip, uint32_t group) {
 // Each bridge: its host on port 1, select group 7 over the two inter-bridge links.
 SwitchForwarding Forwarding(Dpid dpid, uint32_t local_ip, uint32_t remote_ip) {
   SwitchForwarding f;
-  f.dpid = dpid;
+  f.node = static_cast<SwitchId>(dpid);
   f.groups.push_back(ForwardingGroup{7, GroupKind::kSelect, {{1, 10, 10}, {1, 11, 11}}});
   f.rules.push_back(ToHost(local_ip, 1));
   f.rules.push_back(ToGroup(remote_ip, 7));
@@ -173,6 +173,9 @@ TEST_F(OpenFlowDriverOvsTest, EndToEnd) {
   options.listen_address = "127.0.0.1";
   options.listen_port = 0;
   options.address_book = {{kIpH1, kMacH1}, {kIpH2, kMacH2}};
+  // Fabric nodes named like their datapath ids, so events read the same either way.
+  options.datapaths = {{static_cast<SwitchId>(kDpidA), kDpidA},
+                       {static_cast<SwitchId>(kDpidB), kDpidB}};
   options.echo_interval = milliseconds(1000);
   OpenFlowDriver driver(options);
   RecordingSink sink;
@@ -274,7 +277,7 @@ TEST_F(OpenFlowDriverOvsTest, EndToEnd) {
       << "links observed: " << sink.links_.size();
 
   // 5. Port stats.
-  driver.RequestPortStats(kDpidA);
+  driver.RequestPortStats(static_cast<SwitchId>(kDpidA));
   EXPECT_TRUE(sink.WaitFor(
       [](RecordingSink& s) {
         for (const auto& [dpid, c] : s.counters_)

@@ -25,19 +25,19 @@ using std::chrono::milliseconds;
 
 class Sink : public FabricEventSink {
  public:
-  void OnSwitchConnected(Dpid dpid, const std::vector<SwitchPort>& ports) override {
+  void OnSwitchConnected(SwitchId dpid, const std::vector<SwitchPort>& ports) override {
     Record([&] { connected.emplace_back(dpid, ports.size()); });
   }
-  void OnSwitchLost(Dpid dpid) override {
+  void OnSwitchLost(SwitchId dpid) override {
     Record([&] { lost.push_back(dpid); });
   }
-  void OnPortStatus(Dpid dpid, PortNo port, bool up) override {
+  void OnPortStatus(SwitchId dpid, PortNo port, bool up) override {
     Record([&] { port_events.emplace_back(dpid, port, up); });
   }
-  void OnLinkObserved(Dpid a, PortNo pa, Dpid b, PortNo pb) override {
+  void OnLinkObserved(SwitchId a, PortNo pa, SwitchId b, PortNo pb) override {
     Record([&] { links.emplace_back(a, pa, b, pb); });
   }
-  void OnPortCounters(Dpid dpid, const std::vector<PortCounters>& c) override {
+  void OnPortCounters(SwitchId dpid, const std::vector<PortCounters>& c) override {
     Record([&] { counters.emplace_back(dpid, c.size()); });
   }
   template <class Pred>
@@ -71,6 +71,8 @@ class OpenFlowDriverTest : public ::testing::Test {
     options.listen_address = "127.0.0.1";
     options.listen_port = 0;
     options.address_book = {{kBookIp, kBookMac}};
+    // Fabric nodes named like their datapath ids, so events read the same either way.
+    options.datapaths = {{7, 7}, {9, 9}, {99, 99}};
     options.request_timeout = milliseconds(2000);
     driver_ = std::make_unique<OpenFlowDriver>(options);
     ASSERT_TRUE(driver_->Start(&sink_).ok());
@@ -229,7 +231,7 @@ TEST_F(OpenFlowDriverTest, PortStatsReachTheSink) {
 
 SwitchForwarding OneRule() {
   SwitchForwarding f;
-  f.dpid = 7;
+  f.node = 7;
   ForwardingRule r;
   r.priority = 200;
   r.match.ipv4_dst = kBookIp;
@@ -289,9 +291,13 @@ TEST_F(OpenFlowDriverTest, ApplyReadsBackSendsModsAndWaitsForTheBarrier) {
 TEST_F(OpenFlowDriverTest, UnknownSwitchLostSwitchAndStoppedDriverFailFast) {
   std::promise<absl::Status> unknown;
   SwitchForwarding other = OneRule();
-  other.dpid = 99;
+  other.node = 99;  // served by the driver, never connected
   driver_->ApplyForwarding(other, [&](absl::Status s) { unknown.set_value(s); });
   EXPECT_EQ(unknown.get_future().get().code(), absl::StatusCode::kUnavailable);
+  std::promise<absl::Status> not_served;
+  other.node = 1234;  // a node this driver has no datapath for
+  driver_->ApplyForwarding(other, [&](absl::Status s) { not_served.set_value(s); });
+  EXPECT_EQ(not_served.get_future().get().code(), absl::StatusCode::kNotFound);
 
   switch_.Disconnect();
   ASSERT_TRUE(sink_.WaitFor([&] { return !sink_.lost.empty(); }));

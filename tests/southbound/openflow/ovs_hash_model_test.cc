@@ -45,11 +45,13 @@ constexpr PortNo kInPort = 9;
 
 class NullSink : public FabricEventSink {
  public:
-  void OnSwitchConnected(Dpid, const std::vector<SwitchPort>&) override { connected_.set_value(); }
-  void OnSwitchLost(Dpid) override {}
-  void OnPortStatus(Dpid, PortNo, bool) override {}
-  void OnLinkObserved(Dpid, PortNo, Dpid, PortNo) override {}
-  void OnPortCounters(Dpid, const std::vector<PortCounters>&) override {}
+  void OnSwitchConnected(SwitchId, const std::vector<SwitchPort>&) override {
+    connected_.set_value();
+  }
+  void OnSwitchLost(SwitchId) override {}
+  void OnPortStatus(SwitchId, PortNo, bool) override {}
+  void OnLinkObserved(SwitchId, PortNo, SwitchId, PortNo) override {}
+  void OnPortCounters(SwitchId, const std::vector<PortCounters>&) override {}
   std::promise<void> connected_;
 };
 
@@ -76,7 +78,7 @@ const std::vector<TestGroup>& Groups() {
 
 SwitchForwarding Forwarding() {
   SwitchForwarding f;
-  f.dpid = kDpid;
+  f.node = static_cast<SwitchId>(kDpid);
   for (const TestGroup& g : Groups()) {
     ForwardingGroup group{g.id, GroupKind::kSelect, {}, g.basis};
     for (auto [port, weight] : g.ports_and_weights) group.buckets.push_back({weight, port, port});
@@ -134,6 +136,7 @@ TEST_F(OvsHashModelTest, ModelAgreesWithOfprotoTrace) {
   OpenFlowDriverOptions options;
   options.listen_address = "127.0.0.1";
   options.listen_port = 0;
+  options.datapaths = {{static_cast<SwitchId>(kDpid), kDpid}};
   OpenFlowDriver driver(options);
   NullSink sink;
   auto connected = sink.connected_.get_future();

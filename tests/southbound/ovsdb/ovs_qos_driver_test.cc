@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
 #include "topology/fabric.h"
 

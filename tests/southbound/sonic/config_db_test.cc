@@ -1,5 +1,6 @@
 #include "southbound/sonic/config_db.h"
 
+#include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
 #include "topology/builders.h"
 
@@ -21,9 +22,9 @@ controller::QosPlan Plan() {
 TEST(ConfigDbTest, PlanEntriesUseTheSwitchsPortNamesAndHash) {
   PortNaming naming;
   naming.aliases = {{2, "Ethernet256"}};
-  controller::EcmpHashModel hash;
-  hash.fields = controller::kHashSrcIp | controller::kHashDstIp | controller::kHashSrcPort;
-  hash.algorithm = controller::HashAlgorithm::kXorFold;
+  switches::EcmpHashModel hash;
+  hash.fields = switches::kHashSrcIp | switches::kHashDstIp | switches::kHashSrcPort;
+  hash.algorithm = switches::HashAlgorithm::kXorFold;
   absl::StatusOr<ConfigDbEntries> e = PlanConfigDbEntries(Plan(), "leaf-0", naming, &hash);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_TRUE(e->count("PORT_QOS_MAP|Ethernet0"));

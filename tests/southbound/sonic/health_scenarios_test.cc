@@ -15,6 +15,7 @@
 #include "controller/health/lossless_health.h"
 #include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
+#include "southbound/sonic/qos_export.h"
 #include "southbound/sonic/sonic_switch.h"
 #include "southbound/sonic/telemetry_adapter.h"
 #include "tests/southbound/sonic/redis_server.h"
@@ -73,7 +74,7 @@ class CounterGenerator {
       for (const topology::Port& p : fabric_->node(sw).ports) {
         if (p.link == topology::kNoLink) continue;
         counters_[{sw, p.number}] = {};
-        names_[sw][controller::SonicPortName(p.number)] = p.number;
+        names_[sw][SonicPortName(p.number)] = p.number;
       }
     }
   }

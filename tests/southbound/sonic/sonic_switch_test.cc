@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
 #include "tests/southbound/sonic/redis_server.h"
 #include "topology/builders.h"
@@ -36,7 +37,7 @@ controller::QosPlan SmallPlan() {
 }
 
 ConfigDbEntries LeafEntries() {
-  controller::EcmpHashModel hash;
+  switches::EcmpHashModel hash;
   absl::StatusOr<ConfigDbEntries> entries =
       PlanConfigDbEntries(SmallPlan(), "leaf-0", PortNaming{}, &hash);
   EXPECT_TRUE(entries.ok()) << entries.status();
