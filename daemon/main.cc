@@ -451,8 +451,8 @@ int Run() {
   std::unique_ptr<pulse::northbound::SonicRuntime> sonic;
   if (!intent->switch_drivers.empty()) {
     auto started = pulse::northbound::StartSonicFromConfig(
-        fabric, intent->switch_drivers, config.lossless_health, qos.ok() ? qos->get() : nullptr,
-        telemetry_loop.get(), &metrics_registry);
+        fabric, intent->switch_drivers, config.lossless_health, controller->get(),
+        qos.ok() ? qos->get() : nullptr, telemetry_loop.get(), &metrics_registry);
     if (!started.ok()) return Fail(started.status());
     sonic = *std::move(started);
   }
@@ -484,6 +484,7 @@ int Run() {
     health_gated =
         pulse::northbound::GateService<pulse::v1::LosslessHealthService>(sonic->service());
     server_options.extra_services.push_back(health_gated.get());
+    server_options.lossless_link_counters = [rt = sonic.get()] { return rt->LinkCounters(); };
   }
   std::unique_ptr<pulse::northbound::SchedulerServiceImpl> scheduler =
       pulse::northbound::StartScheduler(controller->get(), *intent, fabric_sync.get());
