@@ -82,6 +82,7 @@ Controller::Controller(std::shared_ptr<const Fabric> fabric, ControllerOptions o
   state_->link_up.assign(fabric_->links().size(), true);
   state_->switch_connected.assign(fabric_->nodes().size(), false);
   state_->switch_drained.assign(fabric_->nodes().size(), false);
+  state_->link_isolated.assign(fabric_->links().size(), false);
   published_ = std::make_shared<const ControllerSnapshot>(*state_);
 }
 
@@ -381,8 +382,8 @@ absl::StatusOr<topology::NodeId> Controller::FindSwitch(const std::string& name)
 bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,
                                    absl::Status* first_error) {
   const topology::Link& l = fabric_->link(link);
-  bool usable = state_->link_up[link] && !state_->switch_drained[l.a.node] &&
-                !state_->switch_drained[l.b.node];
+  bool usable = state_->link_up[link] && !state_->link_isolated[link] &&
+                !state_->switch_drained[l.a.node] && !state_->switch_drained[l.b.node];
   if (state_->placement.link_status().IsUp(link) == usable) return false;
   auto moved = state_->placement.SetLinkUp(link, usable);
   if (moved.ok()) {
@@ -570,6 +571,65 @@ std::future<absl::StatusOr<DrainResult>> Controller::UndrainSwitch(std::string s
   return std::move(future);
 }
 
+void Controller::IsolateLink(topology::LinkId link, bool isolated, std::string reason,
+                             Reply<DrainResult> done) {
+  boost::asio::post(io_, [this, link, isolated, reason = std::move(reason),
+                          done = std::move(done)] {
+    if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {
+      done(absl::InvalidArgumentError(absl::StrCat("IsolateLink: no link ", link)));
+      return;
+    }
+    const std::string name = fabric_->DescribeLink(link);
+    if (state_->link_isolated[link] == isolated) {
+      done(absl::FailedPreconditionError(
+          absl::StrCat("link ", name, " is ", isolated ? "already" : "not", " isolated")));
+      return;
+    }
+    if (options_.write_gate) {
+      if (absl::Status gate = options_.write_gate(); !gate.ok()) {
+        done(gate);
+        return;
+      }
+    }
+    state_->link_isolated[link] = isolated;
+    DrainResult result;
+    std::vector<FlowMove> moves;
+    absl::Status first_error;
+    if (SyncLinkUsability(link, &moves, &first_error)) result.links_affected = 1;
+    result.flows_moved = static_cast<int>(moves.size());
+    EmitJobMoves(moves,
+                 absl::StrCat(isolated ? "isolation of " : "return of ", name, ": ", reason));
+    result.event_sequence = events_.Append(
+        isolated ? EventType::kLinkIsolated : EventType::kLinkReturned, name,
+        absl::StrCat(reason, "; ", result.flows_moved, " flows moved"), result.flows_moved);
+    Log(LogLevel::kInfo, "link ", name, isolated ? " isolated" : " returned to service", " (",
+        reason, "), ", result.flows_moved, " flows moved");
+    Publish(true);
+    if (!first_error.ok()) {
+      done(absl::FailedPreconditionError(absl::StrCat(
+          "link ", name, " isolated but some flows have no other path: ", first_error.message())));
+      return;
+    }
+    done(result);
+  });
+}
+
+std::future<absl::StatusOr<DrainResult>> Controller::IsolateLink(topology::LinkId link,
+                                                                 bool isolated,
+                                                                 std::string reason) {
+  auto [reply, future] = PromiseReply<DrainResult>();
+  IsolateLink(link, isolated, std::move(reason), std::move(reply));
+  return std::move(future);
+}
+
+void Controller::ReportHealthIncident(std::string subject, std::string detail) {
+  boost::asio::post(
+      io_, [this, subject = std::move(subject), detail = std::move(detail)]() mutable {
+        events_.Append(EventType::kHealthIncident, std::move(subject), std::move(detail));
+        Publish(false);  // the snapshot's event_sequence covers the new event
+      });
+}
+
 void Controller::OnLinkStatus(topology::LinkId link, bool up) {
   boost::asio::post(io_, [this, link, up] {
     if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {
@@ -751,12 +811,15 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
     fresh->link_up = state_->link_up;
     fresh->switch_connected = state_->switch_connected;
     fresh->switch_drained.assign(fabric_->nodes().size(), false);
+    fresh->link_isolated = state_->link_isolated;  // not in the store: the supervisor's own
     fresh->qos = state_->qos;  // kept unless the store holds another policy (Restore)
     state_ = fresh;
     (void)state_->placement.SetLosslessPriorities(state_->qos->policy.lossless_priorities);
     for (topology::LinkId link = 0; link < static_cast<topology::LinkId>(state_->link_up.size());
          ++link) {
-      if (!state_->link_up[link]) (void)state_->placement.SetLinkUp(link, false);
+      if (!state_->link_up[link] || state_->link_isolated[link]) {
+        (void)state_->placement.SetLinkUp(link, false);
+      }
     }
     absl::Status status = Restore();
     if (!status.ok()) {

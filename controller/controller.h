@@ -61,6 +61,7 @@ struct ControllerSnapshot {
   std::vector<bool> link_up;           // physical state by LinkId, as the switches report it
   std::vector<bool> switch_connected;  // by NodeId (false for NICs)
   std::vector<bool> switch_drained;    // by NodeId (false for NICs)
+  std::vector<bool> link_isolated;     // by LinkId: taken out by the health supervisor
   uint64_t event_sequence = 0;         // last event folded into this snapshot
   QosStatePtr qos;                     // the QoS policy in force and its plan; never null
   // Addresses learned from NICs' traffic (the model's are in `fabric`). Never null; replaced, not
@@ -159,6 +160,18 @@ class Controller {
   // switch is not drained.
   void UndrainSwitch(std::string switch_name, Reply<DrainResult> done);
 
+  // Lossless health (controller/health/health_actions.h): takes a link out of placement while it
+  // stays physically up (isolated) and moves the flows crossing it, like a link down; or returns
+  // it (usable again when physically up and neither end is drained; flows do not move back).
+  // Emits LINK_ISOLATED / LINK_RETURNED (subject the link, detail `reason`) and JOB_MOVED per job.
+  // Not persisted: after a restart the supervisor decides again from fresh counters. Errors:
+  // InvalidArgument (no such link), FailedPrecondition (already in that state; or isolated but
+  // some flows have no other path: they stay), the write gate's status (a follower does not act).
+  void IsolateLink(topology::LinkId link, bool isolated, std::string reason,
+                   Reply<DrainResult> done);
+  // Appends a HEALTH_INCIDENT event (subject e.g. "incident 3", detail its description).
+  void ReportHealthIncident(std::string subject, std::string detail);
+
   // Moves flows onto new paths (Placement::MoveFlow each; a refused one is reported in the result
   // and the others still move), emits JOB_MOVED per job with `reason`, persists the moved jobs and
   // publishes (forwarding follows through the observers). Error only when the write gate refuses
@@ -182,6 +195,8 @@ class Controller {
   std::future<absl::StatusOr<uint64_t>> DeleteJob(std::string job_id);
   std::future<absl::StatusOr<DrainResult>> DrainSwitch(std::string switch_name);
   std::future<absl::StatusOr<DrainResult>> UndrainSwitch(std::string switch_name);
+  std::future<absl::StatusOr<DrainResult>> IsolateLink(topology::LinkId link, bool isolated,
+                                                       std::string reason);
 
   // A deep copy of the state (Placement::DetachedCopy), made on the controller thread and handed
   // to `done` there, for dry runs that change it freely (validate-only placement, what-if

@@ -36,6 +36,12 @@ absl::string_view EventTypeName(EventType type) {
       return "host-moved";
     case EventType::kHostConflict:
       return "host-conflict";
+    case EventType::kLinkIsolated:
+      return "link-isolated";
+    case EventType::kLinkReturned:
+      return "link-returned";
+    case EventType::kHealthIncident:
+      return "health-incident";
   }
   return "unknown";
 }

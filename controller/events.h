@@ -39,6 +39,10 @@ enum class EventType {
   kHostLearned,
   kHostMoved,
   kHostConflict,
+  // Lossless health (controller/health/): subject the link or incident, detail what and why.
+  kLinkIsolated,    // taken out of placement by the supervisor (physically up)
+  kLinkReturned,    // back in service after a clean window
+  kHealthIncident,  // an incident opened or closed (dry-run or not); subject "incident <id>"
 };
 
 absl::string_view EventTypeName(EventType type);  // "link-down", "job-placed", ...

@@ -408,9 +408,9 @@ absl::Status Daemon::StartSonic() {
   // SONiC switches (intent `driver: sonic`) and the lossless health supervisor; FabricSync sees
   // the switches through the runtime's SwitchDriver (StartSwitches).
   if (intent_->switch_drivers.empty()) return absl::OkStatus();
-  auto started = pulse::northbound::StartSonicFromConfig(fabric_, intent_->switch_drivers,
-                                                         config_.lossless_health, qos_.get(),
-                                                         telemetry_loop_.get(), &metrics_registry_);
+  auto started = pulse::northbound::StartSonicFromConfig(
+      fabric_, intent_->switch_drivers, config_.lossless_health, controller_.get(), qos_.get(),
+      telemetry_loop_.get(), &metrics_registry_);
   if (!started.ok()) return started.status();
   sonic_ = *std::move(started);
   return absl::OkStatus();
@@ -564,8 +564,10 @@ absl::Status Daemon::StartApi() {
   steering_service_ =
       std::make_unique<pulse::northbound::SteeringServiceImpl>(controller_.get(), steering_options);
   gate(pulse::northbound::GateService<pulse::v1::SteeringService>(steering_service_.get()));
-  if (sonic_)
+  if (sonic_) {
     gate(pulse::northbound::GateService<pulse::v1::LosslessHealthService>(sonic_->service()));
+    options.lossless_link_counters = [rt = sonic_.get()] { return rt->LinkCounters(); };
+  }
   // Discovery is LLDP through OpenFlow: without it there is none to report.
   pulse::controller::FabricSync* discovery = openflow_driver_ ? fabric_sync_.get() : nullptr;
   scheduler_ = pulse::northbound::StartScheduler(controller_.get(), *intent_, discovery);

@@ -28,6 +28,13 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
       std::make_unique<controller::LosslessHealth>(rt->options_.fabric, rt->options_.health);
   if (rt->options_.metrics != nullptr) {
     (void)controller::RegisterHealthMetrics(*rt->options_.metrics);
+    (void)controller::RegisterHealthActionMetrics(*rt->options_.metrics);
+  }
+  if (rt->options_.plan_from_controller && rt->options_.controller == nullptr) {
+    return absl::InvalidArgumentError("sonic runtime: plan_from_controller needs a controller");
+  }
+  if (rt->options_.controller != nullptr && !rt->options_.health.dry_run) {
+    rt->actuator_ = std::make_unique<controller::HealthActuator>(rt->options_.controller);
   }
   std::map<switches::SwitchId, std::vector<switches::SwitchPort>> switch_ports;
   for (const auto& [name, intent] : rt->options_.drivers) {
@@ -93,7 +100,22 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
                                                                  rt->options_.hash);
   SonicRuntime* self = rt.get();
   rt->service_ = std::make_unique<LosslessHealthServiceImpl>([self] { return self->Snapshot(); });
-  if (rt->options_.current_plan) {
+  if (rt->options_.plan_from_controller) {
+    // The observer runs on the controller thread: it only hands the plan to the runtime's thread.
+    rt->inbox_->owner = self;
+    rt->options_.controller->AddQosObserver(
+        [inbox = rt->inbox_](const controller::QosStatePtr& qos) {
+          std::lock_guard<std::mutex> inbox_lock(inbox->mu);
+          SonicRuntime* owner = inbox->owner;
+          if (owner == nullptr || qos == nullptr || qos->plan == nullptr) return;
+          {
+            std::lock_guard<std::mutex> lock(owner->mu_);
+            owner->next_plan_ = qos->plan;
+            owner->plan_waiting_ = true;
+          }
+          owner->wake_.notify_all();
+        });
+  } else if (rt->options_.current_plan) {
     if (auto plan = rt->options_.current_plan()) rt->PushPlan(*plan);
     rt->pushed_plan_ = rt->options_.current_plan();
   }
@@ -105,6 +127,10 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
 }
 
 SonicRuntime::~SonicRuntime() {
+  {
+    std::lock_guard<std::mutex> inbox_lock(inbox_->mu);
+    inbox_->owner = nullptr;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -131,11 +157,33 @@ void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& sna
   std::vector<controller::LosslessPortDelta> deltas;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    link_counters_.resize(static_cast<size_t>(fabric.num_directed_links()));
     for (const controller::LosslessCounterSample& l : samples.lossless) {
       absl::StatusOr<std::optional<controller::LosslessPortDelta>> d = counters_.Ingest(l);
-      if (d.ok() && d->has_value()) {
-        pending_.push_back(**d);
-        deltas.push_back(**d);
+      if (!d.ok() || !d->has_value()) continue;
+      pending_.push_back(**d);
+      deltas.push_back(**d);
+      std::optional<topology::LinkId> link =
+          fabric.LinkAtPort(*node, static_cast<int32_t>((*d)->key.port));
+      if (!link) continue;
+      const topology::DirectedLinkId out = fabric.DirectedFrom(*link, *node);
+      uint64_t rx = 0, tx = 0, ecn = 0;
+      for (int p = 0; p < controller::kLosslessPriorities; ++p) {
+        rx += (*d)->pfc_rx_frames[p];
+        tx += (*d)->pfc_tx_frames[p];
+        ecn += (*d)->ecn_marked_packets[p];
+      }
+      controller::LinkLosslessCounters& o = link_counters_[static_cast<size_t>(out)];
+      o.reported = true;
+      o.pfc_pause_rx_frames += rx;
+      o.pfc_pause_tx_frames += tx;
+      o.ecn_marked_packets += ecn;
+      if (fabric.node(fabric.Head(out)).is_nic()) {
+        // A NIC reports nothing: what it received is what this port sent, and the reverse.
+        controller::LinkLosslessCounters& in = link_counters_[static_cast<size_t>(out ^ 1)];
+        in.reported = true;
+        in.pfc_pause_rx_frames += tx;
+        in.pfc_pause_tx_frames += rx;
       }
     }
   }
@@ -165,29 +213,84 @@ void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& sna
 void SonicRuntime::Supervise() {
   const auto interval =
       std::chrono::milliseconds(std::max<int64_t>(options_.counters_interval_ms, 100));
+  auto next_step = std::chrono::steady_clock::now() + interval;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, interval, [this] { return stop_; });
+    wake_.wait_until(lock, next_step, [this] { return stop_ || plan_waiting_; });
     if (stop_) break;
-    std::vector<controller::LosslessPortDelta> deltas;
-    deltas.swap(pending_);
-    const std::vector<controller::HealthEvent> events = health_->Step(deltas, NowMs());
-    for (const controller::HealthEvent& e : events) {
-      Log(LogLevel::kWarning, "lossless health: ", e.Describe(*options_.fabric));
+    // A plan the controller put in force: pushed now, not at the next step.
+    std::shared_ptr<const controller::QosPlan> plan;
+    if (plan_waiting_) {
+      plan_waiting_ = false;
+      plan = std::move(next_plan_);
     }
-    if (options_.metrics != nullptr) {
-      controller::RecordHealthMetrics(*options_.metrics, *health_, events);
-    }
+    const bool step = std::chrono::steady_clock::now() >= next_step;
     lock.unlock();
-    if (options_.current_plan) {
-      std::shared_ptr<const controller::QosPlan> plan = options_.current_plan();
-      if (plan != nullptr && plan != pushed_plan_) {
-        PushPlan(*plan);
-        pushed_plan_ = plan;
+    if (plan != nullptr && plan != pushed_plan_) {
+      PushPlan(*plan);
+      pushed_plan_ = plan;
+    }
+    if (step) {
+      next_step = std::chrono::steady_clock::now() + interval;
+      StepHealth();
+      if (!options_.plan_from_controller && options_.current_plan) {
+        std::shared_ptr<const controller::QosPlan> polled = options_.current_plan();
+        if (polled != nullptr && polled != pushed_plan_) {
+          PushPlan(*polled);
+          pushed_plan_ = polled;
+        }
       }
     }
     lock.lock();
   }
+}
+
+void SonicRuntime::StepHealth() {
+  std::vector<controller::HealthEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<controller::LosslessPortDelta> deltas;
+    deltas.swap(pending_);
+    events = health_->Step(deltas, NowMs());
+  }
+  for (const controller::HealthEvent& e : events) {
+    const std::string description = e.Describe(*options_.fabric);
+    Log(LogLevel::kWarning, "lossless health: ", description);
+    // Carried out outside the lock: the controller answers on its own thread.
+    std::optional<controller::HealthActionOutcome> outcome;
+    if (actuator_ != nullptr) outcome = actuator_->Apply(e);
+    std::string metric_outcome;
+    if (e.type == controller::HealthEvent::Type::kOpened) {
+      metric_outcome = e.incident.outcome;  // dry_run, cap_reached, or pending until applied
+      if (outcome) metric_outcome = outcome->applied ? "applied" : "refused";
+    } else if (outcome && outcome->applied) {
+      metric_outcome = "returned";
+    }
+    if (outcome) {
+      Log(outcome->applied ? LogLevel::kInfo : LogLevel::kError, "lossless health: incident ",
+          e.incident.id, ": ", outcome->detail);
+      std::lock_guard<std::mutex> lock(mu_);
+      health_->RecordOutcome(e.incident.id, outcome->applied, outcome->detail);
+    }
+    if (options_.controller != nullptr) {
+      options_.controller->ReportHealthIncident(
+          absl::StrCat("incident ", e.incident.id),
+          outcome ? absl::StrCat(description, "; ", outcome->detail) : description);
+    }
+    if (options_.metrics != nullptr && !metric_outcome.empty() && metric_outcome != "pending" &&
+        (e.incident.action != controller::HealthAction::kNone || e.incident.cap_reached)) {
+      controller::RecordHealthAction(*options_.metrics, e.incident, metric_outcome);
+    }
+  }
+  if (options_.metrics != nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    controller::RecordHealthMetrics(*options_.metrics, *health_, events);
+  }
+}
+
+std::vector<controller::LinkLosslessCounters> SonicRuntime::LinkCounters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return link_counters_;
 }
 
 pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
@@ -211,6 +314,8 @@ pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
     out->set_applied(i.applied);
     out->set_cap_reached(i.cap_reached);
     out->set_detail(i.detail);
+    out->set_outcome(i.outcome);
+    out->set_outcome_detail(i.outcome_detail);
   }
   for (const Switch& sw : switches_) {
     const southbound::sonic::SonicSwitchStatus s = sw.driver->status();
@@ -230,15 +335,14 @@ pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
 absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
     std::shared_ptr<const topology::Fabric> fabric,
     const std::map<std::string, topology::SwitchDriverIntent>& drivers,
-    const LosslessHealthConfig& config, QosRuntime* qos, controller::TelemetryLoop* telemetry,
-    controller::MetricsRegistry* metrics) {
+    const LosslessHealthConfig& config, controller::Controller* controller, QosRuntime* qos,
+    controller::TelemetryLoop* telemetry, controller::MetricsRegistry* metrics) {
   SonicRuntimeOptions options;
   options.fabric = std::move(fabric);
   options.drivers = drivers;
-  if (qos != nullptr && qos->service != nullptr) {
-    QosServiceImpl* service = qos->service.get();
-    options.current_plan = [service] { return service->plan(); };
-  }
+  options.controller = controller;
+  // QoS on (its runtime runs): the controller's plan, as it changes.
+  options.plan_from_controller = controller != nullptr && qos != nullptr && qos->service != nullptr;
   options.telemetry = telemetry;
   options.metrics = metrics;
   options.health.dry_run = config.dry_run;

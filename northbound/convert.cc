@@ -424,6 +424,15 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
     case controller::EventType::kHostConflict:
       type = pulse::v1::EVENT_TYPE_HOST_CONFLICT;
       break;
+    case controller::EventType::kLinkIsolated:
+      type = pulse::v1::EVENT_TYPE_LINK_ISOLATED;
+      break;
+    case controller::EventType::kLinkReturned:
+      type = pulse::v1::EVENT_TYPE_LINK_RETURNED;
+      break;
+    case controller::EventType::kHealthIncident:
+      type = pulse::v1::EVENT_TYPE_HEALTH_INCIDENT;
+      break;
   }
   out->set_type(type);
   out->set_subject(event.subject);

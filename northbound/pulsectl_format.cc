@@ -250,19 +250,36 @@ std::string FormatJobList(const pulse::v1::ListJobsResponse& jobs) {
   return FormatTable({"ID", "PATTERN", "ENDPOINTS", "RATE", "MAX_LOAD", "LOWER_BOUND"}, rows);
 }
 
+std::string FormatRate(double bps) {
+  const std::string scaled = FormatBps(bps);
+  return scaled == "?" ? scaled : absl::StrCat(scaled, "bps");
+}
+
+std::string FormatCount(uint64_t n) {
+  const double v = static_cast<double>(n);
+  if (v >= 1e12) return absl::StrCat(Compact(v / 1e12), "T");
+  if (v >= 1e9) return absl::StrCat(Compact(v / 1e9), "G");
+  if (v >= 1e6) return absl::StrCat(Compact(v / 1e6), "M");
+  if (v >= 1e3) return absl::StrCat(Compact(v / 1e3), "K");
+  return absl::StrCat(n);
+}
+
 std::string FormatLinkLoads(const google::protobuf::RepeatedPtrField<pulse::v1::LinkLoad>& links) {
   std::vector<std::vector<std::string>> rows;
   for (const pulse::v1::LinkLoad& link : links) {
     rows.push_back(
-        {link.name(), FormatBps(link.capacity_bps()), FormatBps(link.planned_load_bps()),
+        {link.name(), FormatRate(link.capacity_bps()), FormatRate(link.planned_load_bps()),
          FormatPercent(link.planned_utilisation()),
-         link.has_measured_load_bps() ? FormatBps(link.measured_load_bps()) : "-",
+         link.has_measured_load_bps() ? FormatRate(link.measured_load_bps()) : "-",
          link.has_measured_utilisation() ? FormatPercent(link.measured_utilisation()) : "-",
-         YesNo(link.up()), YesNo(link.usable())});
+         YesNo(link.up()), YesNo(link.usable()),
+         link.has_pfc_pause_rx_frames() ? FormatCount(link.pfc_pause_rx_frames()) : "-",
+         link.has_pfc_pause_tx_frames() ? FormatCount(link.pfc_pause_tx_frames()) : "-",
+         link.has_ecn_marked_packets() ? FormatCount(link.ecn_marked_packets()) : "-"});
   }
-  return FormatTable(
-      {"LINK", "CAPACITY", "PLANNED", "PLANNED_UTIL", "MEASURED", "MEASURED_UTIL", "UP", "USABLE"},
-      rows);
+  return FormatTable({"LINK", "CAPACITY", "PLANNED", "PLANNED_UTIL", "MEASURED", "MEASURED_UTIL",
+                      "UP", "USABLE", "PFC_RX", "PFC_TX", "ECN_MARKED"},
+                     rows);
 }
 
 std::string FormatEvent(const pulse::v1::Event& event) {

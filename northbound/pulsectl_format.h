@@ -23,6 +23,12 @@ std::string FormatTable(const std::vector<std::string>& header,
 // 400e9 -> "400G", 12.5e9 -> "12.5G", 0 -> "0"; powers of 1000 as network rates are.
 std::string FormatBps(double bps);
 
+// A rate with its unit, as the links table shows every rate: 400e9 -> "400Gbps", 480 -> "480bps".
+std::string FormatRate(double bps);
+
+// A count scaled like FormatBps: 1234567 -> "1.235M", 480 -> "480".
+std::string FormatCount(uint64_t n);
+
 // 0.4567 -> "45.7%".
 std::string FormatPercent(double fraction);
 

@@ -8,19 +8,30 @@
 namespace pulse::northbound {
 
 std::string FormatIncidents(const pulse::v1::ListIncidentsResponse& r) {
-  std::string out = absl::StrFormat("%4s %-10s %-6s %-18s %-22s %-14s %s\n", "ID", "KIND", "STATE",
-                                    "ROOT", "ORIGIN", "ACTION", "DETAIL");
+  std::string out = absl::StrFormat("%4s %-10s %-6s %-18s %-22s %-14s %-11s %s\n", "ID", "KIND",
+                                    "STATE", "ROOT", "ORIGIN", "ACTION", "APPLIED", "DETAIL");
   for (const pulse::v1::HealthIncident& i : r.incidents()) {
     std::string action = i.action();
     if (i.cap_reached()) {
       action = "none(cap)";
-    } else if (i.action() != "none" && !i.applied()) {
+    } else if (i.action() != "none" && !i.applied() &&
+               (i.outcome().empty() || i.outcome() == "dry_run")) {
       action += "(dry)";
     }
-    absl::StrAppend(&out, absl::StrFormat("%4d %-10s %-6s %-18s %-22s %-14s %s\n", i.id(), i.kind(),
-                                          i.closed_ms() == 0 ? "open" : "closed",
+    // APPLIED: yes / no (dry-run, cap, refused) / returned (an isolation undone) / pending.
+    std::string applied = "no";
+    if (i.outcome() == "applied") applied = "yes";
+    if (i.outcome() == "returned" || i.outcome() == "pending") applied = i.outcome();
+    if (i.outcome() == "refused") applied = "refused";
+    if (i.outcome().empty() && i.applied()) applied = "yes";
+    std::string detail = i.detail();
+    if (!i.outcome_detail().empty()) {
+      absl::StrAppend(&detail, detail.empty() ? "" : "; ", i.outcome_detail());
+    }
+    absl::StrAppend(&out, absl::StrFormat("%4d %-10s %-6s %-18s %-22s %-14s %-11s %s\n", i.id(),
+                                          i.kind(), i.closed_ms() == 0 ? "open" : "closed",
                                           absl::StrCat(i.root_switch(), ":", i.root_port()),
-                                          i.origin(), action, i.detail()));
+                                          i.origin(), action, applied, detail));
   }
   if (r.incidents().empty()) absl::StrAppend(&out, "(no incidents)\n");
   absl::StrAppend(&out,

@@ -61,7 +61,8 @@ struct Env {
   LiveStreams* streams = nullptr;
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
   std::function<std::vector<double>()> measured_link_load_bps;             // empty: no telemetry
-  std::function<std::string()> forward_writes_to;                          // see ApiServerOptions
+  std::function<std::vector<controller::LinkLosslessCounters>()> lossless_link_counters;
+  std::function<std::string()> forward_writes_to;  // see ApiServerOptions
   // Stubs to the leader by address, made on first use.
   mutable std::mutex forward_mu;
   mutable std::map<std::string, std::shared_ptr<pulse::v1::JobService::Stub>> forward_stubs;
@@ -244,8 +245,10 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
                                 pulse::v1::ListLinksResponse* response) override {
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
     const std::vector<double> measured = MeasuredLoad();
+    const std::vector<controller::LinkLosslessCounters> lossless = Lossless();
     for (int d = 0; d < snapshot->fabric->num_directed_links(); ++d) {
       FillLinkLoad(*snapshot, d, &measured, response->add_links());
+      FillLosslessCounters(lossless, d, response->mutable_links(response->links_size() - 1));
     }
     return FinishNow(context, grpc::Status::OK);
   }
@@ -267,8 +270,10 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
       return ua != ub ? ua > ub : a < b;
     });
     const std::vector<double> measured = MeasuredLoad();
+    const std::vector<controller::LinkLosslessCounters> lossless = Lossless();
     for (size_t i = 0; i < n; ++i) {
       FillLinkLoad(*snapshot, order[i], &measured, response->add_links());
+      FillLosslessCounters(lossless, order[i], response->mutable_links(response->links_size() - 1));
     }
     return FinishNow(context, grpc::Status::OK);
   }
@@ -276,6 +281,17 @@ class LinkServiceImpl final : public pulse::v1::LinkService::CallbackService {
  private:
   std::vector<double> MeasuredLoad() const {
     return env_->measured_link_load_bps ? env_->measured_link_load_bps() : std::vector<double>();
+  }
+  std::vector<controller::LinkLosslessCounters> Lossless() const {
+    return env_->lossless_link_counters ? env_->lossless_link_counters()
+                                        : std::vector<controller::LinkLosslessCounters>();
+  }
+  static void FillLosslessCounters(const std::vector<controller::LinkLosslessCounters>& all, int d,
+                                   pulse::v1::LinkLoad* out) {
+    if (d < 0 || static_cast<size_t>(d) >= all.size() || !all[d].reported) return;
+    out->set_pfc_pause_rx_frames(all[d].pfc_pause_rx_frames);
+    out->set_pfc_pause_tx_frames(all[d].pfc_pause_tx_frames);
+    out->set_ecn_marked_packets(all[d].ecn_marked_packets);
   }
 
   const Env* env_;
@@ -564,6 +580,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   server->services_->env.limits = options.limits;
   server->services_->env.discovery = std::move(options.discovery);
   server->services_->env.measured_link_load_bps = std::move(options.measured_link_load_bps);
+  server->services_->env.lossless_link_counters = std::move(options.lossless_link_counters);
   server->services_->env.forward_writes_to = std::move(options.forward_writes_to);
   server->services_->env.streams = &server->services_->streams;
 

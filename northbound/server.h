@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "controller/controller.h"
 #include "controller/fabric_sync/fabric_sync.h"
+#include "controller/health/lossless_counters.h"
 #include "northbound/auth.h"
 #include "northbound/auth_gate.h"
 #include "northbound/convert.h"
@@ -46,6 +47,9 @@ struct ApiServerOptions {
   // DirectedLinkId, NaN = not measured), shown by ListLinks/TopLinks next to the planned load.
   // Unset: the measured fields stay empty. Called on gRPC threads: thread-safe and quick.
   std::function<std::vector<double>()> measured_link_load_bps;
+  // PFC/ECN totals per directed link (SonicRuntime::LinkCounters: indexed by DirectedLinkId),
+  // shown by ListLinks/TopLinks. Unset or not reported: those fields stay empty. gRPC threads.
+  std::function<std::vector<controller::LinkLosslessCounters>()> lossless_link_counters;
   // Called with (method, seconds) for every finished RPC (northbound/rpc_latency.h). Unset: off.
   std::function<void(const std::string& method, double seconds)> rpc_latency_observer;
   // Cluster mode (controller/cluster/replica.h): the leader's API address while another replica

@@ -39,6 +39,15 @@ struct LosslessPortDelta {
   uint64_t errors = 0;   // rx + tx errors
 };
 
+// PFC and ECN totals on one directed link (tail -> head) since the controller started, as the
+// switches at its ends report them (`pulsectl links`). reported: some switch counts for it.
+struct LinkLosslessCounters {
+  bool reported = false;
+  uint64_t pfc_pause_rx_frames = 0;  // PAUSE received at the tail: the head stopped this direction
+  uint64_t pfc_pause_tx_frames = 0;  // PAUSE sent by the tail: it stopped the reverse direction
+  uint64_t ecn_marked_packets = 0;   // marked by the tail's egress queues
+};
+
 class LosslessCounters {
  public:
   // nullopt for a port's first sample and after a restart (re-based). InvalidArgument (naming the

@@ -31,9 +31,10 @@ std::string HealthEvent::Describe(const topology::Fabric& fabric) const {
   const std::string link =
       i.root_link == topology::kNoLink ? std::string("?") : fabric.DescribeLink(i.root_link);
   if (type == Type::kClosed) {
-    return absl::StrCat("incident ", i.id, " ", IncidentKindName(i.kind), " on ", link,
-                        " closed after a clean window",
-                        i.applied ? ": link returned to service" : "");
+    return absl::StrCat(
+        "incident ", i.id, " ", IncidentKindName(i.kind), " on ", link,
+        " closed after a clean window",
+        i.applied && i.action == HealthAction::kIsolateLink ? ": link returned to service" : "");
   }
   std::string action = std::string(HealthActionName(i.action));
   if (i.cap_reached) action = "none (isolated-link cap reached)";
@@ -50,8 +51,24 @@ LosslessHealth::LosslessHealth(std::shared_ptr<const topology::Fabric> fabric,
 
 int LosslessHealth::isolated_links() const {
   int n = 0;
-  for (const Incident& i : incidents_) n += i.open() && i.action != HealthAction::kNone;
+  for (const Incident& i : incidents_) {
+    n += i.open() && i.action != HealthAction::kNone && (i.applied || options_.dry_run);
+  }
   return n;
+}
+
+void LosslessHealth::RecordOutcome(uint64_t id, bool applied, std::string detail) {
+  for (Incident& i : incidents_) {
+    if (i.id != id) continue;
+    if (!i.open()) {
+      if (applied) i.outcome = "returned";
+    } else {
+      i.applied = applied;
+      i.outcome = applied ? "applied" : "refused";
+    }
+    i.outcome_detail = std::move(detail);
+    return;
+  }
 }
 
 std::vector<HealthEvent> LosslessHealth::Step(const std::vector<LosslessPortDelta>& deltas,
@@ -284,8 +301,10 @@ void LosslessHealth::Open(Incident incident, std::vector<HealthEvent>& events) {
     incident.action = action;
     incident.applied = !options_.dry_run;
     incident.actions = 1;
+    incident.outcome = options_.dry_run ? "dry_run" : "pending";
   } else {
     incident.cap_reached = true;
+    incident.outcome = "cap_reached";
   }
   incidents_.push_back(incident);
   events.push_back(HealthEvent{HealthEvent::Type::kOpened, incident});

@@ -79,10 +79,16 @@ struct Incident {
   int64_t closed_ms = 0;  // 0 while open
   int polls_to_open = 0;  // polls from the first sighting to the incident
   HealthAction action = HealthAction::kNone;
-  bool applied = false;  // false in dry-run or when the cap was reached
+  // Decided to act (not dry-run, under the cap); false again if the controller refused it
+  // (RecordOutcome).
+  bool applied = false;
   bool cap_reached = false;
   int actions = 0;  // decisions taken (at most one)
   std::string detail;
+  // What became of the action: "dry_run", "cap_reached", "none", "pending" (decided, not yet
+  // carried out), "applied", "refused"; "returned" once an applied isolation was undone.
+  std::string outcome;
+  std::string outcome_detail;  // what the controller did ("isolated ..., 3 flows moved")
   bool open() const { return closed_ms == 0; }
 };
 
@@ -102,7 +108,13 @@ class LosslessHealth {
   std::vector<HealthEvent> Step(const std::vector<LosslessPortDelta>& deltas, int64_t now_ms);
 
   const std::vector<Incident>& incidents() const { return incidents_; }
+  // Links isolated (or with flows re-placed) by open incidents: applied ones, or in dry-run the
+  // ones that would be. A refused action does not hold a place under the cap.
   int isolated_links() const;
+  // What the caller made of an incident's action (health_actions.h): `applied` false marks a
+  // refused action (Incident::applied cleared); on a closed incident, a return to service.
+  // Unknown ids are ignored.
+  void RecordOutcome(uint64_t id, bool applied, std::string detail);
   const HealthOptions& options() const { return options_; }
 
  private:

@@ -110,10 +110,44 @@ TEST(FormatLinkLoadsTest, MeasuredNextToPlannedAndDashWhenUnmeasured) {
   // LINK is three words ("leaf-0:3 -> spine-0:1"): columns 3.. are the numbers.
   ASSERT_GE(first.size(), 10u) << text;
   ASSERT_GE(second.size(), 10u) << text;
-  EXPECT_EQ(first[6], FormatBps(8e9)) << text;
+  EXPECT_EQ(first[6], "8Gbps") << text;
   EXPECT_EQ(first[7], "80.0%") << text;
   EXPECT_EQ(second[6], "-") << text;
   EXPECT_EQ(second[7], "-") << text;
+  // No switch counts PFC/ECN on these links: dashes.
+  EXPECT_EQ(first[10], "-") << text;
+  EXPECT_EQ(second[12], "-") << text;
+}
+
+// MEASURED carries its unit as PLANNED does, also for loads under 1 Kbit/s; PFC and ECN totals
+// from the SONiC counters have their own columns.
+TEST(FormatLinkLoadsTest, MeasuredHasUnitsAndPfcEcnColumns) {
+  google::protobuf::RepeatedPtrField<pulse::v1::LinkLoad> links;
+  pulse::v1::LinkLoad* link = links.Add();
+  link->set_name("leaf-0:2 -> spine-0:1");
+  link->set_capacity_bps(400000000000);
+  link->set_planned_load_bps(100e9);
+  link->set_planned_utilisation(0.25);
+  link->set_measured_load_bps(480);
+  link->set_measured_utilisation(1.2e-9);
+  link->set_up(true);
+  link->set_usable(false);
+  link->set_pfc_pause_rx_frames(1234567);
+  link->set_pfc_pause_tx_frames(0);
+  link->set_ecn_marked_packets(42);
+  const std::string text = FormatLinkLoads(links);
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << text;
+  EXPECT_NE(lines[0].find("PFC_RX"), std::string::npos) << text;
+  EXPECT_NE(lines[0].find("ECN_MARKED"), std::string::npos) << text;
+  std::vector<std::string> row = absl::StrSplit(lines[1], ' ', absl::SkipEmpty());
+  ASSERT_EQ(row.size(), 13u) << text;
+  EXPECT_EQ(row[3], "400Gbps") << text;
+  EXPECT_EQ(row[4], "100Gbps") << text;
+  EXPECT_EQ(row[6], "480bps") << text;
+  EXPECT_EQ(row[10], "1.235M") << text;
+  EXPECT_EQ(row[11], "0") << text;
+  EXPECT_EQ(row[12], "42") << text;
 }
 
 TEST(ToJsonTest, ParsesBackAndIncludesDefaults) {

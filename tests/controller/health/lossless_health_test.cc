@@ -91,6 +91,44 @@ TEST(LosslessHealthTest, NotDryRunMarksTheActionApplied) {
   ASSERT_EQ(health.incidents().size(), 1u);
   EXPECT_TRUE(health.incidents()[0].applied);
   EXPECT_EQ(health.incidents()[0].actions, 1);
+  EXPECT_EQ(health.incidents()[0].outcome, "pending");
+}
+
+// The controller's answer is recorded: a refused action frees its place under the cap, so the
+// next storm may act; an applied isolation undone after the window reads "returned".
+TEST(LosslessHealthTest, OutcomesAndTheCap) {
+  auto f = Leaf();
+  HealthOptions options;
+  options.dry_run = false;
+  options.max_isolated_links = 1;
+  options.clean_window_ms = 3000;
+  LosslessHealth health(f, options);
+  for (int64_t t = 1000; t <= 3000; t += 1000) health.Step({Stalled(*f, 1, t)}, t);
+  ASSERT_EQ(health.incidents().size(), 1u);
+  EXPECT_EQ(health.isolated_links(), 1);
+  health.RecordOutcome(health.incidents()[0].id, false, "refused: follower");
+  EXPECT_EQ(health.incidents()[0].outcome, "refused");
+  EXPECT_FALSE(health.incidents()[0].applied);
+  EXPECT_EQ(health.isolated_links(), 0);
+  for (int64_t t = 4000; t <= 6000; t += 1000) {
+    health.Step({Stalled(*f, 1, t), Stalled(*f, 2, t)}, t);
+  }
+  ASSERT_EQ(health.incidents().size(), 2u);
+  const Incident& second = health.incidents()[1];
+  EXPECT_EQ(second.action, HealthAction::kIsolateLink);  // the refused one holds no place
+  EXPECT_FALSE(second.cap_reached);
+  const uint64_t second_id = second.id;
+  health.RecordOutcome(second_id, true, "isolated");
+  EXPECT_EQ(health.incidents()[1].outcome, "applied");
+  std::vector<HealthEvent> closed;
+  for (int64_t t = 7000; t <= 12000; t += 1000) {
+    auto e = health.Step({}, t);
+    closed.insert(closed.end(), e.begin(), e.end());
+  }
+  ASSERT_EQ(closed.size(), 2u);
+  health.RecordOutcome(second_id, true, "returned leaf-0:2");
+  EXPECT_EQ(health.incidents()[1].outcome, "returned");
+  EXPECT_EQ(health.incidents()[1].outcome_detail, "returned leaf-0:2");
 }
 
 }  // namespace
