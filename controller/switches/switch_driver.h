@@ -27,6 +27,17 @@ struct SwitchPort {
   uint64_t speed_kbps = 0;
 };
 
+// A path probe (controller/oracle/path_oracle.h): a RoCEv2-shaped UDP/IPv4 packet (a BTH header
+// after the UDP one) whose DSCP is the oracle's marker, so the probe-catching rule of the next
+// switch hands it to the controller instead of forwarding it. Addresses in host order.
+struct ProbePacket {
+  uint32_t ipv4_src = 0;
+  uint32_t ipv4_dst = 0;
+  uint16_t udp_src = 0;
+  uint16_t udp_dst = 4791;
+  uint8_t dscp = 0;
+};
+
 // What a driver reports to the core. Called on the driver's event thread; implementations
 // post the change to the state owner rather than doing work inline.
 class FabricEventSink {
@@ -45,6 +56,11 @@ class FabricEventSink {
   // The core decides whether that port is a host port (host discovery).
   virtual void OnHostSeen(Dpid dpid, PortNo port, uint32_t ipv4, uint64_t mac) {
     (void)dpid, (void)port, (void)ipv4, (void)mac;
+  }
+  // A path probe (SwitchDriver::InjectProbe) reached the controller from `port` of `dpid` (a
+  // probe-catching rule matched it there).
+  virtual void OnProbeSeen(Dpid dpid, PortNo port, const ProbePacket& probe) {
+    (void)dpid, (void)port, (void)probe;
   }
 };
 
@@ -68,9 +84,12 @@ struct RuleMatch {
 // What a rule does, in order: optionally pick a queue, then forward to a port or a group.
 struct RuleAction {
   absl::optional<uint32_t> set_queue;
-  absl::optional<PortNo> output_port;
+  absl::optional<PortNo> output_port;  // kPortToController: to the controller (probe catching)
   absl::optional<uint32_t> group_id;
 };
+
+// The output port that sends a packet to the controller (as a packet-in), whatever the protocol.
+inline constexpr PortNo kPortToController = 0xfffffffd;
 
 struct ForwardingRule {
   uint16_t priority = 0;
@@ -133,6 +152,13 @@ class SwitchDriver {
   // The addresses the switches' hosts may ask for (proxy ARP): IPv4 (host order) -> MAC, the
   // intent's and the learned ones. Replaces the previous book.
   virtual void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) { (void)book; }
+  // Sends `probe` through switch `dpid`'s own forwarding tables as if it had arrived on `in_port`,
+  // so the switch's ECMP hashing picks its egress (seen next hop via OnProbeSeen). Unimplemented
+  // by drivers that cannot inject; Unavailable if the switch is not connected.
+  virtual absl::Status InjectProbe(Dpid dpid, PortNo in_port, const ProbePacket& probe) {
+    (void)dpid, (void)in_port, (void)probe;
+    return absl::UnimplementedError("this switch driver cannot inject probes");
+  }
 };
 
 }  // namespace pulse::switches
@@ -148,6 +174,7 @@ using switches::GroupBucket;
 using switches::GroupKind;
 using switches::PortCounters;
 using switches::PortNo;
+using switches::ProbePacket;
 using switches::RuleAction;
 using switches::RuleMatch;
 using switches::SwitchDriver;
