@@ -18,6 +18,7 @@
 #include "southbound/openflow/channel.h"
 #include "southbound/openflow/flow_reconcile.h"
 #include "southbound/openflow/lldp.h"
+#include "southbound/openflow/probe.h"
 
 namespace pulse::southbound::openflow {
 
@@ -100,7 +101,8 @@ struct OpenFlowDriver::Impl {
 
   // Counters (read from any thread).
   std::atomic<uint64_t> flow_mods_sent{0}, group_mods_sent{0}, barriers_confirmed{0},
-      switch_errors{0}, arp_replies{0}, lldp_sent{0}, lldp_received{0}, connected_switches{0};
+      switch_errors{0}, arp_replies{0}, lldp_sent{0}, lldp_received{0}, connected_switches{0},
+      probes_sent{0}, probes_seen{0};
   mutable std::mutex refusals_mu;
   std::map<std::string, uint64_t> refusals;  // guarded by refusals_mu
 
@@ -209,6 +211,12 @@ struct OpenFlowDriver::Impl {
       return;
     }
     if (lldp.status().code() == absl::StatusCode::kNotFound) return;  // someone else's LLDP
+    // A path probe caught by a probe-catching rule: reported as such, never as a host.
+    if (auto probe = ParseProbeFrame(frame); probe.ok()) {
+      ++probes_seen;
+      if (sink) sink->OnProbeSeen(c->dpid(), in_port, *probe);
+      return;
+    }
     auto arp = ParseArpFrame(frame);
     if (!arp.ok()) {
       auto ipv4 = ParseIpv4Sender(frame);
@@ -338,6 +346,16 @@ struct OpenFlowDriver::Impl {
     }
   }
 
+  void InjectProbe(Dpid dpid, PortNo in_port, const ProbePacket& probe) {
+    auto it = switches.find(dpid);
+    if (it == switches.end() || !it->second.connection) return;  // the oracle counts it lost
+    of::PacketOut out;
+    out.in_port = in_port;
+    out.actions.push_back(of::OutputAction{of::kPortTable, 0});
+    out.data = BuildProbeFrame(probe);
+    if (it->second.connection->Send(of::Message{0, std::move(out)}).ok()) ++probes_sent;
+  }
+
   void PortStats(Dpid dpid) {
     auto it = switches.find(dpid);
     if (it == switches.end() || !it->second.connection) return;
@@ -465,6 +483,14 @@ void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallba
   });
 }
 
+absl::Status OpenFlowDriver::InjectProbe(Dpid dpid, PortNo in_port, const ProbePacket& probe) {
+  Impl* impl = impl_.get();
+  if (!impl->running) return absl::UnavailableError("openflow driver is not running");
+  boost::asio::post(impl->io,
+                    [impl, dpid, in_port, probe] { impl->InjectProbe(dpid, in_port, probe); });
+  return absl::OkStatus();
+}
+
 void OpenFlowDriver::RequestPortStats(Dpid dpid) {
   Impl* impl = impl_.get();
   boost::asio::post(impl->io, [impl, dpid] { impl->PortStats(dpid); });
@@ -500,6 +526,8 @@ OpenFlowDriverStats OpenFlowDriver::stats() const {
   s.lldp_sent = impl_->lldp_sent;
   s.lldp_received = impl_->lldp_received;
   s.connected_switches = impl_->connected_switches;
+  s.probes_sent = impl_->probes_sent;
+  s.probes_seen = impl_->probes_seen;
   std::lock_guard<std::mutex> lock(impl_->refusals_mu);
   s.refusals = impl_->refusals;
   return s;
