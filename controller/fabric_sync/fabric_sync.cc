@@ -296,6 +296,11 @@ void FabricSync::OnLinkObserved(Dpid dpid_a, PortNo port_a, Dpid dpid_b, PortNo 
   observed_[Canonical(ObservedLink{dpid_a, port_a, dpid_b, port_b})] = Clock::now();
 }
 
+void FabricSync::OnProbeSeen(Dpid dpid, southbound::PortNo port,
+                             const southbound::ProbePacket& probe) {
+  if (probe_handler_) probe_handler_(dpid, port, probe);
+}
+
 void FabricSync::OnPortCounters(Dpid dpid, const std::vector<southbound::PortCounters>& counters) {
   if (counters_handler_) counters_handler_(dpid, counters);
 }

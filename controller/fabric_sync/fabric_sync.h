@@ -81,6 +81,12 @@ class FabricSync : public southbound::FabricEventSink {
   using CountersHandler =
       std::function<void(southbound::Dpid, const std::vector<southbound::PortCounters>&)>;
   void SetCountersHandler(CountersHandler handler) { counters_handler_ = std::move(handler); }
+  // Where path-oracle probe sightings go (controller/oracle/probe_transport.h
+  // DriverProbeTransport::OnProbeSeen); set before Start. The probe-catching rules themselves come
+  // with the forwarding (FabricSyncOptions::forwarding.probe_marker_dscp).
+  using ProbeHandler =
+      std::function<void(southbound::Dpid, southbound::PortNo, const southbound::ProbePacket&)>;
+  void SetProbeHandler(ProbeHandler handler) { probe_handler_ = std::move(handler); }
 
   DiscoveryReport Discovery() const;
   // Resolves once every push requested before it has been computed and handed to the driver
@@ -105,6 +111,8 @@ class FabricSync : public southbound::FabricEventSink {
   // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
   void OnHostSeen(southbound::Dpid dpid, southbound::PortNo port, uint32_t ipv4,
                   uint64_t mac) override;
+  void OnProbeSeen(southbound::Dpid dpid, southbound::PortNo port,
+                   const southbound::ProbePacket& probe) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -131,6 +139,7 @@ class FabricSync : public southbound::FabricEventSink {
   const FabricSyncOptions options_;
   const std::shared_ptr<const Fabric> fabric_;
   CountersHandler counters_handler_;
+  ProbeHandler probe_handler_;
 
   mutable std::mutex mu_;
   EcmpGroups groups_;         // guarded by mu_

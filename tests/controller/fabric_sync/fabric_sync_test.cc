@@ -123,6 +123,19 @@ TEST_F(FabricSyncTest, ConnectedSwitchGetsItsFullTables) {
   EXPECT_EQ(driver_.Applies(DpidOf("leaf-1")), before + 1);
 }
 
+TEST_F(FabricSyncTest, ProbeSightingsGoToTheProbeHandler) {
+  std::vector<std::pair<Dpid, southbound::PortNo>> seen;
+  sync_->SetProbeHandler([&](Dpid dpid, southbound::PortNo port, const southbound::ProbePacket& p) {
+    EXPECT_EQ(p.udp_src, 50000);
+    seen.push_back({dpid, port});
+  });
+  southbound::ProbePacket probe;
+  probe.udp_src = 50000;
+  sync_->OnProbeSeen(DpidOf("spine-1"), 2, probe);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], std::make_pair(DpidOf("spine-1"), southbound::PortNo{2}));
+}
+
 TEST_F(FabricSyncTest, PortDownReprogramsOnlyAffectedSwitchesAndTimesTheRepair) {
   ConnectAll();
   Settle();
