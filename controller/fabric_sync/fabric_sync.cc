@@ -311,6 +311,12 @@ void FabricSync::OnLinkObserved(SwitchId sw_a, PortNo port_a, SwitchId sw_b, Por
   observed_[Canonical(link)] = Clock::now();
 }
 
+void FabricSync::OnProbeSeen(SwitchId sw, southbound::PortNo port,
+                             const southbound::ProbePacket& probe) {
+  if (!IsSwitch(sw)) return;
+  if (probe_handler_) probe_handler_(sw, port, probe);
+}
+
 void FabricSync::OnPortCounters(SwitchId sw,
                                 const std::vector<southbound::PortCounters>& counters) {
   if (!IsSwitch(sw)) return;

@@ -91,6 +91,12 @@ class FabricSync : public southbound::FabricEventSink {
   using CountersHandler =
       std::function<void(switches::SwitchId, const std::vector<southbound::PortCounters>&)>;
   void SetCountersHandler(CountersHandler handler) { counters_handler_ = std::move(handler); }
+  // Where path-oracle probe sightings go (controller/oracle/probe_transport.h
+  // DriverProbeTransport::OnProbeSeen); set before Start. The probe-catching rules themselves come
+  // with the forwarding (FabricSyncOptions::forwarding.probe_marker_dscp).
+  using ProbeHandler =
+      std::function<void(SwitchId, southbound::PortNo, const southbound::ProbePacket&)>;
+  void SetProbeHandler(ProbeHandler handler) { probe_handler_ = std::move(handler); }
 
   DiscoveryReport Discovery() const;
   // Resolves once every push requested before it has been computed and handed to the driver
@@ -115,6 +121,8 @@ class FabricSync : public southbound::FabricEventSink {
   // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
   void OnHostSeen(switches::SwitchId sw, southbound::PortNo port, uint32_t ipv4,
                   uint64_t mac) override;
+  void OnProbeSeen(SwitchId sw, southbound::PortNo port,
+                   const southbound::ProbePacket& probe) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -144,6 +152,7 @@ class FabricSync : public southbound::FabricEventSink {
   const FabricSyncOptions options_;
   const std::shared_ptr<const Fabric> fabric_;
   CountersHandler counters_handler_;
+  ProbeHandler probe_handler_;
 
   mutable std::mutex mu_;
   EcmpGroups groups_;         // guarded by mu_

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "controller/oracle/path_oracle.h"
 #include "controller/paths/addressing.h"
 #include "controller/paths/ecmp_hash.h"
 #include "controller/paths/hosts.h"
@@ -176,6 +177,13 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
         rule.action.output_port = fabric.TailPort(hop);
         out[i].rules.push_back(rule);
       }
+    }
+  }
+  if (options.probe_marker_dscp) {
+    for (size_t i = 0; i < switches.size(); ++i) {
+      for (auto& rule : ProbeCatchRules(fabric, switches[i], *options.probe_marker_dscp,
+                                        options.probe_catch_priority))
+        out[i].rules.push_back(std::move(rule));
     }
   }
   return out;

@@ -21,6 +21,7 @@
 #define PULSE_CONTROLLER_FABRIC_SYNC_FORWARDING_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "controller/paths/ecmp_groups.h"
@@ -34,6 +35,10 @@ struct ForwardingOptions {
   uint16_t pin_priority = 300;          // placed job flows
   uint16_t destination_priority = 200;  // per-destination-NIC forwarding (prefixes: 200-32+len)
   bool aggregate = true;                // false: one rule per NIC everywhere (the old tables)
+  // Set: every switch also gets the path oracle's probe-catching rules for this marker DSCP
+  // (controller/oracle/path_oracle.h ProbeCatchRules), above every other rule.
+  std::optional<uint8_t> probe_marker_dscp;
+  uint16_t probe_catch_priority = 400;
 };
 
 class HostTable;

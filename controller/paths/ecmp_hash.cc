@@ -95,6 +95,8 @@ uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links) {
 
 bool HashesSourcePort(const EcmpHashModel& model) {
   if (model.algorithm == HashAlgorithm::kOvsMultipath) return true;
+  if (model.algorithm == HashAlgorithm::kLearned)
+    return model.learned != nullptr && model.learned->failure.empty();
   return (model.fields & kHashSrcPort) != 0;
 }
 
@@ -196,6 +198,8 @@ absl::string_view HashAlgorithmName(HashAlgorithm algorithm) {
       return "xor-fold";
     case HashAlgorithm::kOvsMultipath:
       return "ovs-multipath";
+    case HashAlgorithm::kLearned:
+      return "learned";
   }
   return "crc32";
 }
@@ -242,6 +246,8 @@ uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& t) {
     }
     case HashAlgorithm::kOvsMultipath:
       return OvsSymmetricL3L4UdpHash(t, model.seed);
+    case HashAlgorithm::kLearned:
+      return 0;  // no hash: EcmpSelector looks the tuple up
   }
   return 0;
 }
@@ -256,10 +262,28 @@ EcmpSelector::EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMem
     std::fill(weights.begin(), weights.end(), 1);
   }
   for (size_t i = 0; i < weights.size(); ++i) slot_owner_.insert(slot_owner_.end(), weights[i], i);
+  if (model.algorithm == HashAlgorithm::kLearned)
+    for (const EcmpMember& m : members) member_links_.push_back(m.link);
+}
+
+int EcmpSelector::LearnedMember(const FiveTuple& tuple) const {
+  const LearnedEcmpTable* table = model_.learned.get();
+  if (table == nullptr || !table->failure.empty()) return -1;
+  auto group = table->members_by_dst.find(tuple.dst_ip);
+  if (group == table->members_by_dst.end() || group->second != member_links_) return -1;
+  auto seen = table->egress.find({tuple.src_ip, tuple.dst_ip, tuple.src_port});
+  if (seen == table->egress.end()) return -1;
+  for (size_t m = 0; m < member_links_.size(); ++m)
+    if (member_links_[m] == seen->second) return static_cast<int>(m);
+  return -1;
 }
 
 size_t EcmpSelector::Select(const FiveTuple& tuple) const {
   if (slot_owner_.empty()) return 0;
+  if (model_.algorithm == HashAlgorithm::kLearned) {
+    const int member = LearnedMember(tuple);
+    return member < 0 ? 0 : static_cast<size_t>(member);
+  }
   const uint32_t hash = HashFiveTuple(model_, tuple);
   if (model_.algorithm == HashAlgorithm::kOvsMultipath)
     return slot_owner_[OvsHrwLink(hash, static_cast<uint32_t>(slot_owner_.size()))];
@@ -267,6 +291,8 @@ size_t EcmpSelector::Select(const FiveTuple& tuple) const {
 }
 
 bool EcmpSelector::Selects(const FiveTuple& tuple, size_t wanted) const {
+  if (model_.algorithm == HashAlgorithm::kLearned)
+    return LearnedMember(tuple) == static_cast<int>(wanted);
   if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty())
     return Select(tuple) == wanted;
   const uint32_t hash = HashFiveTuple(model_, tuple);

@@ -31,6 +31,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,7 +59,7 @@ using switches::kHashProto;
 using switches::kHashSrcIp;
 using switches::kHashSrcPort;
 
-// "crc32", "crc16-ccitt", "xor-fold", "ovs-multipath".
+// "crc32", "crc16-ccitt", "xor-fold", "ovs-multipath" ("learned" is named, never parsed).
 absl::StatusOr<HashAlgorithm> ParseHashAlgorithm(absl::string_view name);
 absl::string_view HashAlgorithmName(HashAlgorithm algorithm);
 
@@ -81,6 +84,42 @@ struct HashModels {
   }
 };
 
+}  // namespace pulse::controller
+
+namespace pulse::switches {
+
+// A switch's ECMP choices as probes observed them (controller/oracle/path_oracle.h), used as its
+// model instead of a hash: a table lookup of the RoCEv2 tuple (source and destination address,
+// UDP source port; destination port 4791). An entry holds only while the switch's group towards
+// that destination has the members it had when probed (members_by_dst): once a group changes,
+// its entries answer "unknown" until the switch is probed again. A non-empty `failure` says the
+// switch failed verification (its choices disagree with its model or with themselves): it is not
+// steered at all, its flows are pinned.
+struct LearnedEcmpTable {
+  struct Key {
+    uint32_t src_ip = 0;
+    uint32_t dst_ip = 0;
+    uint16_t src_port = 0;
+    bool operator==(const Key& o) const {
+      return src_ip == o.src_ip && dst_ip == o.dst_ip && src_port == o.src_port;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.src_ip, k.dst_ip, k.src_port);
+    }
+  };
+  absl::flat_hash_map<Key, topology::DirectedLinkId> egress;
+  // Destination address -> the group's member links (group order) when the entries were probed.
+  absl::flat_hash_map<uint32_t, std::vector<topology::DirectedLinkId>> members_by_dst;
+  std::string failure;  // non-empty: verification failed (names the switch and the probe)
+};
+
+}  // namespace pulse::switches
+
+namespace pulse::controller {
+
+using switches::LearnedEcmpTable;
+
 // The models the intent's ecmp_hash section states (topology/intent.h): per switch, else per
 // role, else the intent's default, else ovs-multipath with the switch's level as basis (what
 // Pulse itself programs on Open vSwitch; tiers seeded apart do not polarise). Errors
@@ -98,7 +137,8 @@ uint32_t HashFiveTuple(const EcmpHashModel& model, const FiveTuple& tuple);
 uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& tuple, uint32_t basis);
 // Open vSwitch's highest-random-weight link choice among n_links (1..64) for `hash`.
 uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links);
-// Whether the model's bucket choice depends on the UDP source port (steering needs it).
+// Whether the model's bucket choice depends on the UDP source port (steering needs it). A
+// learned table does, unless it records a failed verification.
 bool HashesSourcePort(const EcmpHashModel& model);
 // The bucket (0 .. n_members - 1) an unweighted group of n_members picks; 0 if n_members is 0.
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members);
@@ -112,15 +152,21 @@ size_t SelectWeightedMember(const EcmpHashModel& model, const FiveTuple& tuple,
 class EcmpSelector {
  public:
   EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMember>& members);
-  // The member the switch picks for `tuple`.
+  // The member the switch picks for `tuple`. Learned tables: the observed member, or 0 when the
+  // tuple was not probed under these members (Selects tells the two apart).
   size_t Select(const FiveTuple& tuple) const;
   // Whether the switch picks member `wanted`. For ovs-multipath it stops at the first slot that
-  // outbids the wanted member's best slot: a few hashes instead of one per slot.
+  // outbids the wanted member's best slot: a few hashes instead of one per slot. Learned tables:
+  // only a probed tuple seen leaving by the wanted member.
   bool Selects(const FiveTuple& tuple, size_t wanted) const;
 
  private:
+  // kLearned: the member index a probe saw, or -1.
+  int LearnedMember(const FiveTuple& tuple) const;
+
   EcmpHashModel model_;
-  std::vector<uint32_t> slot_owner_;  // member owning each slot
+  std::vector<DirectedLinkId> member_links_;  // kLearned
+  std::vector<uint32_t> slot_owner_;          // member owning each slot
 };
 
 // The 5-tuple of a RoCEv2 flow between two NICs (addresses from addressing.h).

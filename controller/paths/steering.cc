@@ -1,5 +1,6 @@
 #include "controller/paths/steering.h"
 
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,7 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
     size_t wanted;
   };
   std::vector<Constraint> constraints;
+  std::string learned_switch;  // the first switch on the path modelled by probing
   for (size_t i = 1; i < path.hops.size(); ++i) {
     const NodeId sw = f.Tail(path.hops[i]);
     auto members = groups.NextHops(sw, dst);
@@ -42,11 +44,17 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
     }
     if (members->size() > 1) {
       const EcmpHashModel& model = models.For(sw);
+      if (model.learned != nullptr && !model.learned->failure.empty()) {
+        return absl::UnavailableError(absl::StrCat("steering: switch '", f.node(sw).name,
+                                                   "' is not steered: ", model.learned->failure));
+      }
       if (!HashesSourcePort(model)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "steering: switch '", f.node(sw).name, "' hashes without the UDP source port (",
             HashAlgorithmName(model.algorithm), "), so no source port can choose its uplink"));
       }
+      if (model.algorithm == HashAlgorithm::kLearned && learned_switch.empty())
+        learned_switch = f.node(sw).name;
       constraints.push_back({EcmpSelector(model, *members), wanted});
     }
   }
@@ -65,6 +73,12 @@ absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& 
   }
   for (uint32_t port = options.port_min; port <= options.port_max; ++port) {
     if (steers(port)) return static_cast<uint16_t>(port);
+  }
+  if (!learned_switch.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("steering: no probed UDP source port steers '", f.node(src).name, "' -> '",
+                     f.node(dst).name, "' onto the planned path (switch '", learned_switch,
+                     "' is known from probes only, and none of them went that way)"));
   }
   return absl::NotFoundError(absl::StrCat("steering: no UDP source port in ", options.port_min, "-",
                                           options.port_max, " steers '", f.node(src).name, "' -> '",

@@ -31,7 +31,9 @@ struct SteeringOptions {
 // between two NICs or the range is empty; FailedPrecondition naming the switch if a planned hop is
 // not in that switch's ECMP group (the groups no longer contain the path), or if a switch that
 // must choose among several members has a model that does not hash the UDP source port; NotFound
-// if no port in the range works.
+// if no port in the range works. Unavailable (the flow is to be pinned, not refused) naming the
+// switch when a switch on the path failed probe verification, or when a switch is known from
+// probes only (controller/oracle/path_oracle.h) and no probed port works.
 absl::StatusOr<uint16_t> FindSteeringPort(EcmpGroups& groups, const HashModels& models,
                                           const Path& path, const SteeringOptions& options = {});
 

@@ -1056,6 +1056,8 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
                                : absl::OkStatus();
     for (size_t i = 0; steered.ok() && i < job.flows.size(); ++i) {
       steered = Steer(job, job.flows[i]);
+      // A switch the path oracle failed or did not probe for this pair: the flow is pinned.
+      if (steered.code() == absl::StatusCode::kUnavailable) steered = absl::OkStatus();
       if (!steered.ok()) {
         steered = absl::Status(steered.code(), absl::StrCat("flow ", i, ": ", steered.message()));
       }

@@ -6,10 +6,14 @@
 #define PULSE_CONTROLLER_SWITCHES_ECMP_HASH_MODEL_H_
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 
 namespace pulse::switches {
 
-enum class HashAlgorithm { kCrc32, kCrc16Ccitt, kXorFold, kOvsMultipath };
+// kLearned is no hash: the switch's choices as the path oracle observed them (a LearnedEcmpTable,
+// defined by the core in controller/paths/ecmp_hash.h; drivers never look inside it).
+enum class HashAlgorithm { kCrc32, kCrc16Ccitt, kXorFold, kOvsMultipath, kLearned };
 
 // Header fields a switch hashes, as a bit set.
 enum HashField : uint32_t {
@@ -21,10 +25,19 @@ enum HashField : uint32_t {
   kHashAllFields = 31,
 };
 
+struct LearnedEcmpTable;
+
 struct EcmpHashModel {
+  EcmpHashModel() = default;
+  EcmpHashModel(HashAlgorithm algorithm, uint32_t seed = 0, uint32_t fields = kHashAllFields,
+                std::shared_ptr<const LearnedEcmpTable> learned = nullptr)
+      : algorithm(algorithm), seed(seed), fields(fields), learned(std::move(learned)) {}
+
   HashAlgorithm algorithm = HashAlgorithm::kCrc32;
   uint32_t seed = 0;
   uint32_t fields = kHashAllFields;  // HashField bits
+  // kLearned: what the path oracle saw the switch do (controller/oracle/path_oracle.h).
+  std::shared_ptr<const LearnedEcmpTable> learned;
 };
 
 }  // namespace pulse::switches

@@ -33,6 +33,17 @@ struct SwitchPort {
   uint64_t speed_kbps = 0;
 };
 
+// A path probe (controller/oracle/path_oracle.h): a RoCEv2-shaped UDP/IPv4 packet (a BTH header
+// after the UDP one) whose DSCP is the oracle's marker, so the probe-catching rule of the next
+// switch hands it to the controller instead of forwarding it. Addresses in host order.
+struct ProbePacket {
+  uint32_t ipv4_src = 0;
+  uint32_t ipv4_dst = 0;
+  uint16_t udp_src = 0;
+  uint16_t udp_dst = 4791;
+  uint8_t dscp = 0;
+};
+
 // What a driver reports to the core. Called on the driver's event thread; implementations
 // post the change to the state owner rather than doing work inline.
 class FabricEventSink {
@@ -53,6 +64,11 @@ class FabricEventSink {
   // The core decides whether that port is a host port (host discovery).
   virtual void OnHostSeen(SwitchId sw, PortNo port, uint32_t ipv4, uint64_t mac) {
     (void)sw, (void)port, (void)ipv4, (void)mac;
+  }
+  // A path probe (SwitchDriver::InjectProbe) reached the controller from `port` of `dpid` (a
+  // probe-catching rule matched it there).
+  virtual void OnProbeSeen(SwitchId sw, PortNo port, const ProbePacket& probe) {
+    (void)sw, (void)port, (void)probe;
   }
 };
 
@@ -79,9 +95,12 @@ struct RuleMatch {
 // driver's.
 struct RuleAction {
   absl::optional<uint32_t> set_queue;
-  absl::optional<PortNo> output_port;
+  absl::optional<PortNo> output_port;  // kPortToController: to the controller (probe catching)
   absl::optional<uint32_t> group_id;
 };
+
+// The output port that sends a packet to the controller (as a packet-in), whatever the protocol.
+inline constexpr PortNo kPortToController = 0xfffffffd;
 
 struct ForwardingRule {
   uint16_t priority = 0;
@@ -148,6 +167,13 @@ class SwitchDriver {
   // The addresses the switches' hosts may ask for (proxy ARP): IPv4 (host order) -> MAC, the
   // intent's and the learned ones. Replaces the previous book.
   virtual void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) { (void)book; }
+  // Sends `probe` through switch `dpid`'s own forwarding tables as if it had arrived on `in_port`,
+  // so the switch's ECMP hashing picks its egress (seen next hop via OnProbeSeen). Unimplemented
+  // by drivers that cannot inject; Unavailable if the switch is not connected.
+  virtual absl::Status InjectProbe(SwitchId sw, PortNo in_port, const ProbePacket& probe) {
+    (void)sw, (void)in_port, (void)probe;
+    return absl::UnimplementedError("this switch driver cannot inject probes");
+  }
 };
 
 }  // namespace pulse::switches
@@ -163,6 +189,7 @@ using switches::GroupBucket;
 using switches::GroupKind;
 using switches::PortCounters;
 using switches::PortNo;
+using switches::ProbePacket;
 using switches::RuleAction;
 using switches::RuleMatch;
 using switches::SwitchDriver;

@@ -20,6 +20,7 @@ inline constexpr uint32_t kPortMax = 0xffffff00;
 inline constexpr uint32_t kPortInPort = 0xfffffff8;
 inline constexpr uint32_t kPortFlood = 0xfffffffb;
 inline constexpr uint32_t kPortAll = 0xfffffffc;
+inline constexpr uint32_t kPortTable = 0xfffffff9;  // PACKET_OUT: through the flow tables
 inline constexpr uint32_t kPortController = 0xfffffffd;
 inline constexpr uint32_t kPortLocal = 0xfffffffe;
 inline constexpr uint32_t kPortAny = 0xffffffff;

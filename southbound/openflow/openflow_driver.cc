@@ -18,6 +18,7 @@
 #include "southbound/openflow/channel.h"
 #include "southbound/openflow/flow_reconcile.h"
 #include "southbound/openflow/lldp.h"
+#include "southbound/openflow/probe.h"
 
 namespace pulse::southbound::openflow {
 
@@ -114,7 +115,8 @@ struct OpenFlowDriver::Impl {
 
   // Counters (read from any thread).
   std::atomic<uint64_t> flow_mods_sent{0}, group_mods_sent{0}, barriers_confirmed{0},
-      switch_errors{0}, arp_replies{0}, lldp_sent{0}, lldp_received{0}, connected_switches{0};
+      switch_errors{0}, arp_replies{0}, lldp_sent{0}, lldp_received{0}, connected_switches{0},
+      probes_sent{0}, probes_seen{0};
   mutable std::mutex refusals_mu;
   std::map<std::string, uint64_t> refusals;  // guarded by refusals_mu
 
@@ -228,6 +230,12 @@ struct OpenFlowDriver::Impl {
     }
     if (lldp.status().code() == absl::StatusCode::kNotFound) return;  // someone else's LLDP
     const absl::optional<SwitchId> node = NodeOf(c->dpid());
+    // A path probe caught by a probe-catching rule: reported as such, never as a host.
+    if (auto probe = ParseProbeFrame(frame); probe.ok()) {
+      ++probes_seen;
+      if (sink && node) sink->OnProbeSeen(*node, in_port, *probe);
+      return;
+    }
     auto arp = ParseArpFrame(frame);
     if (!arp.ok()) {
       auto ipv4 = ParseIpv4Sender(frame);
@@ -365,6 +373,16 @@ struct OpenFlowDriver::Impl {
     }
   }
 
+  void InjectProbe(Dpid dpid, PortNo in_port, const ProbePacket& probe) {
+    auto it = switches.find(dpid);
+    if (it == switches.end() || !it->second.connection) return;  // the oracle counts it lost
+    of::PacketOut out;
+    out.in_port = in_port;
+    out.actions.push_back(of::OutputAction{of::kPortTable, 0});
+    out.data = BuildProbeFrame(probe);
+    if (it->second.connection->Send(of::Message{0, std::move(out)}).ok()) ++probes_sent;
+  }
+
   void PortStats(Dpid dpid) {
     auto it = switches.find(dpid);
     if (it == switches.end() || !it->second.connection) return;
@@ -492,6 +510,19 @@ void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallba
   });
 }
 
+absl::Status OpenFlowDriver::InjectProbe(SwitchId sw, PortNo in_port, const ProbePacket& probe) {
+  Impl* impl = impl_.get();
+  if (!impl->running) return absl::UnavailableError("openflow driver is not running");
+  auto it = impl->dpid_of.find(sw);
+  if (it == impl->dpid_of.end()) {
+    return absl::NotFoundError(absl::StrCat("openflow driver: switch node ", sw, " is not served"));
+  }
+  boost::asio::post(impl->io, [impl, dpid = it->second, in_port, probe] {
+    impl->InjectProbe(dpid, in_port, probe);
+  });
+  return absl::OkStatus();
+}
+
 void OpenFlowDriver::RequestPortStats(SwitchId sw) {
   Impl* impl = impl_.get();
   auto it = impl->dpid_of.find(sw);
@@ -529,6 +560,8 @@ OpenFlowDriverStats OpenFlowDriver::stats() const {
   s.lldp_sent = impl_->lldp_sent;
   s.lldp_received = impl_->lldp_received;
   s.connected_switches = impl_->connected_switches;
+  s.probes_sent = impl_->probes_sent;
+  s.probes_seen = impl_->probes_seen;
   std::lock_guard<std::mutex> lock(impl_->refusals_mu);
   s.refusals = impl_->refusals;
   return s;

@@ -22,6 +22,8 @@
 // reaches the controller, is reported as OnHostSeen (sender address and MAC, ingress port).
 // Discovery: ProbeLinks sends an LLDP frame (chassis = datapath id, port = port number) out of
 // every port of every switch; LLDP frames coming back as PACKET_IN become OnLinkObserved.
+// Path probes: InjectProbe sends a RoCEv2-shaped probe (probe.h) through a switch's tables;
+// any UDP/4791 packet that comes back as PACKET_IN (a probe-catching rule) is OnProbeSeen.
 // Roles: SetRole sends ROLE_REQUEST (MASTER or SLAVE with the election's generation id) to every
 // switch, and to each switch that connects later.
 #ifndef PULSE_SOUTHBOUND_OPENFLOW_OPENFLOW_DRIVER_H_
@@ -82,6 +84,8 @@ struct OpenFlowDriverStats {
   uint64_t lldp_sent = 0;
   uint64_t lldp_received = 0;
   uint64_t connected_switches = 0;
+  uint64_t probes_sent = 0;  // path-oracle probes injected (PACKET_OUT to the tables)
+  uint64_t probes_seen = 0;  // RoCEv2 packets caught back (PACKET_IN), reported as OnProbeSeen
   // Peers refused or cut by the listener, by kind (connection.h's kRefused* names).
   std::map<std::string, uint64_t> refusals;
 };
@@ -102,6 +106,9 @@ class OpenFlowDriver : public SwitchDriver {
   void RequestPortStats(SwitchId sw) override;
   void ProbeLinks() override;
   void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) override;
+  // PACKET_OUT of a RoCEv2-shaped probe (probe.h) with in_port `in_port` and output TABLE, so
+  // the switch's own tables (and ECMP hashing) forward it. A switch not connected drops it.
+  absl::Status InjectProbe(SwitchId sw, PortNo in_port, const ProbePacket& probe) override;
 
   // OpenFlow role of this controller towards every switch (HA). Before the first call the driver
   // sends no ROLE_REQUEST (switches treat it as EQUAL).

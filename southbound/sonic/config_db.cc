@@ -78,6 +78,10 @@ Fields EcmpHashFields(const switches::EcmpHashModel& model) {
       // otherwise (controller/paths/ecmp_hash.h HashModelsFromIntent).
       algorithm = "CRC";
       break;
+    case controller::HashAlgorithm::kLearned:
+      // Probed choices, not a configuration: the switch keeps the CRC hash it was probed with.
+      algorithm = "CRC";
+      break;
   }
   return {{"ecmp_hash@", absl::StrJoin(fields, ",")}, {"ecmp_hash_algorithm", algorithm}};
 }

@@ -132,6 +132,20 @@ TEST_F(FabricSyncTest, ConnectedSwitchGetsItsFullTables) {
   EXPECT_EQ(driver_.Applies(NodeOf("leaf-1")), before + 1);
 }
 
+TEST_F(FabricSyncTest, ProbeSightingsGoToTheProbeHandler) {
+  std::vector<std::pair<SwitchId, southbound::PortNo>> seen;
+  sync_->SetProbeHandler(
+      [&](SwitchId sw, southbound::PortNo port, const southbound::ProbePacket& p) {
+        EXPECT_EQ(p.udp_src, 50000);
+        seen.push_back({sw, port});
+      });
+  southbound::ProbePacket probe;
+  probe.udp_src = 50000;
+  sync_->OnProbeSeen(NodeOf("spine-1"), 2, probe);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], std::make_pair(NodeOf("spine-1"), southbound::PortNo{2}));
+}
+
 TEST_F(FabricSyncTest, PortDownReprogramsOnlyAffectedSwitchesAndTimesTheRepair) {
   ConnectAll();
   Settle();

@@ -170,6 +170,32 @@ TEST(ForwardingTest, SteeredJobsInstallNoPerFlowRule) {
   EXPECT_GT(pins, 0);
 }
 
+// The path oracle's probe-catching rules: one per switch-facing port of every switch, above every
+// other rule, sending marked RoCEv2 probes to the controller; none without the option.
+TEST(ForwardingTest, ProbeCatchRulesOnlyWhenAsked) {
+  auto fabric = LabFabric();
+  Placement placement(fabric);
+  EcmpGroups groups(fabric);
+  const auto plain = ComputeForwarding(*fabric, placement, groups);
+  ForwardingOptions options;
+  options.probe_marker_dscp = 63;
+  const auto caught = ComputeForwarding(*fabric, placement, groups, options);
+  ASSERT_EQ(plain.size(), caught.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const NodeId sw = fabric->switches()[i];
+    size_t switch_ports = 0;
+    for (LinkId l : fabric->LinksOf(sw))
+      if (fabric->node(fabric->Peer(l, sw)).is_switch()) ++switch_ports;
+    ASSERT_EQ(caught[i].rules.size(), plain[i].rules.size() + switch_ports);
+    for (size_t r = plain[i].rules.size(); r < caught[i].rules.size(); ++r) {
+      const auto& rule = caught[i].rules[r];
+      EXPECT_EQ(rule.match.dscp, 63);
+      EXPECT_EQ(rule.action.output_port, switches::kPortToController);
+      EXPECT_GT(rule.priority, options.pin_priority);
+    }
+  }
+}
+
 TEST(ForwardingTest, FailedUplinkLeavesGroupsAndNoRuleUsesIt) {
   auto fabric = LabFabric();
   Placement placement(fabric);
