@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(11);
   pulse::controller::ControllerOptions options;
   options.max_jobs = 20000;
+  options.predict_bandwidth = getenv("NOPRED") == nullptr;
   auto controller = Controller::Create(fabric, options);
   if (!controller.ok()) return 1;
   Controller& c = **controller;
