@@ -2,6 +2,7 @@
 
 #include "controller/paths/addressing.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "boost/asio/post.hpp"
@@ -125,14 +126,38 @@ void FabricSync::RequestPush(std::optional<SwitchId> force) {
 }
 
 void FabricSync::RunPush() {
-  std::vector<PendingApply> pending;
+  std::set<SwitchId> force;
+  std::set<SwitchId> unknown;  // connected switches with nothing confirmed or in flight
   {
     std::lock_guard<std::mutex> lock(mu_);
     push_scheduled_ = false;
-    std::set<SwitchId> force = std::move(force_pending_);
+    force = std::move(force_pending_);
     force_pending_.clear();
-    // The latest published state: changes that arrived while this push waited are folded in.
-    pending = PlanLocked(controller_->snapshot(), force);
+    for (SwitchId sw : connected_) {
+      if (!applied_.count(sw)) unknown.insert(sw);
+    }
+  }
+  // The latest published state: changes that arrived while this push waited are folded in. The
+  // tables are computed without mu_, which the driver's callbacks take.
+  std::vector<southbound::SwitchForwarding> tables =
+      Compute(controller_->snapshot(), force, unknown);
+  std::vector<PendingApply> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& table : tables) {
+      if (!connected_.count(table.node)) continue;
+      // Switches whose driver routes by the switch's own control plane get no tables.
+      southbound::SwitchDriver* driver = drivers_.For(table.node);
+      if (driver == nullptr || !driver->ProgramsForwarding()) continue;
+      auto it = applied_.find(table.node);
+      if (!force.count(table.node) && it != applied_.end() && SameTables(it->second, table)) {
+        continue;
+      }
+      applied_[table.node] = table;
+      const bool counts_for_repair = repair_started_.has_value();
+      if (counts_for_repair) ++repair_pending_;
+      pending.push_back(PendingApply{std::move(table), counts_for_repair});
+    }
   }
   Dispatch(std::move(pending));
 }
@@ -144,8 +169,9 @@ std::future<void> FabricSync::Sync() {
   return result;
 }
 
-std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& snapshot,
-                                                             const std::set<SwitchId>& force) {
+std::vector<southbound::SwitchForwarding> FabricSync::Compute(const SnapshotPtr& snapshot,
+                                                              const std::set<SwitchId>& force,
+                                                              const std::set<SwitchId>& unknown) {
   // Bring the ECMP groups in line with the usability the snapshot's placement uses.
   const LinkStatus& usable = snapshot->placement.link_status();
   for (size_t l = 0; l < usable.size(); ++l) {
@@ -155,7 +181,8 @@ std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& 
       groups_status_.SetUp(link, usable.IsUp(link));
     }
   }
-  if (snapshot->hosts != book_hosts_) {
+  const bool hosts_changed = snapshot->hosts != book_hosts_;
+  if (hosts_changed) {
     book_hosts_ = snapshot->hosts;
     std::vector<std::pair<uint32_t, uint64_t>> book;
     for (topology::NodeId nic : fabric_->nics()) {
@@ -165,24 +192,24 @@ std::vector<FabricSync::PendingApply> FabricSync::PlanLocked(const SnapshotPtr& 
     }
     for (southbound::SwitchDriver* driver : drivers_.drivers()) driver->SetHostAddresses(book);
   }
-  std::vector<southbound::SwitchForwarding> tables = ComputeForwarding(
-      *fabric_, snapshot->placement, groups_, options_.forwarding, snapshot->hosts.get());
-  std::vector<PendingApply> pending;
-  for (auto& table : tables) {
-    if (!connected_.count(table.node)) continue;
-    // Switches whose driver routes by the switch's own control plane get no tables.
-    southbound::SwitchDriver* driver = drivers_.For(table.node);
-    if (driver == nullptr || !driver->ProgramsForwarding()) continue;
-    auto it = applied_.find(table.node);
-    if (!force.count(table.node) && it != applied_.end() && SameTables(it->second, table)) {
-      continue;
-    }
-    applied_[table.node] = table;
-    const bool counts_for_repair = repair_started_.has_value();
-    if (counts_for_repair) ++repair_pending_;
-    pending.push_back(PendingApply{std::move(table), counts_for_repair});
+  // Only the switches the change can reach (on the paths of changed jobs), plus those that must
+  // get everything: forced (reconnected) and unknown (an apply failed). A change of usability,
+  // hash models or addresses, or the first push, recomputes every switch.
+  std::optional<std::vector<topology::NodeId>> only;
+  if (last_computed_ != nullptr && !hosts_changed) {
+    only = ForwardingAffectedSwitches(*fabric_, last_computed_->placement, snapshot->placement);
   }
-  return pending;
+  if (only) {
+    for (const std::set<SwitchId>* switches : {&force, &unknown}) {
+      only->insert(only->end(), switches->begin(), switches->end());
+    }
+    std::sort(only->begin(), only->end());
+    only->erase(std::unique(only->begin(), only->end()), only->end());
+  }
+  last_computed_ = snapshot;
+  last_switches_computed_ = only ? only->size() : fabric_->switches().size();
+  return ComputeForwarding(*fabric_, snapshot->placement, groups_, options_.forwarding,
+                           snapshot->hosts.get(), only ? &*only : nullptr);
 }
 
 // Runs without mu_ held: a driver may call `done` before ApplyForwarding returns.
@@ -191,7 +218,7 @@ void FabricSync::Dispatch(std::vector<PendingApply> pending) {
   for (PendingApply& p : pending) {
     const SwitchId sw = p.table.node;
     const bool counts_for_repair = p.counts_for_repair;
-    southbound::SwitchDriver* driver = drivers_.For(sw);  // not null: PlanLocked checked
+    southbound::SwitchDriver* driver = drivers_.For(sw);  // not null: RunPush checked
     driver->ApplyForwarding(p.table, [this, alive, sw, counts_for_repair](absl::Status status) {
       auto live = alive.lock();
       if (!live || !*live) return;

@@ -10,11 +10,13 @@
 // ends has reported its port down.
 //
 // Core to southbound: on every forwarding change the Controller publishes, FabricSync computes
-// the desired tables of every switch (forwarding.h) and hands each switch's driver those that
-// differ from
-// what it last confirmed, so a change touches only the switches it concerns. The computation runs
-// on FabricSync's own thread, never on the controller's, and coalesces: changes that arrive while
-// a push waits are served by one computation from the latest snapshot. A switch that
+// the desired tables of the switches the change can reach (forwarding.h
+// ForwardingAffectedSwitches: the delta between the snapshot it computed last and the latest one;
+// every switch after a change of usability or addresses) and hands each switch's driver (the one
+// the intent names for it) those that differ from what it last confirmed. The computation runs on
+// FabricSync's own thread, never on the controller's, without the lock the driver's callbacks
+// take, and coalesces: changes that arrive while a push waits are served by one computation from
+// the latest snapshot. A switch that
 // (re)connects is always given its full tables (the driver reconciles against what the switch
 // holds, so nothing is duplicated after a controller restart).
 //
@@ -107,6 +109,9 @@ class FabricSync : public southbound::FabricEventSink {
   // Switches whose desired tables were confirmed by the driver, and apply errors seen.
   uint64_t applies_confirmed() const { return applies_confirmed_.load(); }
   uint64_t apply_errors() const { return apply_errors_.load(); }
+  // Switches whose tables the last push computed (all of them after a change of usability or
+  // addresses; else only those on changed jobs' paths, plus reconnected ones).
+  size_t last_switches_computed() const { return last_switches_computed_.load(); }
 
   // --- southbound::FabricEventSink ---
   void OnSwitchConnected(switches::SwitchId sw,
@@ -130,10 +135,13 @@ class FabricSync : public southbound::FabricEventSink {
     southbound::SwitchForwarding table;
     bool counts_for_repair = false;
   };
-  // Computes every switch's tables from `snapshot` and returns those to apply: the ones that
-  // changed, and all of a switch's in `force`. Called with mu_ held.
-  std::vector<PendingApply> PlanLocked(const SnapshotPtr& snapshot,
-                                       const std::set<switches::SwitchId>& force);
+  // The tables of the switches a change since the last computation can reach (forwarding.h
+  // ForwardingAffectedSwitches), of those in `force` and `unknown`, or of every switch when the
+  // change is not one of jobs only. Runs on the sync thread without mu_ (the state it uses is
+  // that thread's alone).
+  std::vector<southbound::SwitchForwarding> Compute(const SnapshotPtr& snapshot,
+                                                    const std::set<switches::SwitchId>& force,
+                                                    const std::set<switches::SwitchId>& unknown);
   void Dispatch(std::vector<PendingApply> pending);
   // Asks for a push from the latest snapshot on the sync thread (`force`: also resend that
   // switch's full tables). Pushes already queued absorb the request.
@@ -154,12 +162,16 @@ class FabricSync : public southbound::FabricEventSink {
   CountersHandler counters_handler_;
   ProbeHandler probe_handler_;
 
+  // Sync thread only (Compute): the ECMP groups and the usability they reflect, the learned
+  // table the driver's book reflects, and the snapshot the last tables were computed from.
+  EcmpGroups groups_;
+  LinkStatus groups_status_;
+  std::shared_ptr<const HostTable> book_hosts_;
+  SnapshotPtr last_computed_;
+
   mutable std::mutex mu_;
-  EcmpGroups groups_;         // guarded by mu_
-  LinkStatus groups_status_;  // the usability groups_ reflects; guarded by mu_
   std::map<switches::SwitchId, southbound::SwitchForwarding> applied_;  // confirmed or in flight
   std::set<switches::SwitchId> connected_;
-  std::shared_ptr<const HostTable> book_hosts_;  // the learned table the driver's book reflects
   std::set<std::pair<topology::NodeId, southbound::PortNo>> ends_down_;
   bool push_scheduled_ = false;                 // a RunPush is queued on timer_io_
   std::set<switches::SwitchId> force_pending_;  // switches the queued push resends in full
@@ -173,6 +185,7 @@ class FabricSync : public southbound::FabricEventSink {
   std::atomic<double> last_repair_ms_{-1};
   std::atomic<uint64_t> applies_confirmed_{0};
   std::atomic<uint64_t> apply_errors_{0};
+  std::atomic<size_t> last_switches_computed_{0};
 
   // Table pushes and timers run on their own small event loop.
   boost::asio::io_context timer_io_;

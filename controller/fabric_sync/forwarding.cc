@@ -47,11 +47,67 @@ southbound::RuleMatch PinMatch(const Fabric& fabric, const PlacedFlow& flow,
   return match;
 }
 
+std::optional<std::vector<NodeId>> ForwardingAffectedSwitches(const Fabric& fabric,
+                                                              const Placement& before,
+                                                              const Placement& after) {
+  const LinkStatus& a = before.link_status();
+  const LinkStatus& b = after.link_status();
+  if (a.size() != b.size() || before.hash_models() != after.hash_models()) return std::nullopt;
+  for (size_t l = 0; l < a.size(); ++l) {
+    if (a.IsUp(static_cast<topology::LinkId>(l)) != b.IsUp(static_cast<topology::LinkId>(l))) {
+      return std::nullopt;
+    }
+  }
+  // Forwarding of a job depends on its enforcement, flows, paths and ports: a job replaced for
+  // anything else (its max_link_load after a neighbour came, its bandwidth prediction) is not a
+  // change here.
+  auto same_forwarding = [](const JobPlacement* a, const JobPlacement* b) {
+    if (a == nullptr || b == nullptr || a->enforcement != b->enforcement ||
+        a->flows.size() != b->flows.size()) {
+      return false;
+    }
+    for (size_t i = 0; i < a->flows.size(); ++i) {
+      const PlacedFlow& x = a->flows[i];
+      const PlacedFlow& y = b->flows[i];
+      if (x.src != y.src || x.dst != y.dst || x.udp_src_port != y.udp_src_port ||
+          !(x.path == y.path)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  absl::flat_hash_set<NodeId> touched;
+  for (const std::string& id : ChangedJobs(before.jobs(), after.jobs())) {
+    if (same_forwarding(before.FindJob(id), after.FindJob(id))) continue;
+    for (const Placement* p : {&before, &after}) {
+      const JobPlacement* job = p->FindJob(id);
+      if (job == nullptr) continue;
+      for (const PlacedFlow& flow : job->flows) {
+        for (DirectedLinkId hop : flow.path.hops) {
+          const NodeId at = fabric.Tail(hop);
+          if (fabric.node(at).is_switch()) touched.insert(at);
+        }
+      }
+    }
+  }
+  std::vector<NodeId> out(touched.begin(), touched.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Placement& placement,
                                                 EcmpGroups& groups,
                                                 const ForwardingOptions& options,
-                                                const HostTable* hosts) {
-  const auto& switches = fabric.switches();
+                                                const HostTable* hosts,
+                                                const std::vector<NodeId>* only) {
+  std::vector<NodeId> switches = fabric.switches();
+  if (only != nullptr) {
+    std::vector<NodeId> kept;
+    for (NodeId sw : switches) {
+      if (std::binary_search(only->begin(), only->end(), sw)) kept.push_back(sw);
+    }
+    switches = std::move(kept);
+  }
   std::vector<SwitchForwarding> out(switches.size());
   absl::flat_hash_map<NodeId, size_t> index_of;
   for (size_t i = 0; i < switches.size(); ++i) {
@@ -162,6 +218,11 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
   for (const auto& [job_id, job] : placement.jobs()) {
     for (const PlacedFlow& flow : job.flows) {
       if (job.enforcement == Enforcement::kSteer && flow.udp_src_port != 0) continue;
+      if (only != nullptr) {
+        bool here = false;
+        for (DirectedLinkId hop : flow.path.hops) here |= index_of.contains(fabric.Tail(hop));
+        if (!here) continue;
+      }
       southbound::RuleMatch match = PinMatch(fabric, flow, hosts);
       if (*match.ipv4_src == 0 || *match.ipv4_dst == 0) continue;  // an end not yet learned
       PinKey key{*match.ipv4_src, *match.ipv4_dst, match.ip_proto.value_or(0),
@@ -169,7 +230,9 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
       for (DirectedLinkId hop : flow.path.hops) {
         NodeId at = fabric.Tail(hop);
         if (!fabric.node(at).is_switch()) continue;
-        size_t i = index_of.at(at);
+        auto where = index_of.find(at);
+        if (where == index_of.end()) continue;  // not asked for
+        size_t i = where->second;
         if (!pinned.insert({i, key}).second) continue;
         ForwardingRule rule;
         rule.priority = options.pin_priority;

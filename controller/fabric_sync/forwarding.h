@@ -51,11 +51,20 @@ uint32_t GroupIdForLeaf(const topology::Fabric& fabric, topology::NodeId leaf);
 // NICs with no address (not in the model, not learned) get no rule. `hosts` (may be null) adds
 // the learned addresses. Destinations a switch cannot reach get no rule there (their packets are
 // dropped by the table miss rather than sent the wrong way).
-std::vector<southbound::SwitchForwarding> ComputeForwarding(const topology::Fabric& fabric,
-                                                            const Placement& placement,
-                                                            EcmpGroups& groups,
-                                                            const ForwardingOptions& options = {},
-                                                            const HostTable* hosts = nullptr);
+// `only` (sorted switch ids; null: every switch) limits the work and the result to those
+// switches: each is computed exactly as the full computation would (its pins from every job).
+std::vector<southbound::SwitchForwarding> ComputeForwarding(
+    const topology::Fabric& fabric, const Placement& placement, EcmpGroups& groups,
+    const ForwardingOptions& options = {}, const HostTable* hosts = nullptr,
+    const std::vector<topology::NodeId>* only = nullptr);
+
+// The switches whose tables can differ between two placements with the same link usability
+// and ECMP hash models: those on a path (before or after) of a job that was added, removed or
+// changed (JobMap identity, ChangedJobs). Sorted. nullopt when usability or hash models differ
+// (then every switch must be recomputed). Cost: one pass over the jobs comparing pointers, plus
+// the changed jobs' hops.
+std::optional<std::vector<topology::NodeId>> ForwardingAffectedSwitches(
+    const topology::Fabric& fabric, const Placement& before, const Placement& after);
 
 // The rules of a placed flow at one switch: the match every pin of the flow uses. Addresses are
 // the served ones (the model's, else learned from `hosts`); 0 when an end has none yet.

@@ -6,6 +6,7 @@
 #include <map>
 #include <queue>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -380,12 +381,29 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
     return PredictBandwidth(placement.fabric(), placement.link_status(), job->spec.pattern,
                             connections, {}, options);
   }
+  // Only background flows sharing a channel with a flow the simulation runs can matter (and
+  // SimulateCompletion keeps only those): the job's placed paths and every equal-cost path its
+  // ECMP model may draw. Gathering just those, in job order as before, makes the prediction cost
+  // follow the job's neighbourhood instead of the number of jobs placed.
+  absl::flat_hash_set<DirectedLinkId> reach;
+  std::set<std::pair<NodeId, NodeId>> pairs;
+  for (const PlacedFlow& f : job->flows) {
+    reach.insert(f.path.hops.begin(), f.path.hops.end());
+    pairs.emplace(f.src, f.dst);
+  }
+  for (const auto& [src, dst] : pairs) {
+    auto paths = UpDownPaths(placement.fabric(), placement.link_status(), src, dst);
+    if (!paths.ok()) continue;  // PredictBandwidth reports it
+    for (const Path& p : *paths) reach.insert(p.hops.begin(), p.hops.end());
+  }
   std::vector<SimFlow> background;
-  for (const auto& [id, other] : placement.jobs()) {
+  for (const std::string& id : placement.JobsCrossing(reach)) {
     if (id == job_id) continue;
-    for (const PlacedFlow& f : other.flows) {
+    for (const PlacedFlow& f : placement.FindJob(id)->flows) {
       if (f.path.hops.empty() || !(f.rate_bps > 0)) continue;
-      background.push_back(SimFlow{f.path.hops, kInf, f.rate_bps, 0});
+      bool shares = false;
+      for (DirectedLinkId d : f.path.hops) shares |= reach.contains(d);
+      if (shares) background.push_back(SimFlow{f.path.hops, kInf, f.rate_bps, 0});
     }
   }
   return PredictBandwidth(placement.fabric(), placement.link_status(), job->spec.pattern,

@@ -377,14 +377,130 @@ Placement::Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions opti
       link_status_(*fabric_),
       load_bps_(fabric_->num_directed_links(), 0.0),
       options_(std::move(options)),
-      lossless_(std::make_shared<LosslessGraph>(*fabric_)),
-      shape_(BuildClosShape(*fabric_)) {}
+      shape_(BuildClosShape(*fabric_)) {
+  lossless_->graph = std::make_unique<LosslessGraph>(*fabric_);
+}
 
-Placement Placement::DetachedCopy() const {
-  Placement copy = *this;
-  copy.lossless_ = std::make_shared<LosslessGraph>(*lossless_);
-  if (steering_ != nullptr) copy.steering_ = std::make_shared<Steering>(*steering_);
-  return copy;
+std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after) {
+  std::vector<std::string> out;
+  auto b = before.begin(), a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && (*b).first < (*a).first)) {
+      out.push_back((*b).first);  // removed
+      ++b;
+    } else if (b == before.end() || (*a).first < (*b).first) {
+      out.push_back((*a).first);  // added
+      ++a;
+    } else {
+      if (a.ptr() != b.ptr()) out.push_back((*a).first);  // replaced
+      ++a, ++b;
+    }
+  }
+  return out;
+}
+
+LosslessGraph& Placement::Lossless() const {
+  // A copy's graph is built from its jobs by the first caller; the owner's exists from the start.
+  std::call_once(lossless_->built, [this] {
+    if (lossless_->graph != nullptr) return;
+    auto graph = std::make_unique<LosslessGraph>(*fabric_);
+    for (const auto& [id, job] : jobs_) {
+      if (!IsLossless(job.spec.traffic_class)) continue;
+      for (const PlacedFlow& f : job.flows) (void)graph->AddPath(f.path, job.spec.traffic_class);
+    }
+    lossless_->graph = std::move(graph);
+  });
+  return *lossless_->graph;
+}
+
+EcmpGroups& Placement::Groups() {
+  if (groups_->groups == nullptr) {
+    groups_->groups = std::make_unique<EcmpGroups>(fabric_);
+    for (LinkId l = 0; l < static_cast<LinkId>(fabric_->links().size()); ++l) {
+      if (!link_status_.IsUp(l)) groups_->groups->SetLinkUp(l, false);
+    }
+  }
+  return *groups_->groups;
+}
+
+JobPlacement* Placement::MutableJob(const std::string& job_id) {
+  auto it = jobs_.jobs_.find(job_id);
+  if (it == jobs_.jobs_.end()) return nullptr;
+  // Only this Placement holds it: change it in place. Otherwise a snapshot shares it: copy first.
+  if (it->second.use_count() != 1) it->second = std::make_shared<JobPlacement>(*it->second);
+  return const_cast<JobPlacement*>(it->second.get());  // created non-const (make_shared above)
+}
+
+Placement::JobsByChannel& Placement::JobsOnChannels() {
+  JobsByChannel& index = *jobs_by_channel_;
+  if (!index.built) {
+    index.built = true;
+    index.hops.assign(fabric_->num_directed_links(), {});
+    for (const auto& [id, job] : jobs_) {
+      for (const PlacedFlow& f : job.flows) {
+        for (DirectedLinkId d : f.path.hops) ++index.hops[d][id];
+      }
+    }
+  }
+  return index;
+}
+
+std::vector<std::string> Placement::JobsCrossing(
+    const absl::flat_hash_set<DirectedLinkId>& channels) const {
+  std::vector<std::string> out;
+  const JobsByChannel& index = *jobs_by_channel_;
+  if (index.built) {
+    absl::flat_hash_set<std::string> seen;
+    for (DirectedLinkId d : channels) {
+      if (d < 0 || d >= static_cast<DirectedLinkId>(index.hops.size())) continue;
+      for (const auto& [id, hops] : index.hops[d]) {
+        if (seen.insert(id).second) out.push_back(id);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  for (const auto& [id, job] : jobs_) {
+    bool crosses = false;
+    for (const PlacedFlow& f : job.flows) {
+      for (DirectedLinkId d : f.path.hops) crosses |= channels.contains(d);
+      if (crosses) break;
+    }
+    if (crosses) out.push_back(id);
+  }
+  return out;
+}
+
+void Placement::IndexPath(const std::string& job_id, const Path& path, int delta) {
+  JobsByChannel& index = JobsOnChannels();
+  for (DirectedLinkId d : path.hops) {
+    if (d < 0 || d >= static_cast<DirectedLinkId>(index.hops.size())) continue;
+    auto& on = index.hops[d];
+    if ((on[job_id] += delta) <= 0) on.erase(job_id);
+  }
+}
+
+void Placement::IndexJob(const JobPlacement& job, int delta) {
+  for (const PlacedFlow& f : job.flows) IndexPath(job.spec.id, f.path, delta);
+}
+
+void Placement::RefreshJobLoads(const std::vector<double>& loads_before,
+                                const std::vector<std::string>& also) {
+  JobsByChannel& index = JobsOnChannels();
+  absl::flat_hash_set<std::string> affected(also.begin(), also.end());
+  for (size_t d = 0; d < load_bps_.size() && d < loads_before.size(); ++d) {
+    if (load_bps_[d] == loads_before[d]) continue;
+    for (const auto& [id, hops] : index.hops[d]) affected.insert(id);
+  }
+  for (const std::string& id : affected) {
+    const JobPtr job = jobs_.FindPtr(id);
+    if (job == nullptr) continue;
+    double max = 0;
+    for (const PlacedFlow& f : job->flows) {
+      for (DirectedLinkId d : f.path.hops) max = std::max(max, Utilisation(d));
+    }
+    if (max != job->max_link_load) MutableJob(id)->max_link_load = max;
+  }
 }
 
 bool Placement::IsLossless(int traffic_class) const {
@@ -398,7 +514,7 @@ absl::Status Placement::SetLosslessPriorities(std::vector<int> priorities) {
     return traffic_class >= kMinTrafficClass && traffic_class <= kMaxTrafficClass &&
            std::find(priorities.begin(), priorities.end(), traffic_class) != priorities.end();
   };
-  auto graph = std::make_shared<LosslessGraph>(*fabric_);
+  auto graph = std::make_unique<LosslessGraph>(*fabric_);
   for (const auto& [id, job] : jobs_) {
     if (!is_lossless(job.spec.traffic_class)) continue;
     for (size_t i = 0; i < job.flows.size(); ++i) {
@@ -411,7 +527,8 @@ absl::Status Placement::SetLosslessPriorities(std::vector<int> priorities) {
     }
   }
   options_.lossless_priorities = std::move(priorities);
-  lossless_ = std::move(graph);
+  (void)Lossless();  // the once-flag is spent: the graph below is the one in force
+  lossless_->graph = std::move(graph);
   return absl::OkStatus();
 }
 
@@ -419,7 +536,7 @@ void Placement::ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlo
                                 size_t count) {
   if (!IsLossless(spec.traffic_class)) return;
   for (size_t i = 0; i < count && i < flows.size(); ++i) {
-    lossless_->RemovePath(flows[i].path, spec.traffic_class);
+    Lossless().RemovePath(flows[i].path, spec.traffic_class);
   }
 }
 
@@ -438,15 +555,14 @@ double Placement::MaxUtilisation() const {
 }
 
 const JobPlacement* Placement::FindJob(const std::string& job_id) const {
-  auto it = jobs_.find(job_id);
-  return it == jobs_.end() ? nullptr : &it->second;
+  return jobs_.FindPtr(job_id).get();  // the map keeps it alive
 }
 
 absl::Status Placement::SetBandwidth(const std::string& job_id,
                                      const JobPlacement::Bandwidth& bandwidth) {
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-  it->second.bandwidth = bandwidth;
+  JobPlacement* job = MutableJob(job_id);
+  if (job == nullptr) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  job->bandwidth = bandwidth;
   return absl::OkStatus();
 }
 
@@ -834,6 +950,30 @@ void ImproveExactly(const Fabric& fabric, const LinkStatus& status, Loads& loads
   }
 }
 
+// The utilisation no placement of a job can avoid next to the jobs already placed: a single-homed
+// NIC's access channel carries all of the job's demand from (to) that NIC on top of the load
+// other jobs put there. Improvement stops at max(lower bound, this): with other jobs on the
+// job's NICs the job-alone lower bound is unreachable, and searching for it (up to the exact
+// solver's time budget) made PlaceJob grow with the number of standing jobs.
+double AccessFloor(const Fabric& fabric, const std::vector<double>& background_bps,
+                   const std::vector<FlowDemand>& demands) {
+  absl::flat_hash_map<DirectedLinkId, double> extra_bps;
+  for (const FlowDemand& d : demands) {
+    const auto& src_links = fabric.LinksOf(d.src);
+    const auto& dst_links = fabric.LinksOf(d.dst);
+    if (src_links.size() == 1) extra_bps[fabric.DirectedFrom(src_links[0], d.src)] += d.rate_bps;
+    if (dst_links.size() == 1) {
+      extra_bps[fabric.DirectedFrom(dst_links[0], fabric.Peer(dst_links[0], d.dst))] += d.rate_bps;
+    }
+  }
+  double floor = 0;
+  for (const auto& [d, extra] : extra_bps) {
+    const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+    if (cap > 0) floor = std::max(floor, (background_bps[d] + extra) / cap);
+  }
+  return floor;
+}
+
 }  // namespace
 
 absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
@@ -848,6 +988,11 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   LowerBound bound = PlacementLowerBound(*fabric_, link_status_, *demands);
   job.lower_bound = bound.max_utilisation;
   job.lower_bound_cut = bound.where;
+  // Where improvement stops: the job-alone bound, or what the other jobs' load on the job's NIC
+  // channels makes unavoidable (only with other jobs placed: a lone job keeps the old search).
+  const double stop_at =
+      jobs_.empty() ? job.lower_bound
+                    : std::max(job.lower_bound, AccessFloor(*fabric_, load_bps_, *demands));
 
   std::vector<double> scratch = load_bps_;
   Loads loads{*fabric_, scratch};
@@ -942,14 +1087,14 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   DirectedLinkId worst = busiest();
   // Local improvement (also after colouring, which ignores the load of other jobs), unless the
   // job already meets its lower bound.
-  if (worst >= 0 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
-    ImproveLocally(*fabric_, link_status_, loads, job, job.lower_bound);
+  if (worst >= 0 && loads.UtilWith(worst, 0) > stop_at + kEps) {
+    ImproveLocally(*fabric_, link_status_, loads, job, stop_at);
     worst = busiest();
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
-      ImproveByPotential(*fabric_, link_status_, loads, job, job.lower_bound);
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
+      ImproveByPotential(*fabric_, link_status_, loads, job, stop_at);
       worst = busiest();
     }
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
       ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
       worst = busiest();
     }
@@ -958,8 +1103,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   // job onto channels the others fill. When a coloured job ends above its bound with other jobs
   // present, place it again greedily around their load, improve that, and keep the better one.
   if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
-      demands->size() <= kReplaceGreedilyMaxFlows &&
-      loads.UtilWith(worst, 0) > job.lower_bound + kEps) {
+      demands->size() <= kReplaceGreedilyMaxFlows && loads.UtilWith(worst, 0) > stop_at + kEps) {
     std::vector<double> alt_scratch = load_bps_;
     Loads alt_loads{*fabric_, alt_scratch};
     JobPlacement alt;
@@ -986,8 +1130,8 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
       alt.flows.push_back(std::move(f));
     }
     if (complete) {
-      ImproveLocally(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
-      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, job.lower_bound);
+      ImproveLocally(*fabric_, link_status_, alt_loads, alt, stop_at);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, stop_at);
       double alt_max = 0;
       for (const PlacedFlow& f : alt.flows) {
         for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
@@ -1007,7 +1151,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     bool rerouted = false;
     for (size_t i = 0; i < job.flows.size(); ++i) {
       PlacedFlow& f = job.flows[i];
-      absl::Status added = lossless_->AddPath(f.path, priority);
+      absl::Status added = Lossless().AddPath(f.path, priority);
       if (added.ok()) continue;
       bool placed = false;
       if (added.code() == absl::StatusCode::kFailedPrecondition) {
@@ -1017,7 +1161,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
           std::vector<const Path*> tried = {&old_path};
           loads.Remove(f.path, f.rate_bps);
           for (int best; !placed && (best = LeastLoaded(loads, *paths, f.rate_bps, tried)) >= 0;) {
-            if (lossless_->AddPath((*paths)[best], priority).ok()) {
+            if (Lossless().AddPath((*paths)[best], priority).ok()) {
               f.path = (*paths)[best];
               placed = rerouted = true;
             } else {
@@ -1069,20 +1213,25 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     }
   }
   job.spec.enforcement = job.enforcement;  // stored resolved: a restart keeps the mode
+  IndexJob(job, +1);
+  std::vector<double> loads_before = std::move(load_bps_);
   load_bps_ = std::move(scratch);
-  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
-  (void)inserted;
-  RefreshJobLoads();
-  return &it->second;
+  jobs_.jobs_.emplace(spec.id, std::make_shared<JobPlacement>(std::move(job)));
+  RefreshJobLoads(loads_before, {spec.id});
+  return FindJob(spec.id);
 }
 
 void Placement::EnableSteering(HashModels models, SteeringOptions options) {
-  steering_ = std::make_shared<Steering>(Steering{std::move(models), options, EcmpGroups(fabric_)});
-  for (LinkId l = 0; l < static_cast<LinkId>(fabric_->links().size()); ++l) {
-    if (!link_status_.IsUp(l)) steering_->groups.SetLinkUp(l, false);
+  steering_ = std::make_shared<const Steering>(Steering{std::move(models), options});
+  groups_->groups.reset();  // rebuilt from link_status_ on first use
+  std::vector<std::string> steered;
+  for (const auto& [id, job] : jobs_) {
+    if (job.enforcement == Enforcement::kSteer) steered.push_back(id);
   }
-  for (auto& [id, job] : jobs_) {
-    for (PlacedFlow& f : job.flows) (void)Steer(job, f);
+  // Pinned jobs carry no ports (Steer would leave them at 0): only steered ones change.
+  for (const std::string& id : steered) {
+    JobPlacement* job = MutableJob(id);
+    for (PlacedFlow& f : job->flows) (void)Steer(*job, f);
   }
 }
 
@@ -1097,7 +1246,7 @@ absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
   }
   SteeringOptions options = steering_->options;
   options.preferred_port = flow.udp_src_port;
-  auto port = FindSteeringPort(steering_->groups, steering_->models, flow.path, options);
+  auto port = FindSteeringPort(Groups(), steering_->models, flow.path, options);
   const uint16_t old_port = flow.udp_src_port;
   flow.udp_src_port = port.ok() ? *port : 0;
   if (flow.udp_src_port != old_port && jobs_.count(job.spec.id) > 0) {
@@ -1128,24 +1277,17 @@ std::vector<PortChange> Placement::TakePortChanges() {
   return out;
 }
 
-void Placement::RefreshJobLoads() {
-  for (auto& [id, job] : jobs_) {
-    double max = 0;
-    for (const PlacedFlow& f : job.flows) {
-      for (DirectedLinkId d : f.path.hops) max = std::max(max, Utilisation(d));
-    }
-    job.max_link_load = max;
-  }
-}
-
 absl::Status Placement::RemoveJob(const std::string& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  const JobPlacement& job = (*it).second;
+  std::vector<double> loads_before = load_bps_;
   Loads loads{*fabric_, load_bps_};
-  for (const PlacedFlow& f : it->second.flows) loads.Remove(f.path, f.rate_bps);
-  ReleaseLossless(it->second.spec, it->second.flows, it->second.flows.size());
-  jobs_.erase(it);
-  RefreshJobLoads();
+  for (const PlacedFlow& f : job.flows) loads.Remove(f.path, f.rate_bps);
+  ReleaseLossless(job.spec, job.flows, job.flows.size());
+  IndexJob(job, -1);
+  jobs_.jobs_.erase(job_id);
+  RefreshJobLoads(loads_before, {});
   return absl::OkStatus();
 }
 
@@ -1177,7 +1319,7 @@ absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
   }
   if (IsLossless(spec.traffic_class)) {
     for (size_t i = 0; i < job.flows.size(); ++i) {
-      absl::Status added = lossless_->AddPath(job.flows[i].path, spec.traffic_class);
+      absl::Status added = Lossless().AddPath(job.flows[i].path, spec.traffic_class);
       if (!added.ok()) {
         ReleaseLossless(spec, job.flows, i);
         return absl::Status(added.code(), absl::StrCat(FlowName(*fabric_, spec.id, i, job.flows[i]),
@@ -1187,12 +1329,14 @@ absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
   }
   job.enforcement =
       spec.enforcement == Enforcement::kDefault ? options_.enforcement : spec.enforcement;
+  std::vector<double> loads_before = load_bps_;
   Loads loads{*fabric_, load_bps_};
   for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
-  auto [it, inserted] = jobs_.emplace(spec.id, std::move(job));
-  (void)inserted;
-  RefreshJobLoads();
-  return &it->second;
+  IndexJob(job, +1);
+  const std::string id = spec.id;
+  jobs_.jobs_.emplace(id, std::make_shared<JobPlacement>(std::move(job)));
+  RefreshJobLoads(loads_before, {id});
+  return FindJob(id);
 }
 
 absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
@@ -1201,84 +1345,108 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
   }
   LinkChangeResult result;
   if (link_status_.IsUp(link) == up) return result;
+  // The group model is built from link_status_ on first use: before the change, so the change
+  // below is seen as one.
+  EcmpGroups* groups = steering_ != nullptr ? &Groups() : nullptr;
   link_status_.SetUp(link, up);
   links_down_ += up ? -1 : 1;
-  if (steering_ != nullptr) {
+  if (groups != nullptr) {
     // Groups that gained or lost a member hash differently: re-steer the flows through them.
-    EcmpGroupsUpdate update = steering_->groups.SetLinkUp(link, up);
+    EcmpGroupsUpdate update = groups->SetLinkUp(link, up);
     absl::flat_hash_set<std::pair<NodeId, NodeId>> changed;
     for (const EcmpGroup& g : update.changed) changed.insert({g.switch_id, g.destination});
-    for (auto& [id, job] : jobs_) {
+    std::vector<std::pair<std::string, size_t>> resteer;
+    for (const auto& [id, job] : jobs_) {
       if (job.enforcement != Enforcement::kSteer) continue;  // pinned jobs carry no ports
-      for (PlacedFlow& f : job.flows) {
+      for (size_t i = 0; i < job.flows.size(); ++i) {
+        const PlacedFlow& f = job.flows[i];
         if (f.path.hops.empty()) continue;
         const NodeId dst_leaf = fabric_->Tail(f.path.hops.back());
         for (DirectedLinkId d : f.path.hops) {
           if (changed.contains({fabric_->Tail(d), dst_leaf})) {
-            (void)Steer(job, f);  // no port: the flow falls back to a pin
+            resteer.emplace_back(id, i);
             break;
           }
         }
       }
     }
+    for (const auto& [id, i] : resteer) {
+      JobPlacement* job = MutableJob(id);
+      (void)Steer(*job, job->flows[i]);  // no port: the flow falls back to a pin
+    }
   }
   if (up) return result;
 
-  Loads loads{*fabric_, load_bps_};
-  for (auto& [id, job] : jobs_) {
-    const bool lossless = IsLossless(job.spec.traffic_class);
-    const int priority = job.spec.traffic_class;
+  // The flows that cross the link, found on the shared jobs; a job is copied (copy on write)
+  // only when one of its flows is touched.
+  std::vector<std::pair<std::string, size_t>> crossing;
+  for (const auto& [id, job] : jobs_) {
     for (size_t i = 0; i < job.flows.size(); ++i) {
-      PlacedFlow& f = job.flows[i];
-      bool crosses = false;
-      for (DirectedLinkId d : f.path.hops) crosses |= Fabric::LinkOf(d) == link;
-      if (!crosses) continue;
-      auto paths = UpDownPaths(*fabric_, link_status_, f.src, f.dst);
-      if (!paths.ok()) {
-        result.unplaced.push_back({id, i, "no surviving path"});
-        continue;
-      }
-      loads.Remove(f.path, f.rate_bps);
-      if (lossless) lossless_->RemovePath(f.path, priority);
-      // Least loaded first, avoiding the sibling sub-flows' paths if possible; a lossless flow
-      // skips paths that would close a PFC cycle.
-      std::vector<const Path*> tried;
-      std::string refusal;
-      int best = -1;
-      for (bool avoid_siblings : {true, false}) {
-        std::vector<const Path*> exclude = tried;
-        if (avoid_siblings) {
-          std::vector<const Path*> siblings = SiblingPaths(job, i);
-          exclude.insert(exclude.end(), siblings.begin(), siblings.end());
+      for (DirectedLinkId d : job.flows[i].path.hops) {
+        if (Fabric::LinkOf(d) == link) {
+          crossing.emplace_back(id, i);
+          break;
         }
-        for (int c; best < 0 && (c = LeastLoaded(loads, *paths, f.rate_bps, exclude)) >= 0;) {
-          absl::Status added =
-              lossless ? lossless_->AddPath((*paths)[c], priority) : absl::OkStatus();
-          if (added.ok()) {
-            best = c;
-          } else {
-            if (refusal.empty()) refusal = std::string(added.message());
-            tried.push_back(&(*paths)[c]);
-            exclude.push_back(&(*paths)[c]);
-          }
-        }
-        if (best >= 0) break;
       }
-      if (best < 0) {
-        // Put the old path back: the graph returns to what it was, so this cannot close a cycle.
-        if (lossless) (void)lossless_->AddPath(f.path, priority);
-        loads.Add(f.path, f.rate_bps);
-        result.unplaced.push_back({id, i, refusal});
-        continue;
-      }
-      FlowMove move{id, i, f.path, (*paths)[best]};
-      f.path = (*paths)[best];
-      (void)Steer(job, f);  // no port: the flow falls back to a pin
-      loads.Add(f.path, f.rate_bps);
-      result.moves.push_back(std::move(move));
     }
   }
-  RefreshJobLoads();
+  std::vector<double> loads_before = load_bps_;
+  std::vector<std::string> moved_jobs;
+  Loads loads{*fabric_, load_bps_};
+  for (const auto& [id, i] : crossing) {
+    const PlacedFlow& shared = jobs_.at(id).flows[i];
+    auto paths = UpDownPaths(*fabric_, link_status_, shared.src, shared.dst);
+    if (!paths.ok()) {
+      result.unplaced.push_back({id, i, "no surviving path"});
+      continue;
+    }
+    JobPlacement& job = *MutableJob(id);
+    const bool lossless = IsLossless(job.spec.traffic_class);
+    const int priority = job.spec.traffic_class;
+    PlacedFlow& f = job.flows[i];
+    loads.Remove(f.path, f.rate_bps);
+    if (lossless) Lossless().RemovePath(f.path, priority);
+    // Least loaded first, avoiding the sibling sub-flows' paths if possible; a lossless flow
+    // skips paths that would close a PFC cycle.
+    std::vector<const Path*> tried;
+    std::string refusal;
+    int best = -1;
+    for (bool avoid_siblings : {true, false}) {
+      std::vector<const Path*> exclude = tried;
+      if (avoid_siblings) {
+        std::vector<const Path*> siblings = SiblingPaths(job, i);
+        exclude.insert(exclude.end(), siblings.begin(), siblings.end());
+      }
+      for (int c; best < 0 && (c = LeastLoaded(loads, *paths, f.rate_bps, exclude)) >= 0;) {
+        absl::Status added =
+            lossless ? Lossless().AddPath((*paths)[c], priority) : absl::OkStatus();
+        if (added.ok()) {
+          best = c;
+        } else {
+          if (refusal.empty()) refusal = std::string(added.message());
+          tried.push_back(&(*paths)[c]);
+          exclude.push_back(&(*paths)[c]);
+        }
+      }
+      if (best >= 0) break;
+    }
+    if (best < 0) {
+      // Put the old path back: the graph returns to what it was, so this cannot close a cycle.
+      if (lossless) (void)Lossless().AddPath(f.path, priority);
+      loads.Add(f.path, f.rate_bps);
+      result.unplaced.push_back({id, i, refusal});
+      continue;
+    }
+    FlowMove move{id, i, f.path, (*paths)[best]};
+    IndexPath(id, f.path, -1);
+    f.path = (*paths)[best];
+    IndexPath(id, f.path, +1);
+    (void)Steer(job, f);  // no port: the flow falls back to a pin
+    loads.Add(f.path, f.rate_bps);
+    moved_jobs.push_back(id);
+    result.moves.push_back(std::move(move));
+  }
+  RefreshJobLoads(loads_before, moved_jobs);
   if (!result.unplaced.empty()) {
     std::vector<std::string> names;
     for (const UnplacedFlow& u : result.unplaced) {
@@ -1299,12 +1467,12 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
 
 absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
                                  const Path& new_path) {
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
-  if (flow_index >= it->second.flows.size()) {
+  const JobPlacement* shared = FindJob(job_id);
+  if (shared == nullptr) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+  if (flow_index >= shared->flows.size()) {
     return absl::InvalidArgumentError(absl::StrCat("job '", job_id, "' has no flow ", flow_index));
   }
-  PlacedFlow& f = it->second.flows[flow_index];
+  const PlacedFlow& f = shared->flows[flow_index];
   const std::string where = FlowName(*fabric_, job_id, flow_index, f);
   if (!JoinsWithoutLoop(*fabric_, new_path, f.src, f.dst)) {
     return absl::InvalidArgumentError(
@@ -1317,29 +1485,34 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
     }
   }
   // The deadlock gate before the shape check: a cyclic bounce is refused for its cycle.
-  const JobSpec& spec = it->second.spec;
+  const JobSpec& spec = shared->spec;
   const bool lossless = IsLossless(spec.traffic_class);
   if (lossless) {
-    lossless_->RemovePath(f.path, spec.traffic_class);
-    if (absl::Status added = lossless_->AddPath(new_path, spec.traffic_class); !added.ok()) {
-      (void)lossless_->AddPath(f.path, spec.traffic_class);  // back as it was: cannot fail
+    Lossless().RemovePath(f.path, spec.traffic_class);
+    if (absl::Status added = Lossless().AddPath(new_path, spec.traffic_class); !added.ok()) {
+      (void)Lossless().AddPath(f.path, spec.traffic_class);  // back as it was: cannot fail
       return absl::Status(added.code(), absl::StrCat(where, ": ", added.message()));
     }
   }
   if (!options_.allow_bounce_paths && !IsValleyFree(*fabric_, new_path, f.src, f.dst)) {
     if (lossless) {
-      lossless_->RemovePath(new_path, spec.traffic_class);
-      (void)lossless_->AddPath(f.path, spec.traffic_class);
+      Lossless().RemovePath(new_path, spec.traffic_class);
+      (void)Lossless().AddPath(f.path, spec.traffic_class);
     }
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": new path is not an up-down path (PlacementOptions::allow_bounce_paths is off)"));
   }
+  JobPlacement& job = *MutableJob(job_id);  // `shared`, `f` and `spec` may be stale from here
+  PlacedFlow& flow = job.flows[flow_index];
+  std::vector<double> loads_before = load_bps_;
   Loads loads{*fabric_, load_bps_};
-  loads.Remove(f.path, f.rate_bps);
-  f.path = new_path;
-  (void)Steer(it->second, f);  // no port: the flow falls back to a pin
-  loads.Add(f.path, f.rate_bps);
-  RefreshJobLoads();
+  loads.Remove(flow.path, flow.rate_bps);
+  IndexPath(job_id, flow.path, -1);
+  flow.path = new_path;
+  IndexPath(job_id, flow.path, +1);
+  (void)Steer(job, flow);  // no port: the flow falls back to a pin
+  loads.Add(flow.path, flow.rate_bps);
+  RefreshJobLoads(loads_before, {job_id});
   return absl::OkStatus();
 }
 

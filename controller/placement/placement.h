@@ -6,16 +6,24 @@
 // removing a job frees its load, and a link failure moves only the flows that crossed the link.
 //
 // Placement is a plain value owned by one thread (the controller's state owner); copy it to hand
-// an immutable snapshot to readers.
+// an immutable snapshot to readers. A copy is cheap and independent: jobs are shared immutable
+// objects (a change replaces the changed job, copy on write), and the owner's private indexes
+// (PFC dependency graph, ECMP groups for steering, jobs by link) are not shared with copies,
+// which rebuild them on first use.
 #ifndef PULSE_CONTROLLER_PLACEMENT_PLACEMENT_H_
 #define PULSE_CONTROLLER_PLACEMENT_PLACEMENT_H_
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "controller/paths/ecmp_groups.h"
@@ -99,6 +107,75 @@ struct JobPlacement {
   } bandwidth;
 };
 
+using JobPtr = std::shared_ptr<const JobPlacement>;
+
+// Placed jobs by id, in id order, each a shared immutable JobPlacement: copying the map shares
+// the jobs (a snapshot costs a pointer per job, not a deep copy). Iterating yields
+// (id, const JobPlacement&) pairs, as a std::map<std::string, JobPlacement> would.
+class JobMap {
+ public:
+  using Base = std::map<std::string, JobPtr>;
+  class const_iterator {
+   public:
+    using value_type = std::pair<const std::string&, const JobPlacement&>;
+    using reference = value_type;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::bidirectional_iterator_tag;
+    struct Arrow {
+      value_type value;
+      const value_type* operator->() const { return &value; }
+    };
+    using pointer = Arrow;
+
+    const_iterator() = default;
+    explicit const_iterator(Base::const_iterator it) : it_(it) {}
+    value_type operator*() const { return {it_->first, *it_->second}; }
+    Arrow operator->() const { return Arrow{**this}; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+    // The shared job itself (to keep it beyond this map, or compare versions by identity).
+    const JobPtr& ptr() const { return it_->second; }
+
+   private:
+    Base::const_iterator it_;
+  };
+  using iterator = const_iterator;
+
+  const_iterator begin() const { return const_iterator(jobs_.begin()); }
+  const_iterator end() const { return const_iterator(jobs_.end()); }
+  const_iterator find(const std::string& id) const { return const_iterator(jobs_.find(id)); }
+  const_iterator lower_bound(const std::string& id) const {
+    return const_iterator(jobs_.lower_bound(id));
+  }
+  size_t size() const { return jobs_.size(); }
+  bool empty() const { return jobs_.empty(); }
+  size_t count(const std::string& id) const { return jobs_.count(id); }
+  const JobPlacement& at(const std::string& id) const { return *jobs_.at(id); }
+  // The shared job, or null.
+  JobPtr FindPtr(const std::string& id) const {
+    auto it = jobs_.find(id);
+    return it == jobs_.end() ? nullptr : it->second;
+  }
+
+ private:
+  friend class Placement;
+  Base jobs_;
+};
+
+// The ids of jobs that differ between two versions of a placement's jobs: added, removed, or
+// replaced (a job changed by copy on write is a new object, so unchanged jobs compare equal by
+// identity). Cost: one pass over both maps, comparing pointers.
+std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after);
+
 // The fabric demands of a job: its collective expanded over its endpoints, or its explicit flows
 // resolved to NICs (pairs on one server ride NVLink and are dropped). Validates the spec the way
 // PlaceJob does (InvalidArgument naming the job and the bad field).
@@ -157,10 +234,10 @@ class Placement {
  public:
   explicit Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions options = {});
 
-  // A copy that owns its lossless graph and ECMP group model (a plain copy shares them with this
-  // one), so it may be changed freely: dry runs, what-if failures, node advice. Costs about the
-  // size of the lossless graph. Call it where this Placement may be read (its owner thread).
-  Placement DetachedCopy() const;
+  // A copy that may be changed freely: dry runs, what-if failures, node advice. Every copy is
+  // detached now (jobs copy on write, private indexes are rebuilt by the copy on first use); kept
+  // for the callers that say so.
+  Placement DetachedCopy() const { return *this; }
 
   const Fabric& fabric() const { return *fabric_; }
   std::shared_ptr<const Fabric> fabric_ptr() const { return fabric_; }
@@ -169,7 +246,7 @@ class Placement {
   // moved gets the UDP source port that makes the switches' own ECMP hashing (`models`) follow
   // its path (steering.h); ports already assigned are recomputed. Without it steered jobs are
   // refused. The port search costs about (ECMP width) hashes per flow. The ECMP group model it
-  // keeps is shared by copies of this Placement (only the owner thread mutates).
+  // keeps is private to this Placement (copies rebuild theirs when they steer).
   void EnableSteering(HashModels models, SteeringOptions options = {});
   bool steering_enabled() const { return steering_ != nullptr; }
   // The port changes of placed steered flows since the last call (oldest first), and forgets
@@ -219,16 +296,20 @@ class Placement {
   // controller.h): the dependency graph is rebuilt from every placed flow of a class lossless
   // under `priorities`. FailedPrecondition naming the flow and the cycle when the placed paths of
   // the newly lossless classes would close a PFC buffer dependency cycle; then nothing changes.
-  // Copies made before keep the old graph (a new one is built, not the shared one edited).
+  // Copies made before keep the old graph (each copy has its own).
   absl::Status SetLosslessPriorities(std::vector<int> priorities);
   const std::vector<int>& lossless_priorities() const { return options_.lossless_priorities; }
-  // The dependency graph of every installed lossless path (all flows of lossless jobs).
-  const LosslessGraph& lossless_graph() const { return *lossless_; }
+  // The dependency graph of every installed lossless path (all flows of lossless jobs). A copy
+  // (a published snapshot) builds its own on the first call (thread-safe), from its jobs.
+  const LosslessGraph& lossless_graph() const { return Lossless(); }
 
   const JobPlacement* FindJob(const std::string& job_id) const;
   // Records a job's bandwidth prediction (no effect on placement). NotFound for an unknown id.
   absl::Status SetBandwidth(const std::string& job_id, const JobPlacement::Bandwidth& bandwidth);
-  const std::map<std::string, JobPlacement>& jobs() const { return jobs_; }
+  const JobMap& jobs() const { return jobs_; }
+  // Ids, in id order, of the jobs with a flow crossing one of `channels`. Uses the owner's
+  // jobs-by-channel index when it is built (the state owner's Placement), else scans every job.
+  std::vector<std::string> JobsCrossing(const absl::flat_hash_set<DirectedLinkId>& channels) const;
   const LinkStatus& link_status() const { return link_status_; }
 
   // Planned load on a directed channel in bits per second, and as a fraction of capacity.
@@ -237,11 +318,46 @@ class Placement {
   double MaxUtilisation() const;
 
  private:
+  // A member a copy of its Placement does not share: the copy starts from a fresh T (owner-only
+  // indexes that copies rebuild on first use; nothing mutable is reachable from a snapshot).
+  template <typename T>
+  class FreshOnCopy {
+   public:
+    FreshOnCopy() : value_(std::make_unique<T>()) {}
+    FreshOnCopy(const FreshOnCopy&) : FreshOnCopy() {}
+    FreshOnCopy& operator=(const FreshOnCopy&) {
+      value_ = std::make_unique<T>();
+      return *this;
+    }
+    FreshOnCopy(FreshOnCopy&&) noexcept = default;
+    FreshOnCopy& operator=(FreshOnCopy&&) noexcept = default;
+    T* operator->() const { return value_.get(); }
+    T& operator*() const { return *value_; }
+
+   private:
+    std::unique_ptr<T> value_;
+  };
+
   std::shared_ptr<const Fabric> fabric_;
   LinkStatus link_status_;
   std::vector<double> load_bps_;  // indexed by DirectedLinkId
-  std::map<std::string, JobPlacement> jobs_;
-  void RefreshJobLoads();  // recomputes every job's max_link_load from load_bps_
+  JobMap jobs_;
+  // The job to change, copied first when a snapshot shares it (copy on write). Null: no job.
+  JobPlacement* MutableJob(const std::string& job_id);
+  // Job loads incrementally: recomputes max_link_load of the jobs crossing a channel whose load
+  // differs from `loads_before`, and of `also` (jobs whose paths changed).
+  void RefreshJobLoads(const std::vector<double>& loads_before,
+                       const std::vector<std::string>& also);
+  // Jobs by channel (hops of their flows crossing it), for RefreshJobLoads. Built on first use,
+  // then kept in step by every change of jobs or paths.
+  struct JobsByChannel {
+    bool built = false;
+    std::vector<absl::flat_hash_map<std::string, int>> hops;  // by DirectedLinkId
+  };
+  FreshOnCopy<JobsByChannel> jobs_by_channel_;
+  JobsByChannel& JobsOnChannels();
+  void IndexPath(const std::string& job_id, const Path& path, int delta);
+  void IndexJob(const JobPlacement& job, int delta);
   // Sets udp_src_port of a flow of a steered job, keeping its current port while it still
   // steers; 0 (and the error) when none does. Does nothing for pinned jobs.
   absl::Status Steer(const JobPlacement& job, PlacedFlow& flow);
@@ -249,15 +365,26 @@ class Placement {
   struct Steering {
     HashModels models;
     SteeringOptions options;
-    EcmpGroups groups;
   };
-  std::shared_ptr<Steering> steering_;    // null: steering off
+  std::shared_ptr<const Steering> steering_;  // null: steering off; immutable, shared by copies
+  // The ECMP group model steering searches (it caches lazily, so it is never shared): built on
+  // first use from link_status_.
+  struct GroupsCache {
+    std::unique_ptr<EcmpGroups> groups;
+  };
+  FreshOnCopy<GroupsCache> groups_;
+  EcmpGroups& Groups();
   std::vector<PortChange> port_changes_;  // since the last TakePortChanges
 
   PlacementOptions options_;
-  // Shared by copies like steering_: only the owning Placement mutates it, copies are read-only
-  // snapshots whose readers do not consult it (copying it per snapshot would cost O(edges)).
-  std::shared_ptr<LosslessGraph> lossless_;
+  // The PFC dependency graph of the placed lossless paths. Private to each Placement: a copy
+  // builds its own from its jobs on first use (copying it per snapshot would cost O(edges)).
+  struct LosslessCache {
+    std::once_flag built;
+    std::unique_ptr<LosslessGraph> graph;
+  };
+  FreshOnCopy<LosslessCache> lossless_;
+  LosslessGraph& Lossless() const;
   // Removes the lossless paths of `flows` (the first `count` of them) from the graph.
   void ReleaseLossless(const JobSpec& spec, const std::vector<PlacedFlow>& flows, size_t count);
 

@@ -348,5 +348,61 @@ TEST(ForwardingTest, LearnedAddressesGetExactRulesAboveAnyPrefix) {
   EXPECT_EQ(spine_rules.size(), 3u);
 }
 
+// FabricSync's delta: after one more job only the switches on its paths are recomputed, and each
+// of them gets exactly the tables the full computation gives it.
+TEST(ForwardingTest, AffectedSwitchesAreThoseOnTheNewJobsPathsAndMatchTheFullComputation) {
+  auto fabric = LabFabric();
+  Placement placement(fabric);
+  JobSpec ring;
+  ring.id = "ring";
+  for (int i = 0; i < 8; ++i) ring.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  ASSERT_TRUE(placement.PlaceJob(ring).ok());
+  const Placement before = placement;  // a snapshot
+  JobSpec pair;
+  pair.id = "pair";
+  pair.endpoints = {"server-0/gpu-0", "server-7/gpu-0"};
+  pair.rate_bps = 1e9;
+  ASSERT_TRUE(placement.PlaceJob(pair).ok());
+
+  std::optional<std::vector<NodeId>> only = ForwardingAffectedSwitches(*fabric, before, placement);
+  ASSERT_TRUE(only.has_value());
+  std::set<NodeId> expected;
+  for (const PlacedFlow& flow : placement.FindJob("pair")->flows) {
+    for (DirectedLinkId hop : flow.path.hops) {
+      if (fabric->node(fabric->Tail(hop)).is_switch()) expected.insert(fabric->Tail(hop));
+    }
+  }
+  EXPECT_EQ(std::set<NodeId>(only->begin(), only->end()), expected);
+  EXPECT_LT(only->size(), fabric->switches().size());
+
+  EcmpGroups groups(fabric);
+  auto full = ComputeForwarding(*fabric, placement, groups);
+  auto partial = ComputeForwarding(*fabric, placement, groups, {}, nullptr, &*only);
+  ASSERT_EQ(partial.size(), only->size());
+  for (const SwitchForwarding& table : partial) {
+    const SwitchForwarding* whole = nullptr;
+    for (const SwitchForwarding& t : full) {
+      if (t.dpid == table.dpid) whole = &t;
+    }
+    ASSERT_NE(whole, nullptr);
+    ASSERT_EQ(table.rules.size(), whole->rules.size());
+    ASSERT_EQ(table.groups.size(), whole->groups.size());
+    for (size_t i = 0; i < table.rules.size(); ++i) {
+      EXPECT_EQ(table.rules[i].priority, whole->rules[i].priority);
+      EXPECT_EQ(table.rules[i].match.ipv4_src, whole->rules[i].match.ipv4_src);
+      EXPECT_EQ(table.rules[i].match.ipv4_dst, whole->rules[i].match.ipv4_dst);
+      EXPECT_EQ(table.rules[i].action.output_port, whole->rules[i].action.output_port);
+      EXPECT_EQ(table.rules[i].action.group_id, whole->rules[i].action.group_id);
+    }
+  }
+
+  // A usability change is not a jobs-only delta: everything is recomputed.
+  Placement failed = placement;
+  ASSERT_TRUE(failed.SetLinkUp(fabric->LinksOf(fabric->switches().back())[0], false).ok());
+  EXPECT_FALSE(ForwardingAffectedSwitches(*fabric, placement, failed).has_value());
+  // Nothing changed: nothing to recompute.
+  EXPECT_TRUE(ForwardingAffectedSwitches(*fabric, placement, placement)->empty());
+}
+
 }  // namespace
 }  // namespace pulse::controller

@@ -1039,5 +1039,47 @@ TEST(PlacementDeadlockTest, SetLinkUpReroutesAroundACycleOrLeavesTheFlowUnplaced
   ExpectLoadsConsistent(p);
 }
 
+// Snapshots are copies that share unchanged jobs and never see later changes; every job's
+// max_link_load, kept incrementally, equals a recomputation from the loads.
+TEST(PlacementTest, CopiesShareUnchangedJobsAndNeverSeeLaterChanges) {
+  auto fabric = MustBuild(placement_testing::FatTreeFabric(4));
+  Placement p(fabric);
+  std::mt19937 rng(7);
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "a")).ok());
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "b")).ok());
+  const Placement snapshot = p;
+  const size_t edges = snapshot.lossless_graph().num_edges();
+  ASSERT_GT(edges, 0u);
+  EXPECT_EQ(snapshot.FindJob("a"), p.FindJob("a"));  // shared, not copied
+  const std::vector<PlacedFlow> a_flows = snapshot.FindJob("a")->flows;
+  const double a_load = snapshot.FindJob("a")->max_link_load;
+
+  ASSERT_TRUE(p.PlaceJob(PermutationJob(*fabric, RandomPermutation(16, rng), "c")).ok());
+  ASSERT_TRUE(p.MoveFlow("a", 0, p.FindJob("a")->flows[0].path).ok());
+  ASSERT_TRUE(p.RemoveJob("b").ok());
+  ASSERT_TRUE(p.SetLinkUp(fabric->LinksOf(fabric->switches().back())[0], false).ok());
+
+  EXPECT_EQ(snapshot.jobs().size(), 2u);
+  EXPECT_EQ(snapshot.FindJob("c"), nullptr);
+  ASSERT_NE(snapshot.FindJob("b"), nullptr);
+  EXPECT_EQ(snapshot.FindJob("a")->max_link_load, a_load);
+  for (size_t i = 0; i < a_flows.size(); ++i) {
+    EXPECT_EQ(snapshot.FindJob("a")->flows[i].path, a_flows[i].path);
+  }
+  EXPECT_EQ(snapshot.lossless_graph().num_edges(), edges);
+  EXPECT_EQ(ChangedJobs(snapshot.jobs(), snapshot.jobs()).size(), 0u);
+  EXPECT_FALSE(ChangedJobs(snapshot.jobs(), p.jobs()).empty());
+
+  for (const Placement* q : {&snapshot, static_cast<const Placement*>(&p)}) {
+    for (const auto& [id, job] : q->jobs()) {
+      double max = 0;
+      for (const PlacedFlow& f : job.flows) {
+        for (DirectedLinkId d : f.path.hops) max = std::max(max, q->Utilisation(d));
+      }
+      EXPECT_DOUBLE_EQ(job.max_link_load, max) << id;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pulse::controller
