@@ -119,8 +119,10 @@ void PrintContract(const std::string& name, const Placement& placement, const st
 }
 
 // 8 tenants of `per_tenant` NICs each, scattered at random over the fabric, each a ring; each
-// tenant is simulated with the other seven on their paths.
-void FragmentedTenants(std::shared_ptr<const Fabric> fabric, size_t per_tenant, std::mt19937& rng) {
+// tenant is simulated with the other seven on their paths. `max_subflows` > 1: each connection
+// may be split over that many QPs (NCCL_IB_QPS_PER_CONNECTION), as ECMP's q QPs are.
+void FragmentedTenants(std::shared_ptr<const Fabric> fabric, size_t per_tenant, int max_subflows,
+                       std::mt19937 rng) {
   const size_t n = fabric->nics().size();
   {
     Placement placement(fabric);
@@ -131,6 +133,7 @@ void FragmentedTenants(std::shared_ptr<const Fabric> fabric, size_t per_tenant, 
       JobSpec spec;
       spec.id = absl::StrCat("tenant-", t);
       spec.pattern = CollectivePattern::kRing;
+      spec.max_subflows = max_subflows;
       for (size_t k = 0; k < per_tenant; ++k) {
         spec.endpoints.push_back(Nic(*fabric, order[t * per_tenant + k]));
       }
@@ -172,9 +175,9 @@ void FragmentedTenants(std::shared_ptr<const Fabric> fabric, size_t per_tenant, 
         sum_ecmp[qi] += p->ecmp_busbw_fraction;
       }
     }
-    std::string line =
-        absl::StrFormat("case=8-fragmented-tenants-ring-%zu-nics pulse_min=%.3f pulse_mean=%.3f",
-                        per_tenant, min_pulse, sum_pulse / 8);
+    std::string line = absl::StrFormat(
+        "case=8-fragmented-tenants-ring-%zu-nics-%d-qp pulse_min=%.3f pulse_mean=%.3f", per_tenant,
+        max_subflows, min_pulse, sum_pulse / 8);
     for (int qi = 0; qi < 4; ++qi) {
       absl::StrAppend(&line, absl::StrFormat(" ecmp_q%d_min=%.3f ecmp_q%d_mean=%.3f", 1 << qi,
                                              min_ecmp[qi], 1 << qi, sum_ecmp[qi] / 8));
@@ -223,7 +226,11 @@ void ContractCases() {
     MustPlace(placement, spec);
     PrintContract("128-all-to-all-4-leaves", placement, "a2a");
   }
-  for (size_t per_tenant : {size_t{128}, size_t{96}}) FragmentedTenants(fabric, per_tenant, rng);
+  // The same scattered layout (same seed) with 1 QP per connection, then with 2: with 1, the last
+  // tenant that fills the fabric is bounded above 1 around the tenants placed before it (which
+  // never move); splitting over 2 QPs is what ECMP's q=2 gets too.
+  for (int qps : {1, 2}) FragmentedTenants(fabric, 128, qps, rng);
+  FragmentedTenants(fabric, 96, 1, rng);
   {
     // What PlaceJob adds on the controller thread for a 1,024-NIC ring (2,048 connections) with
     // the controller's default prediction options (4 QPs, 2 hash draws).
