@@ -60,7 +60,11 @@ const EcmpSelector& SteeringPortSearch::SelectorFor(const EcmpHashModel& model,
                                                     absl::Span<const EcmpMember> members) {
   uint64_t key = Mix(Mix(Mix(static_cast<uint64_t>(model.algorithm), model.seed), model.fields),
                      members.size());
-  for (const EcmpMember& m : members) key = Mix(key, m.weight);
+  // One multiply per weight (a full mix each would chain ~5 per weight, and groups are 64 wide);
+  // collisions are checked below, so the fingerprint needs no more.
+  uint64_t folded = 0;
+  for (const EcmpMember& m : members) folded = (folded + m.weight + 1) * 0x9E3779B97F4A7C15ull;
+  key = Mix(key, folded);
   auto it = selectors_.find(key);
   if (it != selectors_.end()) {
     const CachedSelector& cached = it->second;
