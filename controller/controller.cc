@@ -174,6 +174,8 @@ absl::Status Controller::Restore() {
       ++hosts;
     }
     state_->hosts = std::move(table);
+    // Before the jobs: steered ports were computed with these addresses.
+    for (const auto& [nic, entry] : state_->hosts->entries()) (void)SyncLearnedAddress(nic);
   }
   // Exactly as acknowledged first (placements/<id>), so those jobs get their old links; jobs whose
   // record is missing or no longer valid are placed afresh afterwards.
@@ -394,6 +396,11 @@ bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>*
   return true;
 }
 
+bool Controller::SyncLearnedAddress(topology::NodeId nic) {
+  const HostEntry* entry = state_->hosts->Find(nic);
+  return state_->placement.SetLearnedAddress(nic, entry == nullptr ? 0 : entry->ipv4) > 0;
+}
+
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
   std::map<std::string, int> per_job;
   for (const auto& move : moves) ++per_job[move.job_id];
@@ -407,8 +414,8 @@ void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::str
     out.flow_index = change.flow_index;
     out.src = fabric_->node(flow.src).name;
     out.dst = fabric_->node(flow.dst).name;
-    out.src_ip = NicAddress(*fabric_, flow.src).value_or(0);
-    out.dst_ip = NicAddress(*fabric_, flow.dst).value_or(0);
+    out.src_ip = ServedIpv4(*fabric_, state_->hosts.get(), flow.src);
+    out.dst_ip = ServedIpv4(*fabric_, state_->hosts.get(), flow.dst);
     out.old_udp_src_port = change.old_udp_src_port;
     out.new_udp_src_port = change.new_udp_src_port;
     port_changes[change.job_id].push_back(std::move(out));
@@ -857,13 +864,23 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
       } else if (absl::StartsWith(change.key, kHostKeyPrefix)) {
         auto table = std::make_shared<HostTable>(*state_->hosts);
         const std::string nic = change.key.substr(kHostKeyPrefix.size());
+        std::vector<topology::NodeId> touched;
         if (put) {
           absl::StatusOr<HostEntry> entry = DecodeHostEntry(*fabric_, nic, change.value);
-          if (entry.ok()) table->Put(*entry);
+          if (entry.ok()) {
+            // Put replaces another NIC's binding of the same address: that NIC loses it.
+            if (auto holder = table->FindByIpv4(entry->ipv4); holder) touched.push_back(*holder);
+            table->Put(*entry);
+            touched.push_back(entry->nic);
+          }
         } else if (absl::StatusOr<topology::NodeId> id = fabric_->FindNode(nic); id.ok()) {
           table->Erase(*id);
+          touched.push_back(*id);
         }
         state_->hosts = std::move(table);
+        // The leader re-steers and writes the placements; they follow in this or a later batch.
+        for (topology::NodeId id : touched) (void)SyncLearnedAddress(id);
+        (void)state_->placement.TakePortChanges();
       } else if (absl::StartsWith(change.key, kDrainKeyPrefix)) {
         std::string name = change.key.substr(kDrainKeyPrefix.size());
         absl::StatusOr<topology::NodeId> node = FindSwitch(name);
@@ -991,6 +1008,10 @@ void Controller::OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac) {
     events_.Append(
         outcome.change == HostChange::kMoved ? EventType::kHostMoved : EventType::kHostLearned,
         name, outcome.detail);
+    bool resteered = SyncLearnedAddress(nic);
+    if (outcome.moved_from != topology::kNoNode)
+      resteered |= SyncLearnedAddress(outcome.moved_from);
+    if (resteered) EmitJobMoves({}, absl::StrCat("address of ", name, " ", outcome.detail));
     Publish(true);
   });
 }

@@ -217,7 +217,10 @@ class Controller {
   // An ARP or IPv4 packet from `ipv4`/`mac` arrived on the leaf port the intent cables `nic` to
   // (host discovery, controller/paths/hosts.h). A new or moved binding is persisted
   // ("hosts/<NIC>"), emits HOST_LEARNED / HOST_MOVED and changes forwarding; a new conflict emits
-  // HOST_CONFLICT and changes nothing else. Repeats only refresh the last-seen time.
+  // HOST_CONFLICT and changes nothing else. Repeats only refresh the last-seen time. Steered
+  // flows hash with the served address (the intent's, else the learned one): a learned or moved
+  // binding re-steers the flows at the NICs it touches, emitting JOB_MOVED with their new UDP
+  // source ports (port 0: the NIC has no address any more, the flow is pinned).
   void OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac);
 
   // Called on the controller thread after every change that may alter forwarding (job placed,
@@ -264,6 +267,9 @@ class Controller {
   bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,
                          absl::Status* first_error);
   void EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason);
+  // Hands `nic`'s learned address (state_->hosts) to the placement's steering; returns whether
+  // any steered flow was looked at again (its port changes wait in TakePortChanges).
+  bool SyncLearnedAddress(topology::NodeId nic);
   absl::Status Persist(const WriteBatch& batch);
   absl::StatusOr<topology::NodeId> FindSwitch(const std::string& name) const;
   absl::StatusOr<DrainResult> DoDrain(const std::string& switch_name, bool drain);

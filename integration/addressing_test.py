@@ -21,6 +21,7 @@ Run as root with /usr/bin/python3.
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +29,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from pulse_net import (Controller, PulseLab, iperf3_pair, log, poll, watchdog)  # noqa: E402
+from pulse_net import (Controller, PulseLab, binary, iperf3_pair, log, poll,  # noqa: E402
+                       watchdog)
 
 SERVERS = [("gpu-a", "tor-1", 3), ("gpu-b", "tor-1", 4), ("gpu-c", "tor-2", 3),
            ("gpu-d", "tor-2", 4), ("spare", "tor-2", 5)]
@@ -206,6 +208,33 @@ class AddressingTest(unittest.TestCase):
         ctl.pulsectl("jobs", "place", "-f", job)
         shown = json.loads(ctl.pulsectl("--json", "jobs", "show", "learned-pair"))
         self.assertIn("gpu-a/nic-0", json.dumps(shown))
+        # Steered jobs hash with the learned addresses (issue 14): ports for gpu-b <-> gpu-d; a
+        # steered job with the spare NIC (nothing learned there) is refused naming it.
+        steer_job = os.path.join(tmp, "steered.yaml")
+        with open(steer_job, "w") as f:
+            f.write("id: learned-steered\npattern: explicit\nenforcement: steer\n"
+                    "endpoints: [10.30.0.12, 10.30.1.12]\nflows:\n"
+                    "  - {src: 10.30.0.12, dst: 10.30.1.12}\n"
+                    "  - {src: 10.30.1.12, dst: 10.30.0.12}\n")
+        ctl.pulsectl("jobs", "place", "-f", steer_job)
+        steering = json.loads(ctl.pulsectl("jobs", "steering", "learned-steered", "--format",
+                                           "json"))
+        log(f"steered by learned addresses: {steering['flows']}")
+        self.assertTrue(steering["steered"])
+        for flow in steering["flows"]:
+            self.assertGreaterEqual(flow.get("udpSrcPort", 0), 49152, flow)
+            self.assertIn(flow["srcIp"], ("10.30.0.12", "10.30.1.12"), flow)
+        spare_job = os.path.join(tmp, "spare.yaml")
+        with open(spare_job, "w") as f:
+            f.write("id: to-spare\npattern: explicit\nenforcement: steer\n"
+                    "endpoints: [gpu-a/nic-0, spare/nic-0]\nflows:\n"
+                    "  - {src: gpu-a/nic-0, dst: spare/nic-0}\n")
+        refused = subprocess.run(
+            [binary("pulsectl"), "--server", ctl.api, "--insecure", "jobs", "place", "-f",
+             spare_job], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("spare/nic-0", refused.stderr + refused.stdout)
+        self.assertIn("no known IPv4 address", refused.stderr + refused.stdout)
 
         # gpu-b re-addressed to gpu-c's address: a conflict, not served; the others unaffected.
         since = next_event_sequence(ctl)
@@ -235,6 +264,12 @@ class AddressingTest(unittest.TestCase):
         log(f"events: {kinds}")
         self.assertIn("EVENT_TYPE_HOST_CONFLICT", kinds)
         self.assertIn("EVENT_TYPE_HOST_MOVED", kinds)
+        # gpu-d/nic-0 has no address any more: its steered flows lost their ports (JOB_MOVED).
+        self.assertIn("EVENT_TYPE_JOB_MOVED", kinds)
+        steering = json.loads(ctl.pulsectl("jobs", "steering", "learned-steered", "--format",
+                                           "json"))
+        for flow in steering["flows"]:
+            self.assertEqual(flow.get("udpSrcPort", 0), 0, flow)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ absl::StatusOr<pulse::v1::GetJobSteeringResponse> JobSteering(
     flow->set_flow_index(static_cast<int32_t>(i));
     flow->set_src(fabric.node(f.src).name);
     flow->set_dst(fabric.node(f.dst).name);
-    if (auto ip = controller::NicAddress(fabric, f.src); ip.ok())
-      flow->set_src_ip(controller::FormatIpv4(*ip));
-    if (auto ip = controller::NicAddress(fabric, f.dst); ip.ok())
-      flow->set_dst_ip(controller::FormatIpv4(*ip));
+    // The addresses the flow is steered with: the intent's, else the learned ones.
+    if (uint32_t ip = controller::ServedIpv4(fabric, snapshot.hosts.get(), f.src); ip != 0)
+      flow->set_src_ip(controller::FormatIpv4(ip));
+    if (uint32_t ip = controller::ServedIpv4(fabric, snapshot.hosts.get(), f.dst); ip != 0)
+      flow->set_dst_ip(controller::FormatIpv4(ip));
     flow->set_subflow(f.subflow);
     flow->set_udp_src_port(out.steered() ? f.udp_src_port : 0);
     flow->set_udp_dst_port(controller::kRoceV2Port);

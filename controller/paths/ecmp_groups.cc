@@ -304,6 +304,14 @@ std::vector<EcmpGroup> EcmpGroups::GroupsToward(NodeId dst_leaf) {
 }
 
 absl::StatusOr<std::vector<EcmpMember>> EcmpGroups::NextHops(NodeId sw, NodeId dst_nic) {
+  std::vector<EcmpMember> scratch;
+  auto view = NextHopsView(sw, dst_nic, scratch);
+  if (!view.ok()) return view.status();
+  return std::vector<EcmpMember>(view->begin(), view->end());
+}
+
+absl::StatusOr<absl::Span<const EcmpMember>> EcmpGroups::NextHopsView(
+    NodeId sw, NodeId dst_nic, std::vector<EcmpMember>& scratch) {
   const Fabric& f = *fabric_;
   const NodeId n = static_cast<NodeId>(f.nodes().size());
   if (sw < 0 || sw >= n || !f.node(sw).is_switch()) {
@@ -313,26 +321,25 @@ absl::StatusOr<std::vector<EcmpMember>> EcmpGroups::NextHops(NodeId sw, NodeId d
     return absl::InvalidArgumentError(
         absl::StrCat("ECMP next hops: destination ", dst_nic, " is no NIC"));
   }
-  std::vector<EcmpMember> direct;
-  std::vector<NodeId> leaves;
+  scratch.clear();
+  for (LinkId l : f.LinksOf(dst_nic)) {
+    if (!status_.IsUp(l) || f.Peer(l, dst_nic) != sw) continue;
+    const DirectedLinkId d = f.DirectedFrom(l, sw);
+    scratch.push_back(EcmpMember{f.TailPort(d), d, static_cast<double>(f.link(l).capacity_bps), 1});
+  }
+  if (!scratch.empty()) {
+    std::sort(scratch.begin(), scratch.end(),
+              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+    return absl::Span<const EcmpMember>(scratch);
+  }
+  // The NIC's leaves in `sw`'s plane, in link order: the first with a group decides.
   for (LinkId l : f.LinksOf(dst_nic)) {
     if (!status_.IsUp(l)) continue;
     const NodeId leaf = f.Peer(l, dst_nic);
-    if (leaf == sw) {
-      const DirectedLinkId d = f.DirectedFrom(l, sw);
-      direct.push_back(
-          EcmpMember{f.TailPort(d), d, static_cast<double>(f.link(l).capacity_bps), 1});
-    } else if (f.node(leaf).plane == f.node(sw).plane) {
-      leaves.push_back(leaf);
+    if (f.node(leaf).plane != f.node(sw).plane) continue;
+    if (const EcmpGroup* g = Find(sw, leaf); g != nullptr) {
+      return absl::Span<const EcmpMember>(g->members);
     }
-  }
-  if (!direct.empty()) {
-    std::sort(direct.begin(), direct.end(),
-              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
-    return direct;
-  }
-  for (NodeId leaf : leaves) {
-    if (const EcmpGroup* g = Find(sw, leaf); g != nullptr) return g->members;
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "switch '", f.node(sw).name, "' has no up-down path to '", f.node(dst_nic).name, "'"));

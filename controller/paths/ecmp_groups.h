@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "controller/paths/paths.h"
 #include "topology/fabric.h"
 
@@ -82,6 +83,11 @@ class EcmpGroups {
   // the NIC hangs off (links up), else the group towards the NIC's leaf in `sw`'s plane.
   // InvalidArgument for bad ids, FailedPrecondition when `sw` cannot reach the NIC.
   absl::StatusOr<std::vector<EcmpMember>> NextHops(NodeId sw, NodeId dst_nic);
+  // NextHops without the copy, for callers that ask per flow (steering.h): a view of the group,
+  // valid until the next update, or of `scratch` (overwritten) when `sw` is the NIC's leaf.
+  // Same answers and errors as NextHops.
+  absl::StatusOr<absl::Span<const EcmpMember>> NextHopsView(NodeId sw, NodeId dst_nic,
+                                                            std::vector<EcmpMember>& scratch);
 
   // Failure (up = false) and recovery (up = true) of links or a whole switch.
   EcmpGroupsUpdate SetLinkUp(LinkId link, bool up);

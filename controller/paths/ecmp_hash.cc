@@ -39,14 +39,16 @@ size_t HashBytes(const EcmpHashModel& model, const FiveTuple& t, uint8_t* out) {
 // Open vSwitch's 32-bit mixing steps (lib/hash.h, the portable branch).
 uint32_t Rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 
+// The data half of hash_add: a bijection that maps 0 to 0, so adding a zero word leaves the
+// accumulator as it is before the rotation, as in Open vSwitch.
+constexpr uint32_t OvsMixWord(uint32_t data) {
+  data *= 0xcc9e2d51u;
+  data = (data << 15) | (data >> 17);
+  return data * 0x1b873593u;
+}
+
 uint32_t OvsHashAdd(uint32_t hash, uint32_t data) {
-  if (data != 0) {  // a zero word leaves the accumulator as it is before the rotation
-    data *= 0xcc9e2d51u;
-    data = Rotl(data, 15);
-    data *= 0x1b873593u;
-    hash ^= data;
-  }
-  hash = Rotl(hash, 13);
+  hash = Rotl(hash ^ OvsMixWord(data), 13);
   return hash * 5 + 0xe6546b64u;
 }
 
@@ -60,8 +62,21 @@ uint32_t OvsHashFinish(uint32_t hash, uint32_t final_word) {
   return hash;
 }
 
-uint32_t OvsHash2Words(uint32_t x, uint32_t y) {
-  return OvsHashFinish(OvsHashAdd(OvsHashAdd(x, 0), y), 8);
+// Open vSwitch's hash_2words(x, y) = finish(add(add(x, 0), y), 8), split so that the part that
+// depends on x alone is computed once for many y (HRW hashes one flow hash with every slot).
+// The data half of every slot number HRW hashes (slots are < kMaxMultipathSlots) is a constant.
+struct SlotMixTable {
+  uint32_t mix[kMaxMultipathSlots];
+  constexpr SlotMixTable() : mix() {
+    for (uint32_t s = 0; s < kMaxMultipathSlots; ++s) mix[s] = OvsMixWord(s);
+  }
+};
+constexpr SlotMixTable kSlotMix;
+
+uint32_t OvsHash2WordsPrefix(uint32_t x) { return OvsHashAdd(x, 0); }
+uint32_t OvsHash2WordsFrom(uint32_t prefix, uint32_t y) {
+  const uint32_t mixed = y < kMaxMultipathSlots ? kSlotMix.mix[y] : OvsMixWord(y);
+  return OvsHashFinish(Rotl(prefix ^ mixed, 13) * 5 + 0xe6546b64u, 8);
 }
 
 // A field kept in network byte order, as a little-endian host loads it from the packet.
@@ -81,10 +96,11 @@ uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& t, uint32_t basis) {
 }
 
 uint32_t OvsHrwLink(uint32_t hash, uint32_t n_links) {
+  const uint32_t prefix = OvsHash2WordsPrefix(hash);
   uint32_t best_link = 0;
-  uint32_t best_weight = OvsHash2Words(hash, 0);
+  uint32_t best_weight = OvsHash2WordsFrom(prefix, 0);
   for (uint32_t link = 1; link < n_links; ++link) {
-    uint32_t weight = OvsHash2Words(hash, link);
+    uint32_t weight = OvsHash2WordsFrom(prefix, link);
     if (weight > best_weight) {
       best_link = link;
       best_weight = weight;
@@ -261,7 +277,14 @@ EcmpSelector::EcmpSelector(const EcmpHashModel& model, const std::vector<EcmpMem
   } else if (std::all_of(weights.begin(), weights.end(), [](uint32_t w) { return w == 0; })) {
     std::fill(weights.begin(), weights.end(), 1);
   }
-  for (size_t i = 0; i < weights.size(); ++i) slot_owner_.insert(slot_owner_.end(), weights[i], i);
+  slot_begin_.push_back(0);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    for (uint32_t k = 0; k < weights[i]; ++k) {
+      member_slots_.push_back(static_cast<uint32_t>(slot_owner_.size()));
+      slot_owner_.push_back(static_cast<uint32_t>(i));
+    }
+    slot_begin_.push_back(static_cast<uint32_t>(member_slots_.size()));
+  }
   if (model.algorithm == HashAlgorithm::kLearned)
     for (const EcmpMember& m : members) member_links_.push_back(m.link);
 }
@@ -295,23 +318,79 @@ bool EcmpSelector::Selects(const FiveTuple& tuple, size_t wanted) const {
     return LearnedMember(tuple) == static_cast<int>(wanted);
   if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty())
     return Select(tuple) == wanted;
-  const uint32_t hash = HashFiveTuple(model_, tuple);
+  if (wanted + 1 >= slot_begin_.size() || slot_begin_[wanted] == slot_begin_[wanted + 1])
+    return false;  // no such member, or it owns no slot
+  const uint32_t prefix = OvsHash2WordsPrefix(HashFiveTuple(model_, tuple));
   // HRW keeps the first slot with the highest weight: the wanted member's best slot must beat
   // every slot before it and not lose to any slot after it.
-  uint32_t best = 0, best_slot = 0;
-  bool any = false;
-  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
-    if (slot_owner_[s] != wanted) continue;
-    uint32_t w = OvsHash2Words(hash, s);
-    if (!any || w > best) best = w, best_slot = s, any = true;
+  const uint32_t* slot = member_slots_.data() + slot_begin_[wanted];
+  const uint32_t* const end = member_slots_.data() + slot_begin_[wanted + 1];
+  uint32_t best_slot = *slot, best = OvsHash2WordsFrom(prefix, best_slot);
+  for (++slot; slot != end; ++slot) {
+    const uint32_t w = OvsHash2WordsFrom(prefix, *slot);
+    if (w > best) best = w, best_slot = *slot;
   }
-  if (!any) return false;
-  for (uint32_t s = 0; s < slot_owner_.size(); ++s) {
-    if (slot_owner_[s] == wanted) continue;
-    uint32_t w = OvsHash2Words(hash, s);
-    if (w > best || (w == best && s < best_slot)) return false;
+  // Every slot in blocks, without a branch per slot (where a flow loses is unpredictable): the
+  // wanted member's own slots cannot outbid its best one, so they need no skipping.
+  constexpr uint32_t kBlock = 8;
+  const uint32_t n = static_cast<uint32_t>(slot_owner_.size());
+  for (uint32_t s = 0; s < n; s += kBlock) {
+    const uint32_t end_slot = std::min(n, s + kBlock);
+    bool outbid = false;
+    for (uint32_t t = s; t < end_slot; ++t) {
+      const uint32_t w = OvsHash2WordsFrom(prefix, t);
+      outbid |= (w > best) | ((w == best) & (t < best_slot));
+    }
+    if (outbid) return false;
   }
   return true;
+}
+
+uint32_t EcmpSelector::SelectsPorts(FiveTuple tuple, uint32_t first_port, uint32_t count,
+                                    size_t wanted) const {
+  count = std::min<uint32_t>(count, kMaxBatchPorts);
+  uint32_t mask = 0;
+  if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty() ||
+      wanted + 1 >= slot_begin_.size() || slot_begin_[wanted] == slot_begin_[wanted + 1]) {
+    for (uint32_t i = 0; i < count; ++i) {
+      tuple.src_port = static_cast<uint16_t>(first_port + i);
+      if (Selects(tuple, wanted)) mask |= 1u << i;
+    }
+    return mask;
+  }
+  // Selects for `count` ports side by side: the hashes of different ports do not depend on each
+  // other, so the processor overlaps them, where one port at a time waits on every multiply.
+  uint32_t prefix[kMaxBatchPorts], best[kMaxBatchPorts], best_slot[kMaxBatchPorts];
+  for (uint32_t i = 0; i < count; ++i) {
+    tuple.src_port = static_cast<uint16_t>(first_port + i);
+    prefix[i] = OvsHash2WordsPrefix(OvsSymmetricL3L4UdpHash(tuple, model_.seed));
+  }
+  const uint32_t* const slots = member_slots_.data() + slot_begin_[wanted];
+  const uint32_t n_wanted = slot_begin_[wanted + 1] - slot_begin_[wanted];
+  for (uint32_t i = 0; i < count; ++i) {
+    best_slot[i] = slots[0];
+    best[i] = OvsHash2WordsFrom(prefix[i], slots[0]);
+    for (uint32_t k = 1; k < n_wanted; ++k) {
+      const uint32_t w = OvsHash2WordsFrom(prefix[i], slots[k]);
+      if (w > best[i]) best[i] = w, best_slot[i] = slots[k];
+    }
+  }
+  // The first slots for every port (most ports lose there), then the survivors one by one.
+  const uint32_t n = static_cast<uint32_t>(slot_owner_.size());
+  const uint32_t first = std::min<uint32_t>(n, 8);
+  for (uint32_t i = 0; i < count; ++i) {
+    bool outbid = false;
+    for (uint32_t t = 0; t < first; ++t) {
+      const uint32_t w = OvsHash2WordsFrom(prefix[i], t);
+      outbid |= (w > best[i]) | ((w == best[i]) & (t < best_slot[i]));
+    }
+    for (uint32_t t = first; !outbid && t < n; ++t) {
+      const uint32_t w = OvsHash2WordsFrom(prefix[i], t);
+      outbid = (w > best[i]) | ((w == best[i]) & (t < best_slot[i]));
+    }
+    if (!outbid) mask |= 1u << i;
+  }
+  return mask;
 }
 
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {

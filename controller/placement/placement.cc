@@ -413,6 +413,11 @@ LosslessGraph& Placement::Lossless() const {
   return *lossless_->graph;
 }
 
+SteeringPortSearch& Placement::PortSearch() {
+  if (groups_->search == nullptr) groups_->search = std::make_unique<SteeringPortSearch>();
+  return *groups_->search;
+}
+
 EcmpGroups& Placement::Groups() {
   if (groups_->groups == nullptr) {
     groups_->groups = std::make_unique<EcmpGroups>(fabric_);
@@ -1198,14 +1203,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
                                      "steering needs the switches' ECMP hash models, and none "
                                      "are configured")
                                : absl::OkStatus();
-    for (size_t i = 0; steered.ok() && i < job.flows.size(); ++i) {
-      steered = Steer(job, job.flows[i]);
-      // A switch the path oracle failed or did not probe for this pair: the flow is pinned.
-      if (steered.code() == absl::StatusCode::kUnavailable) steered = absl::OkStatus();
-      if (!steered.ok()) {
-        steered = absl::Status(steered.code(), absl::StrCat("flow ", i, ": ", steered.message()));
-      }
-    }
+    if (steered.ok()) steered = SteerNewFlows(job);
     if (!steered.ok()) {
       ReleaseLossless(spec, job.flows, job.flows.size());
       return absl::Status(steered.code(),
@@ -1222,7 +1220,10 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
 }
 
 void Placement::EnableSteering(HashModels models, SteeringOptions options) {
-  steering_ = std::make_shared<const Steering>(Steering{std::move(models), options});
+  absl::flat_hash_map<NodeId, uint32_t> learned;  // learned addresses outlive a change of models
+  if (steering_ != nullptr) learned = steering_->learned_ipv4;
+  steering_ =
+      std::make_shared<const Steering>(Steering{std::move(models), options, std::move(learned)});
   groups_->groups.reset();  // rebuilt from link_status_ on first use
   std::vector<std::string> steered;
   for (const auto& [id, job] : jobs_) {
@@ -1246,7 +1247,8 @@ absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
   }
   SteeringOptions options = steering_->options;
   options.preferred_port = flow.udp_src_port;
-  auto port = FindSteeringPort(Groups(), steering_->models, flow.path, options);
+  auto port = PortSearch().Find(Groups(), steering_->models, flow.path, SteeringAddress(flow.src),
+                                SteeringAddress(flow.dst), options);
   const uint16_t old_port = flow.udp_src_port;
   flow.udp_src_port = port.ok() ? *port : 0;
   if (flow.udp_src_port != old_port && jobs_.count(job.spec.id) > 0) {
@@ -1254,6 +1256,77 @@ absl::Status Placement::Steer(const JobPlacement& job, PlacedFlow& flow) {
         {job.spec.id, static_cast<size_t>(&flow - job.flows.data()), old_port, flow.udp_src_port});
   }
   return port.status();
+}
+
+absl::Status Placement::SteerNewFlows(JobPlacement& job) {
+  // Flows towards one destination leaf read that leaf's ECMP table: taken together, the table
+  // stays in cache (a large job's groups do not fit: ~30% of the search was cache misses).
+  // The ports do not depend on the order; the error reported is the lowest failing flow's.
+  std::vector<std::pair<NodeId, size_t>> order;
+  order.reserve(job.flows.size());
+  for (size_t i = 0; i < job.flows.size(); ++i) {
+    const Path& path = job.flows[i].path;
+    order.emplace_back(path.hops.empty() ? topology::kNoNode : fabric_->Tail(path.hops.back()), i);
+  }
+  std::sort(order.begin(), order.end());
+  absl::Status first_error;
+  size_t first_failed = job.flows.size();
+  for (const auto& [leaf, i] : order) {
+    if (i > first_failed) continue;  // a lower flow failed already: the job is refused
+    absl::Status steered = Steer(job, job.flows[i]);
+    // A switch the path oracle failed or did not probe for this pair: the flow is pinned.
+    if (steered.code() == absl::StatusCode::kUnavailable) continue;
+    if (!steered.ok() && i < first_failed) {
+      first_failed = i;
+      first_error = absl::Status(steered.code(), absl::StrCat("flow ", i, ": ", steered.message()));
+    }
+  }
+  return first_error;
+}
+
+uint32_t Placement::SteeringAddress(NodeId nic) const {
+  if (nic < 0 || nic >= static_cast<NodeId>(fabric_->nodes().size())) return 0;
+  if (fabric_->node(nic).ipv4 != 0) return fabric_->node(nic).ipv4;
+  if (steering_ == nullptr) return 0;
+  auto it = steering_->learned_ipv4.find(nic);
+  return it == steering_->learned_ipv4.end() ? 0 : it->second;
+}
+
+size_t Placement::SetLearnedAddress(NodeId nic, uint32_t ipv4) {
+  if (steering_ == nullptr || nic < 0 || nic >= static_cast<NodeId>(fabric_->nodes().size()) ||
+      !fabric_->node(nic).is_nic() || fabric_->node(nic).ipv4 != 0) {
+    return 0;
+  }
+  const uint32_t before = SteeringAddress(nic);
+  if (before == ipv4) return 0;
+  // Steering state is shared with published copies: change a copy of it (addresses change rarely).
+  auto changed = std::make_shared<Steering>(*steering_);
+  if (ipv4 == 0) {
+    changed->learned_ipv4.erase(nic);
+  } else {
+    changed->learned_ipv4[nic] = ipv4;
+  }
+  steering_ = std::move(changed);
+  std::vector<std::string> affected;
+  for (const auto& [id, job] : jobs_) {
+    if (job.enforcement != Enforcement::kSteer) continue;
+    for (const PlacedFlow& f : job.flows) {
+      if (f.src == nic || f.dst == nic) {
+        affected.push_back(id);
+        break;
+      }
+    }
+  }
+  size_t resteered = 0;
+  for (const std::string& id : affected) {
+    JobPlacement* job = MutableJob(id);
+    for (PlacedFlow& f : job->flows) {
+      if (f.src != nic && f.dst != nic) continue;
+      (void)Steer(*job, f);  // no port (no address any more): the flow falls back to a pin
+      ++resteered;
+    }
+  }
+  return resteered;
 }
 
 std::vector<PortChange> Placement::TakePortChanges() {

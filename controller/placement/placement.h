@@ -255,6 +255,17 @@ class Placement {
   const HashModels* hash_models() const {
     return steering_ == nullptr ? nullptr : &steering_->models;
   }
+  // The address a NIC without one in the fabric model was learned under (host discovery,
+  // controller/paths/hosts.h); 0 forgets it. Steered flows hash with the address the controller
+  // serves (the model's, else this one), so the placed steered flows from or to `nic` are
+  // re-steered when it changes: their port changes are recorded (TakePortChanges); a flow whose
+  // NIC has no address any more gets port 0 (a pin). A steered job with an end whose address is
+  // not known is refused (FailedPrecondition naming the NIC). Ignored for a NIC with a model
+  // address, or not a NIC; kept across EnableSteering, dropped while steering is off. Returns
+  // how many flows were re-steered.
+  size_t SetLearnedAddress(NodeId nic, uint32_t ipv4);
+  // The address steering hashes `nic`'s flows with: the model's, else the learned one, else 0.
+  uint32_t SteeringAddress(NodeId nic) const;
 
   // Places a new job. Errors: InvalidArgument for a bad spec (unknown endpoint, flow to itself,
   // rate <= 0 given explicitly, duplicate endpoints...), AlreadyExists for a known id,
@@ -361,19 +372,24 @@ class Placement {
   // Sets udp_src_port of a flow of a steered job, keeping its current port while it still
   // steers; 0 (and the error) when none does. Does nothing for pinned jobs.
   absl::Status Steer(const JobPlacement& job, PlacedFlow& flow);
+  // Steer for every flow of a job being placed; the error names the lowest failing flow.
+  absl::Status SteerNewFlows(JobPlacement& job);
 
   struct Steering {
     HashModels models;
     SteeringOptions options;
+    absl::flat_hash_map<NodeId, uint32_t> learned_ipv4;  // SetLearnedAddress
   };
   std::shared_ptr<const Steering> steering_;  // null: steering off; immutable, shared by copies
-  // The ECMP group model steering searches (it caches lazily, so it is never shared): built on
-  // first use from link_status_.
+  // The ECMP group model steering searches and the port search's kept selectors (both cache
+  // lazily, so they are never shared): built on first use, the groups from link_status_.
   struct GroupsCache {
     std::unique_ptr<EcmpGroups> groups;
+    std::unique_ptr<SteeringPortSearch> search;
   };
   FreshOnCopy<GroupsCache> groups_;
   EcmpGroups& Groups();
+  SteeringPortSearch& PortSearch();
   std::vector<PortChange> port_changes_;  // since the last TakePortChanges
 
   PlacementOptions options_;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "controller/paths/addressing.h"
+#include "controller/paths/ecmp_hash.h"
 #include "controller/store/embedded_store.h"
 #include "gtest/gtest.h"
 #include "tests/northbound/test_fabric.h"
@@ -246,6 +248,139 @@ TEST(ControllerTest, LearnedHostsArePersistedServedAndRestored) {
   EXPECT_EQ(s->hosts->FindByIpv4(0x0A020001), b);
   EXPECT_EQ(s->hosts->Find(b)->mac, 0x0c0000000002u);
   EXPECT_NE(s->placement.FindJob("by-ip"), nullptr);
+  std::filesystem::remove_all(dir);
+}
+
+// Steering on a fabric whose intent has no addresses: ports come from the learned ones. A steered
+// job with an end not learned yet is refused naming the NIC; a host's new address re-steers its
+// flows (JOB_MOVED with the new ports and the address), a host that moves away leaves its flows
+// without a port; a restart keeps the ports.
+TEST(ControllerTest, SteeringFollowsLearnedAddresses) {
+  topology::LeafSpineParams p;
+  p.leaves = 2;
+  p.spines = 4;
+  p.servers_per_leaf = 2;
+  p.address_plan.kind = topology::AddressPlanKind::kNone;
+  auto fabric = std::make_shared<const Fabric>(*topology::LeafSpine(p));
+  std::string dir = std::filesystem::temp_directory_path() /
+                    ("pulse-controller-steer-learned-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  EmbeddedStoreOptions store_options;
+  store_options.state_dir = dir;
+  const NodeId a = fabric->nics()[0], a2 = fabric->nics()[1], b = fabric->nics()[2];
+  const HashModels models = HashModelsFromIntent(*fabric, {}).value();
+  JobSpec spec;
+  spec.id = "steered";
+  spec.pattern = CollectivePattern::kExplicit;
+  spec.explicit_flows = {{fabric->node(a).name, fabric->node(b).name, 0},
+                         {fabric->node(b).name, fabric->node(a).name, 0}};
+  spec.enforcement = Enforcement::kSteer;
+  EcmpGroups groups(fabric);
+  // Every flow's port walks its path under the switches' hash with the served addresses.
+  auto expect_steered = [&](const ControllerSnapshot& s) {
+    const JobPlacement* job = s.placement.FindJob("steered");
+    ASSERT_NE(job, nullptr);
+    for (const PlacedFlow& f : job->flows) {
+      ASSERT_NE(f.udp_src_port, 0) << fabric->node(f.src).name;
+      FiveTuple t{ServedIpv4(*fabric, s.hosts.get(), f.src),
+                  ServedIpv4(*fabric, s.hosts.get(), f.dst), kUdpProto, f.udp_src_port,
+                  kRoceV2Port};
+      auto traced = TraceEcmpPath(groups, models, f.src, f.dst, t, f.path.hops[0]);
+      ASSERT_TRUE(traced.ok()) << traced.status();
+      EXPECT_EQ(*traced, f.path);
+    }
+  };
+  std::vector<uint16_t> ports_before_restart;
+  {
+    auto store = EmbeddedStore::Open(store_options);
+    ASSERT_TRUE(store.ok());
+    ControllerOptions options;
+    options.store = store->get();
+    options.hash_models = models;
+    auto controller = Controller::Create(fabric, options);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    Controller& ctl = **controller;
+    ctl.OnHostSeen(a, 0x0A010001, 0x0c0000000001);
+    ctl.Sync().get();
+    auto refused = ctl.PlaceJob(spec).get();
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+    EXPECT_NE(refused.status().message().find(fabric->node(b).name), std::string::npos)
+        << refused.status();
+    EXPECT_NE(refused.status().message().find("no known IPv4 address"), std::string::npos);
+
+    ctl.OnHostSeen(b, 0x0A020001, 0x0c0000000002);
+    ctl.Sync().get();
+    auto placed = ctl.PlaceJob(spec).get();
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    expect_steered(*ctl.snapshot());
+
+    // The host behind `a` comes back with other addresses until one needs other ports.
+    const uint64_t seen_before = ctl.events().last_sequence();
+    bool moved_event = false;
+    for (uint32_t ip = 0x0A010050; ip < 0x0A010060 && !moved_event; ++ip) {
+      const std::vector<PlacedFlow> before = ctl.snapshot()->placement.FindJob("steered")->flows;
+      ctl.OnHostSeen(a, ip, 0x0c0000000001);
+      ctl.Sync().get();
+      SnapshotPtr s = ctl.snapshot();
+      expect_steered(*s);
+      auto events = ctl.events().ReadFrom(seen_before + 1, 100);
+      ASSERT_TRUE(events.ok());
+      for (const Event& e : *events) {
+        if (e.type != EventType::kJobMoved) continue;
+        moved_event = true;
+        EXPECT_EQ(e.subject, "steered");
+        ASSERT_FALSE(e.port_changes.empty());
+        for (const FlowPortChange& c : e.port_changes) {
+          const PlacedFlow& now = s->placement.FindJob("steered")->flows[c.flow_index];
+          EXPECT_EQ(c.old_udp_src_port, before[c.flow_index].udp_src_port);
+          EXPECT_EQ(c.new_udp_src_port, now.udp_src_port);
+          EXPECT_EQ(now.src == a ? c.src_ip : c.dst_ip, ip);
+        }
+      }
+    }
+    EXPECT_TRUE(moved_event) << "no new address of the host changed a port";
+    ports_before_restart.clear();
+    for (const PlacedFlow& f : ctl.snapshot()->placement.FindJob("steered")->flows) {
+      ports_before_restart.push_back(f.udp_src_port);
+    }
+  }
+  {
+    // Restart: the learned addresses and the steered ports come back as they were.
+    auto store = EmbeddedStore::Open(store_options);
+    ASSERT_TRUE(store.ok());
+    ControllerOptions options;
+    options.store = store->get();
+    options.hash_models = models;
+    auto controller = Controller::Create(fabric, options);
+    ASSERT_TRUE(controller.ok()) << controller.status();
+    Controller& ctl = **controller;
+    SnapshotPtr s = ctl.snapshot();
+    std::vector<uint16_t> ports;
+    for (const PlacedFlow& f : s->placement.FindJob("steered")->flows) {
+      ports.push_back(f.udp_src_port);
+    }
+    EXPECT_EQ(ports, ports_before_restart);
+    expect_steered(*s);
+    EXPECT_EQ(s->placement.SteeringAddress(a), ServedIpv4(*fabric, s->hosts.get(), a));
+
+    // The host moves to a2's port: `a` has no address any more, its flows lose their ports.
+    const uint32_t ip = ServedIpv4(*fabric, s->hosts.get(), a);
+    const uint64_t seen_before = ctl.events().last_sequence();
+    ctl.OnHostSeen(a2, ip, 0x0c0000000001);
+    ctl.Sync().get();
+    s = ctl.snapshot();
+    EXPECT_EQ(s->hosts->FindByIpv4(ip), a2);
+    for (const PlacedFlow& f : s->placement.FindJob("steered")->flows) {
+      EXPECT_EQ(f.udp_src_port, 0);
+    }
+    auto events = ctl.events().ReadFrom(seen_before + 1, 100);
+    ASSERT_TRUE(events.ok());
+    size_t to_zero = 0;
+    for (const Event& e : *events) {
+      for (const FlowPortChange& c : e.port_changes) to_zero += c.new_udp_src_port == 0;
+    }
+    EXPECT_EQ(to_zero, 2u);
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <memory>
+#include <random>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -111,6 +112,48 @@ TEST(EcmpHashTest, OvsHrwMovesOnlyTheRemovedLinksFlows) {
 }
 
 // The intent's ecmp_hash section: switch beats role beats default; errors quote file:line.
+// The steering search's shortcuts (Selects stopping at the first outbidding slot, SelectsPorts
+// evaluating ports side by side) answer exactly what the full choice (Select) does, for every
+// algorithm, equal and unequal weights, and members that own no slot.
+TEST(EcmpHashTest, SelectsAndSelectsPortsAgreeWithSelect) {
+  const std::vector<std::vector<uint32_t>> weight_sets = {
+      {1}, {1, 1}, {1, 1, 1, 1, 1, 1, 1, 1}, {3, 1, 2}, {5, 0, 5, 2}, {7, 7, 14}};
+  std::vector<uint32_t> wide(64, 1);
+  std::vector<uint32_t> heavy = {100, 1, 1, 40, 3, 1, 1, 1, 9, 1};  // scaled to 64 slots
+  const std::vector<EcmpHashModel> models = {{HashAlgorithm::kOvsMultipath, 0, kHashAllFields},
+                                             {HashAlgorithm::kOvsMultipath, 2, kHashAllFields},
+                                             {HashAlgorithm::kCrc32, 77, kHashAllFields},
+                                             {HashAlgorithm::kCrc16Ccitt, 5, kHashAllFields},
+                                             {HashAlgorithm::kXorFold, 9, kHashAllFields}};
+  std::vector<std::vector<uint32_t>> all = weight_sets;
+  all.push_back(wide);
+  all.push_back(heavy);
+  std::mt19937_64 rng(11);
+  for (const EcmpHashModel& model : models) {
+    for (const std::vector<uint32_t>& weights : all) {
+      std::vector<EcmpMember> members(weights.size());
+      for (size_t i = 0; i < weights.size(); ++i) members[i].weight = weights[i];
+      const EcmpSelector selector(model, members);
+      for (int trial = 0; trial < 40; ++trial) {
+        FiveTuple t{static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()), kUdpProto, 0,
+                    kRoceV2Port};
+        const uint32_t first = 49152 + static_cast<uint32_t>(rng() % 16000);
+        for (size_t wanted = 0; wanted <= members.size(); ++wanted) {  // one past: never picked
+          const uint32_t mask =
+              selector.SelectsPorts(t, first, EcmpSelector::kMaxBatchPorts, wanted);
+          for (uint32_t i = 0; i < EcmpSelector::kMaxBatchPorts; ++i) {
+            t.src_port = static_cast<uint16_t>(first + i);
+            const bool picked = selector.Select(t) == wanted;
+            ASSERT_EQ(selector.Selects(t, wanted), picked) << "port " << t.src_port;
+            ASSERT_EQ((mask >> i) & 1u, picked ? 1u : 0u) << "port " << t.src_port;
+            ASSERT_EQ(SelectWeightedMember(model, t, members) == wanted, picked);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(EcmpHashTest, ModelsFromIntentPrecedenceAndErrors) {
   auto fabric = Share(BuildLeafSpine(2, 2, 1));
   topology::EcmpHashIntent intent;

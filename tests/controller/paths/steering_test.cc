@@ -160,6 +160,89 @@ TEST(SteeringTest, RefusedWhenTheHashIgnoresTheSourcePort) {
   }
 }
 
+// The definition, by brute force: the lowest port whose hash walk is the planned path.
+absl::StatusOr<uint16_t> LowestSteeringPortByTrace(EcmpGroups& groups, const HashModels& models,
+                                                   const Path& planned, uint32_t src_ip,
+                                                   uint32_t dst_ip, uint32_t port_max) {
+  const Fabric& f = groups.fabric();
+  const NodeId src = f.Tail(planned.hops.front()), dst = f.Head(planned.hops.back());
+  for (uint32_t port = 49152; port <= port_max; ++port) {
+    FiveTuple t{src_ip, dst_ip, kUdpProto, static_cast<uint16_t>(port), kRoceV2Port};
+    auto traced = TraceEcmpPath(groups, models, src, dst, t, planned.hops.front());
+    if (traced.ok() && traced->hops == planned.hops) return static_cast<uint16_t>(port);
+  }
+  return absl::NotFoundError("none");
+}
+
+// One SteeringPortSearch kept across many flows, models and group changes (its selectors are
+// reused) answers exactly what the hash walk defines, and what a fresh search answers.
+TEST(SteeringTest, KeptSearchAgreesWithTheHashWalkAcrossGroupChanges) {
+  auto fabric = Share(BuildFatTree(4));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  const HashModels ovs = HashModelsFromIntent(f, {}).value();
+  const HashModels mixed = MixedModels(f);
+  SteeringPortSearch search;
+  std::mt19937_64 rng(8);
+  std::uniform_int_distribution<size_t> pick_nic(0, f.nics().size() - 1);
+  int checked = 0;
+  for (int round = 0; round < 3; ++round) {
+    if (round == 1) {  // a leaf uplink fails: groups above lose a member, weights change
+      const NodeId leaf = f.Peer(f.LinksOf(f.nics()[0])[0], f.nics()[0]);
+      for (LinkId l : f.LinksOf(leaf)) {
+        if (f.node(f.Peer(l, leaf)).level > f.node(leaf).level) {
+          groups.SetLinkUp(l, false);
+          break;
+        }
+      }
+    }
+    for (int t = 0; t < 60; ++t) {
+      const NodeId src = f.nics()[pick_nic(rng)], dst = f.nics()[pick_nic(rng)];
+      if (src == dst) continue;
+      auto paths = UpDownPaths(f, groups.status(), src, dst);
+      ASSERT_TRUE(paths.ok()) << paths.status();
+      const Path& planned = (*paths)[rng() % paths->size()];
+      const HashModels& models = t % 2 == 0 ? ovs : mixed;
+      // Learned-style addresses, not the model's: the search hashes what it is given.
+      const uint32_t src_ip = 0x0B000000u + static_cast<uint32_t>(rng() % 100000) + 1;
+      const uint32_t dst_ip = 0x0C000000u + static_cast<uint32_t>(rng() % 100000) + 1;
+      SteeringOptions options;
+      options.port_max = 49152 + 4000;
+      auto kept = search.Find(groups, models, planned, src_ip, dst_ip, options);
+      SteeringPortSearch fresh;
+      auto once = fresh.Find(groups, models, planned, src_ip, dst_ip, options);
+      auto walk =
+          LowestSteeringPortByTrace(groups, models, planned, src_ip, dst_ip, options.port_max);
+      ASSERT_EQ(kept.ok(), walk.ok()) << kept.status();
+      ASSERT_EQ(once.ok(), walk.ok()) << once.status();
+      if (walk.ok()) {
+        EXPECT_EQ(*kept, *walk);
+        EXPECT_EQ(*once, *walk);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_GT(search.cached_selectors(), 1u);
+}
+
+// A NIC with no address (none in the model, none learned) cannot be steered: the error names it.
+TEST(SteeringTest, AnEndWithoutAnAddressIsNamed) {
+  auto fabric = Share(BuildLeafSpine(2, 2, 1));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  HashModels models;
+  models.default_model = {HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
+  const NodeId src = f.nics()[0], dst = f.nics()[1];
+  const Path path = UpDownPaths(f, groups.status(), src, dst).value()[0];
+  SteeringPortSearch search;
+  auto port = search.Find(groups, models, path, 0x0A000001, 0);
+  EXPECT_EQ(port.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(port.status().message().find(f.node(dst).name), std::string::npos) << port.status();
+  EXPECT_NE(port.status().message().find("no known IPv4 address"), std::string::npos);
+  EXPECT_TRUE(search.Find(groups, models, path, 0x0A000001, 0x0A000002).ok());
+}
+
 TEST(SteeringTest, RejectsPathsOutsideTheGroupsAndBadInput) {
   auto fabric = Share(BuildLeafSpine(2, 2, 1));
   const Fabric& f = *fabric;

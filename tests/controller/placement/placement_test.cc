@@ -196,6 +196,92 @@ TEST(PlacementTest, SteeringPortsMakeEcmpFollowThePlan) {
   expect_followed(groups);
 }
 
+// A fabric whose intent gives no addresses (address_plan: none): steering hashes the addresses
+// learned from the hosts. Until both ends of a flow are known a steered job is refused naming
+// the NIC; a learned or changed address re-steers exactly the flows at that NIC (port changes
+// recorded), and forgetting it leaves them without a port (pinned).
+TEST(PlacementTest, SteeringUsesLearnedAddresses) {
+  topology::LeafSpineParams ls;
+  ls.leaves = 4;
+  ls.spines = 4;
+  ls.servers_per_leaf = 4;
+  ls.address_plan.kind = topology::AddressPlanKind::kNone;
+  auto fabric = MustBuild(topology::LeafSpine(ls));
+  ASSERT_EQ(fabric->node(fabric->nics()[0]).ipv4, 0u);
+  Placement p(fabric);
+  HashModels models;
+  models.default_model = {HashAlgorithm::kOvsMultipath, 3, kHashAllFields};
+  p.EnableSteering(models);
+  std::mt19937 rng(5);
+  JobSpec perm = PermutationJob(*fabric, RandomPermutation(16, rng), "perm");
+  perm.enforcement = Enforcement::kSteer;
+  auto refused = p.PlaceJob(perm);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("no known IPv4 address"), std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("flow 0"), std::string::npos) << refused.status();
+  EXPECT_EQ(p.FindJob("perm"), nullptr);
+
+  auto learned = [&](NodeId nic) { return 0x0A640000u + static_cast<uint32_t>(nic); };
+  for (NodeId nic : fabric->nics()) EXPECT_EQ(p.SetLearnedAddress(nic, learned(nic)), 0u);
+  ASSERT_TRUE(p.PlaceJob(perm).ok());
+  EXPECT_TRUE(p.TakePortChanges().empty());
+  EcmpGroups groups(fabric);
+  auto expect_followed = [&] {
+    for (const PlacedFlow& f : p.FindJob("perm")->flows) {
+      ASSERT_NE(f.udp_src_port, 0);
+      FiveTuple t{p.SteeringAddress(f.src), p.SteeringAddress(f.dst), kUdpProto, f.udp_src_port,
+                  kRoceV2Port};
+      auto traced = TraceEcmpPath(groups, models, f.src, f.dst, t, f.path.hops[0]);
+      ASSERT_TRUE(traced.ok()) << traced.status();
+      EXPECT_EQ(*traced, f.path);
+    }
+  };
+  expect_followed();
+
+  // One host comes back under another address: only its flows are looked at again.
+  const std::vector<PlacedFlow> before = p.FindJob("perm")->flows;
+  const NodeId moved = before[0].src;
+  const size_t resteered = p.SetLearnedAddress(moved, 0x0A650001u);
+  EXPECT_EQ(resteered, 2u);  // a permutation: one flow from it, one to it
+  EXPECT_EQ(p.SteeringAddress(moved), 0x0A650001u);
+  expect_followed();
+  std::vector<PortChange> changes = p.TakePortChanges();
+  for (const PortChange& c : changes) {
+    const PlacedFlow& f = p.FindJob("perm")->flows[c.flow_index];
+    EXPECT_TRUE(f.src == moved || f.dst == moved);
+    EXPECT_EQ(c.old_udp_src_port, before[c.flow_index].udp_src_port);
+    EXPECT_EQ(c.new_udp_src_port, f.udp_src_port);
+  }
+  for (size_t i = 0; i < before.size(); ++i) {
+    const PlacedFlow& f = p.FindJob("perm")->flows[i];
+    if (f.src != moved && f.dst != moved) {
+      EXPECT_EQ(f.udp_src_port, before[i].udp_src_port);
+    }
+  }
+  // The same address again changes nothing.
+  EXPECT_EQ(p.SetLearnedAddress(moved, 0x0A650001u), 0u);
+  EXPECT_TRUE(p.TakePortChanges().empty());
+
+  // The address is forgotten (it moved to another port): its flows lose their ports.
+  EXPECT_EQ(p.SetLearnedAddress(moved, 0), 2u);
+  changes = p.TakePortChanges();
+  EXPECT_EQ(changes.size(), 2u);
+  for (const PlacedFlow& f : p.FindJob("perm")->flows) {
+    if (f.src == moved || f.dst == moved) {
+      EXPECT_EQ(f.udp_src_port, 0);
+    }
+  }
+  // A model address always wins over a learned one (the steered placement ignores the latter).
+  ls.address_plan.kind = topology::AddressPlanKind::kMininet;
+  auto addressed = MustBuild(topology::LeafSpine(ls));
+  Placement q(addressed);
+  q.EnableSteering(models);
+  const NodeId nic = addressed->nics()[0];
+  EXPECT_EQ(q.SetLearnedAddress(nic, 0x01020304u), 0u);
+  EXPECT_EQ(q.SteeringAddress(nic), addressed->node(nic).ipv4);
+}
+
 // Enforcement: steered jobs get a port on every flow, pinned jobs none; the placement's default
 // applies to jobs that do not choose; a steered job needs hash models.
 TEST(PlacementTest, EnforcementDecidesWhichJobsGetPorts) {
