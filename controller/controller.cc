@@ -56,6 +56,15 @@ constexpr PatternName kPatterns[] = {
     {CollectivePattern::kRailAligned, pulse::v1::COLLECTIVE_PATTERN_RAIL_ALIGNED},
 };
 
+// Every channel a job's flows cross (with repeats).
+std::vector<DirectedLinkId> JobChannels(const JobPlacement& job) {
+  std::vector<DirectedLinkId> out;
+  for (const PlacedFlow& flow : job.flows) {
+    out.insert(out.end(), flow.path.hops.begin(), flow.path.hops.end());
+  }
+  return out;
+}
+
 // Placement::SetLinkUp reports its moves either as a plain list or as a result that also names
 // flows left without a path (moves applied all the same); accept both.
 [[maybe_unused]] void CollectMoves(const std::vector<FlowMove>& moved, std::vector<FlowMove>* moves,
@@ -381,13 +390,17 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
         EventType::kJobPlaced, spec.id,
         absl::StrCat(result.job.flows.size(), " flows, max link load ", result.job.max_link_load));
     Publish(true);
+    MarkBandwidthStale(JobChannels(result.job), spec.id);
     done(std::move(result));
   });
 }
 
 void Controller::RecordBandwidth(const std::string& job_id) {
   auto prediction = PredictJobBandwidth(state_->placement, job_id, options_.bandwidth);
-  if (!prediction.ok() || !prediction->computed) return;
+  if (!prediction.ok() || !prediction->computed) {
+    (void)state_->placement.SetBandwidth(job_id, {});  // an old prediction would mislead
+    return;
+  }
   JobPlacement::Bandwidth bw;
   bw.computed = true;
   bw.predicted_busbw_fraction = prediction->predicted_busbw_fraction;
@@ -412,12 +425,14 @@ void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {
       done(status);
       return;
     }
+    const std::vector<DirectedLinkId> freed = JobChannels(*state_->placement.FindJob(job_id));
     if (absl::Status status = state_->placement.RemoveJob(job_id); !status.ok()) {
       done(status);
       return;
     }
     uint64_t sequence = events_.Append(EventType::kJobDeleted, job_id, "");
     Publish(true);
+    MarkBandwidthStale(freed);
     done(sequence);
   });
 }
@@ -446,7 +461,39 @@ bool Controller::SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>*
   return true;
 }
 
+void Controller::MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
+                                    const std::string& except) {
+  if (!options_.predict_bandwidth) return;
+  for (std::string& id : JobsCrossing(state_->placement, channels)) {
+    if (id != except) bandwidth_stale_.insert(std::move(id));
+  }
+  if (bandwidth_stale_.empty() || bandwidth_refresh_posted_) return;
+  bandwidth_refresh_posted_ = true;
+  boost::asio::post(io_, [this] { RefreshStaleBandwidth(); });
+}
+
+void Controller::RefreshStaleBandwidth() {
+  bandwidth_refresh_posted_ = false;
+  std::set<std::string> stale;
+  stale.swap(bandwidth_stale_);
+  size_t refreshed = 0;
+  for (const std::string& id : stale) {
+    if (state_->placement.FindJob(id) == nullptr) continue;  // deleted since
+    RecordBandwidth(id);
+    ++refreshed;
+  }
+  if (refreshed > 0) Publish(false);
+}
+
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
+  if (!moves.empty()) {
+    std::vector<DirectedLinkId> changed;
+    for (const FlowMove& move : moves) {
+      changed.insert(changed.end(), move.old_path.hops.begin(), move.old_path.hops.end());
+      changed.insert(changed.end(), move.new_path.hops.begin(), move.new_path.hops.end());
+    }
+    MarkBandwidthStale(changed);
+  }
   std::map<std::string, int> per_job;
   for (const auto& move : moves) ++per_job[move.job_id];
   // Steered flows whose UDP source port changed, moved or not: their hosts must follow.

@@ -500,6 +500,7 @@ int Run() {
   {
     pulse::controller::TelemetryLoop* loop = telemetry_loop.get();
     server_options.measured_link_load_bps = [loop] { return loop->MeasuredLinkLoadBps(); };
+    server_options.measured_job_bandwidth = [loop] { return loop->MeasuredJobBandwidth(); };
     server_options.rpc_latency_observer = [&metrics_registry](const std::string& method,
                                                               double seconds) {
       (void)pulse::controller::PulseMetrics(&metrics_registry).ObserveRpcLatency(method, seconds);

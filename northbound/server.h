@@ -46,6 +46,9 @@ struct ApiServerOptions {
   // DirectedLinkId, NaN = not measured), shown by ListLinks/TopLinks next to the planned load.
   // Unset: the measured fields stay empty. Called on gRPC threads: thread-safe and quick.
   std::function<std::vector<double>()> measured_link_load_bps;
+  // Measured bandwidth per job (TelemetryLoop::MeasuredJobBandwidth), returned by GetJob and
+  // ListJobs next to the prediction. Unset: those fields stay empty. Thread-safe and quick.
+  std::function<controller::JobBandwidthPtr()> measured_job_bandwidth;
   // Called with (method, seconds) for every finished RPC (northbound/rpc_latency.h). Unset: off.
   std::function<void(const std::string& method, double seconds)> rpc_latency_observer;
   // Cluster mode (controller/cluster/replica.h): the leader's API address while another replica
