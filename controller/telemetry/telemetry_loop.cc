@@ -206,16 +206,15 @@ void TelemetryLoop::UpdateMetrics(const std::vector<double>& utilisation,
 
 void TelemetryLoop::UpdateJobBandwidth(const std::vector<double>& load_with_gaps,
                                        const ControllerSnapshot& snapshot) {
-  auto measured = std::make_shared<const JobBandwidthMap>(MeasureJobBandwidth(
-      snapshot.placement, load_with_gaps, absl::ToUnixMillis(absl::Now())));
+  auto measured = std::make_shared<const JobBandwidthMap>(
+      MeasureJobBandwidth(snapshot.placement, load_with_gaps, absl::ToUnixMillis(absl::Now())));
   if (metrics_ != nullptr) {
     std::vector<std::string> series;
     for (const auto& [id, m] : *measured) {
       if (!m.measured) continue;
       const JobPlacement* job = snapshot.placement.FindJob(id);
-      const double predicted = job != nullptr && job->bandwidth.computed
-                                   ? job->bandwidth.predicted_busbw_fraction
-                                   : -1;
+      const double predicted =
+          job != nullptr && job->bandwidth.computed ? job->bandwidth.predicted_busbw_fraction : -1;
       (void)metrics_->SetJobBandwidth(id, m.delivered_fraction, m.measured_busbw_fraction,
                                       predicted);
       series.push_back(id);
