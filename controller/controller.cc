@@ -473,14 +473,21 @@ void Controller::MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
 }
 
 void Controller::RefreshStaleBandwidth() {
+  // A bounded batch per task: requests posted meanwhile run between batches, so a change that
+  // touches many jobs never holds the controller thread for all their simulations at once.
+  constexpr size_t kJobsPerBatch = 16;
   bandwidth_refresh_posted_ = false;
-  std::set<std::string> stale;
-  stale.swap(bandwidth_stale_);
   size_t refreshed = 0;
-  for (const std::string& id : stale) {
+  while (!bandwidth_stale_.empty() && refreshed < kJobsPerBatch) {
+    const std::string id = *bandwidth_stale_.begin();
+    bandwidth_stale_.erase(bandwidth_stale_.begin());
     if (state_->placement.FindJob(id) == nullptr) continue;  // deleted since
     RecordBandwidth(id);
     ++refreshed;
+  }
+  if (!bandwidth_stale_.empty()) {
+    bandwidth_refresh_posted_ = true;
+    boost::asio::post(io_, [this] { RefreshStaleBandwidth(); });
   }
   if (refreshed > 0) Publish(false);
 }

@@ -251,8 +251,9 @@ class Controller {
   void RecordBandwidth(const std::string& job_id);
   // Predictions go stale when other traffic changes on a job's links: a job placed or removed,
   // flows moved (link failure, drain, congestion). The jobs crossing `channels` are marked (not
-  // `except`, just predicted) and re-simulated together by one task posted after the change, which
-  // publishes a snapshot; several changes in a row cost one refresh per job.
+  // `except`, just predicted) and re-simulated by tasks posted after the change, 16 jobs a task
+  // (other requests run in between), each publishing a snapshot; several changes in a row cost one
+  // refresh per job.
   void MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
                           const std::string& except = "");
   void RefreshStaleBandwidth();
