@@ -42,6 +42,15 @@ std::pair<Reply<T>, std::future<absl::StatusOr<T>>> PromiseReply() {
           std::move(future)};
 }
 
+// Every channel a job's flows cross (with repeats).
+std::vector<DirectedLinkId> JobChannels(const JobPlacement& job) {
+  std::vector<DirectedLinkId> out;
+  for (const PlacedFlow& flow : job.flows) {
+    out.insert(out.end(), flow.path.hops.begin(), flow.path.hops.end());
+  }
+  return out;
+}
+
 // Placement::SetLinkUp reports its moves either as a plain list or as a result that also names
 // flows left without a path (moves applied all the same); accept both.
 [[maybe_unused]] void CollectMoves(const std::vector<FlowMove>& moved, std::vector<FlowMove>* moves,
@@ -331,13 +340,17 @@ void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
         EventType::kJobPlaced, spec.id,
         absl::StrCat(result.job.flows.size(), " flows, max link load ", result.job.max_link_load));
     Publish(true);
+    MarkBandwidthStale(JobChannels(result.job), spec.id);
     done(std::move(result));
   });
 }
 
 void Controller::RecordBandwidth(const std::string& job_id) {
   auto prediction = PredictJobBandwidth(state_->placement, job_id, options_.bandwidth);
-  if (!prediction.ok() || !prediction->computed) return;
+  if (!prediction.ok() || !prediction->computed) {
+    (void)state_->placement.SetBandwidth(job_id, {});  // an old prediction would mislead
+    return;
+  }
   JobPlacement::Bandwidth bw;
   bw.computed = true;
   bw.predicted_busbw_fraction = prediction->predicted_busbw_fraction;
@@ -362,12 +375,14 @@ void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {
       done(status);
       return;
     }
+    const std::vector<DirectedLinkId> freed = JobChannels(*state_->placement.FindJob(job_id));
     if (absl::Status status = state_->placement.RemoveJob(job_id); !status.ok()) {
       done(status);
       return;
     }
     uint64_t sequence = events_.Append(EventType::kJobDeleted, job_id, "");
     Publish(true);
+    MarkBandwidthStale(freed);
     done(sequence);
   });
 }
@@ -401,7 +416,46 @@ bool Controller::SyncLearnedAddress(topology::NodeId nic) {
   return state_->placement.SetLearnedAddress(nic, entry == nullptr ? 0 : entry->ipv4) > 0;
 }
 
+void Controller::MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
+                                    const std::string& except) {
+  if (!options_.predict_bandwidth) return;
+  for (std::string& id : JobsCrossing(state_->placement, channels)) {
+    if (id != except) bandwidth_stale_.insert(std::move(id));
+  }
+  if (bandwidth_stale_.empty() || bandwidth_refresh_posted_) return;
+  bandwidth_refresh_posted_ = true;
+  boost::asio::post(io_, [this] { RefreshStaleBandwidth(); });
+}
+
+void Controller::RefreshStaleBandwidth() {
+  // A bounded batch per task: requests posted meanwhile run between batches, so a change that
+  // touches many jobs never holds the controller thread for all their simulations at once.
+  constexpr size_t kJobsPerBatch = 16;
+  bandwidth_refresh_posted_ = false;
+  size_t refreshed = 0;
+  while (!bandwidth_stale_.empty() && refreshed < kJobsPerBatch) {
+    const std::string id = *bandwidth_stale_.begin();
+    bandwidth_stale_.erase(bandwidth_stale_.begin());
+    if (state_->placement.FindJob(id) == nullptr) continue;  // deleted since
+    RecordBandwidth(id);
+    ++refreshed;
+  }
+  if (!bandwidth_stale_.empty()) {
+    bandwidth_refresh_posted_ = true;
+    boost::asio::post(io_, [this] { RefreshStaleBandwidth(); });
+  }
+  if (refreshed > 0) Publish(false);
+}
+
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
+  if (!moves.empty()) {
+    std::vector<DirectedLinkId> changed;
+    for (const FlowMove& move : moves) {
+      changed.insert(changed.end(), move.old_path.hops.begin(), move.old_path.hops.end());
+      changed.insert(changed.end(), move.new_path.hops.begin(), move.new_path.hops.end());
+    }
+    MarkBandwidthStale(changed);
+  }
   std::map<std::string, int> per_job;
   for (const auto& move : moves) ++per_job[move.job_id];
   // Steered flows whose UDP source port changed, moved or not: their hosts must follow.

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -262,6 +263,16 @@ class Controller {
   // Simulates a just-placed job's bus bandwidth and records it on the job (a failed or skipped
   // simulation leaves it not computed; placement itself never fails for it).
   void RecordBandwidth(const std::string& job_id);
+  // Predictions go stale when other traffic changes on a job's links: a job placed or removed,
+  // flows moved (link failure, drain, congestion). The jobs crossing `channels` are marked (not
+  // `except`, just predicted) and re-simulated by tasks posted after the change, 16 jobs a task
+  // (other requests run in between), each publishing a snapshot; several changes in a row cost one
+  // refresh per job.
+  void MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
+                          const std::string& except = "");
+  void RefreshStaleBandwidth();
+  std::set<std::string> bandwidth_stale_;  // controller thread
+  bool bandwidth_refresh_posted_ = false;
   // Brings a link's usability in Placement in line with physical state and drains; adds the
   // moves made to `moves` and returns false if it changed nothing.
   bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,

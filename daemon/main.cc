@@ -580,6 +580,7 @@ absl::Status Daemon::StartApi() {
   }
   pulse::controller::TelemetryLoop* loop = telemetry_loop_.get();
   options.measured_link_load_bps = [loop] { return loop->MeasuredLinkLoadBps(); };
+  options.measured_job_bandwidth = [loop] { return loop->MeasuredJobBandwidth(); };
   options.rpc_latency_observer = [registry = &metrics_registry_](const std::string& method,
                                                                  double seconds) {
     (void)pulse::controller::PulseMetrics(registry).ObserveRpcLatency(method, seconds);

@@ -271,6 +271,22 @@ void FillTopology(const ControllerSnapshot& snapshot, pulse::v1::Topology* out) 
   out->set_event_sequence(snapshot.event_sequence);
 }
 
+void FillMeasuredBandwidth(const controller::JobBandwidthMap* measured, int64_t now_unix_ms,
+                           pulse::v1::Job* out) {
+  if (measured == nullptr) return;
+  auto it = measured->find(out->spec().id());
+  if (it == measured->end() || !it->second.measured) return;
+  const controller::MeasuredJobBandwidth& m = it->second;
+  out->set_bandwidth_measured(true);
+  out->set_delivered_fraction(m.delivered_fraction);
+  out->set_measured_busbw_fraction(m.measured_busbw_fraction);
+  out->set_planned_rate_bps(m.planned_bps);
+  out->set_delivered_rate_bps(m.delivered_bps);
+  out->set_flows_measured(static_cast<uint32_t>(m.flows_measured));
+  out->set_flows_on_fabric(static_cast<uint32_t>(m.flows));
+  out->set_measured_age_seconds(std::max<int64_t>(0, now_unix_ms - m.time_ms) / 1000.0);
+}
+
 void FillJob(const Fabric& fabric, const controller::JobPlacement& job, bool include_flows,
              pulse::v1::Job* out) {
   JobSpecToProto(job.spec, out->mutable_spec());

@@ -5,6 +5,7 @@
 #define PULSE_NORTHBOUND_CONVERT_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +15,7 @@
 #include "controller/events.h"
 #include "controller/fabric_sync/fabric_sync.h"
 #include "controller/placement/job_validation.h"
+#include "controller/telemetry/job_bandwidth.h"
 #include "grpcpp/support/status.h"
 #include "pulse/v1/pulse.pb.h"
 
@@ -37,6 +39,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 void FillTopology(const controller::ControllerSnapshot& snapshot, pulse::v1::Topology* out);
 void FillJob(const controller::Fabric& fabric, const controller::JobPlacement& job,
              bool include_flows, pulse::v1::Job* out);
+// The measured-bandwidth fields of a job (260-267) from the telemetry loop's latest measurement
+// (nothing when `measured` is null or has no entry for the job); `now_unix_ms` dates it.
+void FillMeasuredBandwidth(const controller::JobBandwidthMap* measured, int64_t now_unix_ms,
+                           pulse::v1::Job* out);
 // `measured_load_bps` (indexed by directed link, NaN = not measured; may be null or short) fills
 // the measured fields next to the planned ones.
 void FillLinkLoad(const controller::ControllerSnapshot& snapshot, controller::DirectedLinkId link,

@@ -222,6 +222,16 @@ std::string FormatJob(const pulse::v1::Job& job) {
   } else {
     absl::StrAppend(&out, "predicted bus bandwidth: not computed\n");
   }
+  if (job.bandwidth_measured()) {
+    absl::StrAppend(&out, "measured bus bandwidth ", FormatPercent(job.measured_busbw_fraction()),
+                    " of line rate (slowest flow); delivered ", FormatBps(job.delivered_rate_bps()),
+                    " of ", FormatBps(job.planned_rate_bps()), " planned (",
+                    FormatPercent(job.delivered_fraction()), ") over ", job.flows_measured(),
+                    " of ", job.flows_on_fabric(), " flows, ",
+                    absl::StrFormat("%.1f", job.measured_age_seconds()), " s ago\n");
+  } else {
+    absl::StrAppend(&out, "measured bus bandwidth: no counters yet\n");
+  }
   if (job.flows_omitted()) {
     absl::StrAppend(&out, "(flows not shown: too many for one reply; pulsectl jobs show ",
                     spec.id(), " pages them)\n");

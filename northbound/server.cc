@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -62,7 +64,8 @@ struct Env {
   std::function<absl::StatusOr<controller::DiscoveryReport>()> discovery;  // empty: planning mode
   std::function<std::vector<double>()> measured_link_load_bps;             // empty: no telemetry
   std::function<std::vector<controller::LinkLosslessCounters>()> lossless_link_counters;
-  std::function<std::string()> forward_writes_to;  // see ApiServerOptions
+  std::function<controller::JobBandwidthPtr()> measured_job_bandwidth;  // empty: no telemetry
+  std::function<std::string()> forward_writes_to;                       // see ApiServerOptions
   // Stubs to the leader by address, made on first use.
   mutable std::mutex forward_mu;
   mutable std::map<std::string, std::shared_ptr<pulse::v1::JobService::Stub>> forward_stubs;
@@ -192,6 +195,7 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
                                 absl::StrCat("id: no job '", CapEcho(request->id(), 256), "'")));
     }
     FillJob(*snapshot->fabric, *job, true, response->mutable_job());
+    FillMeasured(response->mutable_job());
     absl::StatusOr<uint64_t> next =
         PageJobFlows(response->mutable_job(), request->flow_offset(), request->flow_limit(),
                      ReplyBudgetBytes(env_->limits));
@@ -205,7 +209,15 @@ class JobServiceImpl final : public pulse::v1::JobService::CallbackService {
                                pulse::v1::ListJobsResponse* response) override {
     controller::SnapshotPtr snapshot = env_->controller->snapshot();
     FillJobsPage(*snapshot, *request, ReplyBudgetBytes(env_->limits), response);
+    for (pulse::v1::Job& job : *response->mutable_jobs()) FillMeasured(&job);
     return FinishNow(context, grpc::Status::OK);
+  }
+
+  // The measured-bandwidth fields (a few bytes a job, outside the reply budget's count).
+  void FillMeasured(pulse::v1::Job* job) const {
+    if (!env_->measured_job_bandwidth) return;
+    const controller::JobBandwidthPtr measured = env_->measured_job_bandwidth();
+    FillMeasuredBandwidth(measured.get(), absl::ToUnixMillis(absl::Now()), job);
   }
 
   ServerUnaryReactor* DeleteJob(CallbackServerContext* context,
@@ -581,6 +593,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(Controller* controll
   server->services_->env.discovery = std::move(options.discovery);
   server->services_->env.measured_link_load_bps = std::move(options.measured_link_load_bps);
   server->services_->env.lossless_link_counters = std::move(options.lossless_link_counters);
+  server->services_->env.measured_job_bandwidth = std::move(options.measured_job_bandwidth);
   server->services_->env.forward_writes_to = std::move(options.forward_writes_to);
   server->services_->env.streams = &server->services_->streams;
 

@@ -50,6 +50,9 @@ struct ApiServerOptions {
   // PFC/ECN totals per directed link (SonicRuntime::LinkCounters: indexed by DirectedLinkId),
   // shown by ListLinks/TopLinks. Unset or not reported: those fields stay empty. gRPC threads.
   std::function<std::vector<controller::LinkLosslessCounters>()> lossless_link_counters;
+  // Measured bandwidth per job (TelemetryLoop::MeasuredJobBandwidth), returned by GetJob and
+  // ListJobs next to the prediction. Unset: those fields stay empty. Thread-safe and quick.
+  std::function<controller::JobBandwidthPtr()> measured_job_bandwidth;
   // Called with (method, seconds) for every finished RPC (northbound/rpc_latency.h). Unset: off.
   std::function<void(const std::string& method, double seconds)> rpc_latency_observer;
   // Cluster mode (controller/cluster/replica.h): the leader's API address while another replica

@@ -410,4 +410,29 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
                           connections, background, options);
 }
 
+std::vector<std::string> JobsCrossing(const Placement& placement,
+                                      const std::vector<DirectedLinkId>& channels) {
+  std::vector<bool> changed(static_cast<size_t>(placement.fabric().num_directed_links()), false);
+  bool any = false;
+  for (DirectedLinkId c : channels) {
+    if (c >= 0 && static_cast<size_t>(c) < changed.size()) changed[c] = any = true;
+  }
+  std::vector<std::string> out;
+  if (!any) return out;
+  for (const auto& [id, job] : placement.jobs()) {
+    bool crosses = false;
+    for (const PlacedFlow& flow : job.flows) {
+      for (DirectedLinkId hop : flow.path.hops) {
+        if (hop >= 0 && static_cast<size_t>(hop) < changed.size() && changed[hop]) {
+          crosses = true;
+          break;
+        }
+      }
+      if (crosses) break;
+    }
+    if (crosses) out.push_back(id);  // map order: sorted
+  }
+  return out;
+}
+
 }  // namespace pulse::controller

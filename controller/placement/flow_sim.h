@@ -129,6 +129,13 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
                                                         const std::string& job_id,
                                                         const BandwidthOptions& options = {});
 
+// Jobs whose prediction a change may have altered: those with a flow crossing one of `channels`
+// (the channels of a placed or removed job, or of moved flows' old and new paths), sorted, each
+// once. Only they share a link with the change, so only their fluid model sees different
+// background traffic. Costs one pass over the placed flows' hops.
+std::vector<std::string> JobsCrossing(const Placement& placement,
+                                      const std::vector<DirectedLinkId>& channels);
+
 }  // namespace pulse::controller
 
 #endif  // PULSE_CONTROLLER_PLACEMENT_FLOW_SIM_H_

@@ -296,6 +296,17 @@ absl::Status RegisterPulseMetrics(MetricsRegistry& r) {
            r.RegisterCounter(kFlowMovesTotal, "Flows re-placed by the controller.", {"reason"}),
            r.RegisterCounter(kSflowDatagramsTotal, "sFlow datagrams received by the collector.",
                              {"result"}),
+           r.RegisterGauge(kJobDeliveredFraction,
+                           "Delivered over planned rate of a job's flows, from port counters.",
+                           {"job"}),
+           r.RegisterGauge(kJobMeasuredBusbwFraction,
+                           "Measured bus bandwidth of a job over line rate (its slowest flow's "
+                           "delivered fraction).",
+                           {"job"}),
+           r.RegisterGauge(kJobPredictedBusbwFraction,
+                           "Bus bandwidth of a job over line rate predicted by the fluid model "
+                           "on its placed paths.",
+                           {"job"}),
            r.RegisterCounter(kOpenflowRefusalsTotal,
                              "OpenFlow peers refused or disconnected by the listener's limits.",
                              {"reason"}),
@@ -337,6 +348,31 @@ absl::Status PulseMetrics::AddSflowDatagrams(const std::string& result, double c
 }
 absl::Status PulseMetrics::AddOpenflowRefusals(const std::string& reason, double count) {
   return registry_->IncrementCounter(kOpenflowRefusalsTotal, {reason}, count);
+}
+
+absl::Status PulseMetrics::SetJobBandwidth(const std::string& job, double delivered_fraction,
+                                           double measured_busbw_fraction,
+                                           double predicted_busbw_fraction) {
+  if (absl::Status s = registry_->SetGauge(kJobDeliveredFraction, {job}, delivered_fraction);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          registry_->SetGauge(kJobMeasuredBusbwFraction, {job}, measured_busbw_fraction);
+      !s.ok()) {
+    return s;
+  }
+  if (predicted_busbw_fraction < 0) {
+    registry_->RemoveSeries(kJobPredictedBusbwFraction, {job});
+    return absl::OkStatus();
+  }
+  return registry_->SetGauge(kJobPredictedBusbwFraction, {job}, predicted_busbw_fraction);
+}
+void PulseMetrics::RemoveJobBandwidth(const std::string& job) {
+  for (const char* name :
+       {kJobDeliveredFraction, kJobMeasuredBusbwFraction, kJobPredictedBusbwFraction}) {
+    registry_->RemoveSeries(name, {job});
+  }
 }
 
 }  // namespace pulse::controller

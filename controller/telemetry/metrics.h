@@ -95,6 +95,15 @@ inline constexpr char kSflowDatagramsTotal[] = "pulse_sflow_datagrams_total";   
 inline constexpr char kOpenflowRefusalsTotal[] =
     "pulse_openflow_refusals_total";  // counter {reason}
 
+// Per placed job (controller/telemetry/job_bandwidth.h, set by the telemetry loop each period;
+// a deleted job's series go): delivered / planned rate, the measured bus-bandwidth fraction and
+// the predicted one next to it.
+inline constexpr char kJobDeliveredFraction[] = "pulse_job_delivered_fraction";  // gauge {job}
+inline constexpr char kJobMeasuredBusbwFraction[] =
+    "pulse_job_measured_busbw_fraction";  // gauge {job}
+inline constexpr char kJobPredictedBusbwFraction[] =
+    "pulse_job_predicted_busbw_fraction";  // gauge {job}
+
 // Registers the families above in `registry`.
 absl::Status RegisterPulseMetrics(MetricsRegistry& registry);
 
@@ -115,6 +124,10 @@ class PulseMetrics {
   absl::Status AddSflowDatagrams(const std::string& result, double count);  // "ok" / "malformed"
   // OpenFlow peers refused or cut, by reason (southbound/openflow/connection.h's kRefused* names).
   absl::Status AddOpenflowRefusals(const std::string& reason, double count);
+  // The three job gauges; `predicted` < 0 leaves the predicted series out (not simulated).
+  absl::Status SetJobBandwidth(const std::string& job, double delivered_fraction,
+                               double measured_busbw_fraction, double predicted_busbw_fraction);
+  void RemoveJobBandwidth(const std::string& job);
 
  private:
   MetricsRegistry* registry_;

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "boost/asio/post.hpp"
 #include "common/log.h"
 
@@ -202,6 +204,35 @@ void TelemetryLoop::UpdateMetrics(const std::vector<double>& utilisation,
   (void)metrics_->SetConnectedSwitches(connected);
 }
 
+void TelemetryLoop::UpdateJobBandwidth(const std::vector<double>& load_with_gaps,
+                                       const ControllerSnapshot& snapshot) {
+  auto measured = std::make_shared<const JobBandwidthMap>(
+      MeasureJobBandwidth(snapshot.placement, load_with_gaps, absl::ToUnixMillis(absl::Now())));
+  if (metrics_ != nullptr) {
+    std::vector<std::string> series;
+    for (const auto& [id, m] : *measured) {
+      if (!m.measured) continue;
+      const JobPlacement* job = snapshot.placement.FindJob(id);
+      const double predicted =
+          job != nullptr && job->bandwidth.computed ? job->bandwidth.predicted_busbw_fraction : -1;
+      (void)metrics_->SetJobBandwidth(id, m.delivered_fraction, m.measured_busbw_fraction,
+                                      predicted);
+      series.push_back(id);
+    }
+    for (const std::string& id : job_series_) {  // both sorted (map order)
+      if (!std::binary_search(series.begin(), series.end(), id)) metrics_->RemoveJobBandwidth(id);
+    }
+    job_series_ = std::move(series);
+  }
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  job_bandwidth_ = std::move(measured);
+}
+
+JobBandwidthPtr TelemetryLoop::MeasuredJobBandwidth() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return job_bandwidth_;
+}
+
 std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
   const std::vector<double> load = telemetry_.DirectedLinkLoadBps();
   const std::vector<double> utilisation = telemetry_.DirectedLinkUtilisation();
@@ -213,15 +244,19 @@ std::vector<FlowMoveRequest> TelemetryLoop::Tick(int64_t now_ms) {
   const SnapshotPtr snapshot = controller_->snapshot();
   UpdateMetrics(utilisation, *snapshot);
   const int hot = static_cast<int>(detector_.HotLinks().size());
+  std::vector<double> load_with_gaps = load;  // NaN where no switch reported
+  {
+    const std::vector<bool> measured = telemetry_.DirectedLinkMeasured();
+    for (size_t d = 0; d < load_with_gaps.size() && d < measured.size(); ++d) {
+      if (!measured[d]) load_with_gaps[d] = std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  UpdateJobBandwidth(load_with_gaps, *snapshot);
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_.ticks;
     stats_.hot_links = hot;
-    last_load_bps_ = load;
-    const std::vector<bool> measured = telemetry_.DirectedLinkMeasured();
-    for (size_t d = 0; d < last_load_bps_.size() && d < measured.size(); ++d) {
-      if (!measured[d]) last_load_bps_[d] = std::numeric_limits<double>::quiet_NaN();
-    }
+    last_load_bps_ = std::move(load_with_gaps);
   }
   std::vector<FlowMoveRequest> requests;
   // After a batch, counters need a hold time to show its effect: deciding earlier would see the

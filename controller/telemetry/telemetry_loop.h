@@ -41,6 +41,7 @@
 #include "controller/controller.h"
 #include "controller/switches/switch_driver.h"
 #include "controller/telemetry/congestion.h"
+#include "controller/telemetry/job_bandwidth.h"
 #include "controller/telemetry/metrics.h"
 #include "controller/telemetry/telemetry.h"
 
@@ -105,6 +106,10 @@ class TelemetryLoop {
   // Measured load per directed link at the last tick (copy; any thread), indexed by
   // DirectedLinkId; NaN for a link no switch has reported on yet. Empty before the first tick.
   std::vector<double> MeasuredLinkLoadBps() const;
+  // Measured bandwidth of every placed job at the last tick (job_bandwidth.h; time_ms is Unix
+  // time in ms), from the link loads above and that tick's controller snapshot; any thread.
+  // Never null (empty before the first tick).
+  JobBandwidthPtr MeasuredJobBandwidth() const;
 
  private:
   TelemetryLoop(Controller* controller, TelemetryLoopOptions options, MetricsRegistry* metrics,
@@ -129,6 +134,10 @@ class TelemetryLoop {
   mutable std::mutex stats_mu_;
   TelemetryLoopStats stats_;           // guarded by stats_mu_
   std::vector<double> last_load_bps_;  // guarded by stats_mu_
+  JobBandwidthPtr job_bandwidth_ = std::make_shared<const JobBandwidthMap>();  // by stats_mu_
+  std::vector<std::string> job_series_;  // jobs with metric series (loop thread)
+  void UpdateJobBandwidth(const std::vector<double>& load_with_gaps,
+                          const ControllerSnapshot& snapshot);
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

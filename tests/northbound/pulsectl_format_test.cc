@@ -65,6 +65,20 @@ TEST(FormatJobTest, OneRowPerFlowWithHopsAndPort) {
                       "completion 1.000 s vs ideal 1.000 s, ECMP 1.686 s\n"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("measured bus bandwidth: no counters yet\n"), std::string::npos) << text;
+  job.set_bandwidth_measured(true);
+  job.set_measured_busbw_fraction(0.5);
+  job.set_delivered_fraction(0.75);
+  job.set_delivered_rate_bps(75e9);
+  job.set_planned_rate_bps(100e9);
+  job.set_flows_measured(1);
+  job.set_flows_on_fabric(1);
+  job.set_measured_age_seconds(0.4);
+  text = FormatJob(job);
+  EXPECT_NE(text.find("measured bus bandwidth 50.0% of line rate (slowest flow); delivered 75G "
+                      "of 100G planned (75.0%) over 1 of 1 flows, 0.4 s ago\n"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.rfind("job j: all-to-all, 2 endpoints, 1 flows, max link load 50.0% "
                        "(lower bound 25.0%)\n",
                        0),

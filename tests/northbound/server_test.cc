@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -41,6 +43,7 @@ class ApiTest : public ::testing::Test {
     options.limits = limits;
     options.discovery = std::move(discovery);
     options.measured_link_load_bps = measured_link_load_bps_;
+    options.measured_job_bandwidth = measured_job_bandwidth_;
     options.rpc_latency_observer = rpc_latency_observer_;
     auto server = ApiServer::Start(controller_.get(), options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -119,6 +122,7 @@ class ApiTest : public ::testing::Test {
   }
 
   std::function<std::vector<double>()> measured_link_load_bps_;           // set before StartServer
+  std::function<controller::JobBandwidthPtr()> measured_job_bandwidth_;   // set before StartServer
   std::function<void(const std::string&, double)> rpc_latency_observer_;  // set before StartServer
   pulse::v1::ListLinksResponse links_snapshot_;  // keeps a ListLinks reply alive while iterated
   std::shared_ptr<const topology::Fabric> fabric_;
@@ -476,6 +480,55 @@ TEST_F(ApiTest, LinksShowMeasuredLoadNextToPlanned) {
     }
   }
   EXPECT_EQ(measured, 2);
+}
+
+// GetJob and ListJobs carry the telemetry loop's measurement of each job (fields 260-267); a job
+// the measurement does not cover (or not measured) has none.
+TEST_F(ApiTest, JobsCarryTheirMeasuredBandwidth) {
+  TearDown();
+  measured_job_bandwidth_ = [] {
+    controller::JobBandwidthMap map;
+    controller::MeasuredJobBandwidth m;
+    m.measured = true;
+    m.flows = 2;
+    m.flows_measured = 2;
+    m.planned_bps = 80e9;
+    m.delivered_bps = 60e9;
+    m.delivered_fraction = 0.75;
+    m.measured_busbw_fraction = 0.5;
+    m.time_ms = absl::ToUnixMillis(absl::Now()) - 2000;
+    map["seen"] = m;
+    controller::MeasuredJobBandwidth unmeasured;
+    unmeasured.flows = 2;
+    map["dark"] = unmeasured;
+    return std::make_shared<const controller::JobBandwidthMap>(std::move(map));
+  };
+  StartServer();
+  for (const char* id : {"seen", "dark", "other"}) {
+    ASSERT_TRUE(Place(Ring(id, {"server-0/gpu-0", "server-2/gpu-0"}, 10e9)).ok()) << id;
+  }
+  grpc::ClientContext context;
+  pulse::v1::GetJobRequest request;
+  request.set_id("seen");
+  pulse::v1::GetJobResponse response;
+  ASSERT_TRUE(jobs_->GetJob(&context, request, &response).ok());
+  const pulse::v1::Job& seen = response.job();
+  EXPECT_TRUE(seen.bandwidth_measured());
+  EXPECT_EQ(seen.delivered_fraction(), 0.75);
+  EXPECT_EQ(seen.measured_busbw_fraction(), 0.5);
+  EXPECT_EQ(seen.planned_rate_bps(), 80e9);
+  EXPECT_EQ(seen.delivered_rate_bps(), 60e9);
+  EXPECT_EQ(seen.flows_measured(), 2u);
+  EXPECT_EQ(seen.flows_on_fabric(), 2u);
+  EXPECT_NEAR(seen.measured_age_seconds(), 2.0, 1.0);
+  std::map<std::string, pulse::v1::Job> listed;
+  for (const auto& job : ListJobs(false)) listed[job.spec().id()] = job;
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_TRUE(listed["seen"].bandwidth_measured());
+  EXPECT_EQ(listed["seen"].measured_busbw_fraction(), 0.5);
+  EXPECT_FALSE(listed["dark"].bandwidth_measured());
+  EXPECT_FALSE(listed["other"].bandwidth_measured());
+  EXPECT_EQ(listed["other"].delivered_fraction(), 0.0);
 }
 
 TEST_F(ApiTest, EveryFinishedRpcIsTimedByMethod) {

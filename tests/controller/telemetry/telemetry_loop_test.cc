@@ -282,6 +282,47 @@ TEST_F(TelemetryLoopTest, ExportsMeasuredUtilisationPerLink) {
   EXPECT_EQ(loop->stats().moves_applied, 0u);  // one flow on a full link is not congestion
 }
 
+// Two jobs forced onto one spine (moves off): each delivers half its planned rate. The loop
+// publishes that per job, and /metrics carries it next to the prediction (refreshed by the
+// controller after the move); a deleted job's series go.
+TEST_F(TelemetryLoopTest, MeasuresEachJobsDeliveredBandwidthAndExportsIt) {
+  PlaceFlow("a", 0, 2, false);
+  PlaceFlow("b", 1, 3, false);
+  Force("b", SpineOf("a"));
+  MetricsRegistry registry;
+  TelemetryLoopOptions options;
+  options.congestion.max_moves_per_interval = 0;  // measure only
+  absl::StatusOr<std::unique_ptr<TelemetryLoop>> created =
+      TelemetryLoop::Create(controller_.get(), options, &registry);
+  ASSERT_TRUE(created.ok()) << created.status();
+  TelemetryLoop& loop = **created;
+  EXPECT_TRUE(loop.MeasuredJobBandwidth()->empty());
+  Run(loop, 3);
+  const JobBandwidthPtr measured = loop.MeasuredJobBandwidth();
+  ASSERT_EQ(measured->size(), 2u);
+  for (const char* id : {"a", "b"}) {
+    const MeasuredJobBandwidth& m = measured->at(id);
+    EXPECT_TRUE(m.measured) << id;
+    EXPECT_NEAR(m.delivered_fraction, 0.5, 0.01) << id;
+    EXPECT_NEAR(m.measured_busbw_fraction, 0.5, 0.01) << id;
+    EXPECT_GT(m.time_ms, 0) << id;
+    double value = 0;
+    ASSERT_TRUE(registry.GetValue(kJobMeasuredBusbwFraction, {id}, &value).ok())
+        << registry.RenderText();
+    EXPECT_NEAR(value, 0.5, 0.01);
+    ASSERT_TRUE(registry.GetValue(kJobDeliveredFraction, {id}, &value).ok());
+    EXPECT_NEAR(value, 0.5, 0.01);
+    ASSERT_TRUE(registry.GetValue(kJobPredictedBusbwFraction, {id}, &value).ok());
+    EXPECT_NEAR(value, 0.5, 0.01);  // the prediction, refreshed after the forced move
+  }
+  ASSERT_TRUE(controller_->DeleteJob("b").get().ok());
+  Run(loop, 1);
+  double value = 0;
+  EXPECT_FALSE(registry.GetValue(kJobMeasuredBusbwFraction, {"b"}, &value).ok());
+  EXPECT_TRUE(registry.GetValue(kJobMeasuredBusbwFraction, {"a"}, &value).ok());
+  EXPECT_EQ(loop.MeasuredJobBandwidth()->count("b"), 0u);
+}
+
 TEST_F(TelemetryLoopTest, StrictFlowsAreNotMovedOntoAFullPath) {
   PlaceFlow("a", 0, 2, true);
   PlaceFlow("b", 1, 3, true);
