@@ -97,7 +97,7 @@ class FabricSync : public southbound::FabricEventSink {
   // DriverProbeTransport::OnProbeSeen); set before Start. The probe-catching rules themselves come
   // with the forwarding (FabricSyncOptions::forwarding.probe_marker_dscp).
   using ProbeHandler =
-      std::function<void(SwitchId, southbound::PortNo, const southbound::ProbePacket&)>;
+      std::function<void(switches::SwitchId, southbound::PortNo, const southbound::ProbePacket&)>;
   void SetProbeHandler(ProbeHandler handler) { probe_handler_ = std::move(handler); }
 
   DiscoveryReport Discovery() const;
@@ -126,7 +126,7 @@ class FabricSync : public southbound::FabricEventSink {
   // (Controller::OnHostSeen); sightings on any other port (uplinks, unknown ports) are dropped.
   void OnHostSeen(switches::SwitchId sw, southbound::PortNo port, uint32_t ipv4,
                   uint64_t mac) override;
-  void OnProbeSeen(SwitchId sw, southbound::PortNo port,
+  void OnProbeSeen(switches::SwitchId sw, southbound::PortNo port,
                    const southbound::ProbePacket& probe) override;
 
  private:

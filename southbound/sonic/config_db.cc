@@ -78,7 +78,7 @@ Fields EcmpHashFields(const switches::EcmpHashModel& model) {
       // otherwise (controller/paths/ecmp_hash.h HashModelsFromIntent).
       algorithm = "CRC";
       break;
-    case controller::HashAlgorithm::kLearned:
+    case switches::HashAlgorithm::kLearned:
       // Probed choices, not a configuration: the switch keeps the CRC hash it was probed with.
       algorithm = "CRC";
       break;
