@@ -382,7 +382,7 @@ TEST(ForwardingTest, AffectedSwitchesAreThoseOnTheNewJobsPathsAndMatchTheFullCom
   for (const SwitchForwarding& table : partial) {
     const SwitchForwarding* whole = nullptr;
     for (const SwitchForwarding& t : full) {
-      if (t.dpid == table.dpid) whole = &t;
+      if (t.node == table.node) whole = &t;
     }
     ASSERT_NE(whole, nullptr);
     ASSERT_EQ(table.rules.size(), whole->rules.size());
