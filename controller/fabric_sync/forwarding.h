@@ -61,8 +61,8 @@ std::vector<southbound::SwitchForwarding> ComputeForwarding(
 // The switches whose tables can differ between two placements with the same link usability
 // and ECMP hash models: those on a path (before or after) of a job that was added, removed or
 // changed (JobMap identity, ChangedJobs). Sorted. nullopt when usability or hash models differ
-// (then every switch must be recomputed). Cost: one pass over the jobs comparing pointers, plus
-// the changed jobs' hops.
+// (then every switch must be recomputed). Cost: ChangedJobs (the job-map chunks the two versions
+// do not share, and a pointer compare per chunk), plus the changed jobs' hops.
 std::optional<std::vector<topology::NodeId>> ForwardingAffectedSwitches(
     const topology::Fabric& fabric, const Placement& before, const Placement& after);
 

@@ -412,27 +412,14 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
 
 std::vector<std::string> JobsCrossing(const Placement& placement,
                                       const std::vector<DirectedLinkId>& channels) {
-  std::vector<bool> changed(static_cast<size_t>(placement.fabric().num_directed_links()), false);
-  bool any = false;
+  absl::flat_hash_set<DirectedLinkId> wanted;
   for (DirectedLinkId c : channels) {
-    if (c >= 0 && static_cast<size_t>(c) < changed.size()) changed[c] = any = true;
+    if (c >= 0 && c < placement.fabric().num_directed_links()) wanted.insert(c);
   }
-  std::vector<std::string> out;
-  if (!any) return out;
-  for (const auto& [id, job] : placement.jobs()) {
-    bool crosses = false;
-    for (const PlacedFlow& flow : job.flows) {
-      for (DirectedLinkId hop : flow.path.hops) {
-        if (hop >= 0 && static_cast<size_t>(hop) < changed.size() && changed[hop]) {
-          crosses = true;
-          break;
-        }
-      }
-      if (crosses) break;
-    }
-    if (crosses) out.push_back(id);  // map order: sorted
-  }
-  return out;
+  if (wanted.empty()) return {};
+  // The state owner's Placement answers from its jobs-by-channel index (the jobs on these
+  // channels), a copy by scanning its jobs.
+  return placement.JobsCrossing(wanted);
 }
 
 }  // namespace pulse::controller

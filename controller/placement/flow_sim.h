@@ -132,7 +132,8 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
 // Jobs whose prediction a change may have altered: those with a flow crossing one of `channels`
 // (the channels of a placed or removed job, or of moved flows' old and new paths), sorted, each
 // once. Only they share a link with the change, so only their fluid model sees different
-// background traffic. Costs one pass over the placed flows' hops.
+// background traffic. Costs the jobs on those channels in the state owner's Placement (its
+// jobs-by-channel index), one pass over the placed flows' hops in a copy.
 std::vector<std::string> JobsCrossing(const Placement& placement,
                                       const std::vector<DirectedLinkId>& channels);
 

@@ -381,24 +381,6 @@ Placement::Placement(std::shared_ptr<const Fabric> fabric, PlacementOptions opti
   lossless_->graph = std::make_unique<LosslessGraph>(*fabric_);
 }
 
-std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after) {
-  std::vector<std::string> out;
-  auto b = before.begin(), a = after.begin();
-  while (b != before.end() || a != after.end()) {
-    if (a == after.end() || (b != before.end() && (*b).first < (*a).first)) {
-      out.push_back((*b).first);  // removed
-      ++b;
-    } else if (b == before.end() || (*a).first < (*b).first) {
-      out.push_back((*a).first);  // added
-      ++a;
-    } else {
-      if (a.ptr() != b.ptr()) out.push_back((*a).first);  // replaced
-      ++a, ++b;
-    }
-  }
-  return out;
-}
-
 LosslessGraph& Placement::Lossless() const {
   // A copy's graph is built from its jobs by the first caller; the owner's exists from the start.
   std::call_once(lossless_->built, [this] {
@@ -429,11 +411,13 @@ EcmpGroups& Placement::Groups() {
 }
 
 JobPlacement* Placement::MutableJob(const std::string& job_id) {
-  auto it = jobs_.jobs_.find(job_id);
-  if (it == jobs_.jobs_.end()) return nullptr;
+  // The slot comes from a chunk only this map holds (so a snapshot sharing the job shows in
+  // its count).
+  JobPtr* slot = jobs_.MutableSlot(job_id);
+  if (slot == nullptr) return nullptr;
   // Only this Placement holds it: change it in place. Otherwise a snapshot shares it: copy first.
-  if (it->second.use_count() != 1) it->second = std::make_shared<JobPlacement>(*it->second);
-  return const_cast<JobPlacement*>(it->second.get());  // created non-const (make_shared above)
+  if (slot->use_count() != 1) *slot = std::make_shared<JobPlacement>(**slot);
+  return const_cast<JobPlacement*>(slot->get());  // created non-const (make_shared above)
 }
 
 Placement::JobsByChannel& Placement::JobsOnChannels() {
@@ -1214,7 +1198,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   IndexJob(job, +1);
   std::vector<double> loads_before = std::move(load_bps_);
   load_bps_ = std::move(scratch);
-  jobs_.jobs_.emplace(spec.id, std::make_shared<JobPlacement>(std::move(job)));
+  jobs_.Insert(spec.id, std::make_shared<JobPlacement>(std::move(job)));
   RefreshJobLoads(loads_before, {spec.id});
   return FindJob(spec.id);
 }
@@ -1359,7 +1343,7 @@ absl::Status Placement::RemoveJob(const std::string& job_id) {
   for (const PlacedFlow& f : job.flows) loads.Remove(f.path, f.rate_bps);
   ReleaseLossless(job.spec, job.flows, job.flows.size());
   IndexJob(job, -1);
-  jobs_.jobs_.erase(job_id);
+  jobs_.Erase(job_id);
   RefreshJobLoads(loads_before, {});
   return absl::OkStatus();
 }
@@ -1407,7 +1391,7 @@ absl::StatusOr<const JobPlacement*> Placement::RestoreJob(JobPlacement job) {
   for (const PlacedFlow& f : job.flows) loads.Add(f.path, f.rate_bps);
   IndexJob(job, +1);
   const std::string id = spec.id;
-  jobs_.jobs_.emplace(id, std::make_shared<JobPlacement>(std::move(job)));
+  jobs_.Insert(id, std::make_shared<JobPlacement>(std::move(job)));
   RefreshJobLoads(loads_before, {id});
   return FindJob(id);
 }

@@ -109,12 +109,19 @@ struct JobPlacement {
 
 using JobPtr = std::shared_ptr<const JobPlacement>;
 
-// Placed jobs by id, in id order, each a shared immutable JobPlacement: copying the map shares
-// the jobs (a snapshot costs a pointer per job, not a deep copy). Iterating yields
+// Placed jobs by id, in id order, each a shared immutable JobPlacement. Iterating yields
 // (id, const JobPlacement&) pairs, as a std::map<std::string, JobPlacement> would.
+//
+// A persistent map: the sorted entries are held in chunks of at most kMaxChunk, each chunk
+// shared by every copy of the map until one of them changes it (copy on write). Copying the map
+// (publishing a snapshot) copies one pointer per chunk, not per job; a change copies one chunk.
+// ChangedJobs skips the chunks two versions share, so comparing a snapshot with the next costs
+// about the changed chunks, not the jobs.
 class JobMap {
  public:
-  using Base = std::map<std::string, JobPtr>;
+  using Entry = std::pair<std::string, JobPtr>;
+  static constexpr size_t kMaxChunk = 64;
+
   class const_iterator {
    public:
     using value_type = std::pair<const std::string&, const JobPlacement&>;
@@ -128,52 +135,98 @@ class JobMap {
     using pointer = Arrow;
 
     const_iterator() = default;
-    explicit const_iterator(Base::const_iterator it) : it_(it) {}
-    value_type operator*() const { return {it_->first, *it_->second}; }
+    value_type operator*() const { return {entry().first, *entry().second}; }
     Arrow operator->() const { return Arrow{**this}; }
     const_iterator& operator++() {
-      ++it_;
+      if (++index_ == (*chunks_)[chunk_]->size()) ++chunk_, index_ = 0;
       return *this;
     }
-    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      ++*this;
+      return old;
+    }
     const_iterator& operator--() {
-      --it_;
+      if (index_ == 0) {
+        --chunk_;
+        index_ = (*chunks_)[chunk_]->size();
+      }
+      --index_;
       return *this;
     }
-    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
-    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+    bool operator==(const const_iterator& o) const {
+      return chunk_ == o.chunk_ && index_ == o.index_;
+    }
+    bool operator!=(const const_iterator& o) const { return !(*this == o); }
     // The shared job itself (to keep it beyond this map, or compare versions by identity).
-    const JobPtr& ptr() const { return it_->second; }
+    const JobPtr& ptr() const { return entry().second; }
 
    private:
-    Base::const_iterator it_;
+    friend class JobMap;
+    friend std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after);
+    using Chunks = std::vector<std::shared_ptr<std::vector<Entry>>>;
+    const_iterator(const Chunks* chunks, size_t chunk, size_t index)
+        : chunks_(chunks), chunk_(chunk), index_(index) {}
+    const Entry& entry() const { return (*(*chunks_)[chunk_])[index_]; }
+    const Chunks* chunks_ = nullptr;
+    size_t chunk_ = 0;
+    size_t index_ = 0;
   };
   using iterator = const_iterator;
 
-  const_iterator begin() const { return const_iterator(jobs_.begin()); }
-  const_iterator end() const { return const_iterator(jobs_.end()); }
-  const_iterator find(const std::string& id) const { return const_iterator(jobs_.find(id)); }
-  const_iterator lower_bound(const std::string& id) const {
-    return const_iterator(jobs_.lower_bound(id));
+  JobMap() = default;
+  // Copies share every chunk; the iterators of one map never walk another's chunk list.
+  JobMap(const JobMap&) = default;
+  JobMap& operator=(const JobMap&) = default;
+  JobMap(JobMap&& o) noexcept : chunks_(std::move(o.chunks_)), size_(o.size_) {
+    o.chunks_.clear();
+    o.size_ = 0;
   }
-  size_t size() const { return jobs_.size(); }
-  bool empty() const { return jobs_.empty(); }
-  size_t count(const std::string& id) const { return jobs_.count(id); }
-  const JobPlacement& at(const std::string& id) const { return *jobs_.at(id); }
+  JobMap& operator=(JobMap&& o) noexcept {
+    chunks_ = std::move(o.chunks_);
+    size_ = o.size_;
+    o.chunks_.clear();
+    o.size_ = 0;
+    return *this;
+  }
+
+  const_iterator begin() const { return const_iterator(&chunks_, 0, 0); }
+  const_iterator end() const { return const_iterator(&chunks_, chunks_.size(), 0); }
+  const_iterator find(const std::string& id) const;
+  // The first job whose id is not less than `id`.
+  const_iterator lower_bound(const std::string& id) const;
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t count(const std::string& id) const { return find(id) == end() ? 0 : 1; }
+  const JobPlacement& at(const std::string& id) const;
   // The shared job, or null.
   JobPtr FindPtr(const std::string& id) const {
-    auto it = jobs_.find(id);
-    return it == jobs_.end() ? nullptr : it->second;
+    auto it = find(id);
+    return it == end() ? nullptr : it.ptr();
   }
 
  private:
   friend class Placement;
-  Base jobs_;
+  friend std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after);
+  using Chunk = std::vector<Entry>;
+  // Adds a job under a new id (false: the id is taken, nothing changes).
+  bool Insert(const std::string& id, JobPtr job);
+  // Removes a job (false: unknown id).
+  bool Erase(const std::string& id);
+  // The slot of a job in a chunk only this map holds (copied first when shared), or null. The
+  // job itself may still be shared: the caller copies it before changing it.
+  JobPtr* MutableSlot(const std::string& id);
+  // The chunk that holds `id` if it is anywhere: the first whose last id is not less than it.
+  size_t ChunkFor(const std::string& id) const;
+  Chunk& OwnChunk(size_t chunk);
+
+  const_iterator::Chunks chunks_;  // non-empty, sorted, in id order
+  size_t size_ = 0;
 };
 
 // The ids of jobs that differ between two versions of a placement's jobs: added, removed, or
 // replaced (a job changed by copy on write is a new object, so unchanged jobs compare equal by
-// identity). Cost: one pass over both maps, comparing pointers.
+// identity). Cost: the chunks the two versions do not share, plus a pointer compare per chunk.
 std::vector<std::string> ChangedJobs(const JobMap& before, const JobMap& after);
 
 // The fabric demands of a job: its collective expanded over its endpoints, or its explicit flows

@@ -1,5 +1,6 @@
 #include "controller/placement/placement.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -1165,6 +1166,99 @@ TEST(PlacementTest, CopiesShareUnchangedJobsAndNeverSeeLaterChanges) {
       EXPECT_DOUBLE_EQ(job.max_link_load, max) << id;
     }
   }
+}
+
+// The job map keeps ids in order across many chunks (placed in random order, some removed), a
+// snapshot shares the chunks no change touched, and ChangedJobs finds exactly the jobs that
+// differ: added, removed, and replaced by a change of their max_link_load or paths.
+TEST(PlacementTest, JobMapStaysSortedAndChangedJobsFindsEveryDifference) {
+  auto fabric = MustBuild(placement_testing::LeafSpineFabric(8, 4, 4));
+  Placement p(fabric);
+  std::mt19937 rng(11);
+  const auto& nics = fabric->nics();
+  std::uniform_int_distribution<size_t> pick(0, nics.size() - 1);
+  auto pair_job = [&](const std::string& id) {
+    JobSpec spec;
+    spec.id = id;
+    size_t a = pick(rng), b = pick(rng);
+    while (b == a) b = pick(rng);
+    spec.endpoints = {fabric->node(nics[a]).name, fabric->node(nics[b]).name};
+    spec.rate_bps = 1e3;
+    return spec;
+  };
+  std::vector<int> order(600);
+  for (int i = 0; i < 600; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  std::set<std::string> ids;
+  for (int i : order) {
+    const std::string id = absl::StrCat("job-", i);
+    ASSERT_TRUE(p.PlaceJob(pair_job(id)).ok()) << id;
+    ids.insert(id);
+  }
+  for (int i = 0; i < 600; i += 3) {
+    ASSERT_TRUE(p.RemoveJob(absl::StrCat("job-", i)).ok());
+    ids.erase(absl::StrCat("job-", i));
+  }
+  auto expect_in_order = [&](const Placement& q, const std::set<std::string>& want) {
+    std::vector<std::string> got;
+    for (const auto& [id, job] : q.jobs()) {
+      EXPECT_EQ(id, job.spec.id);
+      got.push_back(id);
+    }
+    EXPECT_EQ(got, std::vector<std::string>(want.begin(), want.end()));
+    EXPECT_EQ(q.jobs().size(), want.size());
+    for (const std::string& id : want) EXPECT_EQ(q.jobs().count(id), 1u) << id;
+    // Walking back from the end meets every id in reverse.
+    std::vector<std::string> back;
+    for (auto it = q.jobs().end(); it != q.jobs().begin();) back.push_back((*--it).first);
+    EXPECT_EQ(back, std::vector<std::string>(want.rbegin(), want.rend()));
+  };
+  expect_in_order(p, ids);
+  EXPECT_EQ(p.jobs().count("job-0"), 0u);
+  EXPECT_EQ(p.FindJob("job-3"), nullptr);
+  ASSERT_NE(p.jobs().lower_bound("job-3"), p.jobs().end());
+  EXPECT_EQ((*p.jobs().lower_bound("job-3")).first, "job-301");  // the next id in string order
+  EXPECT_EQ(p.jobs().lower_bound("zzz"), p.jobs().end());
+
+  const Placement snapshot = p;
+  const std::set<std::string> snapshot_ids = ids;
+  std::map<std::string, const JobPlacement*> before;
+  for (auto it = snapshot.jobs().begin(); it != snapshot.jobs().end(); ++it) {
+    before[(*it).first] = it.ptr().get();
+  }
+  EXPECT_TRUE(ChangedJobs(snapshot.jobs(), p.jobs()).empty());
+  // Add some (splitting chunks), remove some, move one flow.
+  for (int i = 600; i < 700; ++i) {
+    ASSERT_TRUE(p.PlaceJob(pair_job(absl::StrCat("job-", i))).ok());
+    ids.insert(absl::StrCat("job-", i));
+  }
+  for (const char* id : {"job-1", "job-599", "job-50"}) {
+    ASSERT_TRUE(p.RemoveJob(id).ok());
+    ids.erase(id);
+  }
+  expect_in_order(p, ids);
+  expect_in_order(snapshot, snapshot_ids);
+  std::vector<std::string> want;
+  std::set<std::string> all = ids;
+  all.insert(snapshot_ids.begin(), snapshot_ids.end());
+  for (const std::string& id : all) {
+    auto it = before.find(id);
+    if (it == before.end() || p.FindJob(id) != it->second) want.push_back(id);
+  }
+  EXPECT_EQ(ChangedJobs(snapshot.jobs(), p.jobs()), want);
+  EXPECT_GE(want.size(), 103u);
+
+  // A change of two jobs alone (a bandwidth record moves no load): only they differ, every
+  // other chunk is shared.
+  const Placement second = p;
+  JobPlacement::Bandwidth bandwidth;
+  bandwidth.computed = true;
+  ASSERT_TRUE(p.SetBandwidth("job-2", bandwidth).ok());
+  ASSERT_TRUE(p.SetBandwidth("job-698", bandwidth).ok());
+  EXPECT_EQ(ChangedJobs(second.jobs(), p.jobs()), (std::vector<std::string>{"job-2", "job-698"}));
+  EXPECT_EQ(ChangedJobs(p.jobs(), second.jobs()), (std::vector<std::string>{"job-2", "job-698"}));
+  EXPECT_FALSE(second.FindJob("job-2")->bandwidth.computed);
+  expect_in_order(second, ids);
 }
 
 }  // namespace
