@@ -164,6 +164,7 @@ void OracleRuntime::Loop() {
       controller::SnapshotPtr snap = in.latest;
       lock.unlock();
       Follow(snap);
+      last_change_ = std::chrono::steady_clock::now();
       lock.lock();
       continue;
     }
@@ -183,6 +184,10 @@ void OracleRuntime::Loop() {
     });
     if (!all_connected && now - waiting_since_ < options_.connect_wait) {
       in.cv.wait_until(lock, waiting_since_ + options_.connect_wait);
+      continue;
+    }
+    if (now - last_change_ < options_.settle) {
+      in.cv.wait_until(lock, last_change_ + options_.settle);
       continue;
     }
     waiting_since_ = {};

@@ -56,6 +56,9 @@ struct OracleRuntimeOptions {
   // A switch to probe that is not connected holds probing back at most this long (the others
   // are then probed; it is probed again when it connects).
   std::chrono::milliseconds connect_wait{10000};
+  // Probing starts once the snapshots have been quiet this long (switches connecting bring their
+  // links up one by one: each would otherwise change the groups mid-probing).
+  std::chrono::milliseconds settle{200};
 };
 
 // The switches the config asks to probe, and the declared models of those to verify: a switch
@@ -127,6 +130,7 @@ class OracleRuntime {
   controller::SnapshotPtr followed_;
   std::map<topology::NodeId, bool> failed_;  // by switch, as last reported
   std::chrono::steady_clock::time_point waiting_since_{};
+  std::chrono::steady_clock::time_point last_change_{};  // last snapshot followed
 
   const std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   std::thread thread_;
