@@ -691,6 +691,18 @@ void Controller::ReportHealthIncident(std::string subject, std::string detail) {
       });
 }
 
+void Controller::SetHashModels(HashModels models, std::string reason,
+                               std::vector<SwitchEvent> switch_events) {
+  boost::asio::post(io_, [this, models = std::move(models), reason = std::move(reason),
+                          switch_events = std::move(switch_events)]() mutable {
+    state_->placement.EnableSteering(std::move(models), options_.steering);
+    EmitJobMoves({}, reason);  // the re-steered flows' port changes
+    for (SwitchEvent& e : switch_events)
+      events_.Append(e.type, std::move(e.subject), std::move(e.detail));
+    Publish(true);
+  });
+}
+
 void Controller::OnLinkStatus(topology::LinkId link, bool up) {
   boost::asio::post(io_, [this, link, up] {
     if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {

@@ -172,6 +172,18 @@ class Controller {
                    Reply<DrainResult> done);
   // Appends a HEALTH_INCIDENT event (subject e.g. "incident 3", detail its description).
   void ReportHealthIncident(std::string subject, std::string detail);
+  // The path oracle (daemon/oracle_runtime.h): replaces the switches' ECMP hash models steering
+  // uses (Placement::EnableSteering with the configured port range); placed steered flows are
+  // re-steered, those whose port changed emit JOB_MOVED with the port changes (reason `reason`),
+  // and flows through a switch whose model carries a failure fall back to pins. Then appends one
+  // event per entry of `switch_events` (SWITCH_NOT_STEERABLE / SWITCH_STEERABLE: subject, detail).
+  struct SwitchEvent {
+    EventType type = EventType::kSwitchNotSteerable;
+    std::string subject;
+    std::string detail;
+  };
+  void SetHashModels(HashModels models, std::string reason,
+                     std::vector<SwitchEvent> switch_events = {});
 
   // Moves flows onto new paths (Placement::MoveFlow each; a refused one is reported in the result
   // and the others still move), emits JOB_MOVED per job with `reason`, persists the moved jobs and

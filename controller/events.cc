@@ -42,6 +42,10 @@ absl::string_view EventTypeName(EventType type) {
       return "link-returned";
     case EventType::kHealthIncident:
       return "health-incident";
+    case EventType::kSwitchNotSteerable:
+      return "switch-not-steerable";
+    case EventType::kSwitchSteerable:
+      return "switch-steerable";
   }
   return "unknown";
 }

@@ -43,6 +43,10 @@ enum class EventType {
   kLinkIsolated,    // taken out of placement by the supervisor (physically up)
   kLinkReturned,    // back in service after a clean window
   kHealthIncident,  // an incident opened or closed (dry-run or not); subject "incident <id>"
+  // Path oracle (controller/oracle/): subject the switch, detail why it is not steered (its
+  // flows are pinned) or that it is steerable again.
+  kSwitchNotSteerable,
+  kSwitchSteerable,
 };
 
 absl::string_view EventTypeName(EventType type);  // "link-down", "job-placed", ...

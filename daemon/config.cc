@@ -262,6 +262,35 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text,
                   }},
                  {"gid_index", integer(&pc.gid_index, 0, 255)}});
           }},
+         {"oracle",
+          [&](const YAML::Node& n, const std::string& key) {
+            OracleConfig& oc = config.oracle;
+            return p.Map(
+                n, key,
+                {{"enabled", [&](const YAML::Node& v,
+                                 const std::string& k) { return p.Bool(v, k, &oc.enabled); }},
+                 {"marker_dscp", integer(&oc.marker_dscp, 0, 63)},
+                 {"probes_per_uplink", integer(&oc.probes_per_uplink, 2, 4096)},
+                 {"probe_timeout_ms", integer(&oc.probe_timeout_ms, 10, 60 * 1000)},
+                 {"probe", [&](const YAML::Node& v, const std::string& k) -> absl::Status {
+                    oc.learn = oc.verify = false;
+                    return p.List(v, k, [&](size_t, const std::string& ik,
+                                            const YAML::Node& item) -> absl::Status {
+                      std::string what;
+                      if (absl::Status s = p.String(item, ik, &what); !s.ok()) return s;
+                      if (what == "learn") {
+                        oc.learn = true;
+                      } else if (what == "verify") {
+                        oc.verify = true;
+                      } else {
+                        return p.Error(item, ik,
+                                       absl::StrCat("expected learn or verify, got '",
+                                                    what.substr(0, 64), "'"));
+                      }
+                      return absl::OkStatus();
+                    });
+                  }}});
+          }},
          {"events", [&](const YAML::Node& n, const std::string& key) {
             return p.Map(n, key, {{"ring_size", integer(&config.event_ring_size, 1, 1 << 24)}});
           }}});
@@ -290,6 +319,10 @@ absl::Status ValidateDaemonConfig(const DaemonConfig& config) {
   if (absl::StatusOr<std::pair<std::string, uint16_t>> address = SplitHostPort(config.listen);
       !address.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("listen: ", address.status().message()));
+  }
+  if (config.oracle.enabled && !config.openflow.enabled) {
+    return absl::InvalidArgumentError(
+        "oracle.enabled: needs the openflow section (probes are injected by OpenFlow packet-out)");
   }
   if (config.create_admin_token && config.tokens_file.empty()) {
     return absl::InvalidArgumentError(

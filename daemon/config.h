@@ -49,6 +49,13 @@
 //                                   #   intent's ecmp_hash section models the switches' hash)
 //     steering_ports: 49152-65535   #   UDP source ports steering may assign
 //     gid_index: 3                  #   NCCL_IB_GID_INDEX in exported NCCL settings (RoCEv2 GID)
+//   oracle:                         # path oracle: probes switches steering relies on (openflow)
+//     enabled: false                #   true: probe; learned/verified models replace the intent's
+//     marker_dscp: 63               #   DSCP of probes (0-63), one no traffic class uses
+//     probe: [learn, verify]        #   learn: switches with no declared model in the intent's
+//                                   #   ecmp_hash (their table is learned); verify: declared ones
+//     probes_per_uplink: 64         #   budget per (switch, uplink) for one probing
+//     probe_timeout_ms: 1000        #   a probe batch waits this long for its sightings
 //   lossless_health:                # SONiC switches (intent driver: sonic) and the supervisor
 //     counters_interval_ms: 10000   #   COUNTERS_DB polls and supervisor steps
 //     audit_interval_ms: 10000      #   CONFIG_DB read-back (edits are also caught at once)
@@ -135,6 +142,16 @@ struct PlacementConfig {
   int64_t gid_index = 3;
 };
 
+// The path oracle (daemon/oracle_runtime.h).
+struct OracleConfig {
+  bool enabled = false;
+  int64_t marker_dscp = 63;
+  bool learn = true;   // probe switches the intent declares no hash model for (learn tables)
+  bool verify = true;  // probe switches with a declared model (verify it)
+  int64_t probes_per_uplink = 64;
+  int64_t probe_timeout_ms = 1000;
+};
+
 // SONiC southbound and the lossless health supervisor (daemon/sonic_runtime.h).
 struct LosslessHealthConfig {
   int64_t counters_interval_ms = 10000;
@@ -173,6 +190,7 @@ struct DaemonConfig {
   QosConfig qos;
   PlacementConfig placement;
   LosslessHealthConfig lossless_health;
+  OracleConfig oracle;
 };
 
 // Parses YAML config text. Relative paths (fabric, tls.*, tokens_file, state_dir) are resolved

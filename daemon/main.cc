@@ -37,6 +37,7 @@
 #include "daemon/health_monitor.h"
 #include "daemon/metrics_http.h"
 #include "daemon/openflow_runtime.h"
+#include "daemon/oracle_runtime.h"
 #include "daemon/qos_runtime.h"
 #include "daemon/scheduler_runtime.h"
 #include "daemon/security.h"
@@ -128,6 +129,7 @@ class Daemon {
   absl::Status StartQos();              // QosService and the OVS push
   absl::Status StartSonic();            // SONiC switches (intent `driver: sonic`), lossless health
   absl::Status StartSwitches();         // OpenFlow listener and one FabricSync for every driver
+  absl::Status StartOracle();           // the path oracle on OpenFlow switches (oracle section)
   absl::Status StartSflow();            // sFlow collector
   absl::Status StartApi();              // gRPC services and server (and the port file)
   absl::Status StartWeb();              // the web view
@@ -157,6 +159,7 @@ class Daemon {
   std::unique_ptr<pulse::northbound::SonicRuntime> sonic_;
   std::unique_ptr<pulse::southbound::openflow::OpenFlowDriver> openflow_driver_;
   std::unique_ptr<pulse::controller::FabricSync> fabric_sync_;
+  std::unique_ptr<pulse::daemon::OracleRuntime> oracle_;  // null: oracle off
   boost::asio::io_context sflow_io_;
   IoThread sflow_thread_{&sflow_io_, {}};
   std::unique_ptr<pulse::southbound::sflow::Collector> sflow_collector_;
@@ -416,6 +419,29 @@ absl::Status Daemon::StartSonic() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::StartOracle() {
+  absl::StatusOr<pulse::controller::HashModels> intent_models =
+      pulse::controller::HashModelsFromIntent(*fabric_, intent_->ecmp_hash);
+  if (!intent_models.ok()) return intent_models.status();
+  pulse::daemon::OracleRuntimeOptions options;
+  options.config = config_.oracle;
+  options.port_min = static_cast<uint16_t>(config_.placement.steering_port_min);
+  options.port_max = static_cast<uint16_t>(config_.placement.steering_port_max);
+  options.forwarding_barrier = [sync = fabric_sync_.get()] { sync->Sync().wait(); };
+  auto oracle = pulse::daemon::OracleRuntime::Start(
+      controller_.get(), fabric_, openflow_driver_.get(), intent_->ecmp_hash, *intent_models,
+      std::move(options), &metrics_registry_);
+  if (!oracle.ok()) return oracle.status();
+  oracle_ = *std::move(oracle);
+  fabric_sync_->SetProbeHandler([oracle = oracle_.get()](pulse::switches::SwitchId sw,
+                                                         pulse::southbound::PortNo port,
+                                                         const pulse::southbound::ProbePacket& p) {
+    oracle->OnProbeSeen(sw, port, p);
+  });
+  Log(LogLevel::kInfo, "path oracle: on (marker DSCP ", config_.oracle.marker_dscp, ")");
+  return absl::OkStatus();
+}
+
 absl::Status Daemon::StartSwitches() {
   // Each switch is served by the driver its intent names: OpenFlow switches connect to the
   // listener, SONiC switches are reached over their Redis; one FabricSync keeps all of them in
@@ -451,6 +477,9 @@ absl::Status Daemon::StartSwitches() {
   sync_options.probe_interval =
       std::chrono::milliseconds(openflow_driver_ ? config_.openflow.probe_interval_ms : 0);
   sync_options.stats_interval = std::chrono::milliseconds(config_.openflow.stats_interval_ms);
+  const bool oracle_on = config_.oracle.enabled && openflow_driver_ != nullptr;
+  if (oracle_on)  // the probe-catching rules come with every switch's tables
+    sync_options.forwarding.probe_marker_dscp = static_cast<uint8_t>(config_.oracle.marker_dscp);
   fabric_sync_ = std::make_unique<pulse::controller::FabricSync>(controller_.get(),
                                                                  std::move(drivers), sync_options);
   pulse::controller::TelemetryLoop* loop = telemetry_loop_.get();
@@ -461,6 +490,9 @@ absl::Status Daemon::StartSwitches() {
                      const std::vector<pulse::southbound::PortCounters>& counters) {
         loop->OnPortCounters(fabric->node(sw).datapath_id, counters);
       });
+  if (oracle_on) {
+    if (absl::Status status = StartOracle(); !status.ok()) return status;
+  }
   if (absl::Status status = fabric_sync_->Start(); !status.ok()) {
     return absl::Status(status.code(), absl::StrCat("openflow.listen: ", status.message()));
   }
@@ -692,6 +724,7 @@ Daemon::~Daemon() {
   metrics_thread_.Stop();                  // the scrape hooks read the parts below
   web_.reset();                            // reads the telemetry loop, discovery and the controller
   sflow_thread_.Stop();                    // no more sFlow samples into the telemetry loop
+  if (oracle_) oracle_->Stop();            // probes through the driver, waits on FabricSync
   if (fabric_sync_) fabric_sync_->Stop();  // no more switch events into the controller
   sonic_.reset();           // its switch threads feed the telemetry loop and the metrics
   telemetry_loop_.reset();  // waits on the controller: must run while it exists

@@ -449,6 +449,12 @@ void FillEvent(const controller::Event& event, pulse::v1::Event* out) {
     case controller::EventType::kHealthIncident:
       type = pulse::v1::EVENT_TYPE_HEALTH_INCIDENT;
       break;
+    case controller::EventType::kSwitchNotSteerable:
+      type = pulse::v1::EVENT_TYPE_SWITCH_NOT_STEERABLE;
+      break;
+    case controller::EventType::kSwitchSteerable:
+      type = pulse::v1::EVENT_TYPE_SWITCH_STEERABLE;
+      break;
   }
   out->set_type(type);
   out->set_subject(event.subject);

@@ -239,6 +239,21 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
         rule.match = match;
         rule.action.output_port = fabric.TailPort(hop);
         out[i].rules.push_back(rule);
+        const NodeId dst_leaf = fabric.Tail(flow.path.hops.back());
+        if (options.probe_marker_dscp && at != dst_leaf) {
+          const uint32_t group = GroupIdForLeaf(fabric, dst_leaf);
+          const bool has_group =
+              std::any_of(out[i].groups.begin(), out[i].groups.end(),
+                          [group](const ForwardingGroup& g) { return g.id == group; });
+          if (has_group) {
+            ForwardingRule bypass;
+            bypass.priority = options.probe_bypass_priority;
+            bypass.match = match;
+            bypass.match.dscp = *options.probe_marker_dscp;
+            bypass.action.group_id = group;
+            out[i].rules.push_back(bypass);
+          }
+        }
       }
     }
   }

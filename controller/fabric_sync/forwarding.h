@@ -39,6 +39,10 @@ struct ForwardingOptions {
   // (controller/oracle/path_oracle.h ProbeCatchRules), above every other rule.
   std::optional<uint8_t> probe_marker_dscp;
   uint16_t probe_catch_priority = 400;
+  // With a marker: a probe for a pinned pair must see the switch's ECMP choice, not the pin
+  // (the oracle learns pairs whose flows are pinned until it has). Each pin not at the flow's
+  // destination leaf gets a twin matching the marker DSCP that sends to the ECMP group instead.
+  uint16_t probe_bypass_priority = 350;
 };
 
 class HostTable;

@@ -114,6 +114,27 @@ TEST(DaemonConfigTest, StateRecoverAndMirror) {
   EXPECT_FALSE(ParseAndValidate("state_recover: maybe\n").ok());
 }
 
+TEST(DaemonConfigTest, OracleDefaultsAndValues) {
+  absl::StatusOr<DaemonConfig> defaults = ParseAndValidate("");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_FALSE(defaults->oracle.enabled);
+  EXPECT_EQ(defaults->oracle.marker_dscp, 63);
+  EXPECT_TRUE(defaults->oracle.learn);
+  EXPECT_TRUE(defaults->oracle.verify);
+  EXPECT_EQ(defaults->oracle.probes_per_uplink, 64);
+  absl::StatusOr<DaemonConfig> config = ParseAndValidate(
+      "openflow: {listen: 127.0.0.1:0}\n"
+      "oracle: {enabled: true, marker_dscp: 46, probe: [verify], probes_per_uplink: 32,\n"
+      "         probe_timeout_ms: 500}\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->oracle.enabled);
+  EXPECT_EQ(config->oracle.marker_dscp, 46);
+  EXPECT_FALSE(config->oracle.learn);
+  EXPECT_TRUE(config->oracle.verify);
+  EXPECT_EQ(config->oracle.probes_per_uplink, 32);
+  EXPECT_EQ(config->oracle.probe_timeout_ms, 500);
+}
+
 TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
   struct Case {
     std::string yaml;
@@ -133,6 +154,12 @@ TEST(DaemonConfigTest, BadValuesAreRefusedNamingTheKey) {
       {"openflow: {listen: 6653}\n", "openflow.listen"},
       {"listen: 127.0.0.1:70000\n", "listen: bad port"},
       {"create_admin_token: true\n", "create_admin_token: needs tokens_file"},
+      {"oracle: {enabled: true}\n", "oracle.enabled: needs the openflow section"},
+      {"oracle: {marker_dscp: 64}\n", "oracle.marker_dscp"},
+      {"oracle: {probes_per_uplink: 0}\n", "oracle.probes_per_uplink"},
+      {"oracle: {probe: [learn, guess]}\n", "oracle.probe[1]: expected learn or verify"},
+      {"oracle: {probe: learn}\n", "oracle.probe"},
+      {"oracle: {colour: red}\n", "oracle.colour"},
       {"openflow: {stats_interval_ms: -1}\n", "openflow.stats_interval_ms"},
       {"openflow: {probe_interval_ms: 99999999999}\n", "openflow.probe_interval_ms"},
       {"openflow: {port: 6653}\n", "openflow.port"},

@@ -196,6 +196,47 @@ TEST(ForwardingTest, ProbeCatchRulesOnlyWhenAsked) {
   }
 }
 
+// With the probe marker, a pinned pair's probes still see the ECMP hash: every pin not at the
+// flow's destination leaf has a twin matching the marker that sends to the group towards that
+// leaf, above the pin and below the catching rules; pins at the destination leaf have none.
+TEST(ForwardingTest, PinsGetAProbeBypassTwinWithTheMarker) {
+  auto fabric = LabFabric();
+  Placement placement(fabric);
+  JobSpec spec;
+  spec.id = "ring";
+  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  spec.pattern = CollectivePattern::kRing;
+  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  EcmpGroups groups(fabric);
+  ForwardingOptions options;
+  options.probe_marker_dscp = 63;
+  size_t pins_away_from_destination = 0, twins = 0;
+  const auto tables = ComputeForwarding(*fabric, placement, groups, options);
+  for (const PlacedFlow& flow : placement.FindJob("ring")->flows) {
+    const NodeId dst_leaf = fabric->Tail(flow.path.hops.back());
+    for (DirectedLinkId hop : flow.path.hops) {
+      const NodeId at = fabric->Tail(hop);
+      if (fabric->node(at).is_switch() && at != dst_leaf) ++pins_away_from_destination;
+    }
+  }
+  for (const auto& sw : tables) {
+    for (const auto& rule : sw.rules) {
+      if (rule.priority != options.probe_bypass_priority) continue;
+      ++twins;
+      EXPECT_EQ(rule.match.dscp, 63);
+      EXPECT_TRUE(rule.match.ipv4_src.has_value());
+      ASSERT_TRUE(rule.action.group_id.has_value());
+      bool group_exists = false;
+      for (const auto& g : sw.groups) group_exists |= g.id == *rule.action.group_id;
+      EXPECT_TRUE(group_exists);
+    }
+  }
+  EXPECT_GT(pins_away_from_destination, 0u);
+  EXPECT_EQ(twins, pins_away_from_destination);
+  EXPECT_GT(options.probe_bypass_priority, options.pin_priority);
+  EXPECT_LT(options.probe_bypass_priority, options.probe_catch_priority);
+}
+
 TEST(ForwardingTest, FailedUplinkLeavesGroupsAndNoRuleUsesIt) {
   auto fabric = LabFabric();
   Placement placement(fabric);
