@@ -151,9 +151,10 @@ links:
         if pulse_net.metric_value(ctl, "pulse_health_actions_total",
                                   {"action": "isolate_link", "outcome": "applied"}) != 1:
             fail("pulse_health_actions_total{isolate_link,applied} is not 1")
-        # JOB_PLACED, JOB_MOVED, LINK_ISOLATED, HEALTH_INCIDENT at least, in that order.
+        # SWITCH_CONNECTED for each SONiC switch (FabricSync reports their Redis connections),
+        # then JOB_PLACED, JOB_MOVED, LINK_ISOLATED, HEALTH_INCIDENT at least, in that order.
         events = [json.loads(l) for l in
-                  ctl.pulsectl("--json", "watch", "--from", "1", "--count", "4",
+                  ctl.pulsectl("--json", "watch", "--from", "1", "--count", "6",
                                timeout=10).splitlines() if l.strip().startswith("{")]
         kinds = [e.get("type") for e in events]
         if kinds.count("EVENT_TYPE_LINK_ISOLATED") != 1 or \
