@@ -8,43 +8,14 @@
 #include "controller/paths/steering.h"
 #include "controller/placement/placement.h"
 #include "gtest/gtest.h"
+#include "tests/controller/oracle/fake_switches.h"
 #include "tests/controller/path_test_fabrics.h"
 
 namespace pulse::controller {
 namespace {
 
 using testing::BuildLeafSpine;
-
-// A fake switch side: each probe leaves by the member `choose` picks among the switch's group
-// towards the probe's destination (as the real switch would, from its own tables).
-class FakeSwitches : public ProbeTransport {
- public:
-  using Chooser =
-      std::function<size_t(NodeId sw, const FiveTuple& t, const std::vector<EcmpMember>& members)>;
-  FakeSwitches(EcmpGroups& groups, Chooser choose) : groups_(groups), choose_(std::move(choose)) {}
-
-  absl::StatusOr<std::vector<DirectedLinkId>> Run(const std::vector<OracleProbe>& probes) override {
-    const Fabric& f = groups_.fabric();
-    std::vector<DirectedLinkId> out;
-    for (const OracleProbe& p : probes) {
-      EXPECT_EQ(f.Head(p.ingress), p.at);
-      EXPECT_EQ(p.tuple.dst_port, kRoceV2Port);
-      auto dst = f.FindNicByIpv4(p.tuple.dst_ip);
-      if (!dst) return absl::InvalidArgumentError("probe to an unknown address");
-      auto members = groups_.NextHops(p.at, *dst);
-      if (!members.ok()) return members.status();
-      out.push_back((*members)[choose_(p.at, p.tuple, *members) % members->size()].link);
-      ++sent_;
-    }
-    return out;
-  }
-  size_t sent() const { return sent_; }
-
- private:
-  EcmpGroups& groups_;
-  Chooser choose_;
-  size_t sent_ = 0;
-};
+using testing::FakeSwitches;
 
 std::shared_ptr<const Fabric> Fabric4x4x4() {
   return std::make_shared<const Fabric>(BuildLeafSpine(4, 4, 4).value());
