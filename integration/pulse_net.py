@@ -67,6 +67,48 @@ def ensure_ovs():
     raise RuntimeError("Open vSwitch did not start")
 
 
+def datapath_send_buffer_bytes():
+    """The send buffer of the userspace datapath's packet socket, or None before it exists.
+
+    ovs-vswitchd sends on every system port through ONE AF_PACKET socket, created on its first
+    send with net.core.wmem_default as its buffer. Every frame still queued in any port's qdisc
+    is charged to that buffer, and when it is full the kernel refuses the sends to ALL ports
+    (ENOBUFS; OVS drops the batch)."""
+    for line in run(["ss", "-0", "-m", "-p"], check=False).splitlines():
+        if "ovs-vswitchd" in line and "[0]:*" in line:
+            m = re.search(r"\btb(\d+)", line)
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def ensure_datapath_send_buffer(test, min_bytes):
+    """Makes the userspace datapath's shared send buffer at least min_bytes (see
+    datapath_send_buffer_bytes): with the default 208 KiB about a dozen queued jumbo frames on
+    one congested port stall every port of every switch, which no real switch does. Sets
+    net.core.wmem_default for the socket's creation, restarting ovs-vswitchd when its socket
+    was already made smaller; the sysctl gets its old value back when the test ends (the socket
+    keeps its size). Call before the lab starts."""
+    ensure_ovs()
+    have = datapath_send_buffer_bytes()
+    if have is not None and have >= min_bytes:
+        return
+    sysctl = "/proc/sys/net/core/wmem_default"
+    with open(sysctl) as f:
+        old = f.read().strip()
+    with open(sysctl, "w") as f:
+        f.write(str(min_bytes))
+
+    def restore():
+        with open(sysctl, "w") as f:
+            f.write(old)
+    test.addCleanup(restore)
+    if have is not None:
+        run(["ovs-appctl", "-t", "ovs-vswitchd", "exit"], check=False)
+        run(["/usr/share/openvswitch/scripts/ovs-ctl", "--no-ovsdb-server", "start",
+             "--system-id=random"], check=False, timeout=60)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
