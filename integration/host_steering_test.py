@@ -28,7 +28,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pulse_net import (capped_intent, controlled_lab, log, poll, watchdog)  # noqa: E402
+from pulse_net import (capped_intent, controlled_lab, ensure_datapath_send_buffer,  # noqa: E402
+                       log, poll, watchdog)
 
 LINK_MBPS = 10
 FLOW_RATE = "9M"
@@ -63,6 +64,9 @@ class HostSteering(unittest.TestCase):
         watchdog(self, 240)
         self.tmp = tempfile.mkdtemp(prefix="pulse-steer-")
         intent = capped_intent(self.tmp, LINK_MBPS, "leaf-spine-4x4x4.yaml")
+        # One congested port must not stall the others (the ECMP run congests some): see
+        # ensure_datapath_send_buffer.
+        ensure_datapath_send_buffer(self, 8 << 20)
         self.ctl, self.lab = controlled_lab(self, intent, bw_mbps=LINK_MBPS,
                                             extra={"placement": "{enforcement: steer}",
                                                    # no congestion moves: ports change only
