@@ -3,42 +3,20 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/controller/qos/qos_test_fabric.h"
 #include "topology/builders.h"
 
 namespace pulse::controller {
 namespace {
 
+using testing::QosTestFabric;
 using topology::Fabric;
-using topology::FabricBuilder;
-using topology::NodeId;
 using topology::SwitchRole;
 
-constexpr int64_t kG = 1000000000LL;
-
-// leaf-0 and leaf-1 under spine-0 and spine-1, two NICs per leaf. NIC links 400G with no cable
-// length (role default 5 m), leaf-spine 400G: leaf-0 <-> spine-0 has 40 m, the others none.
-Fabric SmallFabric(int64_t speed_bps = 400 * kG, double explicit_cable_m = 40) {
-  FabricBuilder b;
-  NodeId leaf0 = b.AddSwitch("leaf-0", SwitchRole::kLeaf);
-  NodeId leaf1 = b.AddSwitch("leaf-1", SwitchRole::kLeaf);
-  NodeId spine0 = b.AddSwitch("spine-0", SwitchRole::kSpine);
-  NodeId spine1 = b.AddSwitch("spine-1", SwitchRole::kSpine);
-  for (int s = 0; s < 4; ++s) {
-    topology::ServerId server = b.AddServer("server-" + std::to_string(s));
-    NodeId nic = b.AddNic(server, 0);
-    b.AddLink(nic, s < 2 ? leaf0 : leaf1, speed_bps);
-  }
-  b.AddLink(leaf0, spine0, speed_bps, explicit_cable_m);
-  b.AddLink(leaf0, spine1, speed_bps);
-  b.AddLink(leaf1, spine0, speed_bps);
-  b.AddLink(leaf1, spine1, speed_bps);
-  absl::StatusOr<Fabric> f = std::move(b).Build();
-  EXPECT_TRUE(f.ok()) << f.status();
-  return *std::move(f);
-}
+constexpr int64_t kG = testing::kQosTestGbps;
 
 TEST(QosPlanTest, PlansEveryLinkedPortWithHeadroomAndDefaults) {
-  Fabric fabric = SmallFabric();
+  Fabric fabric = QosTestFabric();
   absl::StatusOr<QosPlan> plan = PlanQos(fabric, DefaultQosPolicy());
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->switches.size(), 4u);
@@ -69,7 +47,7 @@ TEST(QosPlanTest, PlansEveryLinkedPortWithHeadroomAndDefaults) {
 }
 
 TEST(QosPlanTest, RefusesHeadroomAbovePortMaximumNamingPortRuleAndNumbers) {
-  Fabric fabric = SmallFabric(400 * kG, 300);  // leaf-0 <-> spine-0 on 300 m
+  Fabric fabric = QosTestFabric(400 * kG, 300);  // leaf-0 <-> spine-0 on 300 m
   QosPolicy policy = DefaultQosPolicy();
   policy.asic_profiles[0].max_headroom_bytes = 800000;
   absl::StatusOr<QosPlan> plan = PlanQos(fabric, policy);
@@ -83,7 +61,7 @@ TEST(QosPlanTest, RefusesHeadroomAbovePortMaximumNamingPortRuleAndNumbers) {
 TEST(QosPlanTest, RefusesPoolOverflow) {
   QosPolicy policy = DefaultQosPolicy();
   policy.asic_profiles[0].pool_size_bytes = 2000000;
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(), policy);
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("headroom fits the pool"), absl::string_view::npos)
       << plan.status();
@@ -95,22 +73,22 @@ TEST(QosPlanTest, RefusesEcnAfterPfc) {
   policy.asic_profiles[0].pool_size_bytes = 8 << 20;
   policy.ecn_profiles[0].kmin_bytes = 1 << 20;
   policy.ecn_profiles[0].kmax_bytes = 4 << 20;
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(), policy);
   ASSERT_FALSE(plan.ok());
   const std::string msg(plan.status().message());
   EXPECT_NE(msg.find("ECN before PFC"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Kmax 4194304 B"), std::string::npos) << msg;
   // Same pool with the default 2 MiB Kmax passes: the check is about the numbers.
   policy.ecn_profiles[0].kmax_bytes = 2 << 20;
-  EXPECT_TRUE(PlanQos(SmallFabric(), policy).ok());
+  EXPECT_TRUE(PlanQos(QosTestFabric(), policy).ok());
 }
 
 TEST(QosPlanTest, RefusesAbsurdCableAndUnknownSpeed) {
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(400 * kG, 25000), DefaultQosPolicy());
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(400 * kG, 25000), DefaultQosPolicy());
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("25000"), absl::string_view::npos) << plan.status();
   EXPECT_NE(plan.status().message().find("leaf-0 port 3"), absl::string_view::npos);
-  plan = PlanQos(SmallFabric(123 * kG), DefaultQosPolicy());
+  plan = PlanQos(QosTestFabric(123 * kG), DefaultQosPolicy());
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("pause quanta"), absl::string_view::npos);
 }

@@ -6,13 +6,14 @@
 
 #include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
-#include "topology/builders.h"
+#include "tests/controller/qos/qos_test_fabric.h"
 
 namespace pulse::southbound::sonic {
 namespace {
 
 using controller::DefaultQosPolicy;
 using controller::PlanQos;
+using controller::testing::QosTestFabric;
 using switches::PortQosPlan;
 using switches::QosPlan;
 using switches::QosPolicy;
@@ -23,32 +24,10 @@ using topology::FabricBuilder;
 using topology::NodeId;
 using topology::SwitchRole;
 
-constexpr int64_t kG = 1000000000LL;
-
-// leaf-0 and leaf-1 under spine-0 and spine-1, two NICs per leaf. NIC links 400G with no cable
-// length (role default 5 m), leaf-spine 400G: leaf-0 <-> spine-0 has 40 m, the others none.
-Fabric SmallFabric(int64_t speed_bps = 400 * kG, double explicit_cable_m = 40) {
-  FabricBuilder b;
-  NodeId leaf0 = b.AddSwitch("leaf-0", SwitchRole::kLeaf);
-  NodeId leaf1 = b.AddSwitch("leaf-1", SwitchRole::kLeaf);
-  NodeId spine0 = b.AddSwitch("spine-0", SwitchRole::kSpine);
-  NodeId spine1 = b.AddSwitch("spine-1", SwitchRole::kSpine);
-  for (int s = 0; s < 4; ++s) {
-    topology::ServerId server = b.AddServer("server-" + std::to_string(s));
-    NodeId nic = b.AddNic(server, 0);
-    b.AddLink(nic, s < 2 ? leaf0 : leaf1, speed_bps);
-  }
-  b.AddLink(leaf0, spine0, speed_bps, explicit_cable_m);
-  b.AddLink(leaf0, spine1, speed_bps);
-  b.AddLink(leaf1, spine0, speed_bps);
-  b.AddLink(leaf1, spine1, speed_bps);
-  absl::StatusOr<Fabric> f = std::move(b).Build();
-  EXPECT_TRUE(f.ok()) << f.status();
-  return *std::move(f);
-}
+constexpr int64_t kG = controller::testing::kQosTestGbps;
 
 TEST(SonicQosExportTest, ExportsSonicConfigDb) {
-  Fabric fabric = SmallFabric();
+  Fabric fabric = QosTestFabric();
   absl::StatusOr<QosPlan> plan = PlanQos(fabric, DefaultQosPolicy());
   ASSERT_TRUE(plan.ok()) << plan.status();
   absl::StatusOr<nlohmann::json> db = ExportSonicConfigDb(*plan, "leaf-0");
@@ -100,7 +79,7 @@ TEST(SonicQosExportTest, NonConsecutiveLosslessPrioritiesGetOneKeyEach) {
   policy.lossless_priorities = {2, 4};
   policy.dscp_to_tc[26] = 2;
   policy.tc_to_pg = {{2, 2}, {4, 4}};
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(), policy);
   ASSERT_TRUE(plan.ok()) << plan.status();
   nlohmann::json j = *ExportSonicConfigDb(*plan, "spine-0");
   EXPECT_EQ(j["PORT_QOS_MAP"]["Ethernet0"]["pfc_enable"], "2,4");
@@ -144,7 +123,7 @@ TEST(SonicQosExportTest, UnequalCablesNeverShareABufferProfile) {
 TEST(SonicQosExportTest, ExportsTheTablesSonicTemplatesWrite) {
   QosPolicy policy = DefaultQosPolicy();
   policy.queue_shaping_bps[3] = 40 * kG;
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(), policy);
   ASSERT_TRUE(plan.ok()) << plan.status();
   nlohmann::json j = *ExportSonicConfigDb(*plan, "leaf-0");
   // Schedulers, referenced from every queue; the shaped queue 3 has its own with pir in bytes/s.
@@ -193,7 +172,7 @@ TEST(SonicQosExportTest, PoolSizesComeFromThePlatformProfile) {
   QosPolicy policy = DefaultQosPolicy();
   policy.asic_profiles[0].platform_pools.ingress_lossless_bytes = 52161690;
   policy.asic_profiles[0].platform_pools.egress_lossy_bytes = 40000000;
-  absl::StatusOr<QosPlan> plan = PlanQos(SmallFabric(), policy);
+  absl::StatusOr<QosPlan> plan = PlanQos(QosTestFabric(), policy);
   ASSERT_TRUE(plan.ok()) << plan.status();
   // The plan budgets against the platform's pool, not the 64 MiB assumption.
   const SwitchQosPlan* leaf = plan->FindSwitch("leaf-0");
