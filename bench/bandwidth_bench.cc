@@ -3,8 +3,9 @@
 //   of Pulse's placement and of plain ECMP with q = 1, 2, 4, 8 QPs per connection (flow_sim.h:
 //   fluid max-min fair, re-solved as flows finish; ECMP averaged over 3 hash draws) for a random
 //   permutation, one halving-doubling step (i <-> i xor 32: every leaf talks to one other leaf),
-//   an all-to-all over the 128 NICs of 4 leaves, and 8 tenants of 128 (the whole fabric) or 96
-//   NICs scattered over the fabric running rings (each tenant simulated with the other seven on
+//   an all-to-all over the 128 NICs of 4 leaves, and 8 tenants of 128 (the whole fabric; with 1,
+//   2 and 4 QPs per connection, max_subflows) or 96 NICs scattered over the fabric running rings
+//   (each tenant simulated with the other seven on
 //   their paths; min and mean over tenants; each tenant's line shows the fragmentation bound
 //   around the tenants placed before it, lower_bound.h: above 1, no placement of that tenant
 //   avoids an overloaded link without moving the others); the prediction's cost for a 1,024-NIC
@@ -229,7 +230,7 @@ void ContractCases() {
   // The same scattered layout (same seed) with 1 QP per connection, then with 2: with 1, the last
   // tenant that fills the fabric is bounded above 1 around the tenants placed before it (which
   // never move); splitting over 2 QPs is what ECMP's q=2 gets too.
-  for (int qps : {1, 2}) FragmentedTenants(fabric, 128, qps, rng);
+  for (int qps : {1, 2, 4}) FragmentedTenants(fabric, 128, qps, rng);
   FragmentedTenants(fabric, 96, 1, rng);
   {
     // What PlaceJob adds on the controller thread for a 1,024-NIC ring (2,048 connections) with
