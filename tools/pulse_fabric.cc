@@ -13,6 +13,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
@@ -48,6 +51,16 @@ bool ParsePortRef(const std::string& text, PortRef& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "prints a fabric intent file's fabric as JSON (switches, hosts, links with ports).\n"
+      "Usage: pulse-fabric --fabric FABRIC.yaml [--miswire SWITCH:PORT=SWITCH:PORT]");
+  // --help lists this tool's flags (absl's default matches only a file named after the binary,
+  // pulse-fabric, so it printed "No flags matched").
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "tools/pulse_fabric");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   const std::string path = absl::GetFlag(FLAGS_fabric);
   if (path.empty()) {

@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
   std::string fabric_path, flows_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
     if ((arg == "--fabric" || arg == "--flows") && i + 1 < argc) {
       (arg == "--fabric" ? fabric_path : flows_path) = argv[++i];
     } else {
