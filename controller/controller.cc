@@ -268,6 +268,7 @@ SnapshotPtr Controller::snapshot() const {
 }
 
 void Controller::Publish(bool forwarding_changed) {
+  bandwidth_unpublished_ = false;  // the snapshot below carries every prediction made
   state_->event_sequence = events_.last_sequence();
   if (options_.store != nullptr && (!options_.write_gate || options_.write_gate().ok()) &&
       state_->event_sequence + kEventSeqBlock / 2 > event_seq_reserved_) {
@@ -306,7 +307,7 @@ absl::Status Controller::Persist(const WriteBatch& batch) {
 }
 
 void Controller::PlaceJob(JobSpec spec, Reply<PlaceJobResult> done) {
-  boost::asio::post(io_, [this, spec = std::move(spec), done = std::move(done)]() mutable {
+  PostCommand([this, spec = std::move(spec), done = std::move(done)]() mutable {
     if (state_->placement.jobs().size() >= options_.max_jobs &&
         state_->placement.FindJob(spec.id) == nullptr) {
       done(absl::ResourceExhaustedError(
@@ -363,7 +364,7 @@ void Controller::RecordBandwidth(const std::string& job_id) {
 }
 
 void Controller::DeleteJob(std::string job_id, Reply<uint64_t> done) {
-  boost::asio::post(io_, [this, job_id = std::move(job_id), done = std::move(done)] {
+  PostCommand([this, job_id = std::move(job_id), done = std::move(done)] {
     if (state_->placement.FindJob(job_id) == nullptr) {
       done(absl::NotFoundError(absl::StrCat("no job with id '", job_id, "'")));
       return;
@@ -428,23 +429,33 @@ void Controller::MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
 }
 
 void Controller::RefreshStaleBandwidth() {
-  // A bounded batch per task: requests posted meanwhile run between batches, so a change that
-  // touches many jobs never holds the controller thread for all their simulations at once.
+  // A bounded batch per task, and a request waiting goes first: the batch stops after the job in
+  // hand and runs again behind it, so a request waits for at most one job's simulation, never
+  // for the refresh backlog a burst of changes leaves (Sync() is no request: a barrier lets a
+  // whole batch run). At least one job per task, so refreshes progress under any request rate.
   constexpr size_t kJobsPerBatch = 16;
   bandwidth_refresh_posted_ = false;
   size_t refreshed = 0;
+  bool yielded = false;
   while (!bandwidth_stale_.empty() && refreshed < kJobsPerBatch) {
+    if (refreshed > 0 && commands_waiting_.load(std::memory_order_relaxed) > 0) {
+      yielded = true;
+      break;
+    }
     const std::string id = *bandwidth_stale_.begin();
     bandwidth_stale_.erase(bandwidth_stale_.begin());
     if (state_->placement.FindJob(id) == nullptr) continue;  // deleted since
     RecordBandwidth(id);
+    bandwidth_unpublished_ = true;
     ++refreshed;
   }
   if (!bandwidth_stale_.empty()) {
     bandwidth_refresh_posted_ = true;
     boost::asio::post(io_, [this] { RefreshStaleBandwidth(); });
   }
-  if (refreshed > 0) Publish(false);
+  // The predictions made so far are published once: by the request that goes first when it
+  // publishes (its snapshot carries them), else at the end of a later batch.
+  if (bandwidth_unpublished_ && !yielded) Publish(false);
 }
 
 void Controller::EmitJobMoves(const std::vector<FlowMove>& moves, const std::string& reason) {
@@ -526,7 +537,7 @@ absl::StatusOr<DrainResult> Controller::DoDrain(const std::string& switch_name, 
 }
 
 void Controller::DrainSwitch(std::string switch_name, Reply<DrainResult> done) {
-  boost::asio::post(io_, [this, name = std::move(switch_name), done = std::move(done)] {
+  PostCommand([this, name = std::move(switch_name), done = std::move(done)] {
     if (absl::StatusOr<topology::NodeId> node = FindSwitch(name); !node.ok()) {
       done(node.status());
       return;
@@ -546,7 +557,7 @@ void Controller::DrainSwitch(std::string switch_name, Reply<DrainResult> done) {
 }
 
 void Controller::UndrainSwitch(std::string switch_name, Reply<DrainResult> done) {
-  boost::asio::post(io_, [this, name = std::move(switch_name), done = std::move(done)] {
+  PostCommand([this, name = std::move(switch_name), done = std::move(done)] {
     if (absl::StatusOr<topology::NodeId> node = FindSwitch(name); !node.ok()) {
       done(node.status());
       return;
@@ -567,38 +578,38 @@ void Controller::UndrainSwitch(std::string switch_name, Reply<DrainResult> done)
 
 void Controller::MoveFlows(std::vector<FlowMoveRequest> requests, std::string reason,
                            Reply<MoveFlowsResult> done) {
-  boost::asio::post(io_, [this, requests = std::move(requests), reason = std::move(reason),
-                          done = std::move(done)] {
-    if (options_.write_gate) {
-      if (absl::Status gate = options_.write_gate(); !gate.ok()) {
-        done(gate);
-        return;
-      }
-    }
-    MoveFlowsResult result;
-    for (const FlowMoveRequest& request : requests) {
-      const JobPlacement* job = state_->placement.FindJob(request.job_id);
-      Path old_path;
-      if (job != nullptr && request.flow_index < job->flows.size()) {
-        old_path = job->flows[request.flow_index].path;
-      }
-      absl::Status status =
-          state_->placement.MoveFlow(request.job_id, request.flow_index, request.new_path);
-      if (!status.ok()) {
-        result.refused.push_back(
-            absl::StrCat(request.job_id, "#", request.flow_index, ": ", status.message()));
-        continue;
-      }
-      result.moved.push_back(
-          FlowMove{request.job_id, request.flow_index, std::move(old_path), request.new_path});
-    }
-    if (!result.moved.empty()) {
-      EmitJobMoves(result.moved, reason);
-      Log(LogLevel::kInfo, result.moved.size(), " flows moved: ", reason);
-      Publish(true);
-    }
-    done(std::move(result));
-  });
+  PostCommand(
+      [this, requests = std::move(requests), reason = std::move(reason), done = std::move(done)] {
+        if (options_.write_gate) {
+          if (absl::Status gate = options_.write_gate(); !gate.ok()) {
+            done(gate);
+            return;
+          }
+        }
+        MoveFlowsResult result;
+        for (const FlowMoveRequest& request : requests) {
+          const JobPlacement* job = state_->placement.FindJob(request.job_id);
+          Path old_path;
+          if (job != nullptr && request.flow_index < job->flows.size()) {
+            old_path = job->flows[request.flow_index].path;
+          }
+          absl::Status status =
+              state_->placement.MoveFlow(request.job_id, request.flow_index, request.new_path);
+          if (!status.ok()) {
+            result.refused.push_back(
+                absl::StrCat(request.job_id, "#", request.flow_index, ": ", status.message()));
+            continue;
+          }
+          result.moved.push_back(
+              FlowMove{request.job_id, request.flow_index, std::move(old_path), request.new_path});
+        }
+        if (!result.moved.empty()) {
+          EmitJobMoves(result.moved, reason);
+          Log(LogLevel::kInfo, result.moved.size(), " flows moved: ", reason);
+          Publish(true);
+        }
+        done(std::move(result));
+      });
 }
 
 std::future<absl::StatusOr<MoveFlowsResult>> Controller::MoveFlows(
@@ -634,8 +645,7 @@ std::future<absl::StatusOr<DrainResult>> Controller::UndrainSwitch(std::string s
 
 void Controller::IsolateLink(topology::LinkId link, bool isolated, std::string reason,
                              Reply<DrainResult> done) {
-  boost::asio::post(io_, [this, link, isolated, reason = std::move(reason),
-                          done = std::move(done)] {
+  PostCommand([this, link, isolated, reason = std::move(reason), done = std::move(done)] {
     if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {
       done(absl::InvalidArgumentError(absl::StrCat("IsolateLink: no link ", link)));
       return;
@@ -684,17 +694,16 @@ std::future<absl::StatusOr<DrainResult>> Controller::IsolateLink(topology::LinkI
 }
 
 void Controller::ReportHealthIncident(std::string subject, std::string detail) {
-  boost::asio::post(
-      io_, [this, subject = std::move(subject), detail = std::move(detail)]() mutable {
-        events_.Append(EventType::kHealthIncident, std::move(subject), std::move(detail));
-        Publish(false);  // the snapshot's event_sequence covers the new event
-      });
+  PostCommand([this, subject = std::move(subject), detail = std::move(detail)]() mutable {
+    events_.Append(EventType::kHealthIncident, std::move(subject), std::move(detail));
+    Publish(false);  // the snapshot's event_sequence covers the new event
+  });
 }
 
 void Controller::SetHashModels(HashModels models, std::string reason,
                                std::vector<SwitchEvent> switch_events) {
-  boost::asio::post(io_, [this, models = std::move(models), reason = std::move(reason),
-                          switch_events = std::move(switch_events)]() mutable {
+  PostCommand([this, models = std::move(models), reason = std::move(reason),
+               switch_events = std::move(switch_events)]() mutable {
     state_->placement.EnableSteering(std::move(models), options_.steering);
     EmitJobMoves({}, reason);  // the re-steered flows' port changes
     for (SwitchEvent& e : switch_events)
@@ -704,7 +713,7 @@ void Controller::SetHashModels(HashModels models, std::string reason,
 }
 
 void Controller::OnLinkStatus(topology::LinkId link, bool up) {
-  boost::asio::post(io_, [this, link, up] {
+  PostCommand([this, link, up] {
     if (link < 0 || link >= static_cast<topology::LinkId>(fabric_->links().size())) {
       Log(LogLevel::kWarning, "OnLinkStatus: no link ", link);
       return;
@@ -725,7 +734,7 @@ void Controller::OnLinkStatus(topology::LinkId link, bool up) {
 }
 
 void Controller::OnSwitchConnected(topology::NodeId switch_node) {
-  boost::asio::post(io_, [this, switch_node] {
+  PostCommand([this, switch_node] {
     if (switch_node < 0 || switch_node >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
         !fabric_->node(switch_node).is_switch()) {
       Log(LogLevel::kWarning, "OnSwitchConnected: node ", switch_node, " is not a switch");
@@ -740,7 +749,7 @@ void Controller::OnSwitchConnected(topology::NodeId switch_node) {
 }
 
 void Controller::OnSwitchLost(topology::NodeId switch_node) {
-  boost::asio::post(io_, [this, switch_node] {
+  PostCommand([this, switch_node] {
     if (switch_node < 0 || switch_node >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
         !fabric_->node(switch_node).is_switch()) {
       Log(LogLevel::kWarning, "OnSwitchLost: node ", switch_node, " is not a switch");
@@ -754,7 +763,7 @@ void Controller::OnSwitchLost(topology::NodeId switch_node) {
 }
 
 void Controller::OnDiscoveryResult(bool matches_intent, std::string description) {
-  boost::asio::post(io_, [this, matches_intent, description = std::move(description)]() mutable {
+  PostCommand([this, matches_intent, description = std::move(description)]() mutable {
     if (matches_intent) {
       if (!discovery_mismatch_) return;
       discovery_mismatch_ = false;
@@ -794,7 +803,7 @@ absl::Status Controller::AdoptQos(QosStatePtr qos) {
 }
 
 void Controller::SetQosPolicy(std::string yaml_text, bool dry_run, Reply<QosPolicyChange> done) {
-  boost::asio::post(io_, [this, yaml_text = std::move(yaml_text), dry_run, done = std::move(done)] {
+  PostCommand([this, yaml_text = std::move(yaml_text), dry_run, done = std::move(done)] {
     absl::StatusOr<QosState> qos = PlanQosState(*fabric_, yaml_text, "qos policy refused: ");
     if (!qos.ok()) {
       done(qos.status());
@@ -859,14 +868,14 @@ std::future<absl::StatusOr<QosPolicyChange>> Controller::SetQosPolicy(std::strin
 }
 
 void Controller::AddQosObserver(QosObserver observer) {
-  boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
+  PostCommand([this, observer = std::move(observer)]() mutable {
     observer(state_->qos);
     qos_observers_.push_back(std::move(observer));
   });
 }
 
 void Controller::AddForwardingObserver(ForwardingObserver observer) {
-  boost::asio::post(io_, [this, observer = std::move(observer)]() mutable {
+  PostCommand([this, observer = std::move(observer)]() mutable {
     observers_.push_back(std::move(observer));
   });
 }
@@ -874,7 +883,7 @@ void Controller::AddForwardingObserver(ForwardingObserver observer) {
 std::future<absl::Status> Controller::Reload(std::function<void()> then) {
   auto promise = std::make_shared<std::promise<absl::Status>>();
   auto future = promise->get_future();
-  boost::asio::post(io_, [this, promise, then = std::move(then)] {
+  PostCommand([this, promise, then = std::move(then)] {
     // The last good state stays until a whole new one is read: a failed read (etcd unreachable)
     // must never leave an empty or partial state behind.
     std::shared_ptr<ControllerSnapshot> last_good = state_;
@@ -912,7 +921,7 @@ std::future<absl::Status> Controller::Reload(std::function<void()> then) {
 }
 
 void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
-  boost::asio::post(io_, [this, update = std::move(update)] {
+  PostCommand([this, update = std::move(update)] {
     if (update.revision <= store_revision_) return;
     store_revision_ = update.revision;
     std::map<std::string, const StoreWatchUpdate::Change*> placed;
@@ -983,7 +992,7 @@ void Controller::ApplyStoreUpdate(StoreWatchUpdate update) {
 }
 
 void Controller::CopyState(Reply<std::shared_ptr<ControllerSnapshot>> done) {
-  boost::asio::post(io_, [this, done = std::move(done)] {
+  PostCommand([this, done = std::move(done)] {
     auto copy = std::make_shared<ControllerSnapshot>(*state_);
     copy->placement = state_->placement.DetachedCopy();
     copy->event_sequence = events_.last_sequence();
@@ -1022,7 +1031,7 @@ absl::Status Controller::ResolveAddressEndpoints(JobSpec& spec) const {
 }
 
 void Controller::OnHostSeen(topology::NodeId nic, uint32_t ipv4, uint64_t mac) {
-  boost::asio::post(io_, [this, nic, ipv4, mac] {
+  PostCommand([this, nic, ipv4, mac] {
     if (nic < 0 || nic >= static_cast<topology::NodeId>(fabric_->nodes().size()) ||
         !fabric_->node(nic).is_nic() || ipv4 == 0 || mac == 0) {
       return;

@@ -25,6 +25,7 @@
 #ifndef PULSE_CONTROLLER_CONTROLLER_H_
 #define PULSE_CONTROLLER_CONTROLLER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
 #include "controller/events.h"
 #include "controller/paths/hosts.h"
 #include "controller/placement/flow_sim.h"
@@ -277,14 +279,27 @@ class Controller {
   void RecordBandwidth(const std::string& job_id);
   // Predictions go stale when other traffic changes on a job's links: a job placed or removed,
   // flows moved (link failure, drain, congestion). The jobs crossing `channels` are marked (not
-  // `except`, just predicted) and re-simulated by tasks posted after the change, 16 jobs a task
-  // (other requests run in between), each publishing a snapshot; several changes in a row cost one
-  // refresh per job.
+  // `except`, just predicted) and re-simulated by tasks posted after the change, up to 16 jobs a
+  // task; a task stops early when a request is waiting (requests go first, each waits for one
+  // job's simulation at most), and the predictions are published once per task or with the
+  // request's own snapshot; several changes in a row cost one refresh per job.
   void MarkBandwidthStale(const std::vector<DirectedLinkId>& channels,
                           const std::string& except = "");
   void RefreshStaleBandwidth();
   std::set<std::string> bandwidth_stale_;  // controller thread
   bool bandwidth_refresh_posted_ = false;
+  bool bandwidth_unpublished_ = false;  // predictions made since the last Publish
+  // Requests posted and not yet started (PostCommand); refresh tasks give way to them.
+  std::atomic<int> commands_waiting_{0};
+  // Posts a request to the controller thread, counted in commands_waiting_ until it starts.
+  template <typename Handler>
+  void PostCommand(Handler handler) {
+    commands_waiting_.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(io_, [this, handler = std::move(handler)]() mutable {
+      commands_waiting_.fetch_sub(1, std::memory_order_relaxed);
+      handler();
+    });
+  }
   // Brings a link's usability in Placement in line with physical state and drains; adds the
   // moves made to `moves` and returns false if it changed nothing.
   bool SyncLinkUsability(topology::LinkId link, std::vector<FlowMove>* moves,

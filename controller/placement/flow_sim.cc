@@ -396,13 +396,21 @@ absl::StatusOr<BandwidthPrediction> PredictJobBandwidth(const Placement& placeme
     if (!paths.ok()) continue;  // PredictBandwidth reports it
     for (const Path& p : *paths) reach.insert(p.hops.begin(), p.hops.end());
   }
+  // The same channels as a bitmap for the per-hop test below (hundreds of jobs' flows).
+  const DirectedLinkId num_channels = placement.fabric().num_directed_links();
+  std::vector<char> in_reach(num_channels, 0);
+  for (DirectedLinkId d : reach) {
+    if (d >= 0 && d < num_channels) in_reach[d] = 1;
+  }
   std::vector<SimFlow> background;
   for (const std::string& id : placement.JobsCrossing(reach)) {
     if (id == job_id) continue;
     for (const PlacedFlow& f : placement.FindJob(id)->flows) {
       if (f.path.hops.empty() || !(f.rate_bps > 0)) continue;
       bool shares = false;
-      for (DirectedLinkId d : f.path.hops) shares |= reach.contains(d);
+      for (DirectedLinkId d : f.path.hops) {
+        shares |= d >= 0 && d < num_channels && in_reach[d] != 0;
+      }
       if (shares) background.push_back(SimFlow{f.path.hops, kInf, f.rate_bps, 0});
     }
   }

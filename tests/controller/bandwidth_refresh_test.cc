@@ -1,5 +1,7 @@
 // Controller: bus-bandwidth predictions follow later changes on the job's links (jobs placed and
 // deleted next to it, flows moved off a failed link), and only the jobs sharing a link are redone.
+#include <cmath>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -130,6 +132,47 @@ TEST_F(BandwidthRefreshTest, ManyJobsAreRefreshedInBatches) {
     ASSERT_TRUE(controller_->DeleteJob("small-" + std::to_string(i)).get().ok());
   }
   EXPECT_DOUBLE_EQ(Predicted("small-0"), 1.0);
+}
+
+// A request posted while refreshes are queued runs after at most one of them, not behind the
+// backlog: posted from the reply of the change that queued 40 refreshes (so it waits before the
+// first refresh task starts), its snapshot carries exactly one refreshed prediction. The others
+// follow afterwards.
+TEST_F(BandwidthRefreshTest, ARequestWaitingGoesBeforeTheRefreshBacklog) {
+  for (int i = 0; i < 40; ++i) PlaceFlow("small-" + std::to_string(i), 0, 2);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_NEAR(Predicted("small-" + std::to_string(i)), 1.0 / 40, 1e-3) << i;
+  }
+  std::promise<SnapshotPtr> seen_by_next;
+  JobSpec joins;  // one more flow into NIC 2: every small job's prediction drops to 1/41
+  joins.id = "joins";
+  joins.endpoints = {Nic(1), Nic(2)};
+  joins.pattern = CollectivePattern::kExplicit;
+  joins.explicit_flows = {ExplicitFlow{Nic(1), Nic(2), 0}};
+  JobSpec elsewhere;  // shares no channel with them
+  elsewhere.id = "elsewhere";
+  elsewhere.endpoints = {Nic(3), Nic(1)};
+  elsewhere.pattern = CollectivePattern::kExplicit;
+  elsewhere.explicit_flows = {ExplicitFlow{Nic(3), Nic(1), 0}};
+  controller_->PlaceJob(joins, [&](absl::StatusOr<PlaceJobResult> placed) {
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    // On the controller thread, after the refreshes were queued.
+    controller_->PlaceJob(elsewhere, [&](absl::StatusOr<PlaceJobResult> next) {
+      EXPECT_TRUE(next.ok()) << next.status();
+      seen_by_next.set_value(controller_->snapshot());
+    });
+  });
+  const SnapshotPtr snapshot = seen_by_next.get_future().get();
+  int refreshed = 0;
+  for (int i = 0; i < 40; ++i) {
+    const JobPlacement* job = snapshot->placement.FindJob("small-" + std::to_string(i));
+    ASSERT_NE(job, nullptr);
+    refreshed += std::abs(job->bandwidth.predicted_busbw_fraction - 1.0 / 41) < 1e-4;
+  }
+  EXPECT_EQ(refreshed, 1);
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_NEAR(Predicted("small-" + std::to_string(i)), 1.0 / 41, 1e-4) << i;
+  }
 }
 
 }  // namespace
