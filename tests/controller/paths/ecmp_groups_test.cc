@@ -1,6 +1,7 @@
 #include "controller/paths/ecmp_groups.h"
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -38,8 +39,8 @@ void FollowGroups(EcmpGroups& groups, NodeId at, NodeId dst, std::vector<Directe
     return;
   }
   ASSERT_LT(walk.size(), 8u) << "loop";
-  const EcmpGroup* g = groups.Find(at, dst);
-  if (g == nullptr) return;
+  std::optional<EcmpGroup> g = groups.Find(at, dst);
+  if (!g.has_value()) return;
   for (const EcmpMember& m : g->members) {
     walk.push_back(m.link);
     FollowGroups(groups, groups.fabric().Head(m.link), dst, walk, out);
@@ -60,12 +61,12 @@ void ExpectGroupsMatchPathSets(EcmpGroups& groups, PathCache& cache) {
       std::vector<DirectedLinkId> walk;
       FollowGroups(groups, a, b, walk, followed);
       EXPECT_EQ(followed, expected) << f.node(a).name << " -> " << f.node(b).name;
-      const EcmpGroup* g = groups.Find(a, b);
+      std::optional<EcmpGroup> g = groups.Find(a, b);
       if (set->walks.empty()) {
-        EXPECT_EQ(g, nullptr);
+        EXPECT_FALSE(g.has_value());
         continue;
       }
-      ASSERT_NE(g, nullptr);
+      ASSERT_TRUE(g.has_value());
       const auto& weighted = set->next_hops.at(a);
       ASSERT_EQ(g->members.size(), weighted.size());
       for (const WeightedHop& h : weighted) {
@@ -119,12 +120,12 @@ TEST(EcmpGroupsTest, WeightsAfterLosingOneOfTwoParallelUplinks) {
   EcmpGroups groups(fabric);
   const NodeId leaf0 = Node(f, "leaf-0"), leaf1 = Node(f, "leaf-1");
   const NodeId spine0 = Node(f, "spine-0");
-  const EcmpGroup* before = groups.Find(leaf0, leaf1);
-  ASSERT_NE(before, nullptr);
+  std::optional<EcmpGroup> before = groups.Find(leaf0, leaf1);
+  ASSERT_TRUE(before.has_value());
   for (const EcmpMember& m : before->members) EXPECT_EQ(m.weight, 1u);
   EcmpGroupsUpdate update = groups.SetLinkUp(LinksBetween(f, leaf1, spine0)[0], false);
-  const EcmpGroup* g = groups.Find(leaf0, leaf1);
-  ASSERT_NE(g, nullptr);
+  std::optional<EcmpGroup> g = groups.Find(leaf0, leaf1);
+  ASSERT_TRUE(g.has_value());
   ASSERT_EQ(g->members.size(), 4u);
   for (const EcmpMember& m : g->members) {
     EXPECT_EQ(m.weight, f.Head(m.link) == spine0 ? 1u : 2u) << f.DescribeDirected(m.link);
