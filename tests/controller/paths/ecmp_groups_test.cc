@@ -135,6 +135,33 @@ TEST(EcmpGroupsTest, WeightsAfterLosingOneOfTwoParallelUplinks) {
   EXPECT_TRUE(reported);
 }
 
+// A switch whose group is the same towards several leaves holds one member list for them (what
+// keeps 512 x 64 leaf-spine groups in cache); a failure gives the affected groups their own.
+TEST(EcmpGroupsTest, IdenticalGroupsShareTheirMembers) {
+  auto fabric = Share(BuildLeafSpine(4, 2, 1, 2));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  const NodeId leaf0 = Node(f, "leaf-0"), leaf1 = Node(f, "leaf-1"), leaf2 = Node(f, "leaf-2");
+  const NodeId spine0 = Node(f, "spine-0");
+  const std::vector<EcmpMember>* to1 = groups.FindMembers(leaf0, leaf1);
+  const std::vector<EcmpMember>* to2 = groups.FindMembers(leaf0, leaf2);
+  ASSERT_NE(to1, nullptr);
+  EXPECT_EQ(to1, to2);
+  EXPECT_EQ(to1->size(), 4u);
+  EXPECT_EQ(groups.FindMembers(leaf0, leaf0), nullptr);
+  groups.SetLinkUp(LinksBetween(f, leaf2, spine0)[0], false);
+  to1 = groups.FindMembers(leaf0, leaf1);
+  to2 = groups.FindMembers(leaf0, leaf2);
+  ASSERT_NE(to1, nullptr);
+  ASSERT_NE(to2, nullptr);
+  EXPECT_NE(*to1, *to2);  // towards leaf-2, spine-0 carries half of what spine-1 does
+  EXPECT_EQ(*to1, *groups.FindMembers(leaf0, Node(f, "leaf-3")));
+  EcmpGroups fresh(fabric);
+  fresh.SetLinkUp(LinksBetween(f, leaf2, spine0)[0], false);
+  EXPECT_EQ(*fresh.FindMembers(leaf0, leaf2), *to2);
+  EXPECT_EQ(fresh.FindMembers(leaf0, leaf1), fresh.FindMembers(leaf0, Node(f, "leaf-3")));
+}
+
 TEST(EcmpGroupsTest, UpdatesAreIncrementalAndEqualAFreshComputation) {
   auto fabric = Share(BuildTwoPlaneLeafSpine(4, 3, 1));
   const Fabric& f = *fabric;
