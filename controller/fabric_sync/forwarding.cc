@@ -147,8 +147,8 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
     const int plane = fabric.node(sw).plane;
     absl::flat_hash_set<NodeId> groups_used;
     auto towards_leaf = [&](NodeId leaf, ForwardingRule rule) {
-      const EcmpGroup* group = groups.Find(sw, leaf);
-      if (group == nullptr || group->members.empty()) return;
+      const std::vector<EcmpMember>* members = groups.FindMembers(sw, leaf);
+      if (members == nullptr || members->empty()) return;
       rule.action.group_id = GroupIdForLeaf(fabric, leaf);
       groups_used.insert(leaf);
       out[i].rules.push_back(rule);
@@ -190,7 +190,7 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
     std::vector<NodeId> leaves(groups_used.begin(), groups_used.end());
     std::sort(leaves.begin(), leaves.end());
     for (NodeId leaf : leaves) {
-      const EcmpGroup* group = groups.Find(sw, leaf);
+      const std::vector<EcmpMember>* members = groups.FindMembers(sw, leaf);
       ForwardingGroup g;
       g.id = GroupIdForLeaf(fabric, leaf);
       g.kind = southbound::GroupKind::kSelect;
@@ -201,7 +201,7 @@ std::vector<SwitchForwarding> ComputeForwarding(const Fabric& fabric, const Plac
         if (model.algorithm == HashAlgorithm::kOvsMultipath)
           g.hash_basis = static_cast<uint16_t>(model.seed);
       }
-      for (const EcmpMember& m : group->members) {
+      for (const EcmpMember& m : *members) {
         g.buckets.push_back(southbound::GroupBucket{
             static_cast<uint16_t>(std::min<uint32_t>(m.weight, 0xffff)),
             static_cast<southbound::PortNo>(m.port), static_cast<southbound::PortNo>(m.port)});

@@ -16,11 +16,15 @@ namespace {
 constexpr int kUnreachable = INT_MAX / 2;
 constexpr int kMaxLevel = 3;
 
-bool HasChannel(const EcmpGroup& g, DirectedLinkId d) {
-  for (const EcmpMember& m : g.members) {
+bool HasChannel(const std::vector<EcmpMember>& members, DirectedLinkId d) {
+  for (const EcmpMember& m : members) {
     if (m.link == d) return true;
   }
   return false;
+}
+
+bool SameMembers(const EcmpGroups::Members& a, const EcmpGroups::Members& b) {
+  return a == b || *a == *b;
 }
 
 }  // namespace
@@ -30,16 +34,29 @@ EcmpGroups::EcmpGroups(std::shared_ptr<const Fabric> fabric)
   const Fabric& f = *fabric_;
   up_links_.resize(f.nodes().size());
   down_links_.resize(f.nodes().size());
+  up_peers_.resize(f.nodes().size());
+  down_peers_.resize(f.nodes().size());
   switches_by_level_.resize(kMaxLevel + 1);
   scratch_distance_.assign(f.nodes().size(), kUnreachable);
+  scratch_ancestor_.assign(f.nodes().size(), 0);
+  scratch_hops_.resize(f.nodes().size());
+  scratch_heads_.resize(f.nodes().size());
+  scratch_reach_.assign(f.nodes().size(), 0);
+  last_group_.resize(f.nodes().size());
   for (NodeId sw : f.switches()) {
     const int level = f.node(sw).level;
     if (level >= 0 && level <= kMaxLevel) switches_by_level_[level].push_back(sw);
     for (LinkId l : f.LinksOf(sw)) {
       const NodeId peer = f.Peer(l, sw);
       if (!f.node(peer).is_switch()) continue;
-      if (f.node(peer).level == level + 1) up_links_[sw].push_back(l);
-      if (f.node(peer).level == level - 1) down_links_[sw].push_back(l);
+      if (f.node(peer).level == level + 1) {
+        up_links_[sw].push_back(l);
+        up_peers_[sw].push_back(peer);
+      }
+      if (f.node(peer).level == level - 1) {
+        down_links_[sw].push_back(l);
+        down_peers_[sw].push_back(peer);
+      }
     }
   }
 }
@@ -49,8 +66,11 @@ EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
   const Fabric& f = *fabric_;
   std::vector<int>& distance = scratch_distance_;
   std::vector<NodeId> touched;
-  // Up-ancestors of the destination (over up links): they reach it by descending only.
-  absl::flat_hash_set<NodeId> ancestors{dst};
+  // Up-ancestors of the destination (over up links): they reach it by descending only. Marked
+  // per node (a spine asks about each of its downlinks' peers: a set lookup each was the most of
+  // a computation on a wide leaf-spine).
+  std::vector<char>& ancestor = scratch_ancestor_;
+  ancestor[dst] = 1;
   distance[dst] = 0;
   touched.push_back(dst);
   std::vector<NodeId> frontier{dst};
@@ -60,7 +80,8 @@ EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
       for (LinkId l : up_links_[n]) {
         if (!status_.IsUp(l)) continue;
         const NodeId p = f.Peer(l, n);
-        if (ancestors.insert(p).second) {
+        if (!ancestor[p]) {
+          ancestor[p] = 1;
           distance[p] = f.node(p).level - f.node(dst).level;
           touched.push_back(p);
           next.push_back(p);
@@ -69,61 +90,123 @@ EcmpGroups::Table EcmpGroups::Compute(NodeId dst) {
     }
     frontier = std::move(next);
   }
-  // Top tier first, so every switch sees its upper neighbours' distances.
-  absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>> next_hops;
-  absl::flat_hash_set<NodeId> descending;
+  // Top tier first, so every switch sees its upper neighbours' distances. Each switch with a way
+  // on is filed under its distance: its next nodes are one nearer, so weighing by increasing
+  // distance finds theirs done (EcmpWeights' recursion, in order).
+  std::vector<std::vector<NodeId>> by_distance;
   for (int level = kMaxLevel; level >= 1; --level) {
     for (NodeId n : switches_by_level_[level]) {
       if (n == dst) continue;
-      std::vector<DirectedLinkId> hops;
-      if (ancestors.contains(n)) {
-        for (LinkId l : down_links_[n]) {
-          if (status_.IsUp(l) && ancestors.contains(f.Peer(l, n))) {
+      std::vector<DirectedLinkId>& hops = scratch_hops_[n];
+      std::vector<NodeId>& heads = scratch_heads_[n];
+      hops.clear();
+      heads.clear();
+      int dist = kUnreachable;
+      if (ancestor[n]) {
+        for (size_t i = 0; i < down_links_[n].size(); ++i) {
+          const LinkId l = down_links_[n][i];
+          if (status_.IsUp(l) && ancestor[down_peers_[n][i]]) {
             hops.push_back(f.DirectedFrom(l, n));
+            heads.push_back(down_peers_[n][i]);
           }
         }
-        descending.insert(n);
+        dist = distance[n];
       } else {
+        const std::vector<LinkId>& ups = up_links_[n];
+        const std::vector<NodeId>& peers = up_peers_[n];
         int best = kUnreachable;
-        for (LinkId l : up_links_[n]) {
-          if (status_.IsUp(l)) best = std::min(best, distance[f.Peer(l, n)]);
+        for (size_t i = 0; i < ups.size(); ++i) {
+          if (status_.IsUp(ups[i])) best = std::min(best, distance[peers[i]]);
         }
         if (best >= kUnreachable) continue;
-        for (LinkId l : up_links_[n]) {
-          if (status_.IsUp(l) && distance[f.Peer(l, n)] == best) {
-            hops.push_back(f.DirectedFrom(l, n));
+        for (size_t i = 0; i < ups.size(); ++i) {
+          if (status_.IsUp(ups[i]) && distance[peers[i]] == best) {
+            hops.push_back(f.DirectedFrom(ups[i], n));
+            heads.push_back(peers[i]);
           }
         }
-        distance[n] = best + 1;
+        distance[n] = dist = best + 1;
         touched.push_back(n);
       }
-      if (!hops.empty()) next_hops.emplace(n, std::move(hops));
+      if (hops.empty()) continue;
+      if (by_distance.size() <= static_cast<size_t>(dist)) by_distance.resize(dist + 1);
+      by_distance[dist].push_back(n);
     }
   }
   Table table;
-  for (auto& [node, weighted] : EcmpWeights(f, dst, next_hops)) {
-    Entry& e = table[node];
-    e.descending = descending.contains(node);
-    e.distance = e.descending ? f.node(node).level - f.node(dst).level : distance[node];
-    e.group.switch_id = node;
-    e.group.destination = dst;
-    int64_t divisor = 0;
-    for (const WeightedHop& h : weighted) {
-      EcmpMember m;
-      m.port = f.TailPort(h.link);
-      m.link = h.link;
-      m.capacity_bps = h.weight_bps;
-      const int64_t mbps = std::max<int64_t>(1, std::llround(h.weight_bps / 1e6));
-      m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
-      divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
-      e.group.members.push_back(m);
+  for (const std::vector<NodeId>& nodes : by_distance) {
+    for (NodeId n : nodes) {
+      Entry& e = table[n];
+      e.descending = ancestor[n];
+      e.distance = distance[n];
+      e.members = Weighed(n, dst);
     }
-    for (EcmpMember& m : e.group.members) m.weight = static_cast<uint32_t>(m.weight / divisor);
-    std::sort(e.group.members.begin(), e.group.members.end(),
-              [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
   }
-  for (NodeId n : touched) distance[n] = kUnreachable;
+  for (NodeId n : touched) distance[n] = kUnreachable, ancestor[n] = 0;
+  for (const auto& [n, e] : table) scratch_reach_[n] = 0;
   return table;
+}
+
+EcmpGroups::Members EcmpGroups::Weighed(NodeId n, NodeId dst) {
+  const Fabric& f = *fabric_;
+  const std::vector<DirectedLinkId>& hops = scratch_hops_[n];
+  // What the group depends on: its channels and how much each next node passes on (infinite at
+  // the destination). A switch's group is the same towards most destinations (a leaf's uplinks
+  // on a healthy leaf-spine): then its previous one is shared, weighed once.
+  LastGroup& last = last_group_[n];
+  last.scratch_reach.clear();
+  for (const NodeId h : scratch_heads_[n]) {
+    last.scratch_reach.push_back(h == dst ? std::numeric_limits<double>::infinity()
+                                          : scratch_reach_[h]);
+  }
+  if (last.members != nullptr && last.hops == hops && last.reach == last.scratch_reach) {
+    scratch_reach_[n] = last.total_bps;
+    return last.members;
+  }
+  // EcmpWeights (path_cache.h) for this one node, operation for operation (the same doubles):
+  // channels grouped by next node in (node, index) order, each group's share of min(its
+  // capacity, what the next node passes on).
+  std::vector<std::pair<NodeId, size_t>> by_head;
+  by_head.reserve(hops.size());
+  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(scratch_heads_[n][i], i);
+  std::sort(by_head.begin(), by_head.end());
+  std::vector<double> share(hops.size(), 0);
+  double total = 0;
+  for (size_t a = 0; a < by_head.size();) {
+    size_t b = a;
+    double channel_bps = 0;
+    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
+      channel_bps +=
+          static_cast<double>(f.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
+    }
+    const double through = std::min(channel_bps, last.scratch_reach[by_head[a].second]);
+    total += through;
+    for (size_t k = a; k < b; ++k) share[by_head[k].second] = through / channel_bps;
+    a = b;
+  }
+  auto members = std::make_shared<std::vector<EcmpMember>>();
+  members->reserve(hops.size());
+  int64_t divisor = 0;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    const double cap = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps);
+    EcmpMember m;
+    m.port = f.TailPort(hops[i]);
+    m.link = hops[i];
+    m.capacity_bps = cap * share[i];
+    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
+    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
+    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
+    members->push_back(m);
+  }
+  for (EcmpMember& m : *members) m.weight = static_cast<uint32_t>(m.weight / divisor);
+  std::sort(members->begin(), members->end(),
+            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  last.hops = hops;
+  std::swap(last.reach, last.scratch_reach);
+  last.total_bps = total;
+  last.members = std::move(members);
+  scratch_reach_[n] = total;
+  return last.members;
 }
 
 std::vector<EcmpMember> EcmpGroups::Weigh(NodeId dst, const Table& table,
@@ -148,7 +231,7 @@ std::vector<EcmpMember> EcmpGroups::Weigh(NodeId dst, const Table& table,
     if (h != dst) {
       reach = 0;
       if (auto it = table.find(h); it != table.end()) {
-        for (const EcmpMember& m : it->second.group.members) reach += m.capacity_bps;
+        for (const EcmpMember& m : *it->second.members) reach += m.capacity_bps;
       }
     }
     const double ratio = std::min(channel_bps, reach) / channel_bps;
@@ -199,11 +282,11 @@ size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vecto
   for (LinkId l : failed) {
     const NodeId lower = f.link(l).a.node, upper = f.link(l).b.node;
     if (auto it = table.find(lower);
-        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 0))) {
+        it != table.end() && HasChannel(*it->second.members, Fabric::Directed(l, 0))) {
       mark(lower);
     }
     if (auto it = table.find(upper);
-        it != table.end() && HasChannel(it->second.group, Fabric::Directed(l, 1))) {
+        it != table.end() && HasChannel(*it->second.members, Fabric::Directed(l, 1))) {
       mark(upper);
     }
   }
@@ -217,7 +300,7 @@ size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vecto
       for (LinkId l : *links) {
         const NodeId n = f.Peer(l, x);
         auto it = table.find(n);
-        if (it != table.end() && HasChannel(it->second.group, f.DirectedFrom(l, n))) mark(n);
+        if (it != table.end() && HasChannel(*it->second.members, f.DirectedFrom(l, n))) mark(n);
       }
     }
   }
@@ -237,7 +320,7 @@ size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vecto
     return it == table.end() ? kUnreachable : it->second.distance;
   };
   for (NodeId n : order) {
-    EcmpGroup old = table.at(n).group;
+    const Members old = table.at(n).members;
     std::vector<DirectedLinkId> hops;
     int dist = kUnreachable;
     const bool is_ancestor = ancestors.contains(n);
@@ -269,8 +352,8 @@ size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vecto
     Entry& e = table.at(n);
     e.descending = is_ancestor;
     e.distance = dist;
-    e.group.members = Weigh(dst, table, hops);
-    if (!(e.group == old)) diff.push_back(e.group);
+    e.members = std::make_shared<const std::vector<EcmpMember>>(Weigh(dst, table, hops));
+    if (!SameMembers(e.members, old)) diff.push_back(EcmpGroup{n, dst, *e.members});
   }
   return order.size();
 }
@@ -286,18 +369,24 @@ const EcmpGroups::Table* EcmpGroups::TableFor(NodeId dst_leaf) {
   return &it->second;
 }
 
-const EcmpGroup* EcmpGroups::Find(NodeId sw, NodeId dst_leaf) {
+std::optional<EcmpGroup> EcmpGroups::Find(NodeId sw, NodeId dst_leaf) {
+  const std::vector<EcmpMember>* members = FindMembers(sw, dst_leaf);
+  if (members == nullptr) return std::nullopt;
+  return EcmpGroup{sw, dst_leaf, *members};
+}
+
+const std::vector<EcmpMember>* EcmpGroups::FindMembers(NodeId sw, NodeId dst_leaf) {
   const Table* table = TableFor(dst_leaf);
   if (table == nullptr) return nullptr;
   auto it = table->find(sw);
-  return it == table->end() ? nullptr : &it->second.group;
+  return it == table->end() ? nullptr : it->second.members.get();
 }
 
 std::vector<EcmpGroup> EcmpGroups::GroupsToward(NodeId dst_leaf) {
   std::vector<EcmpGroup> out;
   const Table* table = TableFor(dst_leaf);
   if (table == nullptr) return out;
-  for (const auto& [sw, entry] : *table) out.push_back(entry.group);
+  for (const auto& [sw, entry] : *table) out.push_back(EcmpGroup{sw, dst_leaf, *entry.members});
   std::sort(out.begin(), out.end(),
             [](const EcmpGroup& a, const EcmpGroup& b) { return a.switch_id < b.switch_id; });
   return out;
@@ -337,8 +426,8 @@ absl::StatusOr<absl::Span<const EcmpMember>> EcmpGroups::NextHopsView(
     if (!status_.IsUp(l)) continue;
     const NodeId leaf = f.Peer(l, dst_nic);
     if (f.node(leaf).plane != f.node(sw).plane) continue;
-    if (const EcmpGroup* g = Find(sw, leaf); g != nullptr) {
-      return absl::Span<const EcmpMember>(g->members);
+    if (const std::vector<EcmpMember>* members = FindMembers(sw, leaf); members != nullptr) {
+      return absl::Span<const EcmpMember>(*members);
     }
   }
   return absl::FailedPreconditionError(absl::StrCat(
@@ -378,10 +467,10 @@ EcmpGroupsUpdate EcmpGroups::SetLinksUp(const std::vector<LinkId>& links, bool u
         affected = at_upper != table.end() || lower == dst ||
                    (at_lower != table.end() && at_lower->second.descending);
       } else {
-        affected =
-            (at_lower != table.end() &&
-             HasChannel(at_lower->second.group, Fabric::Directed(l, 0))) ||
-            (at_upper != table.end() && HasChannel(at_upper->second.group, Fabric::Directed(l, 1)));
+        affected = (at_lower != table.end() &&
+                    HasChannel(*at_lower->second.members, Fabric::Directed(l, 0))) ||
+                   (at_upper != table.end() &&
+                    HasChannel(*at_upper->second.members, Fabric::Directed(l, 1)));
       }
       if (affected) break;
     }
@@ -403,7 +492,9 @@ EcmpGroupsUpdate EcmpGroups::SetLinksUp(const std::vector<LinkId>& links, bool u
     update.groups_recomputed += fresh.size();
     for (const auto& [sw, entry] : fresh) {
       auto it = old.find(sw);
-      if (it == old.end() || !(it->second.group == entry.group)) diff.push_back(entry.group);
+      if (it == old.end() || !SameMembers(it->second.members, entry.members)) {
+        diff.push_back(EcmpGroup{sw, dst, *entry.members});
+      }
     }
     for (const auto& [sw, entry] : old) {
       if (!fresh.contains(sw)) diff.push_back(EcmpGroup{sw, dst, {}});

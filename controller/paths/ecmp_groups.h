@@ -13,15 +13,18 @@
 // Groups are computed per destination on first use and kept. A link failure visits only the
 // destinations whose groups used the link and, in each, rebuilds only the groups that used it and
 // those upstream of them (whose distance or capacity may change); a recovery recomputes the
-// destinations where the link could appear. Memory is one group per (switch, destination leaf):
-// about 17M buckets on 512 leaves x 64 spines (~0.8 GB with the path cache), so drivers that
-// need every destination should share identical groups.
+// destinations where the link could appear. A switch whose group comes out the same towards
+// several destinations (same channels, same capacity behind each: a leaf's uplinks towards every
+// other leaf of a healthy leaf-spine) holds one shared member list, weighed once: 512 leaves x 64
+// spines are ~33K lists instead of 17M buckets apart (0.4 GB), and the first computation of every
+// destination costs a comparison per channel where it built and weighed a group.
 #ifndef PULSE_CONTROLLER_PATHS_ECMP_GROUPS_H_
 #define PULSE_CONTROLLER_PATHS_ECMP_GROUPS_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -71,10 +74,12 @@ class EcmpGroups {
   const Fabric& fabric() const { return *fabric_; }
   const LinkStatus& status() const { return status_; }
 
-  // The group of switch `sw` towards leaf `dst_leaf`; nullptr when `sw` has no shortest up-down
-  // path to it, is the leaf itself, or either id is not a switch / leaf. The pointer stays valid
-  // until the next update.
-  const EcmpGroup* Find(NodeId sw, NodeId dst_leaf);
+  // The group of switch `sw` towards leaf `dst_leaf`; nullopt when `sw` has no shortest up-down
+  // path to it, is the leaf itself, or either id is not a switch / leaf.
+  std::optional<EcmpGroup> Find(NodeId sw, NodeId dst_leaf);
+  // Find's members without the copy (for callers that ask per rule): nullptr where Find has
+  // none; valid until the next update.
+  const std::vector<EcmpMember>* FindMembers(NodeId sw, NodeId dst_leaf);
 
   // Every group towards `dst_leaf`, sorted by switch id (empty for a non-leaf).
   std::vector<EcmpGroup> GroupsToward(NodeId dst_leaf);
@@ -98,16 +103,32 @@ class EcmpGroups {
   size_t destinations() const { return tables_.size(); }
   size_t computations() const { return computations_; }
 
+ public:
+  // A group's members, shared by the destinations towards which the switch's group is the same.
+  using Members = std::shared_ptr<const std::vector<EcmpMember>>;
+
  private:
   struct Entry {
-    EcmpGroup group;
+    Members members;          // never null
     bool descending = false;  // the switch is an up-ancestor of the destination
     int distance = 0;         // hops to the destination on a shortest up-down path
+  };
+  // Per switch, the last group Compute weighed and what it depended on (see Weighed).
+  struct LastGroup {
+    std::vector<DirectedLinkId> hops;
+    std::vector<double> reach;          // per hop: what its next node passes on
+    std::vector<double> scratch_reach;  // the current computation's, compared with `reach`
+    double total_bps = 0;               // what the switch passes on
+    Members members;
   };
   using Table = absl::flat_hash_map<NodeId, Entry>;  // switch -> its group towards one leaf
 
   const Table* TableFor(NodeId dst_leaf);
   Table Compute(NodeId dst_leaf);
+  // Within Compute: switch n's weighted group over its channels scratch_hops_[n] (next nodes
+  // scratch_heads_[n]), their throughput read from scratch_reach_ (set there for n too).
+  // EcmpWeights' arithmetic; the switch's last group when its inputs are the same.
+  Members Weighed(NodeId n, NodeId dst);
   // After failures only: rebuilds the groups that used a failed link and those upstream of
   // them, in place; appends the changed groups to `diff` and returns how many were rebuilt.
   size_t RepairAfterFailure(NodeId dst, Table& table, const std::vector<LinkId>& failed,
@@ -120,9 +141,16 @@ class EcmpGroups {
   LinkStatus status_;
   std::vector<std::vector<LinkId>> up_links_;    // switch-to-switch links to the level above
   std::vector<std::vector<LinkId>> down_links_;  // switch-to-switch links to the level below
+  std::vector<std::vector<NodeId>> up_peers_;    // the far ends of up_links_, same order
+  std::vector<std::vector<NodeId>> down_peers_;  // the far ends of down_links_, same order
   std::vector<std::vector<NodeId>> switches_by_level_;
-  absl::node_hash_map<NodeId, Table> tables_;  // destination leaf -> table (stable)
-  std::vector<int> scratch_distance_;          // per node, reset after each computation
+  absl::node_hash_map<NodeId, Table> tables_;              // destination leaf -> table (stable)
+  std::vector<int> scratch_distance_;                      // per node, reset after each computation
+  std::vector<char> scratch_ancestor_;                     // per node, reset after Compute
+  std::vector<std::vector<DirectedLinkId>> scratch_hops_;  // per node, Compute's channels
+  std::vector<std::vector<NodeId>> scratch_heads_;         // their next nodes
+  std::vector<double> scratch_reach_;                      // per node, reset after Compute
+  std::vector<LastGroup> last_group_;                      // per node
   size_t computations_ = 0;
 };
 

@@ -83,6 +83,92 @@ uint32_t OvsHash2WordsFrom(uint32_t prefix, uint32_t y) {
 uint32_t WireWord32(uint32_t host_order) { return __builtin_bswap32(host_order); }
 uint16_t WireWord16(uint16_t host_order) { return __builtin_bswap16(host_order); }
 
+// The HRW test of EcmpSelector::SelectsPorts for kOvsPortLanes consecutive source ports side by
+// side: bit i is set when the slot Open vSwitch picks for port first_port + i belongs to the
+// wanted member (its slots `wanted_slots`), i.e. no slot outbids the best of them (a higher
+// weight, or an equal one at a lower slot: HRW keeps the first maximum). `fixed` is the flow
+// hash with the basis, the addresses and the protocol added (OvsSymmetricL3L4UdpHash up to the
+// ports). The lanes are vectors (GCC/Clang vector extensions): one instruction hashes a slot for
+// every port, and a group of ports stops as soon as each of them has been outbid (most are
+// within a few slots). On x86-64 an AVX2 clone is picked at load time where the processor has
+// it; elsewhere the vectors are lowered to what the target offers (SSE2, NEON). Same answers
+// either way: only 32-bit integer operations.
+constexpr uint32_t kOvsPortLanes = 8;
+typedef uint32_t PortLanes __attribute__((vector_size(kOvsPortLanes * sizeof(uint32_t))));
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PULSE_PORT_LANES_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PULSE_PORT_LANES_CLONES
+#endif
+
+// The vector forms of OvsMixWord, OvsHashAdd and OvsHashFinish (by reference: a vector passed by
+// value to a function that is not inlined would change the ABI between clones).
+inline __attribute__((always_inline)) void RotlLanes(PortLanes& x, int k) {
+  x = (x << k) | (x >> (32 - k));
+}
+inline __attribute__((always_inline)) void FinishLanes(PortLanes& h, uint32_t final_word) {
+  h ^= final_word;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+}
+
+// OvsHash2WordsFrom(prefix, slot) in every lane.
+inline __attribute__((always_inline)) void SlotWeightLanes(const PortLanes& prefix, uint32_t slot,
+                                                           PortLanes& w) {
+  w = prefix ^ (slot < kMaxMultipathSlots ? kSlotMix.mix[slot] : OvsMixWord(slot));
+  RotlLanes(w, 13);
+  w = w * 5u + 0xe6546b64u;
+  FinishLanes(w, 8);
+}
+
+PULSE_PORT_LANES_CLONES uint32_t OvsWantedPortLanes(uint32_t fixed, uint32_t basis,
+                                                    uint32_t first_port, uint16_t dst_port,
+                                                    const uint32_t* wanted_slots, uint32_t n_wanted,
+                                                    uint32_t n_slots) {
+  PortLanes h;
+  for (uint32_t i = 0; i < kOvsPortLanes; ++i) h[i] = ((first_port + i) ^ dst_port) & 0xFFFFu;
+  h = ((h & 0xFFu) << 8) | (h >> 8);  // WireWord16
+  h *= 0xcc9e2d51u;                   // OvsHashAdd(fixed, port word)
+  RotlLanes(h, 15);
+  h *= 0x1b873593u;
+  h ^= fixed;
+  RotlLanes(h, 13);
+  h = h * 5u + 0xe6546b64u;
+  FinishLanes(h, basis);  // the flow hash of each port
+  RotlLanes(h, 13);       // OvsHash2WordsPrefix: adding the word 0
+  const PortLanes prefix = h * 5u + 0xe6546b64u;
+  const PortLanes zero = {};
+  PortLanes best, w;
+  SlotWeightLanes(prefix, wanted_slots[0], best);
+  PortLanes best_slot = zero + wanted_slots[0];
+  for (uint32_t k = 1; k < n_wanted; ++k) {
+    SlotWeightLanes(prefix, wanted_slots[k], w);
+    const PortLanes higher = (PortLanes)(w > best);  // all ones where true
+    best = (w & higher) | (best & ~higher);
+    best_slot = ((zero + wanted_slots[k]) & higher) | (best_slot & ~higher);
+  }
+  PortLanes alive = zero + ~0u;
+  constexpr uint32_t kCheckEvery = 4;  // slots between tests for "every port outbid"
+  for (uint32_t s = 0; s < n_slots; s += kCheckEvery) {
+    const uint32_t end = std::min(n_slots, s + kCheckEvery);
+    for (uint32_t t = s; t < end; ++t) {
+      SlotWeightLanes(prefix, t, w);
+      const PortLanes outbid = (PortLanes)((w > best) | ((w == best) & (best_slot > zero + t)));
+      alive &= ~outbid;
+    }
+    uint32_t any = 0;
+    for (uint32_t i = 0; i < kOvsPortLanes; ++i) any |= alive[i];
+    if (any == 0) return 0;
+  }
+  uint32_t mask = 0;
+  for (uint32_t i = 0; i < kOvsPortLanes; ++i) mask |= (alive[i] & 1u) << i;
+  return mask;
+}
+
 }  // namespace
 
 uint32_t OvsSymmetricL3L4UdpHash(const FiveTuple& t, uint32_t basis) {
@@ -349,48 +435,30 @@ bool EcmpSelector::Selects(const FiveTuple& tuple, size_t wanted) const {
 uint32_t EcmpSelector::SelectsPorts(FiveTuple tuple, uint32_t first_port, uint32_t count,
                                     size_t wanted) const {
   count = std::min<uint32_t>(count, kMaxBatchPorts);
-  uint32_t mask = 0;
-  if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty() ||
+  const bool ports_hashed =
+      tuple.proto == 6 || tuple.proto == kUdpProto || tuple.proto == 132;  // as in the hash
+  if (model_.algorithm != HashAlgorithm::kOvsMultipath || slot_owner_.empty() || !ports_hashed ||
       wanted + 1 >= slot_begin_.size() || slot_begin_[wanted] == slot_begin_[wanted + 1]) {
+    uint32_t mask = 0;
     for (uint32_t i = 0; i < count; ++i) {
       tuple.src_port = static_cast<uint16_t>(first_port + i);
       if (Selects(tuple, wanted)) mask |= 1u << i;
     }
     return mask;
   }
-  // Selects for `count` ports side by side: the hashes of different ports do not depend on each
-  // other, so the processor overlaps them, where one port at a time waits on every multiply.
-  uint32_t prefix[kMaxBatchPorts], best[kMaxBatchPorts], best_slot[kMaxBatchPorts];
-  for (uint32_t i = 0; i < count; ++i) {
-    tuple.src_port = static_cast<uint16_t>(first_port + i);
-    prefix[i] = OvsHash2WordsPrefix(OvsSymmetricL3L4UdpHash(tuple, model_.seed));
-  }
+  // The flow's fixed fields are hashed once; only the source port is mixed in per port.
+  const uint32_t fixed =
+      OvsHashAdd(OvsHashAdd(model_.seed, WireWord32(tuple.src_ip ^ tuple.dst_ip)), tuple.proto);
   const uint32_t* const slots = member_slots_.data() + slot_begin_[wanted];
   const uint32_t n_wanted = slot_begin_[wanted + 1] - slot_begin_[wanted];
-  for (uint32_t i = 0; i < count; ++i) {
-    best_slot[i] = slots[0];
-    best[i] = OvsHash2WordsFrom(prefix[i], slots[0]);
-    for (uint32_t k = 1; k < n_wanted; ++k) {
-      const uint32_t w = OvsHash2WordsFrom(prefix[i], slots[k]);
-      if (w > best[i]) best[i] = w, best_slot[i] = slots[k];
-    }
+  const uint32_t n_slots = static_cast<uint32_t>(slot_owner_.size());
+  uint32_t mask = 0;
+  for (uint32_t lane0 = 0; lane0 < count; lane0 += kOvsPortLanes) {
+    mask |= OvsWantedPortLanes(fixed, model_.seed, first_port + lane0, tuple.dst_port, slots,
+                               n_wanted, n_slots)
+            << lane0;
   }
-  // The first slots for every port (most ports lose there), then the survivors one by one.
-  const uint32_t n = static_cast<uint32_t>(slot_owner_.size());
-  const uint32_t first = std::min<uint32_t>(n, 8);
-  for (uint32_t i = 0; i < count; ++i) {
-    bool outbid = false;
-    for (uint32_t t = 0; t < first; ++t) {
-      const uint32_t w = OvsHash2WordsFrom(prefix[i], t);
-      outbid |= (w > best[i]) | ((w == best[i]) & (t < best_slot[i]));
-    }
-    for (uint32_t t = first; !outbid && t < n; ++t) {
-      const uint32_t w = OvsHash2WordsFrom(prefix[i], t);
-      outbid = (w > best[i]) | ((w == best[i]) & (t < best_slot[i]));
-    }
-    if (!outbid) mask |= 1u << i;
-  }
-  return mask;
+  return count == 32 ? mask : mask & ((1u << count) - 1);
 }
 
 size_t SelectMember(const EcmpHashModel& model, const FiveTuple& tuple, size_t n_members) {

@@ -162,7 +162,7 @@ class EcmpSelector {
   // Selects for the source ports first_port .. first_port + count - 1 (count at most
   // kMaxBatchPorts, fewer are asked about if more are given): bit i is set when the switch picks
   // `wanted` for port first_port + i. Faster per port than Selects for ovs-multipath.
-  static constexpr uint32_t kMaxBatchPorts = 16;
+  static constexpr uint32_t kMaxBatchPorts = 8;  // one vector of lanes (ecmp_hash.cc)
   uint32_t SelectsPorts(FiveTuple tuple, uint32_t first_port, uint32_t count, size_t wanted) const;
 
  private:

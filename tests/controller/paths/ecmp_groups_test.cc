@@ -1,6 +1,7 @@
 #include "controller/paths/ecmp_groups.h"
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -38,8 +39,8 @@ void FollowGroups(EcmpGroups& groups, NodeId at, NodeId dst, std::vector<Directe
     return;
   }
   ASSERT_LT(walk.size(), 8u) << "loop";
-  const EcmpGroup* g = groups.Find(at, dst);
-  if (g == nullptr) return;
+  std::optional<EcmpGroup> g = groups.Find(at, dst);
+  if (!g.has_value()) return;
   for (const EcmpMember& m : g->members) {
     walk.push_back(m.link);
     FollowGroups(groups, groups.fabric().Head(m.link), dst, walk, out);
@@ -60,12 +61,12 @@ void ExpectGroupsMatchPathSets(EcmpGroups& groups, PathCache& cache) {
       std::vector<DirectedLinkId> walk;
       FollowGroups(groups, a, b, walk, followed);
       EXPECT_EQ(followed, expected) << f.node(a).name << " -> " << f.node(b).name;
-      const EcmpGroup* g = groups.Find(a, b);
+      std::optional<EcmpGroup> g = groups.Find(a, b);
       if (set->walks.empty()) {
-        EXPECT_EQ(g, nullptr);
+        EXPECT_FALSE(g.has_value());
         continue;
       }
-      ASSERT_NE(g, nullptr);
+      ASSERT_TRUE(g.has_value());
       const auto& weighted = set->next_hops.at(a);
       ASSERT_EQ(g->members.size(), weighted.size());
       for (const WeightedHop& h : weighted) {
@@ -119,12 +120,12 @@ TEST(EcmpGroupsTest, WeightsAfterLosingOneOfTwoParallelUplinks) {
   EcmpGroups groups(fabric);
   const NodeId leaf0 = Node(f, "leaf-0"), leaf1 = Node(f, "leaf-1");
   const NodeId spine0 = Node(f, "spine-0");
-  const EcmpGroup* before = groups.Find(leaf0, leaf1);
-  ASSERT_NE(before, nullptr);
+  std::optional<EcmpGroup> before = groups.Find(leaf0, leaf1);
+  ASSERT_TRUE(before.has_value());
   for (const EcmpMember& m : before->members) EXPECT_EQ(m.weight, 1u);
   EcmpGroupsUpdate update = groups.SetLinkUp(LinksBetween(f, leaf1, spine0)[0], false);
-  const EcmpGroup* g = groups.Find(leaf0, leaf1);
-  ASSERT_NE(g, nullptr);
+  std::optional<EcmpGroup> g = groups.Find(leaf0, leaf1);
+  ASSERT_TRUE(g.has_value());
   ASSERT_EQ(g->members.size(), 4u);
   for (const EcmpMember& m : g->members) {
     EXPECT_EQ(m.weight, f.Head(m.link) == spine0 ? 1u : 2u) << f.DescribeDirected(m.link);
@@ -132,6 +133,33 @@ TEST(EcmpGroupsTest, WeightsAfterLosingOneOfTwoParallelUplinks) {
   bool reported = false;
   for (const EcmpGroup& c : update.changed) reported |= (c == *g);
   EXPECT_TRUE(reported);
+}
+
+// A switch whose group is the same towards several leaves holds one member list for them (what
+// keeps 512 x 64 leaf-spine groups in cache); a failure gives the affected groups their own.
+TEST(EcmpGroupsTest, IdenticalGroupsShareTheirMembers) {
+  auto fabric = Share(BuildLeafSpine(4, 2, 1, 2));
+  const Fabric& f = *fabric;
+  EcmpGroups groups(fabric);
+  const NodeId leaf0 = Node(f, "leaf-0"), leaf1 = Node(f, "leaf-1"), leaf2 = Node(f, "leaf-2");
+  const NodeId spine0 = Node(f, "spine-0");
+  const std::vector<EcmpMember>* to1 = groups.FindMembers(leaf0, leaf1);
+  const std::vector<EcmpMember>* to2 = groups.FindMembers(leaf0, leaf2);
+  ASSERT_NE(to1, nullptr);
+  EXPECT_EQ(to1, to2);
+  EXPECT_EQ(to1->size(), 4u);
+  EXPECT_EQ(groups.FindMembers(leaf0, leaf0), nullptr);
+  groups.SetLinkUp(LinksBetween(f, leaf2, spine0)[0], false);
+  to1 = groups.FindMembers(leaf0, leaf1);
+  to2 = groups.FindMembers(leaf0, leaf2);
+  ASSERT_NE(to1, nullptr);
+  ASSERT_NE(to2, nullptr);
+  EXPECT_NE(*to1, *to2);  // towards leaf-2, spine-0 carries half of what spine-1 does
+  EXPECT_EQ(*to1, *groups.FindMembers(leaf0, Node(f, "leaf-3")));
+  EcmpGroups fresh(fabric);
+  fresh.SetLinkUp(LinksBetween(f, leaf2, spine0)[0], false);
+  EXPECT_EQ(*fresh.FindMembers(leaf0, leaf2), *to2);
+  EXPECT_EQ(fresh.FindMembers(leaf0, leaf1), fresh.FindMembers(leaf0, Node(f, "leaf-3")));
 }
 
 TEST(EcmpGroupsTest, UpdatesAreIncrementalAndEqualAFreshComputation) {

@@ -154,6 +154,34 @@ TEST(EcmpHashTest, SelectsAndSelectsPortsAgreeWithSelect) {
   }
 }
 
+// SelectsPorts' side-by-side Open vSwitch path for part batches, ports that wrap past 65535,
+// and protocols whose ports are hashed (UDP, TCP) or not (ICMP: the scalar path).
+TEST(EcmpHashTest, SelectsPortsPartBatchesAndProtocols) {
+  std::mt19937_64 rng(5);
+  for (uint32_t width : {2u, 5u, 64u}) {
+    std::vector<EcmpMember> members(width);
+    for (size_t i = 0; i < members.size(); ++i) members[i].weight = 1 + (i % 3 == 0 ? 1 : 0);
+    const EcmpSelector selector({HashAlgorithm::kOvsMultipath, 3, kHashAllFields}, members);
+    for (uint8_t proto : {kUdpProto, uint8_t{6}, uint8_t{1}}) {
+      for (int trial = 0; trial < 200; ++trial) {
+        FiveTuple t{static_cast<uint32_t>(rng()), static_cast<uint32_t>(rng()), proto, 0,
+                    static_cast<uint16_t>(trial % 2 == 0 ? kRoceV2Port : rng())};
+        const uint32_t count = 1 + static_cast<uint32_t>(rng() % EcmpSelector::kMaxBatchPorts);
+        const uint32_t first =
+            trial % 4 == 0 ? 65535 - static_cast<uint32_t>(rng() % 20) : rng() % 65536;
+        const size_t wanted = rng() % width;
+        const uint32_t mask = selector.SelectsPorts(t, first, count, wanted);
+        for (uint32_t i = 0; i < EcmpSelector::kMaxBatchPorts; ++i) {
+          t.src_port = static_cast<uint16_t>(first + i);
+          const bool picked = i < count && selector.Select(t) == wanted;
+          ASSERT_EQ((mask >> i) & 1u, picked ? 1u : 0u)
+              << "port " << first + i << " count " << count << " proto " << int{proto};
+        }
+      }
+    }
+  }
+}
+
 TEST(EcmpHashTest, ModelsFromIntentPrecedenceAndErrors) {
   auto fabric = Share(BuildLeafSpine(2, 2, 1));
   topology::EcmpHashIntent intent;
