@@ -27,6 +27,29 @@ bool SameMembers(const EcmpGroups::Members& a, const EcmpGroups::Members& b) {
   return a == b || *a == *b;
 }
 
+// A group's members from its channels and each one's share of its capacity (ShareByNextNode):
+// weights in Mbit/s divided by their greatest common divisor, sorted by port.
+std::vector<EcmpMember> MembersOf(const Fabric& f, const std::vector<DirectedLinkId>& hops,
+                                  const std::vector<double>& share) {
+  std::vector<EcmpMember> members;
+  members.reserve(hops.size());
+  int64_t divisor = 0;
+  for (size_t i = 0; i < hops.size(); ++i) {
+    EcmpMember m;
+    m.port = f.TailPort(hops[i]);
+    m.link = hops[i];
+    m.capacity_bps = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps) * share[i];
+    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
+    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
+    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
+    members.push_back(m);
+  }
+  for (EcmpMember& m : members) m.weight = static_cast<uint32_t>(m.weight / divisor);
+  std::sort(members.begin(), members.end(),
+            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  return members;
+}
+
 }  // namespace
 
 EcmpGroups::EcmpGroups(std::shared_ptr<const Fabric> fabric)
@@ -163,44 +186,13 @@ EcmpGroups::Members EcmpGroups::Weighed(NodeId n, NodeId dst) {
     scratch_reach_[n] = last.total_bps;
     return last.members;
   }
-  // EcmpWeights (path_cache.h) for this one node, operation for operation (the same doubles):
-  // channels grouped by next node in (node, index) order, each group's share of min(its
-  // capacity, what the next node passes on).
+  // EcmpWeights' rule (path_cache.h) for this one node: the same doubles.
   std::vector<std::pair<NodeId, size_t>> by_head;
-  by_head.reserve(hops.size());
-  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(scratch_heads_[n][i], i);
-  std::sort(by_head.begin(), by_head.end());
-  std::vector<double> share(hops.size(), 0);
-  double total = 0;
-  for (size_t a = 0; a < by_head.size();) {
-    size_t b = a;
-    double channel_bps = 0;
-    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
-      channel_bps +=
-          static_cast<double>(f.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
-    }
-    const double through = std::min(channel_bps, last.scratch_reach[by_head[a].second]);
-    total += through;
-    for (size_t k = a; k < b; ++k) share[by_head[k].second] = through / channel_bps;
-    a = b;
-  }
-  auto members = std::make_shared<std::vector<EcmpMember>>();
-  members->reserve(hops.size());
-  int64_t divisor = 0;
-  for (size_t i = 0; i < hops.size(); ++i) {
-    const double cap = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps);
-    EcmpMember m;
-    m.port = f.TailPort(hops[i]);
-    m.link = hops[i];
-    m.capacity_bps = cap * share[i];
-    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
-    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
-    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
-    members->push_back(m);
-  }
-  for (EcmpMember& m : *members) m.weight = static_cast<uint32_t>(m.weight / divisor);
-  std::sort(members->begin(), members->end(),
-            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
+  std::vector<double> share;
+  const double total = ShareByNextNode(
+      f, hops, [&](size_t i) { return scratch_heads_[n][i]; },
+      [&](NodeId, size_t i) { return last.scratch_reach[i]; }, by_head, share);
+  auto members = std::make_shared<const std::vector<EcmpMember>>(MembersOf(f, hops, share));
   last.hops = hops;
   std::swap(last.reach, last.scratch_reach);
   last.total_bps = total;
@@ -213,47 +205,22 @@ std::vector<EcmpMember> EcmpGroups::Weigh(NodeId dst, const Table& table,
                                           const std::vector<DirectedLinkId>& hops) const {
   const Fabric& f = *fabric_;
   constexpr double kInfinite = std::numeric_limits<double>::infinity();
-  // Same rule as EcmpWeights: per next node h, min(channel capacity to h, C(h)) shared among
-  // the channels by capacity; C(h) is the sum of h's member capacities.
+  // EcmpWeights' rule (path_cache.h): per next node h, min(channel capacity to h, C(h)) shared
+  // among the channels by capacity; C(h) is the sum of h's member capacities.
   std::vector<std::pair<NodeId, size_t>> by_head;
-  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(f.Head(hops[i]), i);
-  std::sort(by_head.begin(), by_head.end());
-  std::vector<double> share(hops.size(), 0);
-  for (size_t a = 0; a < by_head.size();) {
-    size_t b = a;
-    double channel_bps = 0;
-    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
-      channel_bps +=
-          static_cast<double>(f.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
-    }
-    const NodeId h = by_head[a].first;
-    double reach = kInfinite;
-    if (h != dst) {
-      reach = 0;
-      if (auto it = table.find(h); it != table.end()) {
-        for (const EcmpMember& m : *it->second.members) reach += m.capacity_bps;
-      }
-    }
-    const double ratio = std::min(channel_bps, reach) / channel_bps;
-    for (size_t k = a; k < b; ++k) share[by_head[k].second] = ratio;
-    a = b;
-  }
-  std::vector<EcmpMember> members;
-  int64_t divisor = 0;
-  for (size_t i = 0; i < hops.size(); ++i) {
-    EcmpMember m;
-    m.port = f.TailPort(hops[i]);
-    m.link = hops[i];
-    m.capacity_bps = static_cast<double>(f.link(Fabric::LinkOf(hops[i])).capacity_bps) * share[i];
-    const int64_t mbps = std::max<int64_t>(1, std::llround(m.capacity_bps / 1e6));
-    m.weight = static_cast<uint32_t>(std::min<int64_t>(mbps, UINT32_MAX));
-    divisor = std::gcd(divisor, static_cast<int64_t>(m.weight));
-    members.push_back(m);
-  }
-  for (EcmpMember& m : members) m.weight = static_cast<uint32_t>(m.weight / divisor);
-  std::sort(members.begin(), members.end(),
-            [](const EcmpMember& a, const EcmpMember& b) { return a.port < b.port; });
-  return members;
+  std::vector<double> share;
+  ShareByNextNode(
+      f, hops, [&](size_t i) { return f.Head(hops[i]); },
+      [&](NodeId h, size_t) {
+        if (h == dst) return kInfinite;
+        double reach = 0;
+        if (auto it = table.find(h); it != table.end()) {
+          for (const EcmpMember& m : *it->second.members) reach += m.capacity_bps;
+        }
+        return reach;
+      },
+      by_head, share);
+  return MembersOf(f, hops, share);
 }
 
 size_t EcmpGroups::RepairAfterFailure(NodeId dst, Table& table, const std::vector<LinkId>& failed,

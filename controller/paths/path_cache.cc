@@ -29,31 +29,14 @@ struct WeightSolver {
     const std::vector<DirectedLinkId>& hops = found->second;
     capacity[node] = 0;  // guards against a cycle in bad input
     for (DirectedLinkId d : hops) Reach(fabric.Head(d), depth + 1);
-    // Channels grouped by the node they lead to (sorting by head: no hashing per node).
-    by_head.clear();
-    for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(fabric.Head(hops[i]), i);
-    std::sort(by_head.begin(), by_head.end());
-    share.assign(hops.size(), 0);
-    double total = 0;
-    for (size_t a = 0; a < by_head.size();) {
-      size_t b = a;
-      double channel_bps = 0;
-      for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
-        channel_bps +=
-            static_cast<double>(fabric.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
-      }
-      const NodeId h = by_head[a].first;
-      double reach = 0;
-      if (h == destination) {
-        reach = std::numeric_limits<double>::infinity();
-      } else if (auto it = capacity.find(h); it != capacity.end()) {
-        reach = it->second;
-      }
-      const double through = std::min(channel_bps, reach);
-      total += through;
-      for (size_t k = a; k < b; ++k) share[by_head[k].second] = through / channel_bps;
-      a = b;
-    }
+    const double total = ShareByNextNode(
+        fabric, hops, [&](size_t i) { return fabric.Head(hops[i]); },
+        [&](NodeId h, size_t) {
+          if (h == destination) return std::numeric_limits<double>::infinity();
+          auto it = capacity.find(h);
+          return it != capacity.end() ? it->second : 0.0;
+        },
+        by_head, share);
     std::vector<WeightedHop> out;
     out.reserve(hops.size());
     for (size_t i = 0; i < hops.size(); ++i) {

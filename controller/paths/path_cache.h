@@ -13,6 +13,7 @@
 #ifndef PULSE_CONTROLLER_PATHS_PATH_CACHE_H_
 #define PULSE_CONTROLLER_PATHS_PATH_CACHE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -44,6 +45,36 @@ struct WeightedHop {
 absl::flat_hash_map<NodeId, std::vector<WeightedHop>> EcmpWeights(
     const Fabric& fabric, NodeId destination,
     const absl::flat_hash_map<NodeId, std::vector<DirectedLinkId>>& next_hops);
+
+// EcmpWeights' rule at one node, for every place that weighs a group (EcmpWeights, EcmpGroups),
+// so all of them compute the same doubles: `hops` grouped by the node each leads to
+// (head_of(i) is Head(hops[i])); per next node h, min(capacity of the channels to h,
+// reach_of(h, i) for any of them i) shared among those channels by capacity. Fills share[i]
+// (hop i's fraction of its link capacity) and returns the node's C(node). `by_head` is scratch.
+template <typename HeadOf, typename ReachOf>
+double ShareByNextNode(const Fabric& fabric, const std::vector<DirectedLinkId>& hops,
+                       HeadOf head_of, ReachOf reach_of,
+                       std::vector<std::pair<NodeId, size_t>>& by_head,
+                       std::vector<double>& share) {
+  by_head.clear();
+  for (size_t i = 0; i < hops.size(); ++i) by_head.emplace_back(head_of(i), i);
+  std::sort(by_head.begin(), by_head.end());  // (node, index): no hashing per node
+  share.assign(hops.size(), 0);
+  double total = 0;
+  for (size_t a = 0; a < by_head.size();) {
+    size_t b = a;
+    double channel_bps = 0;
+    for (; b < by_head.size() && by_head[b].first == by_head[a].first; ++b) {
+      channel_bps +=
+          static_cast<double>(fabric.link(Fabric::LinkOf(hops[by_head[b].second])).capacity_bps);
+    }
+    const double through = std::min(channel_bps, reach_of(by_head[a].first, by_head[a].second));
+    total += through;
+    for (size_t k = a; k < b; ++k) share[by_head[k].second] = through / channel_bps;
+    a = b;
+  }
+  return total;
+}
 
 // The shortest up-down walks from one leaf to another, with weights.
 struct LeafPathSet {
