@@ -290,7 +290,11 @@ def main():
 
         # 5. Strict: Pulse refuses (400G per rank on 100G NICs), the prolog fails, Slurm requeues.
         bad = lab.sbatch("-N", "2", "--comment", "pulse:rate=400G,strict", "--wrap", "sleep 5")
-        requeued = poll(lambda: (lab.job_field(bad, "Restarts") or "0") != "0", 40, 0.5)
+        # Slurm counts the restart first and passes through COMPLETING (seen: "COMPLETING
+        # Restarts=1") before the job is pending again: wait for both.
+        requeued = poll(lambda: (lab.job_field(bad, "Restarts") or "0") != "0" and
+                        lab.job_field(bad, "JobState") in ("PENDING", "REQUEUED", "REQUEUE_HOLD"),
+                        40, 0.5)
         state = lab.job_field(bad, "JobState")
         log("strict job %s: JobState=%s Restarts=%s Reason=%s" % (
             bad, state, lab.job_field(bad, "Restarts"), lab.job_field(bad, "Reason")))
