@@ -145,6 +145,21 @@ class HostSteering(unittest.TestCase):
             server.communicate()
         return total
 
+    def run_steered_on_plan(self, flows, name):
+        """Runs the job's flows from their assigned ports and asserts that exactly its planned
+        uplinks (one flow each) carried traffic. Returns (GetJob, planned uplinks, bits/s)."""
+        job = json.loads(self.ctl.pulsectl("--json", "jobs", "show", "perm"))
+        planned = self.planned_uplinks(job)
+        self.assertEqual(len(planned), 16, planned)
+        before = self.uplink_tx()
+        bps = self.run_flows(flows, [f["udpSrcPort"] for f in flows])
+        after = self.uplink_tx()
+        carried = {k for k in after if after[k] - before.get(k, 0) > SECONDS * 1e6 / 8 * 0.5}
+        log(f"{name}: {bps / 1e6:.1f} Mbit/s; {len(carried & planned)} of {len(planned)} planned "
+            f"uplinks carried their flow, {len(carried - planned)} unplanned uplinks carried traffic")
+        self.assertEqual(carried, planned, "uplinks that carried traffic differ from the plan")
+        return job, planned, bps
+
     def test_steered_permutation_holds_without_per_flow_rules(self):
         flows = [f for f in self.steering["flows"]]
         self.assertTrue(self.steering["steered"])
@@ -164,17 +179,8 @@ class HostSteering(unittest.TestCase):
                         "pins present or ECMP tables missing:\n" +
                         "\n".join(self.lab.dump_flows("leaf-0")))
 
-        job = json.loads(self.ctl.pulsectl("--json", "jobs", "show", "perm"))
-        planned = self.planned_uplinks(job)
-        self.assertEqual(len(planned), 16, planned)
-
         # 2. Steered: traffic on exactly the planned uplinks.
-        before = self.uplink_tx()
-        steered_bps = self.run_flows(flows, [f["udpSrcPort"] for f in flows])
-        after = self.uplink_tx()
-        carried = {k for k in after if after[k] - before.get(k, 0) > SECONDS * 1e6 / 8 * 0.5}
-        log(f"steered: {steered_bps / 1e6:.1f} Mbit/s over {len(carried)} uplinks")
-        self.assertEqual(carried, planned, "uplinks that carried traffic differ from the plan")
+        job, planned, steered_bps = self.run_steered_on_plan(flows, "steered")
 
         # 3. Plain ECMP: the same flows from random source ports.
         log("ECMP: the same flows from random source ports")
