@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<OracleRuntime>> OracleRuntime::Start(
             metrics->RegisterCounter(kOracleProbesTotal, "Path oracle probes sent to switches");
         !s.ok())
       return s;
-    for (const char* state : {"verified", "learned", "failed"})
+    for (const char* state : {"verified", "learned", "idle", "failed"})
       (void)metrics->SetGauge(kOracleSwitches, {state}, 0);
     (void)metrics->IncrementCounter(kOracleProbesTotal, {}, 0);
   }
@@ -228,18 +228,21 @@ void OracleRuntime::Publish(const std::vector<OracleSwitchReport>& reports) {
     }
   }
   if (metrics_ != nullptr) {
-    int verified = 0, learned = 0, failed = 0;
+    int verified = 0, learned = 0, idle = 0, failed = 0;
     for (const auto& [sw, report] : coordinator_.last_reports()) {
       if (!report.status.ok()) {
         ++failed;
       } else if (report.verified) {
         ++verified;
+      } else if (report.probes == 0) {
+        ++idle;  // nothing to learn yet: counting it as learned would overstate the oracle
       } else {
         ++learned;
       }
     }
     (void)metrics_->SetGauge(kOracleSwitches, {"verified"}, verified);
     (void)metrics_->SetGauge(kOracleSwitches, {"learned"}, learned);
+    (void)metrics_->SetGauge(kOracleSwitches, {"idle"}, idle);
     (void)metrics_->SetGauge(kOracleSwitches, {"failed"}, failed);
     size_t probes = 0;
     for (const OracleSwitchReport& r : reports) probes += r.probes;

@@ -16,7 +16,9 @@
 //  - after each probing the coordinator's models go to the controller (Controller::SetHashModels:
 //    steered flows are re-steered; flows through a failed switch fall back to pins), with
 //    SWITCH_NOT_STEERABLE when a switch fails (SWITCH_STEERABLE when it passes again);
-//  - metrics: pulse_oracle_switches{state="verified|learned|failed"} and pulse_oracle_probes_total.
+//  - metrics: pulse_oracle_switches{state="verified|learned|idle|failed"} (idle: the last probing
+//    had nothing to learn there, no steered pair crosses a choice of that switch) and
+//    pulse_oracle_probes_total.
 #ifndef PULSE_DAEMON_ORACLE_RUNTIME_H_
 #define PULSE_DAEMON_ORACLE_RUNTIME_H_
 

@@ -246,13 +246,15 @@ TEST_F(OracleRuntimeOvsTest, LearnsUndeclaredSwitchesAndPinsAWronglyDeclaredOne)
     std::printf("event switch-not-steerable %s: %s\n", e.subject.c_str(), e.detail.c_str());
   }
   EXPECT_EQ(not_steerable, 1);
-  double failed = -1, learned = -1, verified = -1, probes = -1;
+  double failed = -1, learned = -1, idle = -1, verified = -1, probes = -1;
   ASSERT_TRUE(metrics.GetValue(kOracleSwitches, {"failed"}, &failed).ok());
   ASSERT_TRUE(metrics.GetValue(kOracleSwitches, {"learned"}, &learned).ok());
+  ASSERT_TRUE(metrics.GetValue(kOracleSwitches, {"idle"}, &idle).ok());
   ASSERT_TRUE(metrics.GetValue(kOracleSwitches, {"verified"}, &verified).ok());
   ASSERT_TRUE(metrics.GetValue(kOracleProbesTotal, {}, &probes).ok());
   EXPECT_EQ(failed, 1);
-  EXPECT_EQ(learned, 7);  // 3 leaves, 4 spines (nothing to choose there: no probes)
+  EXPECT_EQ(learned, 3);  // the 3 other leaves
+  EXPECT_EQ(idle, 4);     // the 4 spines: nothing to choose there, no probes
   EXPECT_EQ(verified, 0);
   EXPECT_GT(probes, 0);
   const controller::OracleCounters counters = oracle->counters();
