@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "tests/controller/path_test_fabrics.h"
+#include "tests/southbound/openflow/ovs_fabric.h"
 #include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::daemon {
@@ -38,13 +39,10 @@ namespace {
 using controller::Controller;
 using controller::FabricSync;
 using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::OvsFabric;
 using ::pulse::testing::RunShell;
 using topology::Fabric;
 using topology::NodeId;
-
-std::string BridgeName(const Fabric& f, NodeId sw) {
-  return absl::StrCat(f.node(sw).level == 1 ? "orl" : "ors", f.node(sw).datapath_id);
-}
 
 class OracleRuntimeOvsTest : public ::testing::Test {
  protected:
@@ -53,55 +51,14 @@ class OracleRuntimeOvsTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     if (!EnsureOvs(&why)) GTEST_SKIP() << why;
     fabric_ = std::make_shared<const Fabric>(controller::testing::BuildLeafSpine(4, 4, 4).value());
-    Cleanup();
+    ovs_ = std::make_unique<OvsFabric>(*fabric_, "or");
+    ovs_->Remove();
   }
   void TearDown() override {
-    if (fabric_) Cleanup();
+    if (ovs_) ovs_->Remove();
   }
-  void Cleanup() {
-    const Fabric& f = *fabric_;
-    std::string cmd;
-    for (NodeId sw : f.switches())
-      absl::StrAppend(&cmd, "ovs-vsctl --if-exists del-br ", BridgeName(f, sw), "; ");
-    for (const auto& link : f.links()) {
-      if (f.node(link.a.node).is_switch() && f.node(link.b.node).is_switch())
-        absl::StrAppend(&cmd, "ip link del ", VethName(link.a.node, link.a.port), " 2>/dev/null; ");
-    }
-    RunShell(cmd);
-  }
-  std::string VethName(NodeId sw, int32_t port) const {
-    return absl::StrCat(BridgeName(*fabric_, sw), "p", port);
-  }
-  // Bridges controlled by 127.0.0.1:`port`, NIC ports (internal), switch links (veth pairs).
-  std::string BuildBridges(uint16_t port) const {
-    const Fabric& f = *fabric_;
-    std::string cmd;
-    for (NodeId sw : f.switches()) {
-      const std::string br = BridgeName(f, sw);
-      absl::StrAppend(
-          &cmd, "ovs-vsctl add-br ", br, " -- set bridge ", br,
-          " datapath_type=netdev protocols=OpenFlow13 fail_mode=secure",
-          " other-config:datapath-id=", absl::Hex(f.node(sw).datapath_id, absl::kZeroPad16),
-          " -- set-controller ", br, " tcp:127.0.0.1:", port, " || exit 1; ");
-    }
-    for (const auto& link : f.links()) {
-      const NodeId a = link.a.node, b = link.b.node;
-      if (f.node(a).is_nic()) {
-        const std::string p = VethName(b, link.b.port);
-        absl::StrAppend(&cmd, "ovs-vsctl add-port ", BridgeName(f, b), " ", p, " -- set interface ",
-                        p, " type=internal ofport_request=", link.b.port, " && ip link set ", p,
-                        " up || exit 1; ");
-      } else {
-        const std::string pa = VethName(a, link.a.port), pb = VethName(b, link.b.port);
-        absl::StrAppend(&cmd, "ip link add ", pa, " type veth peer name ", pb, " && ip link set ",
-                        pa, " up && ip link set ", pb, " up && ovs-vsctl add-port ",
-                        BridgeName(f, a), " ", pa, " -- set interface ", pa,
-                        " ofport_request=", link.a.port, " -- add-port ", BridgeName(f, b), " ", pb,
-                        " -- set interface ", pb, " ofport_request=", link.b.port, " || exit 1; ");
-      }
-    }
-    return cmd;
-  }
+  std::string BridgeName(NodeId sw) const { return ovs_->BridgeName(sw); }
+  std::unique_ptr<OvsFabric> ovs_;
   std::shared_ptr<const Fabric> fabric_;
 };
 
@@ -154,7 +111,7 @@ TEST_F(OracleRuntimeOvsTest, LearnsUndeclaredSwitchesAndPinsAWronglyDeclaredOne)
       });
   ASSERT_TRUE(sync.Start().ok());
 
-  auto [rc, out] = RunShell(BuildBridges(driver.port()));
+  auto [rc, out] = RunShell(ovs_->BuildCommand(driver.port()));
   ASSERT_EQ(rc, 0) << out;
   auto all_connected = [&] {
     auto snap = ctl->snapshot();
@@ -223,13 +180,13 @@ TEST_F(OracleRuntimeOvsTest, LearnsUndeclaredSwitchesAndPinsAWronglyDeclaredOne)
   sync.Sync().wait();
   for (NodeId sw : {leaves[0], leaves[3]}) {
     auto [drc, dump] =
-        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(f, sw)));
+        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(sw)));
     ASSERT_EQ(drc, 0) << dump;
-    EXPECT_EQ(dump.find("nw_src="), std::string::npos) << BridgeName(f, sw) << ":\n" << dump;
+    EXPECT_EQ(dump.find("nw_src="), std::string::npos) << BridgeName(sw) << ":\n" << dump;
   }
   {
     auto [drc, dump] =
-        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(f, wrong_leaf)));
+        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(wrong_leaf)));
     ASSERT_EQ(drc, 0) << dump;
     EXPECT_NE(dump.find("nw_src="), std::string::npos) << "the failed leaf's flows are pinned:\n"
                                                        << dump;

@@ -36,12 +36,14 @@
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "tests/controller/path_test_fabrics.h"
+#include "tests/southbound/openflow/ovs_fabric.h"
 #include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::controller {
 namespace {
 
 using ::pulse::testing::EnsureOvs;
+using ::pulse::testing::OvsFabric;
 using ::pulse::testing::RunShell;
 using southbound::openflow::OpenFlowDriver;
 using southbound::openflow::OpenFlowDriverOptions;
@@ -53,11 +55,6 @@ using switches::SwitchPort;
 
 constexpr uint8_t kMarker = 63;
 constexpr int kPacketsPerFlow = 20;
-
-// Bridge and interface names (short: 15 characters at most).
-std::string BridgeName(const Fabric& f, NodeId sw) {
-  return absl::StrCat(f.node(sw).level == 1 ? "pol" : "pos", f.node(sw).datapath_id);
-}
 
 class Sink : public switches::FabricEventSink {
  public:
@@ -116,25 +113,14 @@ class PathOracleOvsTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     if (!EnsureOvs(&why)) GTEST_SKIP() << why;
     fabric_ = std::make_shared<const Fabric>(testing::BuildLeafSpine(4, 4, 4).value());
-    Cleanup();
+    ovs_ = std::make_unique<OvsFabric>(*fabric_, "po");
+    ovs_->Remove();
   }
   void TearDown() override {
-    if (fabric_) Cleanup();
+    if (ovs_) ovs_->Remove();
   }
-  void Cleanup() {
-    const Fabric& f = *fabric_;
-    std::string cmd;
-    for (NodeId sw : f.switches())
-      absl::StrAppend(&cmd, "ovs-vsctl --if-exists del-br ", BridgeName(f, sw), "; ");
-    for (const auto& link : f.links()) {
-      if (f.node(link.a.node).is_switch() && f.node(link.b.node).is_switch())
-        absl::StrAppend(&cmd, "ip link del ", VethName(link.a.node, link.a.port), " 2>/dev/null; ");
-    }
-    RunShell(cmd);
-  }
-  std::string VethName(NodeId sw, int32_t port) const {
-    return absl::StrCat(BridgeName(*fabric_, sw), "p", port);
-  }
+  std::string BridgeName(NodeId sw) const { return ovs_->BridgeName(sw); }
+  std::unique_ptr<OvsFabric> ovs_;
   std::shared_ptr<const Fabric> fabric_;
 };
 
@@ -151,33 +137,7 @@ TEST_F(PathOracleOvsTest, LearnsUndeclaredLeavesThenSteersAPermutation) {
   Sink sink(&transport);
   ASSERT_TRUE(driver.Start(&sink).ok());
 
-  // Bridges, NIC ports (internal), switch links (veth pairs).
-  std::string cmd;
-  for (NodeId sw : f.switches()) {
-    const std::string br = BridgeName(f, sw);
-    absl::StrAppend(
-        &cmd, "ovs-vsctl add-br ", br, " -- set bridge ", br,
-        " datapath_type=netdev protocols=OpenFlow13 fail_mode=secure",
-        " other-config:datapath-id=", absl::Hex(f.node(sw).datapath_id, absl::kZeroPad16),
-        " -- set-controller ", br, " tcp:127.0.0.1:", driver.port(), " || exit 1; ");
-  }
-  for (const auto& link : f.links()) {
-    const NodeId a = link.a.node, b = link.b.node;
-    if (f.node(a).is_nic()) {
-      const std::string port = VethName(b, link.b.port);
-      absl::StrAppend(&cmd, "ovs-vsctl add-port ", BridgeName(f, b), " ", port,
-                      " -- set interface ", port, " type=internal ofport_request=", link.b.port,
-                      " && ip link set ", port, " up || exit 1; ");
-    } else {
-      const std::string pa = VethName(a, link.a.port), pb = VethName(b, link.b.port);
-      absl::StrAppend(&cmd, "ip link add ", pa, " type veth peer name ", pb, " && ip link set ", pa,
-                      " up && ip link set ", pb, " up && ovs-vsctl add-port ", BridgeName(f, a),
-                      " ", pa, " -- set interface ", pa, " ofport_request=", link.a.port,
-                      " -- add-port ", BridgeName(f, b), " ", pb, " -- set interface ", pb,
-                      " ofport_request=", link.b.port, " || exit 1; ");
-    }
-  }
-  auto [rc, out] = RunShell(cmd);
+  auto [rc, out] = RunShell(ovs_->BuildCommand(driver.port()));
   ASSERT_EQ(rc, 0) << out;
   for (int i = 0; i < 300 && sink.connected() < f.switches().size(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -252,10 +212,10 @@ TEST_F(PathOracleOvsTest, LearnsUndeclaredLeavesThenSteersAPermutation) {
   apply(placement);
   for (NodeId sw : f.switches()) {
     auto [drc, dump] =
-        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(f, sw)));
+        RunShell(absl::StrCat("ovs-ofctl -O OpenFlow13 dump-flows ", BridgeName(sw)));
     ASSERT_EQ(drc, 0) << dump;
-    EXPECT_EQ(dump.find("tp_src="), std::string::npos) << BridgeName(f, sw) << ":\n" << dump;
-    EXPECT_EQ(dump.find("nw_src="), std::string::npos) << BridgeName(f, sw) << ":\n" << dump;
+    EXPECT_EQ(dump.find("tp_src="), std::string::npos) << BridgeName(sw) << ":\n" << dump;
+    EXPECT_EQ(dump.find("nw_src="), std::string::npos) << BridgeName(sw) << ":\n" << dump;
   }
 
   // 3. Each flow's traffic, counted at the spines, crosses its planned spine.
