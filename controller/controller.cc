@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "controller/paths/addressing.h"
 #include "controller/store/placement_record.h"
 
@@ -124,7 +125,10 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(std::shared_ptr<c
   if (absl::Status status = controller->Restore(); !status.ok()) return status;
   controller->restored_store_revision_ = controller->store_revision_;
   controller->Publish(false);
-  controller->thread_ = std::thread([c = controller.get()] { c->io_.run(); });
+  controller->thread_ = std::thread([c = controller.get()] {
+    pulse::NameThisThread("pulse-state");
+    c->io_.run();
+  });
   return controller;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::daemon {
 
@@ -19,6 +20,7 @@ HealthMonitor::~HealthMonitor() { Stop(); }
 void HealthMonitor::Start() {
   PollOnce();
   thread_ = std::thread([this] {
+    pulse::NameThisThread("pulse-health");
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
       wake_.wait_for(lock, absl::ToChronoMilliseconds(period_));

@@ -26,6 +26,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "controller/cluster/replica.h"
 #include "controller/controller.h"
 #include "controller/fabric_sync/fabric_sync.h"
@@ -571,14 +572,21 @@ absl::Status Daemon::StartSflow() {
         "malformed", static_cast<double>(now.decode_errors - reported.decode_errors));
     reported = now;
   });
-  sflow_thread_.thread = std::thread([this] { sflow_io_.run(); });
+  sflow_thread_.thread = std::thread([this] {
+    pulse::NameThisThread("pulse-sflow");
+    sflow_io_.run();
+  });
   return absl::OkStatus();
 }
 
 absl::Status Daemon::StartApi() {
   // Every scrape hook is in place: serve /metrics (the destructor stops it before the parts the
   // hooks read).
-  if (metrics_server_) metrics_thread_.thread = std::thread([this] { metrics_io_.run(); });
+  if (metrics_server_)
+    metrics_thread_.thread = std::thread([this] {
+      pulse::NameThisThread("pulse-metrics");
+      metrics_io_.run();
+    });
   pulse::northbound::ApiServerOptions& options = server_options_;
   options.listen_address = config_.listen;
   options.insecure = config_.insecure;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::daemon {
 
@@ -74,7 +75,10 @@ absl::StatusOr<std::unique_ptr<OracleRuntime>> OracleRuntime::Start(
         OnSnapshot(*inbox, after);
       });
   OnSnapshot(*self->inbox_, controller->snapshot());
-  self->thread_ = std::thread([self] { self->Loop(); });
+  self->thread_ = std::thread([self] {
+    pulse::NameThisThread("pulse-oracle");
+    self->Loop();
+  });
   return runtime;
 }
 

@@ -12,6 +12,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::northbound {
 
@@ -19,7 +20,10 @@ namespace pulse::northbound {
 class QosWorker {
  public:
   explicit QosWorker(southbound::ovsdb::OvsQosDriver* driver)
-      : driver_(driver), work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+      : driver_(driver), work_(boost::asio::make_work_guard(io_)), thread_([this] {
+          pulse::NameThisThread("pulse-qos");
+          io_.run();
+        }) {}
   ~QosWorker() { Stop(); }
 
   void Stop() {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "southbound/sonic/qos_export.h"
 #include "southbound/sonic/telemetry_adapter.h"
 
@@ -120,7 +121,10 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
     rt->pushed_plan_ = rt->options_.current_plan();
   }
   for (Switch& sw : rt->switches_) sw.driver->Start();
-  rt->thread_ = std::thread([self] { self->Supervise(); });
+  rt->thread_ = std::thread([self] {
+    pulse::NameThisThread("pulse-sonic-sup");
+    self->Supervise();
+  });
   Log(LogLevel::kInfo, "SONiC: ", rt->switches_.size(), " switches over Redis; health supervisor ",
       rt->options_.health.dry_run ? "in dry-run" : "acting");
   return rt;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ssl/context.hpp"
+#include "common/thread_name.h"
 #include "daemon/config.h"
 
 namespace pulse::northbound {
@@ -73,7 +74,10 @@ absl::StatusOr<std::unique_ptr<WebRuntime>> WebRuntime::Start(controller::Contro
   }
   runtime->server_ = *std::move(server);
   runtime->port_ = runtime->server_->port();
-  runtime->thread_ = std::thread([io = &runtime->io_] { io->run(); });
+  runtime->thread_ = std::thread([io = &runtime->io_] {
+    pulse::NameThisThread("pulse-web");
+    io->run();
+  });
   return runtime;
 }
 

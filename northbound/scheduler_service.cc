@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "boost/asio/post.hpp"
+#include "common/thread_name.h"
 #include "controller/placement/job_validation.h"
 #include "controller/placement/node_advice.h"
 #include "controller/placement/what_if.h"
@@ -94,6 +95,8 @@ SchedulerServiceImpl::SchedulerServiceImpl(controller::Controller* controller,
     server_by_node_name_[NodeNameOf(&options_.node_names, servers[s].name)] =
         static_cast<topology::ServerId>(s);
   }
+  // The pool's one thread runs node advice and what-if simulations off the controller thread.
+  boost::asio::post(worker_, [] { pulse::NameThisThread("pulse-advice"); });
 }
 
 SchedulerServiceImpl::~SchedulerServiceImpl() { worker_.join(); }

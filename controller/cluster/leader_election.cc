@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "controller/store/etcd_store.h"
 
 namespace pulse::controller {
@@ -25,7 +26,10 @@ absl::StatusOr<std::unique_ptr<LeaderElection>> LeaderElection::Start(
   }
   std::unique_ptr<LeaderElection> election(
       new LeaderElection(std::move(client), options, std::move(callbacks)));
-  election->thread_ = std::thread([e = election.get()] { e->Run(); });
+  election->thread_ = std::thread([e = election.get()] {
+    pulse::NameThisThread("pulse-election");
+    e->Run();
+  });
   return election;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::controller {
 
@@ -181,7 +182,10 @@ absl::Status ClusterReplica::Start(Controller* controller, RoleCallback on_role_
     std::lock_guard<std::mutex> lock(reload_mu_);
     stopping_ = false;
   }
-  reload_thread_ = std::thread([this] { ReloadLoop(); });
+  reload_thread_ = std::thread([this] {
+    pulse::NameThisThread("pulse-reload");
+    ReloadLoop();
+  });
 
   LeaderElectionOptions election_options;
   election_options.cluster = options_.name;

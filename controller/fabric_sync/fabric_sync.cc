@@ -7,6 +7,7 @@
 
 #include "boost/asio/post.hpp"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::controller {
 namespace {
@@ -92,7 +93,10 @@ absl::Status FabricSync::Start() {
   }
   ScheduleProbe();
   ScheduleStats();
-  timer_thread_ = std::thread([this] { timer_io_.run(); });
+  timer_thread_ = std::thread([this] {
+    pulse::NameThisThread("pulse-fab-sync");
+    timer_io_.run();
+  });
   return absl::OkStatus();
 }
 

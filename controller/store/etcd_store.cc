@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::controller {
 
@@ -36,7 +37,10 @@ class EtcdStore::EtcdWatch : public StoreWatch {
         strip_bytes_(strip_bytes),
         next_revision_(after_revision + 1),
         callback_(std::move(callback)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      pulse::NameThisThread("pulse-etcd-watch");
+      Run();
+    });
   }
 
   ~EtcdWatch() override {

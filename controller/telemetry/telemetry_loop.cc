@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "boost/asio/post.hpp"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::controller {
 
@@ -56,7 +57,10 @@ absl::Status TelemetryLoop::Start() {
   }
   tick_due_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.period_ms);
   ScheduleTick();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pulse::NameThisThread("pulse-telemetry");
+    io_.run();
+  });
   return absl::OkStatus();
 }
 

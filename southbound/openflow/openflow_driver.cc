@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "southbound/openflow/arp.h"
 #include "southbound/openflow/channel.h"
 #include "southbound/openflow/flow_reconcile.h"
@@ -473,7 +474,10 @@ absl::Status OpenFlowDriver::Start(FabricEventSink* sink) {
   impl->bound_port = impl->channel->port();
   impl->io.restart();
   impl->work.emplace(impl->io.get_executor());
-  impl->thread = std::thread([impl] { impl->io.run(); });
+  impl->thread = std::thread([impl] {
+    pulse::NameThisThread("pulse-openflow");
+    impl->io.run();
+  });
   impl->started = true;
   impl->running = true;
   return absl::OkStatus();

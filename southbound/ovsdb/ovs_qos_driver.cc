@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace pulse::southbound::ovsdb {
 namespace {
@@ -298,6 +299,7 @@ absl::Status OvsQosDriver::Watch(absl::string_view endpoint, absl::Duration tc_p
   absl::Status started = watcher_.Start(*watch_client_);
   if (!started.ok()) return started;
   watch_thread_ = std::thread([this, tc_poll] {
+    pulse::NameThisThread("pulse-ovs-qos");
     int64_t seen = watcher_.updates();
     while (!stop_) {
       watcher_.WaitForUpdateAfter(seen, tc_poll);

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio.hpp"
+#include "common/thread_name.h"
 #include "southbound/ovsdb/json_stream.h"
 
 namespace pulse::southbound::ovsdb {
@@ -145,7 +146,10 @@ struct OvsdbClient::Impl : std::enable_shared_from_this<OvsdbClient::Impl> {
 };
 
 OvsdbClient::OvsdbClient() : impl_(std::make_shared<Impl>()) {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    pulse::NameThisThread("pulse-ovsdb");
+    impl->io.run();
+  });
 }
 
 OvsdbClient::~OvsdbClient() {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/thread_name.h"
 
 namespace pulse::southbound::sonic {
 namespace {
@@ -51,7 +52,10 @@ void SonicSwitch::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pulse::NameThisThread("pulse-sonic-sw");
+    Run();
+  });
 }
 
 void SonicSwitch::Stop() {
