@@ -145,7 +145,8 @@ class AddressingTest(unittest.TestCase):
         ctl.pulsectl("jobs", "place", "-f", job)
         shown = json.loads(ctl.pulsectl("--json", "jobs", "show", "by-address"))
         flows = shown.get("job", shown).get("flows", [])
-        spines = [h["switchName"] for h in flows[0]["hops"] if h["switchName"].startswith("sp-")]
+        spines = [h["switchName"] for h in flows[0]["hops"]
+                  if h["switchName"] in lab.switch_names("spine")]
         self.assertEqual(len(spines), 1, flows)
         planned = spines[0]
         other = "sp-b" if planned == "sp-a" else "sp-a"

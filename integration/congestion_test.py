@@ -37,7 +37,7 @@ MAX_DETECT_S = 15
 
 
 def spine_bytes(lab):
-    return {s: sum(lab.port_tx_bytes(s).values()) for s in ("spine-0", "spine-1")}
+    return {s: sum(lab.port_tx_bytes(s).values()) for s in lab.switch_names("spine")}
 
 
 def iperf_window(lab, pairs, seconds):
@@ -133,8 +133,9 @@ def main():
             f"{connected.group(1) if connected else None}")
 
         # Measured load on leaf-0's uplinks (both flows leave leaf-0) against iperf3's own rate.
+        spines = lab.switch_names("spine")
         uplinks = [l for l in links_during.get("links", [])
-                   if l.get("fromNode") == "leaf-0" and l.get("toNode", "").startswith("spine")]
+                   if l.get("fromNode") == "leaf-0" and l.get("toNode") in spines]
         measured = [l.get("measuredLoadBps") for l in uplinks]
         log(f"API during the separated window: leaf-0 uplinks measured "
             f"{[None if m is None else round(m / 1e6, 2) for m in measured]} Mbit/s, planned "

@@ -72,13 +72,7 @@ class HostSteering(unittest.TestCase):
                                                    # no congestion moves: ports change only
                                                    # through the cut below
                                                    "telemetry": "{enabled: false}"})
-        fabric = self.lab.fabric
-        self.leaf_of_nic = {}
-        for link in fabric["links"]:
-            for a, b in ((link["a"], link["b"]), (link["b"], link["a"])):
-                host = next((h for h in fabric["hosts"] if h["name"] == a), None)
-                if host is not None:
-                    self.leaf_of_nic[host["nic"]] = b
+        self.leaf_of_nic = {nic: leaf for nic, (leaf, _) in self.lab.nic_ports().items()}
         hosts_by_leaf = {}
         for nic, leaf in sorted(self.leaf_of_nic.items()):
             hosts_by_leaf.setdefault(leaf, []).append(nic)
@@ -89,9 +83,6 @@ class HostSteering(unittest.TestCase):
     def read_steering(self):
         return json.loads(self.ctl.pulsectl("jobs", "steering", "perm", "--format", "json"))
 
-    def spines(self):
-        return [s["name"] for s in self.lab.fabric["switches"] if s["name"].startswith("spine")]
-
     def planned_uplinks(self, job):
         """{(leaf, spine)} crossed by the job's flows, from GetJob's hop lists."""
         used = set()
@@ -100,18 +91,6 @@ class HostSteering(unittest.TestCase):
             if len(hops) == 3:
                 used.add((hops[0], hops[1]))
         return used
-
-    def uplink_tx(self):
-        """{(leaf, spine): tx bytes} from the leaves' own counters."""
-        out = {}
-        for sw in self.lab.fabric["switches"]:
-            if not sw["name"].startswith("leaf"):
-                continue
-            tx = self.lab.port_tx_bytes(sw["name"])
-            for spine in self.spines():
-                for port in self.lab.switch_ports_to(sw["name"], spine):
-                    out[(sw["name"], spine)] = out.get((sw["name"], spine), 0) + tx.get(port, 0)
-        return out
 
     def run_flows(self, flows, ports):
         """One UDP iperf3 per flow (dst port 4791, source port ports[i]) at once; returns the
@@ -151,9 +130,9 @@ class HostSteering(unittest.TestCase):
         job = json.loads(self.ctl.pulsectl("--json", "jobs", "show", "perm"))
         planned = self.planned_uplinks(job)
         self.assertEqual(len(planned), 16, planned)
-        before = self.uplink_tx()
+        before = self.lab.uplink_tx()
         bps = self.run_flows(flows, [f["udpSrcPort"] for f in flows])
-        after = self.uplink_tx()
+        after = self.lab.uplink_tx()
         carried = {k for k in after if after[k] - before.get(k, 0) > SECONDS * 1e6 / 8 * 0.5}
         log(f"{name}: {bps / 1e6:.1f} Mbit/s; {len(carried & planned)} of {len(planned)} planned "
             f"uplinks carried their flow, {len(carried - planned)} unplanned uplinks carried traffic")
@@ -169,15 +148,17 @@ class HostSteering(unittest.TestCase):
             self.assertEqual(f["udpDstPort"], ROCE_PORT)
 
         # 1. No per-flow rule anywhere.
+        first_leaf = self.lab.switch_names("leaf")[0]
+
         def no_pins_and_groups_installed():
             pins = sum(f"priority={PIN_PRIORITY}" in line
                        for sw in self.lab.fabric["switches"]
                        for line in self.lab.dump_flows(sw["name"]))
-            multipath = sum("multipath" in line for line in self.lab.dump_flows("leaf-0"))
+            multipath = sum("multipath" in line for line in self.lab.dump_flows(first_leaf))
             return pins == 0 and multipath > 0
         self.assertTrue(poll(no_pins_and_groups_installed, 10),
                         "pins present or ECMP tables missing:\n" +
-                        "\n".join(self.lab.dump_flows("leaf-0")))
+                        "\n".join(self.lab.dump_flows(first_leaf)))
 
         # 2. Steered: traffic on exactly the planned uplinks.
         job, planned, steered_bps = self.run_steered_on_plan(flows, "steered")
@@ -246,9 +227,9 @@ class HostSteering(unittest.TestCase):
         # The affected sender follows its new port: traffic leaves its leaf on another spine.
         moved_flow = next(f for f in steering_after["flows"]
                           if f["src"] == affected[0]["src"] and f["dst"] == affected[0]["dst"])
-        before = self.uplink_tx()
+        before = self.lab.uplink_tx()
         self.run_flows([moved_flow], [moved_flow["udpSrcPort"]])
-        after = self.uplink_tx()
+        after = self.lab.uplink_tx()
         grew = {k for k in after if after[k] - before.get(k, 0) > SECONDS * 1e6 / 8 * 0.5}
         self.assertEqual(len([k for k in grew if k[0] == leaf]), 1, grew)
         self.assertNotIn((leaf, spine), grew)

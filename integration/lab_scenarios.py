@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from pulse_net import iperf3_pair, log
+from pulse_net import export_fabric, iperf3_pair, log, switch_names
 
 LAB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "leaf-spine.yaml")
 PAIR_JOB = os.path.join(os.environ.get("PULSE_SOURCE_DIR", "."), "examples", "jobs",
@@ -45,7 +45,8 @@ def place_pair_job(ctl):
     job = json.loads(ctl.pulsectl("--json", "jobs", "show", "lab-pair"))
     flows = job.get("job", job).get("flows", [])
     assert len(flows) == 1, f"expected one flow, got {job}"
-    spines = [h["switchName"] for h in flows[0]["hops"] if h["switchName"].startswith("spine-")]
+    spine_names = set(switch_names(export_fabric(ctl.intent_path), "spine"))
+    spines = [h["switchName"] for h in flows[0]["hops"] if h["switchName"] in spine_names]
     assert len(spines) == 1, f"a cross-leaf flow crosses exactly one spine: {flows[0]}"
     return spines[0], flows[0]
 
@@ -58,7 +59,7 @@ def spine_tx_towards(lab, spine, leaf):
 
 def traffic_follows_plan(lab, planned_spine, seconds=4):
     """Runs iperf3 server-0 -> server-4 and returns (bits/s, {spine: bytes towards leaf-2})."""
-    spines = ["spine-0", "spine-1"]
+    spines = lab.switch_names("spine")
     before = {s: spine_tx_towards(lab, s, "leaf-2") for s in spines}
     bps = iperf3_pair(lab, "h1", "h5", seconds=seconds)
     time.sleep(1.5)  # let the switches' counters settle

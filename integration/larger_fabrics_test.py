@@ -24,7 +24,7 @@ class LargerFabrics(unittest.TestCase):
         ctl, lab = controlled_lab(self, intent)
         report = wait_discovery(ctl, timeout_s=40)
         self.assertTrue(report.get("matchesIntent"), report)
-        n_links = sum(1 for l in lab.fabric["links"] if not l["a"].startswith("h"))
+        n_links = sum(1 for l in lab.fabric["links"] if not lab.is_host(l["a"]))
         self.assertEqual(len(report.get("observed", [])), n_links, report)
         loss = pingall_loss(lab)
         log(f"{intent_name}: {len(lab.fabric['switches'])} switches, "

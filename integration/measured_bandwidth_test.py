@@ -76,17 +76,10 @@ class MeasuredBandwidth(unittest.TestCase):
                                             extra={"placement": "{enforcement: steer}",
                                                    # measure and export only: no flow moves
                                                    "telemetry": "{enabled: false}"})
-        fabric = self.lab.fabric
-        self.host_by_name = {h["name"]: h for h in fabric["hosts"]}
-        self.leaf_of_nic, self.leaf_port_of_nic = {}, {}
-        for link in fabric["links"]:
-            for a, b, b_port in ((link["a"], link["b"], link["b_port"]),
-                                 (link["b"], link["a"], link["a_port"])):
-                if a in self.host_by_name:
-                    nic = self.host_by_name[a]["nic"]
-                    self.leaf_of_nic[nic] = b
-                    self.leaf_port_of_nic[nic] = b_port
-        self.host_of_nic = {h["nic"]: h for h in fabric["hosts"]}
+        nic_ports = self.lab.nic_ports()
+        self.leaf_of_nic = {nic: leaf for nic, (leaf, _) in nic_ports.items()}
+        self.leaf_port_of_nic = {nic: port for nic, (_, port) in nic_ports.items()}
+        self.host_of_nic = {h["nic"]: h for h in self.lab.fabric["hosts"]}
         self.place_permutation()
         self.raise_switch_priority()
         if MTU != 1500:
@@ -192,9 +185,9 @@ class MeasuredBandwidth(unittest.TestCase):
         return json.loads(self.ctl.pulsectl("jobs", "steering", "perm", "--format", "json"))
 
     def spine_of_port(self, leaf, port):
-        for sw in self.lab.fabric["switches"]:
-            if port in self.lab.switch_ports_to(leaf, sw["name"]):
-                return sw["name"]
+        for spine in self.lab.switch_names("spine"):
+            if port in self.lab.switch_ports_to(leaf, spine):
+                return spine
         return None
 
     def traced_spine(self, flow, udp_src):
@@ -228,18 +221,6 @@ class MeasuredBandwidth(unittest.TestCase):
             if b - before.get((leaf, spine), 0) > SECONDS * LINE_BPS / 8 * 0.2:
                 grew.add((leaf, spine))
         return grew
-
-    def uplink_tx(self):
-        out = {}
-        spines = [s["name"] for s in self.lab.fabric["switches"] if s["name"].startswith("spine")]
-        for sw in self.lab.fabric["switches"]:
-            if not sw["name"].startswith("leaf"):
-                continue
-            tx = self.lab.port_tx_bytes(sw["name"])
-            for spine in spines:
-                for port in self.lab.switch_ports_to(sw["name"], spine):
-                    out[(sw["name"], spine)] = out.get((sw["name"], spine), 0) + tx.get(port, 0)
-        return out
 
     def start_server(self, flow):
         return self.lab.host_of_nic(flow["dst"]).popen(
@@ -336,9 +317,9 @@ class MeasuredBandwidth(unittest.TestCase):
     def check_run(self, name, flows, ports, spines):
         predicted = self.predict(flows, spines)
         log(f"{name}: machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        before, started = self.uplink_tx(), time.time()
+        before, started = self.lab.uplink_tx(), time.time()
         measured, iperf, daemon = self.run_flows(flows, ports)
-        after, elapsed = self.uplink_tx(), time.time() - started
+        after, elapsed = self.lab.uplink_tx(), time.time() - started
         planned_uplinks = {(self.leaf_of_nic[f["src"]], s) for f, s in zip(flows, spines)}
         carried = self.uplinks_carrying(before, after)
         log(f"{name}: uplink Mbit/s over the {elapsed:.0f} s run: " + ", ".join(

@@ -44,12 +44,7 @@ class PathOracleOnMininet(host_steering_test.HostSteering):
                                             extra={"placement": "{enforcement: steer}",
                                                    "oracle": "{enabled: true}",
                                                    "telemetry": "{enabled: false}"})
-        self.leaf_of_nic = {}
-        for link in self.lab.fabric["links"]:
-            for a, b in ((link["a"], link["b"]), (link["b"], link["a"])):
-                host = next((h for h in self.lab.fabric["hosts"] if h["name"] == a), None)
-                if host is not None:
-                    self.leaf_of_nic[host["nic"]] = b
+        self.leaf_of_nic = {nic: leaf for nic, (leaf, _) in self.lab.nic_ports().items()}
 
     def oracle_switches(self, state):
         return metric_value(self.ctl, "pulse_oracle_switches", {"state": state})

@@ -122,6 +122,13 @@ def export_fabric(intent_path, miswire=None):
     return json.loads(run(cmd))
 
 
+def switch_names(fabric, role):
+    """Names of the exported fabric's switches of `role` ("leaf", "spine", "super-spine"): the
+    tier the intent declares (pulse-fabric's `role`), never guessed from a name, since an
+    operator's fabric names its switches as it likes."""
+    return [s["name"] for s in fabric["switches"] if s["role"] == role]
+
+
 class PulseLab:
     """A Mininet fabric from an intent file, its switches pointed at a controller port.
 
@@ -153,9 +160,10 @@ class PulseLab:
             # here (the test sets its own).
             net.addHost(h["name"], ip=(f'{h["ip"]}/{h["prefix_length"]}' if h["ip"] else None),
                         mac=h["mac"] or None)
+        hosts = {h["name"] for h in self.fabric["hosts"]}
         for l in self.fabric["links"]:
             opts = {"bw": self.bw_mbps} if self.bw_mbps else {}
-            a_is_host = l["a"].startswith("h") and l["a"][1:].isdigit()
+            a_is_host = l["a"] in hosts
             net.addLink(l["a"], l["b"], port1=(0 if a_is_host else l["a_port"]),
                         port2=l["b_port"], **opts)
         net.build()
@@ -178,6 +186,25 @@ class PulseLab:
 
     def __exit__(self, *exc):
         self.stop()
+
+    # ---- what the fabric is (from pulse-fabric's export) ----
+    def switch_names(self, role):
+        """Names of the lab's switches of `role` ("leaf", "spine", "super-spine")."""
+        return switch_names(self.fabric, role)
+
+    def is_host(self, name):
+        """Whether `name` is one of the lab's hosts (one per NIC), not a switch."""
+        return any(h["name"] == name for h in self.fabric["hosts"])
+
+    def nic_ports(self):
+        """{NIC: (switch, port)}: the switch port (on a leaf) each host's NIC is cabled to."""
+        nic_of = {h["name"]: h["nic"] for h in self.fabric["hosts"]}
+        out = {}
+        for l in self.fabric["links"]:
+            for a, b, b_port in ((l["a"], l["b"], l["b_port"]), (l["b"], l["a"], l["a_port"])):
+                if a in nic_of:
+                    out[nic_of[a]] = (b, b_port)
+        return out
 
     # ---- reading the switches ----
     def host(self, name):
@@ -215,6 +242,18 @@ class PulseLab:
             if m.group(1).isdigit():
                 result[int(m.group(1))] = int(m.group(3))
         return result
+
+    def uplink_tx(self):
+        """{(leaf, spine): tx bytes} of every leaf-to-spine uplink, from the leaves' own port
+        counters (summed over parallel links)."""
+        out = {}
+        spines = self.switch_names("spine")
+        for leaf in self.switch_names("leaf"):
+            tx = self.port_tx_bytes(leaf)
+            for spine in spines:
+                for port in self.switch_ports_to(leaf, spine):
+                    out[(leaf, spine)] = out.get((leaf, spine), 0) + tx.get(port, 0)
+        return out
 
     def port_rx_bytes(self, switch):
         out = run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", switch])

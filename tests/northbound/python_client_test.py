@@ -80,10 +80,13 @@ class PythonClientTest(unittest.TestCase):
         placed = jobs.PlaceJob(pb.PlaceJobRequest(job=spec), timeout=10)
         self.assertEqual(placed.job.spec.id, "py-job-1")
         self.assertGreater(len(placed.job.flows), 0)
+        leaves = {s.name for s in topo.switches if s.role == pb.SWITCH_ROLE_LEAF}
+        spines = {s.name for s in topo.switches if s.role == pb.SWITCH_ROLE_SPINE}
         for flow in placed.job.flows:
             # leaf -> spine -> leaf between two leaves
             self.assertEqual(len(flow.hops), 3, flow)
-            self.assertTrue(flow.hops[0].switch_name.startswith("leaf"))
+            self.assertEqual([h.switch_name in group for h, group in
+                              zip(flow.hops, (leaves, spines, leaves))], [True] * 3, flow)
         self.assertGreater(placed.job.max_link_load, 0)
 
         listed = jobs.ListJobs(pb.ListJobsRequest(), timeout=10)

@@ -94,6 +94,15 @@ std::shared_ptr<const Fabric> LabFabric() {
   return std::make_shared<const Fabric>(*topology::LeafSpine(p));
 }
 
+// Job "ring": a ring over the first GPU of each of LabFabric's 8 servers.
+JobSpec LabRing() {
+  JobSpec spec;
+  spec.id = "ring";
+  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  spec.pattern = CollectivePattern::kRing;
+  return spec;
+}
+
 TEST(ForwardingTest, EveryNicReachesEveryOtherNicOnlyOverUpDownPaths) {
   auto fabric = LabFabric();
   Placement placement(fabric);
@@ -122,11 +131,7 @@ TEST(ForwardingTest, EveryNicReachesEveryOtherNicOnlyOverUpDownPaths) {
 TEST(ForwardingTest, PinsSendPlacedFlowsExactlyAlongTheirPaths) {
   auto fabric = LabFabric();
   Placement placement(fabric);
-  JobSpec spec;
-  spec.id = "ring";
-  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
-  spec.pattern = CollectivePattern::kRing;
-  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  ASSERT_TRUE(placement.PlaceJob(LabRing()).ok());
   EcmpGroups groups(fabric);
   auto tables = ComputeForwarding(*fabric, placement, groups);
   TableWalker walker(*fabric, tables);
@@ -150,9 +155,7 @@ TEST(ForwardingTest, SteeredJobsInstallNoPerFlowRule) {
   HashModels models;
   models.default_model = {HashAlgorithm::kOvsMultipath, 0, kHashAllFields};
   placement.EnableSteering(models);
-  JobSpec spec;
-  spec.id = "ring";
-  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
+  JobSpec spec = LabRing();
   ASSERT_TRUE(placement.PlaceJob(spec).ok());
   EcmpGroups groups(fabric);
   ForwardingOptions forwarding;
@@ -202,11 +205,7 @@ TEST(ForwardingTest, ProbeCatchRulesOnlyWhenAsked) {
 TEST(ForwardingTest, PinsGetAProbeBypassTwinWithTheMarker) {
   auto fabric = LabFabric();
   Placement placement(fabric);
-  JobSpec spec;
-  spec.id = "ring";
-  for (int i = 0; i < 8; ++i) spec.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
-  spec.pattern = CollectivePattern::kRing;
-  ASSERT_TRUE(placement.PlaceJob(spec).ok());
+  ASSERT_TRUE(placement.PlaceJob(LabRing()).ok());
   EcmpGroups groups(fabric);
   ForwardingOptions options;
   options.probe_marker_dscp = 63;
@@ -394,10 +393,7 @@ TEST(ForwardingTest, LearnedAddressesGetExactRulesAboveAnyPrefix) {
 TEST(ForwardingTest, AffectedSwitchesAreThoseOnTheNewJobsPathsAndMatchTheFullComputation) {
   auto fabric = LabFabric();
   Placement placement(fabric);
-  JobSpec ring;
-  ring.id = "ring";
-  for (int i = 0; i < 8; ++i) ring.endpoints.push_back("server-" + std::to_string(i) + "/gpu-0");
-  ASSERT_TRUE(placement.PlaceJob(ring).ok());
+  ASSERT_TRUE(placement.PlaceJob(LabRing()).ok());
   const Placement before = placement;  // a snapshot
   JobSpec pair;
   pair.id = "pair";

@@ -11,6 +11,7 @@
 #include "controller/controller.h"
 #include "controller/telemetry/metrics.h"
 #include "gtest/gtest.h"
+#include "tests/controller/path_test_fabrics.h"
 #include "topology/fabric.h"
 
 namespace pulse::controller {
@@ -28,22 +29,16 @@ constexpr double k10G = 10e9;
 class TelemetryLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    topology::FabricBuilder b;
-    leaf0_ = b.AddSwitch("leaf-0", SwitchRole::kLeaf);
-    leaf1_ = b.AddSwitch("leaf-1", SwitchRole::kLeaf);
-    spine0_ = b.AddSwitch("spine-0", SwitchRole::kSpine);
-    spine1_ = b.AddSwitch("spine-1", SwitchRole::kSpine);
-    for (int s = 0; s < 4; ++s) {
-      const topology::ServerId server = b.AddServer("server-" + std::to_string(s));
-      nics_.push_back(b.AddNic(server, 0));
-      b.AddLink(nics_.back(), s < 2 ? leaf0_ : leaf1_, static_cast<int64_t>(k10G));
-    }
-    for (NodeId leaf : {leaf0_, leaf1_}) {
-      for (NodeId spine : {spine0_, spine1_}) b.AddLink(leaf, spine, static_cast<int64_t>(k10G));
-    }
-    absl::StatusOr<topology::Fabric> built = std::move(b).Build();
+    absl::StatusOr<topology::Fabric> built = testing::BuildLeafSpine(
+        /*leaves=*/2, /*spines=*/2, /*servers_per_leaf=*/2,
+        /*uplinks_per_spine=*/1, /*nics_per_server=*/1, static_cast<int64_t>(k10G));
     ASSERT_TRUE(built.ok()) << built.status();
     fabric_ = std::make_shared<const topology::Fabric>(*std::move(built));
+    leaf0_ = fabric_->FindNode("leaf-0").value();
+    leaf1_ = fabric_->FindNode("leaf-1").value();
+    spine0_ = fabric_->FindNode("spine-0").value();
+    spine1_ = fabric_->FindNode("spine-1").value();
+    nics_ = fabric_->nics();
     absl::StatusOr<std::unique_ptr<Controller>> controller = Controller::Create(fabric_);
     ASSERT_TRUE(controller.ok()) << controller.status();
     controller_ = *std::move(controller);
