@@ -228,7 +228,10 @@ struct Loads {
   void Remove(const Path& path, double rate) {
     for (DirectedLinkId d : path.hops) {
       bps[d] -= rate;
-      if (bps[d] < 1e-6) bps[d] = 0;  // keep float dust from showing as load
+      // Rates like 100G/3 added and taken away leave rounding dust of a few ulps of the largest
+      // sum the link held (~1e-5 b/s at 100 Gb/s), which would show as load: anything below a
+      // millionth of a millionth of the larger of rate and capacity is dust, not traffic.
+      if (bps[d] < std::max(1e-6, 1e-12 * std::max(rate, Capacity(d)))) bps[d] = 0;
     }
   }
   // (max utilisation along the path with `rate` added, sum of the same) for comparing paths.
