@@ -328,6 +328,9 @@ pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
     out->set_owned_keys(s.owned_keys);
     out->set_malformed_counters(s.malformed_counters);
     out->set_last_error(s.last_error);
+    if (!s.hash_seed_difference.key.empty()) {
+      out->set_hash_seed_warning(s.hash_seed_difference.ToString());
+    }
   }
   return r;
 }
