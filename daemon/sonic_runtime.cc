@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
 }
 
 SonicRuntime::~SonicRuntime() {
+  if (qos_audit_ != nullptr) qos_audit_->Set(nullptr);
   {
     std::lock_guard<std::mutex> inbox_lock(inbox_->mu);
     inbox_->owner = nullptr;
@@ -335,6 +336,22 @@ pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
   return r;
 }
 
+void SonicRuntime::JoinQosAudit(std::shared_ptr<QosExtraAudit> audit) {
+  qos_audit_ = std::move(audit);
+  qos_audit_->Set([driver = qos_.get()] {
+    std::vector<QosAuditFinding> out;
+    absl::StatusOr<std::vector<switches::QosFinding>> findings = driver->AuditQos();
+    if (!findings.ok()) {
+      out.push_back({"", 0, std::string(findings.status().message())});
+      return out;
+    }
+    for (switches::QosFinding& f : *findings) {
+      out.push_back({std::move(f.switch_name), f.port, std::move(f.difference)});
+    }
+    return out;
+  });
+}
+
 absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
     std::shared_ptr<const topology::Fabric> fabric,
     const std::map<std::string, topology::SwitchDriverIntent>& drivers,
@@ -353,7 +370,11 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
   options.health.clean_window_ms = config.clean_window_ms;
   options.counters_interval_ms = config.counters_interval_ms;
   options.audit_interval_ms = config.audit_interval_ms;
-  return SonicRuntime::Start(std::move(options));
+  absl::StatusOr<std::unique_ptr<SonicRuntime>> runtime = SonicRuntime::Start(std::move(options));
+  if (runtime.ok() && qos != nullptr && qos->service != nullptr) {
+    (*runtime)->JoinQosAudit(qos->extra_audit);
+  }
+  return runtime;
 }
 
 }  // namespace pulse::northbound

@@ -100,6 +100,7 @@ bool SonicSwitch::ConnectOnce() {
     events_.reset();
     std::lock_guard<std::mutex> lock(mu_);
     status_.last_error = std::string(s.message());
+    ++status_.failed_connects;
     return false;
   };
   absl::StatusOr<std::unique_ptr<RedisClient>> command =

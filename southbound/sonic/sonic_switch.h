@@ -69,6 +69,7 @@ struct SonicSwitchStatus {
   bool connected = false;
   bool in_sync = false;          // the last reconcile found nothing to change
   uint64_t connects = 0;         // successful (re)connections
+  uint64_t failed_connects = 0;  // attempts that failed (spaced by the backoff)
   uint64_t transactions = 0;     // MULTI/EXEC committed
   uint64_t repairs = 0;          // reconciles that undid an edit made behind Pulse's back
   uint64_t keyspace_events = 0;  // notifications about keys Pulse wants or owns

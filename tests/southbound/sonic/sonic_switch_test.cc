@@ -185,9 +185,13 @@ TEST(SonicSwitchTest, UnreachableRedisIsRetriedAndThePlanAppliedWhenItReturns) {
   const ConfigDbEntries want = LeafEntries();
   sw.SetDesired(want);
   sw.Start();
-  std::this_thread::sleep_for(milliseconds(500));
+  std::this_thread::sleep_for(milliseconds(1500));
   EXPECT_FALSE(sw.connected());
   EXPECT_FALSE(sw.status().last_error.empty());
+  // Retried with backoff (50, 100, 200, 400, 400 ms ...): about 6 attempts in 1.5 s, not the
+  // hundreds an immediate retry against a closed port would make.
+  EXPECT_GE(sw.status().failed_connects, 3u);
+  EXPECT_LE(sw.status().failed_connects, 12u);
 
   {
     testing::RedisServer redis("", port);
