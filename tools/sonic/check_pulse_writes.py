@@ -15,6 +15,9 @@ prints it; the intent's `cables:` section is kept), since `driver: sonic` is a p
   tools/sonic/check_pulse_writes.py --models /tmp/sonic-yang/models --build build \
       examples/explicit.yaml examples/leaf-spine.yaml ...
 
+--qos-policy FILE runs the daemon with that QoS policy (e.g. an ASIC profile whose
+platform_pools give BUFFER_POOL sizes, or a pool big enough for 128-port switches).
+
 Prints one line per fabric and part: tables, entries, yanglint's verdict; exit 1 on any refusal.
 Needs redis-server, redis-cli, yanglint, a built pulse-controller, pulsectl and pulse-fabric.
 Runs only on loopback (free ports, unix sockets in a private folder).
@@ -165,6 +168,8 @@ def run_fabric(args, tables, fabric_path, work):
             f.write(f"listen: 127.0.0.1:{api}\nfabric: {intent_path}\n"
                     f"state_dir: {fab_dir}/state\ninsecure: true\nlog_level: warning\n"
                     f"openflow:\n  listen: 127.0.0.1:{of}\nmetrics_listen: 127.0.0.1:{metrics}\n")
+            if args.qos_policy:
+                f.write(f"qos:\n  policy_file: {os.path.abspath(args.qos_policy)}\n")
         logf = open(os.path.join(fab_dir, "controller.log"), "w")
         daemon = subprocess.Popen([os.path.join(build, "daemon", "pulse-controller"),
                                    "--config", cfg], stdout=logf, stderr=subprocess.STDOUT)
@@ -237,6 +242,7 @@ def main():
     ap.add_argument("--max-sonic", type=int, default=24,
                     help="at most this many SONiC-driven switches per fabric")
     ap.add_argument("--stub-port-speed", type=int, default=400000)
+    ap.add_argument("--qos-policy", help="the daemon's qos.policy_file (default: built-in policy)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (data files)")
     args = ap.parse_args()
     tables = conv.load_schema(args.models)

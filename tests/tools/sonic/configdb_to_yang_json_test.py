@@ -126,7 +126,8 @@ class ConvertTest(unittest.TestCase):
         self.assertIn({"ifname": "Ethernet8", "not_in_model": "1"}, wd)
         self.assertEqual(data["sonic-hash:sonic-hash"]["SWITCH_HASH"]["GLOBAL"], {
             "ecmp_hash": ["SRC_IP", "DST_IP", "L4_SRC_PORT"], "ecmp_hash_algorithm": "CRC"})
-        lists = data["sonic-buffer-port-ingress-profile-list:sonic-buffer-port-ingress-profile-list"]
+        module = "sonic-buffer-port-ingress-profile-list"
+        lists = data[f"{module}:{module}"]
         self.assertEqual(
             lists["BUFFER_PORT_INGRESS_PROFILE_LIST"]["BUFFER_PORT_INGRESS_PROFILE_LIST_LIST"],
             [{"port": "Ethernet0",
