@@ -26,7 +26,8 @@
 // own fields and removes only those when it lets go). The record is a STATE_DB (6) hash
 // PULSE_OWNERSHIP|CONFIG_DB (field: CONFIG_DB key; value: "created" or "adopted:<fields>"), read
 // back on every reconnect so a restarted controller still knows what it owns. Keys Pulse neither
-// wants nor owns are never read or written.
+// wants nor owns are never written; the only other key read is APPL_DB's SWITCH_TABLE:switch (the
+// seed, above).
 #ifndef PULSE_SOUTHBOUND_SONIC_SONIC_SWITCH_H_
 #define PULSE_SOUTHBOUND_SONIC_SONIC_SWITCH_H_
 
