@@ -112,16 +112,34 @@ absl::StatusOr<std::unique_ptr<QosRuntime>> StartQos(controller::Controller* con
                                                          connected.message()));
     }
     runtime->worker = std::make_shared<QosWorker>(runtime->driver.get());
-    std::weak_ptr<QosWorker> worker = runtime->worker;
-    service_options.audit = [worker](std::shared_ptr<const controller::QosPlan>,
-                                     QosServiceOptions::AuditDone done) {
-      if (auto w = worker.lock()) {
-        w->Audit(std::move(done));
-      } else {
-        done(absl::UnavailableError("audit qos: shutting down"));
-      }
-    };
   }
+  // AuditQos: the OVS driver's audit (on its worker) and the switches of other runtimes.
+  std::weak_ptr<QosWorker> audit_worker = runtime->worker;
+  const bool has_ovs = runtime->worker != nullptr;
+  service_options.audit = [audit_worker, has_ovs, extra = runtime->extra_audit](
+                              std::shared_ptr<const controller::QosPlan>,
+                              QosServiceOptions::AuditDone done) {
+    if (!has_ovs) {
+      if (extra->empty()) {
+        done(absl::FailedPreconditionError(
+            "audit qos: no switch driver configured (qos: ovsdb not set, no SONiC switch)"));
+        return;
+      }
+      QosAuditReport report;
+      extra->AddTo(report);
+      done(std::move(report));
+      return;
+    }
+    auto w = audit_worker.lock();
+    if (w == nullptr) {
+      done(absl::UnavailableError("audit qos: shutting down"));
+      return;
+    }
+    w->Audit([extra, done = std::move(done)](absl::StatusOr<QosAuditReport> report) {
+      if (report.ok()) extra->AddTo(*report);
+      done(std::move(report));
+    });
+  };
   absl::StatusOr<std::unique_ptr<QosServiceImpl>> service =
       QosServiceImpl::Create(controller, std::move(service_options));
   if (!service.ok()) return service.status();

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,39 @@ struct QosRuntimeOptions {
 
 class QosWorker;
 
+// Switches another southbound's runtime keeps (the SONiC switches, daemon/sonic_runtime.h), joined
+// to AuditQos after start-up: their findings follow the OVS driver's. Thread-safe; the runtime
+// that set an audit clears it before it goes.
+class QosExtraAudit {
+ public:
+  using Audit = std::function<std::vector<QosAuditFinding>()>;
+  void Set(Audit audit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    audit_ = std::move(audit);
+  }
+  bool empty() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return audit_ == nullptr;
+  }
+  // Appends the findings (nothing when no audit is set).
+  void AddTo(QosAuditReport& report) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (audit_ == nullptr) return;
+    for (QosAuditFinding& f : audit_()) report.differences.push_back(std::move(f));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Audit audit_;
+};
+
 struct QosRuntime {
   ~QosRuntime();  // stops the worker before the driver goes
 
   std::unique_ptr<southbound::ovsdb::OvsQosDriver> driver;  // null without ovsdb_endpoint
   std::shared_ptr<QosWorker> worker;                        // null without ovsdb_endpoint
   std::unique_ptr<QosServiceImpl> service;
+  std::shared_ptr<QosExtraAudit> extra_audit = std::make_shared<QosExtraAudit>();
   std::unique_ptr<GatedService> gated;  // `service` as the API server registers it
 };
 

@@ -131,6 +131,7 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
 }
 
 SonicRuntime::~SonicRuntime() {
+  if (qos_audit_ != nullptr) qos_audit_->Set(nullptr);
   {
     std::lock_guard<std::mutex> inbox_lock(inbox_->mu);
     inbox_->owner = nullptr;
@@ -332,8 +333,27 @@ pulse::v1::ListIncidentsResponse SonicRuntime::Snapshot() const {
     out->set_owned_keys(s.owned_keys);
     out->set_malformed_counters(s.malformed_counters);
     out->set_last_error(s.last_error);
+    if (!s.hash_seed_difference.key.empty()) {
+      out->set_hash_seed_warning(s.hash_seed_difference.ToString());
+    }
   }
   return r;
+}
+
+void SonicRuntime::JoinQosAudit(std::shared_ptr<QosExtraAudit> audit) {
+  qos_audit_ = std::move(audit);
+  qos_audit_->Set([driver = qos_.get()] {
+    std::vector<QosAuditFinding> out;
+    absl::StatusOr<std::vector<switches::QosFinding>> findings = driver->AuditQos();
+    if (!findings.ok()) {
+      out.push_back({"", 0, std::string(findings.status().message())});
+      return out;
+    }
+    for (switches::QosFinding& f : *findings) {
+      out.push_back({std::move(f.switch_name), f.port, std::move(f.difference)});
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
@@ -354,7 +374,11 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> StartSonicFromConfig(
   options.health.clean_window_ms = config.clean_window_ms;
   options.counters_interval_ms = config.counters_interval_ms;
   options.audit_interval_ms = config.audit_interval_ms;
-  return SonicRuntime::Start(std::move(options));
+  absl::StatusOr<std::unique_ptr<SonicRuntime>> runtime = SonicRuntime::Start(std::move(options));
+  if (runtime.ok() && qos != nullptr && qos->service != nullptr) {
+    (*runtime)->JoinQosAudit(qos->extra_audit);
+  }
+  return runtime;
 }
 
 }  // namespace pulse::northbound

@@ -78,6 +78,10 @@ class SonicRuntime {
   std::vector<controller::LinkLosslessCounters> LinkCounters() const;
   pulse::v1::ListIncidentsResponse Snapshot() const;
   size_t num_switches() const { return switches_.size(); }
+  // Joins the SONiC switches to the QosService's AuditQos (a switch disconnected, CONFIG_DB
+  // repaired at the last reconcile, an ECMP hash seed other than the model's); undone when the
+  // runtime goes.
+  void JoinQosAudit(std::shared_ptr<QosExtraAudit> audit);
 
  private:
   explicit SonicRuntime(SonicRuntimeOptions options) : options_(std::move(options)) {}
@@ -108,6 +112,7 @@ class SonicRuntime {
   };
   std::vector<Switch> switches_;
   std::unique_ptr<southbound::sonic::SonicQosDriver> qos_;  // over switches_
+  std::shared_ptr<QosExtraAudit> qos_audit_;                // JoinQosAudit's, cleared on exit
   std::unique_ptr<southbound::sonic::SonicSwitchDriver> switch_driver_;
   std::unique_ptr<LosslessHealthServiceImpl> service_;
 

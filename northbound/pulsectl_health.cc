@@ -43,6 +43,11 @@ std::string FormatIncidents(const pulse::v1::ListIncidentsResponse& r) {
                         s.connected() ? "connected" : "DISCONNECTED",
                         s.in_sync() ? "in-sync" : "pending", s.repairs(),
                         s.last_error().empty() ? "" : absl::StrCat("  (", s.last_error(), ")")));
+    if (!s.hash_seed_warning().empty()) {
+      absl::StrAppend(&out, "  WARNING ", s.name(),
+                      ": ECMP hash seed is not the steering model's: ", s.hash_seed_warning(),
+                      "\n");
+    }
   }
   return out;
 }

@@ -14,7 +14,7 @@ test_packages=(
   clang libclang-rt-14-dev clang-format
   mininet openvswitch-switch iperf3 iputils-ping ethtool iproute2 procps psmisc
   etcd-server etcd-client
-  redis-server redis-tools
+  redis-server redis-tools libyang2-tools
   python3 python3-grpcio python3-pytest python3-yaml python3-protobuf
   openssl curl
   chromium chromium-driver python3-selenium

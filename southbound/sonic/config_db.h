@@ -49,7 +49,8 @@ absl::StatusOr<ConfigDbEntries> EntriesFromConfigDbJson(const nlohmann::json& ta
 // SWITCH_HASH|GLOBAL for the model: ecmp_hash@ (SRC_IP, DST_IP, IP_PROTOCOL, L4_SRC_PORT,
 // L4_DST_PORT in that order, those selected) and ecmp_hash_algorithm (crc32 -> CRC,
 // crc16-ccitt -> CRC_CCITT, xor-fold -> XOR). The seed is not in CONFIG_DB's schema (SONiC takes
-// it from swss's switch.json) and is not written.
+// it from swss's switch.json into APPL_DB SWITCH_TABLE:switch) and is not written; the driver
+// reads it and reports a mismatch (sonic_switch.h SetExpectedEcmpHashSeed).
 Fields EcmpHashFields(const switches::EcmpHashModel& model);
 
 // Everything Pulse wants in the switch's CONFIG_DB: the QoS export of `switch_name` with ports

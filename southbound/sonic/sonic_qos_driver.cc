@@ -21,6 +21,11 @@ absl::StatusOr<int> SonicQosDriver::ApplyQos(const switches::QosPlan& plan) {
       continue;
     }
     t.sonic->SetDesired(*std::move(entries));
+    // The seed is only checked (SONiC keeps it outside CONFIG_DB, sonic_switch.h); a learned
+    // hash (probed choices) has no seed to compare.
+    t.sonic->SetExpectedEcmpHashSeed(hash_ && hash_->algorithm != switches::HashAlgorithm::kLearned
+                                         ? std::optional<uint32_t>(hash_->seed)
+                                         : std::nullopt);
     if (const switches::SwitchQosPlan* sw = plan.FindSwitch(t.name)) {
       ports += static_cast<int>(sw->ports.size());
     }
@@ -39,6 +44,12 @@ absl::StatusOr<std::vector<switches::QosFinding>> SonicQosDriver::AuditQos() {
       findings.push_back({t.name, 0,
                           absl::StrCat("CONFIG_DB differed from the plan at the last reconcile (",
                                        s.last_differences.size(), " differences repaired)")});
+    }
+    if (s.connected && !s.hash_seed_difference.key.empty()) {
+      findings.push_back({t.name, 0,
+                          absl::StrCat("ECMP hash seed is not the steering model's (set by SONiC's "
+                                       "switch.json, not by Pulse): ",
+                                       s.hash_seed_difference.ToString())});
     }
   }
   return findings;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/log.h"
 #include "common/thread_name.h"
 
 namespace pulse::southbound::sonic {
@@ -76,6 +77,15 @@ void SonicSwitch::SetDesired(ConfigDbEntries entries) {
   wake_.notify_all();
 }
 
+void SonicSwitch::SetExpectedEcmpHashSeed(std::optional<uint32_t> seed) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    expected_seed_ = seed;
+    ++desired_generation_;
+  }
+  wake_.notify_all();
+}
+
 SonicSwitchStatus SonicSwitch::status() const {
   std::lock_guard<std::mutex> lock(mu_);
   SonicSwitchStatus s = status_;
@@ -94,6 +104,7 @@ bool SonicSwitch::ConnectOnce() {
     events_.reset();
     std::lock_guard<std::mutex> lock(mu_);
     status_.last_error = std::string(s.message());
+    ++status_.failed_connects;
     return false;
   };
   absl::StatusOr<std::unique_ptr<RedisClient>> command =
@@ -138,10 +149,12 @@ absl::Status SonicSwitch::LoadOwnership() {
 absl::Status SonicSwitch::Reconcile() {
   ConfigDbEntries want;
   uint64_t generation = 0;
+  std::optional<uint32_t> expected_seed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     want = desired_;
     generation = desired_generation_;
+    expected_seed = expected_seed_;
   }
   // Read every key wanted or owned.
   std::vector<std::string> keys;
@@ -151,9 +164,36 @@ absl::Status SonicSwitch::Reconcile() {
   }
   std::vector<Command> reads = {{"SELECT", std::to_string(kConfigDb)}};
   for (const std::string& key : keys) reads.push_back({"HGETALL", key});
+  const size_t seed_at = reads.size() + 1;
+  if (expected_seed.has_value()) {
+    reads.push_back({"SELECT", std::to_string(kApplDb)});
+    reads.push_back({"HGET", kApplSwitchTableKey, kEcmpHashSeedField});
+    reads.push_back({"SELECT", std::to_string(kConfigDb)});
+  }
   absl::StatusOr<std::vector<RedisReply>> replies = command_->Pipeline(reads);
   if (!replies.ok()) return replies.status();
   if (absl::Status s = CheckReplies(reads, *replies); !s.ok()) return s;
+  EntryDifference seed_difference;
+  if (expected_seed.has_value()) {
+    const RedisReply& seed = (*replies)[seed_at];
+    const std::string have = seed.kind == RedisReply::Kind::kString ? seed.str : "";
+    const std::string want_seed = std::to_string(*expected_seed);
+    if (have != want_seed) {
+      seed_difference = {absl::StrCat("APPL_DB ", kApplSwitchTableKey), kEcmpHashSeedField,
+                         want_seed, have};
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (seed_difference.ToString() != status_.hash_seed_difference.ToString() &&
+        !seed_difference.key.empty()) {
+      Log(LogLevel::kWarning, "sonic switch ", options_.name,
+          ": ECMP hash seed differs from the steering model (SONiC sets it from swss's "
+          "switch.json; steered paths may not be the ones taken): ",
+          seed_difference.ToString());
+    }
+    status_.hash_seed_difference = seed_difference;
+  }
   ConfigDbEntries have;
   for (size_t i = 0; i < keys.size(); ++i) {
     Fields fields = (*replies)[i + 1].AsMap();

@@ -13,7 +13,12 @@
 //    MULTI/EXEC (CONFIG_DB writes plus its ownership record), so the switch never sees half a plan;
 //  - subscribes to __keyspace@4__:* and reconciles as soon as a key it owns is edited behind its
 //    back (HSET, HDEL, DEL), and also every audit_interval in case notifications are off;
-//  - polls COUNTERS_DB every counters_interval and hands a SonicCounterSnapshot to the callback.
+//  - polls COUNTERS_DB every counters_interval and hands a SonicCounterSnapshot to the callback;
+//  - with an expected ECMP hash seed, reads the seed the switch runs with at every reconcile and
+//    reports a mismatch (status().hash_seed_difference, a warning in the log). SONiC has no
+//    CONFIG_DB field for the seed: swss's switch.json (rendered from DEVICE_METADATA's device
+//    type at orchagent start) writes it to APPL_DB (0) SWITCH_TABLE:switch ecmp_hash_seed, and
+//    APPL_DB is orchagent's input queue, not a configuration interface, so Pulse only reads it.
 //
 // Ownership: Pulse touches only keys it owns. A key it wanted and found absent is "created" (Pulse
 // owns every field: stray fields are removed, the key is deleted when no longer wanted); a key it
@@ -21,7 +26,8 @@
 // own fields and removes only those when it lets go). The record is a STATE_DB (6) hash
 // PULSE_OWNERSHIP|CONFIG_DB (field: CONFIG_DB key; value: "created" or "adopted:<fields>"), read
 // back on every reconnect so a restarted controller still knows what it owns. Keys Pulse neither
-// wants nor owns are never read or written.
+// wants nor owns are never written; the only other key read is APPL_DB's SWITCH_TABLE:switch (the
+// seed, above).
 #ifndef PULSE_SOUTHBOUND_SONIC_SONIC_SWITCH_H_
 #define PULSE_SOUTHBOUND_SONIC_SONIC_SWITCH_H_
 
@@ -33,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,6 +70,7 @@ struct SonicSwitchStatus {
   bool connected = false;
   bool in_sync = false;          // the last reconcile found nothing to change
   uint64_t connects = 0;         // successful (re)connections
+  uint64_t failed_connects = 0;  // attempts that failed (spaced by the backoff)
   uint64_t transactions = 0;     // MULTI/EXEC committed
   uint64_t repairs = 0;          // reconciles that undid an edit made behind Pulse's back
   uint64_t keyspace_events = 0;  // notifications about keys Pulse wants or owns
@@ -71,7 +79,14 @@ struct SonicSwitchStatus {
   size_t owned_keys = 0;
   std::string last_error;
   std::vector<EntryDifference> last_differences;  // what the last repair undid
+  // The switch's APPL_DB SWITCH_TABLE:switch ecmp_hash_seed differs from the expected seed (or is
+  // absent: SAI's default then applies, which Pulse cannot know). Empty key: no difference, or
+  // no seed expected. `have` is empty when the field is absent.
+  EntryDifference hash_seed_difference;
 };
+
+inline constexpr char kApplSwitchTableKey[] = "SWITCH_TABLE:switch";
+inline constexpr char kEcmpHashSeedField[] = "ecmp_hash_seed";
 
 // Reads one switch's COUNTERS_DB (database 2) into a snapshot on `client`, leaving it selected on
 // CONFIG_DB: the port and queue name maps, then every listed port's COUNTERS:<oid> and its
@@ -103,6 +118,10 @@ class SonicSwitch {
   // released as described above). Applied as soon as the switch is reachable.
   void SetDesired(ConfigDbEntries entries);
 
+  // The ECMP hash seed the steering model assumes for this switch (nullopt: none, not checked).
+  // Checked against APPL_DB at every reconcile; a mismatch is reported, never written.
+  void SetExpectedEcmpHashSeed(std::optional<uint32_t> seed);
+
   bool connected() const { return connected_.load(); }
   SonicSwitchStatus status() const;
   const std::string& name() const { return options_.name; }
@@ -124,6 +143,7 @@ class SonicSwitch {
   std::condition_variable wake_;
   bool stop_ = false;
   ConfigDbEntries desired_;
+  std::optional<uint32_t> expected_seed_;
   uint64_t desired_generation_ = 0;
   SonicSwitchStatus status_;
 

@@ -13,7 +13,10 @@ writes SONiC-shaped COUNTERS_DB updates: a PFC storm at leaf-0's uplink that car
   - `pulsectl links`: the root link's PFC_RX column counts the pauses, MEASURED carries a unit;
   - events (pulsectl watch): one LINK_ISOLATED, HEALTH_INCIDENT; /metrics:
     pulse_health_actions_total{action="isolate_link",outcome="applied"} 1;
-  - the storm stops: after the clean window the link is usable again, the line reads "returned".
+  - the storm stops: after the clean window the link is usable again, the line reads "returned";
+  - a switch whose APPL_DB ecmp_hash_seed is not the steering model's gets a WARNING line (and a
+    `pulsectl qos audit` finding); Pulse does not write the seed;
+  - a switch whose Redis goes away is shown DISCONNECTED and gets the plan back on its return.
 No Open vSwitch: needs only redis-server (runs without the machine's network lock).
 """
 
@@ -175,6 +178,44 @@ links:
         if not any("pfc_storm" in l and "returned" in l and "closed" in l
                    for l in out.splitlines()):
             fail("incident not shown as returned:\n" + out)
+
+        # The ECMP hash seed: SONiC keeps it in APPL_DB SWITCH_TABLE:switch (swss's switch.json),
+        # not in CONFIG_DB. A seed other than the steering model's (seed 0) is a warning line.
+        redis_cli(sock1, 0, "HSET", "SWITCH_TABLE:switch", "ecmp_hash_seed", "10")
+        redis_cli(sock0, 0, "HSET", "SWITCH_TABLE:switch", "ecmp_hash_seed", "0")
+        # (Before, with no seed in APPL_DB, both switches were warned about a missing seed.)
+        def warned():
+            out = ctl.pulsectl("health", "incidents")
+            return ("WARNING leaf-1: ECMP hash seed" in out and "want '0', have '10'" in out
+                    and "WARNING leaf-0" not in out)
+        if pulse_net.seconds_until(warned, 10, 0.2) is None:
+            fail("no hash seed warning for leaf-1 alone:\n" + ctl.pulsectl("health", "incidents"))
+        if redis_cli(sock1, 0, "HGET", "SWITCH_TABLE:switch", "ecmp_hash_seed") != "10":
+            fail("Pulse wrote the seed into APPL_DB")
+        audit = ctl.pulsectl("qos", "audit")
+        if "ECMP hash seed" not in audit:
+            fail("qos audit does not show the seed difference:\n" + audit)
+        log("hash seed 10 on leaf-1 shown as a warning (health incidents, qos audit), not written")
+
+        # Redis unreachable: leaf-1 shows DISCONNECTED, and gets the plan back when its Redis
+        # returns empty (a switch restart).
+        redis1.kill()
+        redis1.wait()
+        os.unlink(sock1)
+        down = lambda: "DISCONNECTED" in next(
+            l for l in ctl.pulsectl("health", "incidents").splitlines()
+            if l.startswith("sonic leaf-1 "))
+        if pulse_net.seconds_until(down, 10, 0.2) is None:
+            fail("leaf-1 not shown disconnected:\n" + ctl.pulsectl("health", "incidents"))
+        redis1, _ = start_redis(tmp, "leaf-1")
+        back_in_sync = lambda: any(l.startswith("sonic leaf-1 ") and " connected " in l and
+                                   "in-sync" in l
+                                   for l in ctl.pulsectl("health", "incidents").splitlines())
+        if pulse_net.seconds_until(back_in_sync, 15, 0.2) is None:
+            fail("leaf-1 not back in sync:\n" + ctl.pulsectl("health", "incidents"))
+        if redis_cli(sock1, 4, "HGET", "PORT_QOS_MAP|Ethernet0", "pfc_enable") != "3,4":
+            fail("the plan was not applied when leaf-1's Redis returned")
+        log("leaf-1 shown DISCONNECTED while its Redis was down, plan re-applied on return")
         log("PASS")
     finally:
         ctl.cleanup()

@@ -6,6 +6,7 @@
 
 #include "controller/qos/qos_plan.h"
 #include "gtest/gtest.h"
+#include "southbound/sonic/sonic_qos_driver.h"
 #include "tests/southbound/sonic/redis_server.h"
 #include "topology/builders.h"
 
@@ -184,9 +185,13 @@ TEST(SonicSwitchTest, UnreachableRedisIsRetriedAndThePlanAppliedWhenItReturns) {
   const ConfigDbEntries want = LeafEntries();
   sw.SetDesired(want);
   sw.Start();
-  std::this_thread::sleep_for(milliseconds(500));
+  std::this_thread::sleep_for(milliseconds(1500));
   EXPECT_FALSE(sw.connected());
   EXPECT_FALSE(sw.status().last_error.empty());
+  // Retried with backoff (50, 100, 200, 400, 400 ms ...): about 6 attempts in 1.5 s, not the
+  // hundreds an immediate retry against a closed port would make.
+  EXPECT_GE(sw.status().failed_connects, 3u);
+  EXPECT_LE(sw.status().failed_connects, 12u);
 
   {
     testing::RedisServer redis("", port);
@@ -251,6 +256,59 @@ TEST(SonicSwitchTest, UnixSocketPasswordAndReleaseOfKeysNoLongerWanted) {
             (Fields{{"size", "52161690"}}));
   EXPECT_EQ((*client)->Command({"EXISTS", "DSCP_TO_TC_MAP|AZURE"})->integer, 1);
   EXPECT_EQ(sw.status().owned_keys, 1u);
+}
+
+// The ECMP hash seed has no CONFIG_DB field: SONiC's swss writes it into APPL_DB
+// SWITCH_TABLE:switch from switch.json. Pulse reads it, reports a seed that is not the steering
+// model's (switch status, QoS audit finding), and never writes it.
+TEST(SonicSwitchTest, HashSeedOtherThanTheModelsIsReportedNeverWritten) {
+  testing::RedisServer redis;
+  auto appl = redis.Client(kApplDb);
+  ASSERT_TRUE(appl.ok());
+  // A LeafRouter's switch.json seed (sonic-buildimage dockers/docker-orchagent/switch.json.j2).
+  ASSERT_TRUE((*appl)
+                  ->Command({"HSET", kApplSwitchTableKey, kEcmpHashSeedField, "10",
+                             "ecmp_hash_offset", "10"})
+                  .ok());
+  SonicSwitchOptions options = Options(redis.tcp_address());
+  options.audit_interval = milliseconds(200);
+  SonicSwitch sw(options);
+  SonicQosDriver driver({{topology::kNoNode, "leaf-0", PortNaming{}, &sw}},
+                        switches::EcmpHashModel(switches::HashAlgorithm::kCrc32, /*seed=*/0));
+  ASSERT_TRUE(driver.ApplyQos(SmallPlan()).ok());
+  sw.Start();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return sw.status().in_sync && !sw.status().hash_seed_difference.key.empty(); },
+      milliseconds(5000)))
+      << sw.status().last_error;
+  const EntryDifference d = sw.status().hash_seed_difference;
+  EXPECT_EQ(d.key, "APPL_DB SWITCH_TABLE:switch");
+  EXPECT_EQ(d.field, "ecmp_hash_seed");
+  EXPECT_EQ(d.want, "0");
+  EXPECT_EQ(d.have, "10");
+  absl::StatusOr<std::vector<switches::QosFinding>> findings = driver.AuditQos();
+  ASSERT_TRUE(findings.ok());
+  ASSERT_EQ(findings->size(), 1u);
+  EXPECT_NE((*findings)[0].difference.find("want '0', have '10'"), std::string::npos)
+      << (*findings)[0].difference;
+  // Pulse wrote nothing into APPL_DB: the seed is SONiC's.
+  EXPECT_EQ((*appl)->Command({"HGET", kApplSwitchTableKey, kEcmpHashSeedField})->str, "10");
+  EXPECT_EQ((*appl)->Command({"DBSIZE"})->integer, 1);
+
+  // The operator aligns the switch (or the intent): the warning clears at the next audit.
+  ASSERT_TRUE((*appl)->Command({"HSET", kApplSwitchTableKey, kEcmpHashSeedField, "0"}).ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return sw.status().hash_seed_difference.key.empty(); }, milliseconds(3000)));
+  findings = driver.AuditQos();
+  ASSERT_TRUE(findings.ok());
+  EXPECT_TRUE(findings->empty());
+
+  // No seed at all (swss not started, or a platform without switch.json): reported as missing,
+  // since SAI's default is not known to be the model's.
+  ASSERT_TRUE((*appl)->Command({"DEL", kApplSwitchTableKey}).ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return !sw.status().hash_seed_difference.key.empty(); }, milliseconds(3000)));
+  EXPECT_EQ(sw.status().hash_seed_difference.have, "");
 }
 
 TEST(SonicSwitchTest, ReadsCountersDbIntoSnapshots) {
