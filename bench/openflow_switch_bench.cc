@@ -23,7 +23,6 @@
 
 namespace {
 
-using pulse::southbound::Dpid;
 using pulse::southbound::FabricEventSink;
 using pulse::southbound::ForwardingRule;
 using pulse::southbound::PortCounters;
@@ -31,6 +30,7 @@ using pulse::southbound::PortNo;
 using pulse::southbound::SwitchForwarding;
 using pulse::southbound::SwitchId;
 using pulse::southbound::SwitchPort;
+using pulse::southbound::openflow::Dpid;
 using pulse::southbound::openflow::OpenFlowDriver;
 using pulse::southbound::openflow::OpenFlowDriverOptions;
 using Clock = std::chrono::steady_clock;

@@ -30,7 +30,7 @@ void BenchCounterIngest(int64_t samples, uint32_t ports) {
   for (int64_t i = 0; i < samples; ++i) {
     const int64_t round = i / ports;
     const uint32_t port = static_cast<uint32_t>(i % ports);
-    s.key = {1 + port % 100, port / 100 + 1};
+    s.key = {static_cast<pulse::switches::SwitchId>(1 + port % 100), port / 100 + 1};
     s.time_ms = round * 1000;
     s.tx_bytes = static_cast<uint64_t>(round) * 5'000'000'000ull + port;
     s.rx_bytes = s.tx_bytes / 2;

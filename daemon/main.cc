@@ -49,6 +49,7 @@
 #include "northbound/host_service.h"
 #include "northbound/server.h"
 #include "northbound/steering_service.h"
+#include "southbound/openflow/datapath_map.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "southbound/sflow/collector.h"
 #include "southbound/sflow/ovs_port_map.h"
@@ -484,12 +485,11 @@ absl::Status Daemon::StartSwitches() {
   fabric_sync_ = std::make_unique<pulse::controller::FabricSync>(controller_.get(),
                                                                  std::move(drivers), sync_options);
   pulse::controller::TelemetryLoop* loop = telemetry_loop_.get();
-  const pulse::topology::Fabric* fabric = fabric_.get();
-  // Telemetry keys ports by the switch's datapath id (controller/switches/counters.h PortKey).
+  // Counters arrive keyed by fabric node: each driver translated its switch's id at its boundary.
   fabric_sync_->SetCountersHandler(
-      [loop, fabric](pulse::switches::SwitchId sw,
-                     const std::vector<pulse::southbound::PortCounters>& counters) {
-        loop->OnPortCounters(fabric->node(sw).datapath_id, counters);
+      [loop](pulse::switches::SwitchId sw,
+             const std::vector<pulse::southbound::PortCounters>& counters) {
+        loop->OnPortCounters(sw, counters);
       });
   if (oracle_on) {
     if (absl::Status status = StartOracle(); !status.ok()) return status;
@@ -523,8 +523,11 @@ absl::Status Daemon::StartSflow() {
   if (!address.ok()) return address.status();
   const bool feeds_link_load = !openflow_driver_ || config_.openflow.stats_interval_ms == 0;
   if (feeds_link_load) {
+    // Bridges are named by the same node <-> datapath id map the OpenFlow driver uses.
     auto ports = pulse::southbound::sflow::OvsSflowPortMap::Connect(
-        pulse::southbound::ovsdb::kDefaultOvsdbEndpoint);
+        pulse::southbound::ovsdb::kDefaultOvsdbEndpoint,
+        pulse::southbound::openflow::DatapathMap(
+            pulse::southbound::openflow::OpenFlowDatapaths(*fabric_)));
     if (ports.ok()) {
       sflow_ports_ = *std::move(ports);
     } else {

@@ -27,13 +27,7 @@ void ConfigureOpenFlowListener(const OpenFlowConfig& config, const topology::Fab
         "(openflow.tls with client certificates prevents it)");
   }
   // The switches OpenFlow serves (intent `driver: openflow`, the default), node <-> datapath id.
-  options->datapaths.clear();
-  for (topology::NodeId id : fabric.switches()) {
-    const std::string& driver = fabric.node(id).driver;
-    if (driver.empty() || driver == topology::kDefaultSwitchDriver) {
-      options->datapaths.emplace_back(id, fabric.node(id).datapath_id);
-    }
-  }
+  options->datapaths = southbound::openflow::OpenFlowDatapaths(fabric);
   if (config.allow_unknown_dpids) {
     options->allowed_dpids.reset();
     Log(LogLevel::kWarning,

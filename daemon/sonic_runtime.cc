@@ -72,8 +72,11 @@ absl::StatusOr<std::unique_ptr<SonicRuntime>> SonicRuntime::Start(SonicRuntimeOp
     }
     sw.driver = std::make_unique<southbound::sonic::SonicSwitch>(std::move(o));
     SonicRuntime* self = rt.get();
+    // Each driver serves one intent switch: its counters are that node's.
     sw.driver->SetCountersCallback(
-        [self](const southbound::sonic::SonicCounterSnapshot& s) { self->OnCounters(s); });
+        [self, node = *node](const southbound::sonic::SonicCounterSnapshot& s) {
+          self->OnCounters(node, s);
+        });
     sw.driver->SetConnectionCallback([self, name = name, node = *node](bool up) {
       Log(up ? LogLevel::kInfo : LogLevel::kWarning, "sonic switch ", name,
           up ? ": connected" : ": disconnected (retrying)");
@@ -149,13 +152,11 @@ void SonicRuntime::PushPlan(const controller::QosPlan& plan) {
   (void)qos_->ApplyQos(plan);  // each switch that cannot take it is logged by the driver
 }
 
-void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& snapshot) {
+void SonicRuntime::OnCounters(topology::NodeId node,
+                              const southbound::sonic::SonicCounterSnapshot& snapshot) {
   const topology::Fabric& fabric = *options_.fabric;
-  absl::StatusOr<topology::NodeId> node = fabric.FindNode(snapshot.switch_name);
-  if (!node.ok()) return;
-  const uint64_t dpid = fabric.node(*node).datapath_id;
   southbound::sonic::SonicTelemetrySamples samples =
-      southbound::sonic::ToTelemetrySamples(snapshot, dpid, NowMs());
+      southbound::sonic::ToTelemetrySamples(snapshot, node, NowMs());
   if (options_.telemetry != nullptr && !samples.ports.empty()) {
     options_.telemetry->OnPortCounterSamples(samples.ports);
   }
@@ -169,9 +170,9 @@ void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& sna
       pending_.push_back(**d);
       deltas.push_back(**d);
       std::optional<topology::LinkId> link =
-          fabric.LinkAtPort(*node, static_cast<int32_t>((*d)->key.port));
+          fabric.LinkAtPort(node, static_cast<int32_t>((*d)->key.port));
       if (!link) continue;
-      const topology::DirectedLinkId out = fabric.DirectedFrom(*link, *node);
+      const topology::DirectedLinkId out = fabric.DirectedFrom(*link, node);
       uint64_t rx = 0, tx = 0, ecn = 0;
       for (int p = 0; p < controller::kLosslessPriorities; ++p) {
         rx += (*d)->pfc_rx_frames[p];
@@ -196,9 +197,9 @@ void SonicRuntime::OnCounters(const southbound::sonic::SonicCounterSnapshot& sna
   controller::PulseMetrics metrics(options_.metrics);
   for (const controller::LosslessPortDelta& d : deltas) {
     std::optional<topology::LinkId> link =
-        fabric.LinkAtPort(*node, static_cast<int32_t>(d.key.port));
+        fabric.LinkAtPort(node, static_cast<int32_t>(d.key.port));
     if (!link) continue;
-    const topology::DirectedLinkId out = fabric.DirectedFrom(*link, *node);
+    const topology::DirectedLinkId out = fabric.DirectedFrom(*link, node);
     const topology::DirectedLinkId in = out ^ 1;
     uint64_t ecn = 0;
     for (int p = 0; p < controller::kLosslessPriorities; ++p) {

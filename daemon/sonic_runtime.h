@@ -85,7 +85,8 @@ class SonicRuntime {
 
  private:
   explicit SonicRuntime(SonicRuntimeOptions options) : options_(std::move(options)) {}
-  void OnCounters(const southbound::sonic::SonicCounterSnapshot& snapshot);
+  // Counters polled by the driver of intent switch `node`.
+  void OnCounters(topology::NodeId node, const southbound::sonic::SonicCounterSnapshot& snapshot);
   void Supervise();
   void PushPlan(const controller::QosPlan& plan);
   // Steps the supervisor over the pending deltas and carries out what it decided.

@@ -25,9 +25,9 @@ absl::StatusOr<std::optional<LosslessPortDelta>> LosslessCounters::Ingest(
   }
   const LosslessCounterSample& before = it->second;
   if (sample.time_ms <= before.time_ms) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("lossless counters of switch ", sample.key.dpid, " port ", sample.key.port,
-                     ": sample time ", sample.time_ms, " ms is not after ", before.time_ms, " ms"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lossless counters of switch node ", sample.key.node, " port ", sample.key.port,
+        ": sample time ", sample.time_ms, " ms is not after ", before.time_ms, " ms"));
   }
   LosslessPortDelta d;
   d.key = sample.key;

@@ -77,7 +77,12 @@ std::vector<HealthEvent> LosslessHealth::Step(const std::vector<LosslessPortDelt
   std::map<std::pair<NodeId, int32_t>, PortRate> rates;
   std::map<LinkId, std::pair<uint64_t, uint64_t>> link_losses;
   for (const LosslessPortDelta& d : deltas) {
-    std::optional<NodeId> node = fabric_->FindByDatapathId(d.key.dpid);
+    // Keys come from drivers: a node that is not a switch of this fabric is skipped, not trusted.
+    std::optional<NodeId> node;
+    if (d.key.node >= 0 && static_cast<size_t>(d.key.node) < fabric_->nodes().size() &&
+        fabric_->node(d.key.node).is_switch()) {
+      node = d.key.node;
+    }
     if (!node || d.interval_ms <= 0) continue;
     const int32_t port = static_cast<int32_t>(d.key.port);
     const double seconds = static_cast<double>(d.interval_ms) / 1000.0;

@@ -8,10 +8,15 @@
 #include <cstdint>
 #include <utility>
 
+#include "topology/fabric.h"
+
 namespace pulse::switches {
 
-// A switch is identified by its 64-bit datapath id; ports by the switch's own port numbers.
-using Dpid = uint64_t;
+// A switch, as the core names it: its fabric node (topology::Fabric::node()). Each driver
+// translates its own name for a switch (the OpenFlow handshake's id, an sFlow agent's bridge, the
+// SONiC switch's Redis) to the node at its boundary, and drops what it cannot translate.
+using SwitchId = topology::NodeId;
+// A port, by the number the fabric gives it (topology::Port::number).
 using PortNo = uint32_t;
 
 // Cumulative counters of one port, as read from the switch.
@@ -27,14 +32,14 @@ struct PortCounters {
   uint64_t tx_errors = 0;
 };
 
-// A switch port as the drivers name it.
+// A switch port: the fabric node of the switch and the fabric's number of the port.
 struct PortKey {
-  Dpid dpid = 0;
+  SwitchId node = topology::kNoNode;
   PortNo port = 0;
-  bool operator==(const PortKey& o) const { return dpid == o.dpid && port == o.port; }
+  bool operator==(const PortKey& o) const { return node == o.node && port == o.port; }
   template <typename H>
   friend H AbslHashValue(H h, const PortKey& k) {
-    return H::combine(std::move(h), k.dpid, k.port);
+    return H::combine(std::move(h), k.node, k.port);
   }
 };
 

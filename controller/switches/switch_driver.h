@@ -1,8 +1,8 @@
 // The core's contract with switches: what the controller asks of any switch protocol (OpenFlow,
 // SONiC), in the core's vocabulary: switches named by their fabric node, the fabric's port
 // numbers, counters, a protocol-free description of desired forwarding, and mastership. Each
-// driver maps a node to its own name for the switch (OpenFlow: the datapath id; SONiC: the
-// switch's Redis) and keeps protocol details (datapath ids, OpenFlow group-id ranges, CONFIG_DB
+// driver maps a node to its own name for the switch (an OpenFlow switch's protocol id; SONiC: the
+// switch's Redis) and keeps protocol details (switch ids, OpenFlow group-id ranges, CONFIG_DB
 // keys) to itself. Drivers under southbound/ implement it and include nothing of controller/ but
 // controller/switches/. QoS is in qos.h, counters in counters.h. No protocol type appears here.
 #ifndef PULSE_CONTROLLER_SWITCHES_SWITCH_DRIVER_H_
@@ -20,9 +20,6 @@
 #include "topology/fabric.h"
 
 namespace pulse::switches {
-
-// A switch, as the core names it: its fabric node (topology::Fabric::node()).
-using SwitchId = topology::NodeId;
 
 // One port as reported by the switch when it connects.
 struct SwitchPort {
@@ -51,7 +48,7 @@ class FabricEventSink {
   virtual ~FabricEventSink() = default;
   // A switch finished its handshake (also after a reconnect, which replaces the old session).
   // Drivers report only switches of the fabric they serve: a switch the driver cannot name as a
-  // node (a datapath id the intent does not list) is the driver's to refuse or ignore.
+  // node (one the intent does not list) is the driver's to refuse or ignore.
   virtual void OnSwitchConnected(SwitchId sw, const std::vector<SwitchPort>& ports) = 0;
   // The session to a switch ended (closed, keepalive timeout, protocol error).
   virtual void OnSwitchLost(SwitchId sw) = 0;
@@ -65,7 +62,7 @@ class FabricEventSink {
   virtual void OnHostSeen(SwitchId sw, PortNo port, uint32_t ipv4, uint64_t mac) {
     (void)sw, (void)port, (void)ipv4, (void)mac;
   }
-  // A path probe (SwitchDriver::InjectProbe) reached the controller from `port` of `dpid` (a
+  // A path probe (SwitchDriver::InjectProbe) reached the controller from `port` of `sw` (a
   // probe-catching rule matched it there).
   virtual void OnProbeSeen(SwitchId sw, PortNo port, const ProbePacket& probe) {
     (void)sw, (void)port, (void)probe;
@@ -167,7 +164,7 @@ class SwitchDriver {
   // The addresses the switches' hosts may ask for (proxy ARP): IPv4 (host order) -> MAC, the
   // intent's and the learned ones. Replaces the previous book.
   virtual void SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) { (void)book; }
-  // Sends `probe` through switch `dpid`'s own forwarding tables as if it had arrived on `in_port`,
+  // Sends `probe` through switch `sw`'s own forwarding tables as if it had arrived on `in_port`,
   // so the switch's ECMP hashing picks its egress (seen next hop via OnProbeSeen). Unimplemented
   // by drivers that cannot inject; Unavailable if the switch is not connected.
   virtual absl::Status InjectProbe(SwitchId sw, PortNo in_port, const ProbePacket& probe) {
@@ -181,7 +178,6 @@ class SwitchDriver {
 // The names drivers and the core used before the contract moved here from southbound/driver.h.
 namespace pulse::southbound {
 using switches::DoneCallback;
-using switches::Dpid;
 using switches::FabricEventSink;
 using switches::ForwardingGroup;
 using switches::ForwardingRule;

@@ -11,8 +11,18 @@ namespace {
 // Smallest Ethernet frame: bounds the packet rate a port can plausibly carry.
 constexpr double kMinFrameBits = 64 * 8;
 
-std::string DescribePort(const PortKey& key) {
-  return absl::StrCat("dpid ", key.dpid, " port ", key.port);
+// True when `node` is a switch of `fabric` (keys come from drivers: checked, never trusted).
+bool IsSwitchOf(const topology::Fabric& fabric, switches::SwitchId node) {
+  return node >= 0 && static_cast<size_t>(node) < fabric.nodes().size() &&
+         fabric.node(node).is_switch();
+}
+
+// "leaf-0 port 3" when the fabric knows the switch, else "switch node 7 port 3".
+std::string DescribePort(const topology::Fabric* fabric, const PortKey& key) {
+  if (fabric != nullptr && IsSwitchOf(*fabric, key.node)) {
+    return absl::StrCat(fabric->node(key.node).name, " port ", key.port);
+  }
+  return absl::StrCat("switch node ", key.node, " port ", key.port);
 }
 
 bool FitsIn(uint64_t value, int bits) {
@@ -38,12 +48,12 @@ Telemetry::PortState& Telemetry::StateFor(const PortCounterSample& sample) {
   if (inserted) {
     state.history = RingBuffer<PortRates>(options_.history_samples);
     if (fabric_ != nullptr) {
-      std::optional<topology::NodeId> node = fabric_->FindByDatapathId(sample.key.dpid);
-      if (node.has_value()) {
+      const topology::NodeId node = sample.key.node;
+      if (IsSwitchOf(*fabric_, node)) {
         std::optional<topology::LinkId> link =
-            fabric_->LinkAtPort(*node, static_cast<int32_t>(sample.key.port));
+            fabric_->LinkAtPort(node, static_cast<int32_t>(sample.key.port));
         if (link.has_value()) {
-          state.tx_link = fabric_->DirectedFrom(*link, *node);
+          state.tx_link = fabric_->DirectedFrom(*link, node);
           state.rx_link = state.tx_link ^ 1;
           state.capacity_bps = fabric_->link(*link).capacity_bps;
         }
@@ -57,9 +67,9 @@ Telemetry::PortState& Telemetry::StateFor(const PortCounterSample& sample) {
 absl::StatusOr<IngestOutcome> Telemetry::Ingest(const PortCounterSample& s) {
   for (int bits : {s.byte_counter_bits, s.packet_counter_bits}) {
     if (bits != 32 && bits != 64) {
-      return absl::InvalidArgumentError(absl::StrCat("telemetry: ", DescribePort(s.key),
-                                                     ": counter width ", bits,
-                                                     " bits, expected 32 or 64"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("telemetry: ", DescribePort(fabric_.get(), s.key), ": counter width ", bits,
+                       " bits, expected 32 or 64"));
     }
   }
   if (!FitsIn(s.rx_bytes, s.byte_counter_bits) || !FitsIn(s.tx_bytes, s.byte_counter_bits) ||
@@ -67,13 +77,14 @@ absl::StatusOr<IngestOutcome> Telemetry::Ingest(const PortCounterSample& s) {
       !FitsIn(s.tx_packets, s.packet_counter_bits) || !FitsIn(s.rx_drops, s.packet_counter_bits) ||
       !FitsIn(s.tx_drops, s.packet_counter_bits) || !FitsIn(s.rx_errors, s.packet_counter_bits) ||
       !FitsIn(s.tx_errors, s.packet_counter_bits)) {
-    return absl::InvalidArgumentError(absl::StrCat("telemetry: ", DescribePort(s.key),
-                                                   ": counter value exceeds its declared width"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("telemetry: ", DescribePort(fabric_.get(), s.key),
+                     ": counter value exceeds its declared width"));
   }
   auto found = ports_.find(s.key);
   if (found != ports_.end() && s.time_ms <= found->second.last.time_ms) {
     return absl::InvalidArgumentError(
-        absl::StrCat("telemetry: ", DescribePort(s.key), ": sample time ", s.time_ms,
+        absl::StrCat("telemetry: ", DescribePort(fabric_.get(), s.key), ": sample time ", s.time_ms,
                      " ms is not after the previous sample's ", found->second.last.time_ms, " ms"));
   }
   const bool first = found == ports_.end();

@@ -1,9 +1,9 @@
 // Telemetry: port counters -> rates, utilisation, bounded history, and load attribution.
 //
-// Counter samples come from OpenFlow port stats or sFlow interface counters, already translated by
-// the southbound into (switch datapath id, port number, counters, time). Everything here is a
-// pure function of (state, sample): no I/O, no clock reads, so wrap and restart handling is unit
-// tested and the daemon owns the thread.
+// Counter samples come from OpenFlow port stats, sFlow interface counters or SONiC's COUNTERS_DB,
+// already translated by the southbound into (fabric node, fabric port number, counters, time).
+// Everything here is a pure function of (state, sample): no I/O, no clock reads, so wrap and
+// restart handling is unit tested and the daemon owns the thread.
 //
 // Counters are cumulative and may be 32-bit (sFlow packet counters, old agents) or 64-bit. A
 // counter that goes backwards is a wrap only if the implied rate is plausible for the port;
@@ -104,7 +104,8 @@ struct TelemetryOptions {
 class Telemetry {
  public:
   // With a fabric, ports of its switches resolve to directed links (for capacity, utilisation
-  // per link and DirectedLinkUtilisation()); without one, capacity comes from samples only.
+  // per link and DirectedLinkUtilisation()); without one, capacity comes from samples only. A
+  // key naming no switch of the fabric keeps rates but maps to no link.
   explicit Telemetry(TelemetryOptions options = {},
                      std::shared_ptr<const topology::Fabric> fabric = nullptr);
 

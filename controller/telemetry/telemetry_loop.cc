@@ -97,11 +97,11 @@ void TelemetryLoop::ScheduleTick() {
   });
 }
 
-void TelemetryLoop::OnPortCounters(southbound::Dpid dpid,
-                                   const std::vector<southbound::PortCounters>& counters) {
+void TelemetryLoop::OnPortCounters(switches::SwitchId sw,
+                                   const std::vector<switches::PortCounters>& counters) {
   if (!running_.load()) return;
   const int64_t now_ms = NowMs();
-  boost::asio::post(io_, [this, dpid, counters, now_ms] { Ingest(dpid, counters, now_ms); });
+  boost::asio::post(io_, [this, sw, counters, now_ms] { Ingest(sw, counters, now_ms); });
 }
 
 void TelemetryLoop::OnPortCounterSamples(std::vector<PortCounterSample> samples) {
@@ -113,13 +113,13 @@ void TelemetryLoop::OnPortCounterSamples(std::vector<PortCounterSample> samples)
   });
 }
 
-void TelemetryLoop::Ingest(southbound::Dpid dpid,
-                           const std::vector<southbound::PortCounters>& counters, int64_t now_ms) {
+void TelemetryLoop::Ingest(switches::SwitchId sw,
+                           const std::vector<switches::PortCounters>& counters, int64_t now_ms) {
   std::vector<PortCounterSample> samples;
   samples.reserve(counters.size());
-  for (const southbound::PortCounters& c : counters) {
+  for (const switches::PortCounters& c : counters) {
     PortCounterSample sample;
-    sample.key = PortKey{dpid, c.port};
+    sample.key = PortKey{sw, c.port};
     sample.time_ms = now_ms;
     sample.rx_bytes = c.rx_bytes;
     sample.tx_bytes = c.tx_bytes;

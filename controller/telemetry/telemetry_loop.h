@@ -81,8 +81,9 @@ class TelemetryLoop {
   // MoveFlows reply still queued on the controller. Called by the destructor.
   void Stop();
 
-  // FabricSync::CountersHandler: any thread; posted to the loop thread, stamped on arrival.
-  void OnPortCounters(southbound::Dpid dpid, const std::vector<southbound::PortCounters>& counters);
+  // FabricSync::CountersHandler: counters of switch `sw` (its fabric node, as the driver
+  // translated it); any thread; posted to the loop thread, stamped on arrival.
+  void OnPortCounters(switches::SwitchId sw, const std::vector<switches::PortCounters>& counters);
   // The same for counters that arrive already keyed and typed (the sFlow collector: 64-bit byte,
   // 32-bit packet counters); each sample is re-stamped on arrival. Feed one port from one source
   // only: two sources' counters interleaved make no rates.
@@ -90,7 +91,7 @@ class TelemetryLoop {
 
   // --- The synchronous core, run by the loop thread; tests call it directly without Start(). ---
   // Ingests one switch's counters read at `now_ms` (monotonic).
-  void Ingest(southbound::Dpid dpid, const std::vector<southbound::PortCounters>& counters,
+  void Ingest(switches::SwitchId sw, const std::vector<switches::PortCounters>& counters,
               int64_t now_ms);
   // Ingests samples whose keys and times are set.
   void IngestSamples(const std::vector<PortCounterSample>& samples);

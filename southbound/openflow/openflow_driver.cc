@@ -79,26 +79,22 @@ struct OpenFlowDriver::Impl {
     absl::Status apply_error;  // first switch ERROR seen while an apply is in flight
   };
 
-  explicit Impl(OpenFlowDriverOptions opts) : options(std::move(opts)) {
+  explicit Impl(OpenFlowDriverOptions opts)
+      : options(std::move(opts)), datapaths(options.datapaths) {
     for (const auto& [ip, mac] : options.address_book) address_book[ip] = mac;
-    for (const auto& [node, dpid] : options.datapaths) {
-      node_of[dpid] = node;
-      dpid_of[node] = dpid;
-    }
   }
 
   // The fabric node of a datapath; nullopt for a datapath the fabric does not list, whose events
   // are not reported (the core names switches by node only).
   absl::optional<SwitchId> NodeOf(Dpid dpid) const {
-    auto it = node_of.find(dpid);
-    if (it == node_of.end()) return absl::nullopt;
-    return it->second;
+    std::optional<SwitchId> node = datapaths.NodeOf(dpid);
+    if (!node) return absl::nullopt;
+    return *node;
   }
 
   OpenFlowDriverOptions options;
   std::unordered_map<uint32_t, uint64_t> address_book;
-  std::map<Dpid, SwitchId> node_of;  // options.datapaths, both ways (read-only after construction)
-  std::map<SwitchId, Dpid> dpid_of;
+  const DatapathMap datapaths;  // options.datapaths, both ways
   FabricEventSink* sink = nullptr;
 
   boost::asio::io_context io;
@@ -258,15 +254,15 @@ struct OpenFlowDriver::Impl {
   }
 
   void EnqueueApply(SwitchForwarding desired, DoneCallback done) {
-    auto node = dpid_of.find(desired.node);
-    if (node == dpid_of.end()) {
+    std::optional<Dpid> node = datapaths.DpidOf(desired.node);
+    if (!node) {
       if (done) {
         done(absl::NotFoundError(
             absl::StrCat("node ", desired.node, " is not a switch of this openflow driver")));
       }
       return;
     }
-    Dpid dpid = node->second;
+    Dpid dpid = *node;
     auto it = switches.find(dpid);
     if (it == switches.end() || !it->second.connection) {
       if (done) done(absl::UnavailableError(absl::StrCat("switch ", dpid, " is not connected")));
@@ -404,6 +400,7 @@ struct OpenFlowDriver::Impl {
                                             p.tx_packets, p.rx_dropped, p.tx_dropped, p.rx_errors,
                                             p.tx_errors});
           }
+          // Only switches the map lists are ever asked (RequestPortStats takes a node).
           if (auto node = NodeOf(dpid); sink && node) sink->OnPortCounters(*node, counters);
         });
   }
@@ -517,21 +514,20 @@ void OpenFlowDriver::ApplyForwarding(const SwitchForwarding& desired, DoneCallba
 absl::Status OpenFlowDriver::InjectProbe(SwitchId sw, PortNo in_port, const ProbePacket& probe) {
   Impl* impl = impl_.get();
   if (!impl->running) return absl::UnavailableError("openflow driver is not running");
-  auto it = impl->dpid_of.find(sw);
-  if (it == impl->dpid_of.end()) {
+  std::optional<Dpid> dpid = impl->datapaths.DpidOf(sw);
+  if (!dpid) {
     return absl::NotFoundError(absl::StrCat("openflow driver: switch node ", sw, " is not served"));
   }
-  boost::asio::post(impl->io, [impl, dpid = it->second, in_port, probe] {
-    impl->InjectProbe(dpid, in_port, probe);
-  });
+  boost::asio::post(
+      impl->io, [impl, dpid = *dpid, in_port, probe] { impl->InjectProbe(dpid, in_port, probe); });
   return absl::OkStatus();
 }
 
 void OpenFlowDriver::RequestPortStats(SwitchId sw) {
   Impl* impl = impl_.get();
-  auto it = impl->dpid_of.find(sw);
-  if (it == impl->dpid_of.end()) return;
-  boost::asio::post(impl->io, [impl, dpid = it->second] { impl->PortStats(dpid); });
+  std::optional<Dpid> dpid = impl->datapaths.DpidOf(sw);
+  if (!dpid) return;
+  boost::asio::post(impl->io, [impl, dpid = *dpid] { impl->PortStats(dpid); });
 }
 
 void OpenFlowDriver::SetHostAddresses(std::vector<std::pair<uint32_t, uint64_t>> book) {

@@ -1,6 +1,7 @@
 // OpenFlowDriver: the SwitchDriver (controller/switches/switch_driver.h) for OpenFlow 1.3 switches,
 // built for Open vSwitch and usable with any switch that speaks the same subset. The core names
-// switches by fabric node; the driver maps them to datapath ids (options.datapaths).
+// switches by fabric node; the driver maps them to datapath ids (options.datapaths, through the
+// one DatapathMap of datapath_map.h).
 //
 // It owns a Channel (listener + sessions) on its own event-loop thread. Per switch it installs a
 // fixed base pipeline on connect (LLDP and ARP to the controller, table-miss drop) and then
@@ -40,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/types/optional.h"
 #include "controller/switches/switch_driver.h"
+#include "southbound/openflow/datapath_map.h"
 
 namespace pulse::southbound::openflow {
 
@@ -57,9 +59,11 @@ struct OpenFlowDriverOptions {
   // the daemon sets it unless its config says openflow.allow_unknown_dpids).
   absl::optional<std::vector<uint64_t>> allowed_dpids;
   // The switches this driver serves: fabric node (the core's name for a switch) and datapath id.
-  // Events of a datapath not listed are not reported, and forwarding for a node not listed fails
-  // with NotFound. Datapath ids stay inside the driver.
-  std::vector<std::pair<SwitchId, uint64_t>> datapaths;
+  // Events of a datapath not listed are not reported (its connection is logged as "not in the
+  // fabric intent"; its counters are never asked for, RequestPortStats taking a node), and
+  // forwarding for a node not listed fails with NotFound. Datapath ids stay inside the driver.
+  // The daemon: OpenFlowDatapaths(fabric).
+  std::vector<std::pair<SwitchId, Dpid>> datapaths;
   // Caps on what one peer can make the driver hold (see ChannelOptions in connection.h).
   size_t max_message_bytes = 65535;
   size_t max_buffered_bytes = 256u << 10;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 
 namespace pulse::southbound::sflow {
 namespace {
@@ -27,6 +28,9 @@ std::string UuidOf(const json& value) {
   }
   return "";
 }
+
+// Bounds the memory of "already logged" (each distinct bridge or ifindex is logged once).
+constexpr size_t kMaxLoggedUnknown = 1024;
 
 std::optional<int64_t> IntegerOf(const json& value) {
   for (const json& member : SetMembers(value)) {
@@ -92,23 +96,42 @@ absl::StatusOr<IfIndexMap> IfIndexMapFromOvsdb(const json& results) {
         auto ids = interface_ids.find(iface);
         if (ids == interface_ids.end()) continue;
         map[static_cast<uint32_t>(ids->second.first)] =
-            switches::PortKey{dpid, static_cast<uint32_t>(ids->second.second)};
+            OvsPort{dpid, static_cast<uint32_t>(ids->second.second)};
       }
     }
   }
   return map;
 }
 
+std::optional<switches::PortKey> ToFabricPort(const OvsPort& port,
+                                              const openflow::DatapathMap& datapaths) {
+  std::optional<switches::SwitchId> node = datapaths.NodeOf(port.datapath_id);
+  if (!node) return std::nullopt;
+  return switches::PortKey{*node, port.ofport};
+}
+
 absl::StatusOr<std::unique_ptr<OvsSflowPortMap>> OvsSflowPortMap::Connect(
-    absl::string_view endpoint, std::chrono::milliseconds min_refresh_interval) {
-  std::unique_ptr<OvsSflowPortMap> map(new OvsSflowPortMap(min_refresh_interval));
+    absl::string_view endpoint, openflow::DatapathMap datapaths,
+    std::chrono::milliseconds min_refresh_interval) {
+  std::unique_ptr<OvsSflowPortMap> map(
+      new OvsSflowPortMap(std::move(datapaths), min_refresh_interval));
   if (absl::Status status = map->client_.Connect(endpoint); !status.ok()) return status;
   if (absl::Status status = map->Refresh(); !status.ok()) return status;
   return map;
 }
 
+std::unique_ptr<OvsSflowPortMap> OvsSflowPortMap::FromMap(IfIndexMap ports,
+                                                          openflow::DatapathMap datapaths) {
+  std::unique_ptr<OvsSflowPortMap> map(
+      new OvsSflowPortMap(std::move(datapaths), std::chrono::milliseconds(0)));
+  map->refreshable_ = false;
+  map->map_ = std::move(ports);
+  return map;
+}
+
 absl::Status OvsSflowPortMap::Refresh() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!refreshable_) return absl::FailedPreconditionError("sflow port map: no OVSDB to read");
   return RefreshLocked();
 }
 
@@ -128,13 +151,47 @@ absl::Status OvsSflowPortMap::RefreshLocked() {
   return absl::OkStatus();
 }
 
+std::optional<switches::PortKey> OvsSflowPortMap::TranslateLocked(uint32_t if_index,
+                                                                  const OvsPort& port) {
+  std::optional<switches::PortKey> key = ToFabricPort(port, datapaths_);
+  if (key) {
+    ++stats_.resolved;
+    return key;
+  }
+  ++stats_.unknown_switch;
+  if (logged_unknown_switches_.size() < kMaxLoggedUnknown &&
+      logged_unknown_switches_.insert(port.datapath_id).second) {
+    Log(LogLevel::kWarning, "sflow: counters of ifindex ", if_index, " (bridge ",
+        openflow::DescribeDpid(port.datapath_id), " port ", port.ofport,
+        ") dropped: the bridge's datapath id is not a switch of the fabric intent (further "
+        "samples of this bridge are dropped without a log line)");
+  }
+  return std::nullopt;
+}
+
 std::optional<switches::PortKey> OvsSflowPortMap::Resolve(uint32_t if_index) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = map_.find(if_index); it != map_.end()) return it->second;
-  if (std::chrono::steady_clock::now() - last_refresh_ < min_refresh_interval_) return std::nullopt;
-  if (!RefreshLocked().ok()) return std::nullopt;  // the next miss after the interval retries
-  if (auto it = map_.find(if_index); it != map_.end()) return it->second;
+  if (auto it = map_.find(if_index); it != map_.end()) return TranslateLocked(if_index, it->second);
+  // The next miss after the interval retries a failed refresh.
+  if (refreshable_ && std::chrono::steady_clock::now() - last_refresh_ >= min_refresh_interval_ &&
+      RefreshLocked().ok()) {
+    if (auto it = map_.find(if_index); it != map_.end()) {
+      return TranslateLocked(if_index, it->second);
+    }
+  }
+  ++stats_.unknown_ifindex;
+  if (logged_unknown_ifindexes_.size() < kMaxLoggedUnknown &&
+      logged_unknown_ifindexes_.insert(if_index).second) {
+    Log(LogLevel::kWarning, "sflow: counters of ifindex ", if_index,
+        " dropped: no Open vSwitch interface has it (an agent Pulse does not serve, or a port "
+        "not attached to a bridge); further samples of it are dropped without a log line");
+  }
   return std::nullopt;
+}
+
+OvsSflowPortMapStats OvsSflowPortMap::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
 }
 
 size_t OvsSflowPortMap::size() const {

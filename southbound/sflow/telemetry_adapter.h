@@ -1,9 +1,11 @@
 // Translates decoded sFlow into the controller's telemetry vocabulary (ports, counters, flows).
 //
 // sFlow names ports by the agent's ifIndex, which for Open vSwitch is the interface's kernel or
-// netdev ifindex, not the OpenFlow port number; only the daemon knows the mapping (OVSDB's
-// Interface table has both `ifindex` and `ofport`, and the agent address identifies the switch).
-// So the mapping is a caller-supplied resolver, and samples it cannot resolve are skipped.
+// netdev ifindex, not the fabric's port number; only the daemon knows the mapping (OVSDB's
+// Interface table has both `ifindex` and `ofport`, the bridge's datapath id names the fabric
+// switch: ovs_port_map.h; a hardware agent's address would identify the switch). So the mapping is
+// a caller-supplied resolver to the fabric port (fabric node, port), and samples it cannot resolve
+// (a switch the fabric does not list, an unknown ifIndex) are skipped.
 #ifndef PULSE_SOUTHBOUND_SFLOW_TELEMETRY_ADAPTER_H_
 #define PULSE_SOUTHBOUND_SFLOW_TELEMETRY_ADAPTER_H_
 
@@ -17,7 +19,7 @@
 
 namespace pulse::southbound::sflow {
 
-// Maps (datagram's agent, ifIndex) to a switch port; nullopt for ports Pulse does not track.
+// Maps (datagram's agent, ifIndex) to a fabric port; nullopt for ports Pulse does not track.
 using PortResolver =
     std::function<std::optional<switches::PortKey>(const Datagram& datagram, uint32_t if_index)>;
 

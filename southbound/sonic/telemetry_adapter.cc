@@ -2,13 +2,13 @@
 
 namespace pulse::southbound::sonic {
 
-SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot, uint64_t dpid,
-                                         int64_t time_ms) {
+SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot,
+                                         switches::SwitchId node, int64_t time_ms) {
   SonicTelemetrySamples out;
   for (const SonicPortCounters& p : snapshot.ports) {
     if (p.port <= 0) continue;
     switches::PortCounterSample s;
-    s.key = {dpid, static_cast<uint32_t>(p.port)};
+    s.key = {node, static_cast<uint32_t>(p.port)};
     s.time_ms = time_ms;
     s.rx_bytes = p.in_octets;
     s.tx_bytes = p.out_octets;

@@ -18,9 +18,10 @@ struct SonicTelemetrySamples {
   std::vector<switches::LosslessCounterSample> lossless;
 };
 
-// `dpid` is the fabric's id of the switch; `time_ms` the controller clock of the poll.
-SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot, uint64_t dpid,
-                                         int64_t time_ms);
+// `node` is the fabric node of the intent switch the snapshot's driver serves (a SONiC switch has
+// no other name the core knows); `time_ms` the controller clock of the poll.
+SonicTelemetrySamples ToTelemetrySamples(const SonicCounterSnapshot& snapshot,
+                                         switches::SwitchId node, int64_t time_ms);
 
 }  // namespace pulse::southbound::sonic
 

@@ -21,7 +21,7 @@ std::shared_ptr<const topology::Fabric> Leaf() {
 
 LosslessPortDelta Stalled(const topology::Fabric& f, int32_t port, int64_t now) {
   LosslessPortDelta d;
-  d.key = {f.node(*f.FindNode("leaf-0")).datapath_id, static_cast<uint32_t>(port)};
+  d.key = {*f.FindNode("leaf-0"), static_cast<uint32_t>(port)};
   d.time_ms = now;
   d.interval_ms = 1000;
   d.pfc_rx_frames[3] = 50000;

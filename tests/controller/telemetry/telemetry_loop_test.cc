@@ -141,7 +141,7 @@ class TelemetryLoopTest : public ::testing::Test {
         c.rx_bytes = tx_bytes_[out ^ 1];
         counters.push_back(c);
       }
-      loop.Ingest(fabric_->node(sw).datapath_id, counters, now_ms);
+      loop.Ingest(sw, counters, now_ms);
     }
   }
 
@@ -377,7 +377,7 @@ TEST_F(TelemetryLoopTest, StartedLoopIngestsCountersPostedFromAnotherThread) {
   std::vector<southbound::PortCounters> counters(2);
   counters[0].port = 1;
   counters[1].port = 2;
-  loop->OnPortCounters(fabric_->node(leaf0_).datapath_id, counters);
+  loop->OnPortCounters(leaf0_, counters);
   for (int i = 0; i < 200 && loop->stats().samples_ingested < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

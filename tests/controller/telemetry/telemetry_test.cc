@@ -65,9 +65,8 @@ TEST(CounterDeltaTest, HandlesWrapAndRejectsBadWidths) {
 TEST(TelemetryTest, RatesAndUtilisationFromTwoSamples) {
   SmallFabric f = BuildFabric();
   Telemetry t({}, f.fabric);
-  const uint64_t dpid = f.fabric->node(f.leaf0).datapath_id;
   const topology::DirectedLinkId up = f.fabric->DirectedFrom(f.leaf0_spine0, f.leaf0);
-  const PortKey key{dpid, static_cast<uint32_t>(f.fabric->TailPort(up))};
+  const PortKey key{f.leaf0, static_cast<uint32_t>(f.fabric->TailPort(up))};
 
   PortCounterSample a = Sample(key, 1000, 1'000'000, 0);
   a.tx_packets = 100;
@@ -148,8 +147,7 @@ TEST(TelemetryTest, ThirtyTwoBitDecreaseImplausibleForThePortIsAReset) {
   SmallFabric f = BuildFabric();
   Telemetry t({}, f.fabric);
   const topology::DirectedLinkId up = f.fabric->DirectedFrom(f.leaf0_spine0, f.leaf0);
-  const PortKey key{f.fabric->node(f.leaf0).datapath_id,
-                    static_cast<uint32_t>(f.fabric->TailPort(up))};
+  const PortKey key{f.leaf0, static_cast<uint32_t>(f.fabric->TailPort(up))};
   PortCounterSample a = Sample(key, 0, 0);
   a.tx_packets = 1'000'000;
   a.packet_counter_bits = 32;
@@ -166,7 +164,7 @@ TEST(TelemetryTest, BadSamplesAreErrorsAndLeaveStateUnchanged) {
   ASSERT_TRUE(t.Ingest(Sample(key, 1000, 100)).ok());
   absl::StatusOr<IngestOutcome> same_time = t.Ingest(Sample(key, 1000, 200));
   ASSERT_FALSE(same_time.ok());
-  EXPECT_NE(same_time.status().message().find("dpid 1 port 1"), std::string::npos);
+  EXPECT_NE(same_time.status().message().find("switch node 1 port 1"), std::string::npos);
   EXPECT_FALSE(t.Ingest(Sample(key, 500, 200)).ok());
   PortCounterSample width = Sample(key, 2000, 200);
   width.byte_counter_bits = 16;
@@ -176,6 +174,39 @@ TEST(TelemetryTest, BadSamplesAreErrorsAndLeaveStateUnchanged) {
   EXPECT_FALSE(t.Ingest(too_big).ok());
   ASSERT_EQ(*t.Ingest(Sample(key, 2000, 225)), IngestOutcome::kRate);
   EXPECT_DOUBLE_EQ(t.LatestRates(key)->tx_bps, 1000);  // measured against the t=1000 sample
+}
+
+TEST(TelemetryTest, ErrorsNameTheFabricSwitch) {
+  SmallFabric f = BuildFabric();
+  Telemetry t({}, f.fabric);
+  const PortKey key{f.leaf0, 1};
+  ASSERT_TRUE(t.Ingest(Sample(key, 1000, 100)).ok());
+  absl::StatusOr<IngestOutcome> same_time = t.Ingest(Sample(key, 1000, 200));
+  ASSERT_FALSE(same_time.ok());
+  EXPECT_NE(same_time.status().message().find(f.fabric->node(f.leaf0).name + " port 1"),
+            std::string::npos)
+      << same_time.status();
+}
+
+// Keys come from drivers: one that names no switch of the fabric (out of range, negative, a NIC)
+// still gets rates but is attributed to no link, and nothing crashes.
+TEST(TelemetryTest, KeyOfNoFabricSwitchMapsToNoLink) {
+  SmallFabric f = BuildFabric();
+  Telemetry t({}, f.fabric);
+  const topology::NodeId nic = f.fabric->nics().empty() ? topology::kNoNode : f.fabric->nics()[0];
+  for (const PortKey& key :
+       {PortKey{9999, 1}, PortKey{-7, 1}, PortKey{topology::kNoNode, 1}, PortKey{nic, 1}}) {
+    PortCounterSample a = Sample(key, 1000, 0);
+    a.speed_bps = k10G;
+    PortCounterSample b = Sample(key, 2000, 125'000'000);
+    b.speed_bps = k10G;
+    ASSERT_EQ(*t.Ingest(a), IngestOutcome::kFirst);
+    ASSERT_EQ(*t.Ingest(b), IngestOutcome::kRate);
+    EXPECT_DOUBLE_EQ(t.LatestRates(key)->tx_bps, 1e9);
+    EXPECT_EQ(t.CapacityBps(key), k10G);  // from the sample: no fabric link
+  }
+  for (bool measured : t.DirectedLinkMeasured()) EXPECT_FALSE(measured);
+  for (double load : t.DirectedLinkLoadBps()) EXPECT_EQ(load, 0);
 }
 
 TEST(TelemetryTest, HistoryIsBoundedAndOrdered) {

@@ -311,5 +311,43 @@ TEST_F(OpenFlowDriverTest, UnknownSwitchLostSwitchAndStoppedDriverFailFast) {
   EXPECT_EQ(after_stop.code(), absl::StatusCode::kUnavailable);
 }
 
+// The driver names switches by the fabric node its datapath map gives, whatever the datapath id
+// looks like; a switch the map does not list is never reported, and its counters never asked for.
+TEST(OpenFlowDriverNodesTest, CountersOfAnArbitraryDatapathIdAreItsNodes) {
+  OpenFlowDriverOptions options;
+  options.listen_address = "127.0.0.1";
+  options.listen_port = 0;
+  options.datapaths = {{3, 0x00000000a1b2c3d4}, {0, 0x3}};
+  OpenFlowDriver driver(options);
+  Sink sink;
+  ASSERT_TRUE(driver.Start(&sink).ok());
+  of::testing::FakeSwitch listed, stranger;
+  ASSERT_TRUE(listed.Connect(driver.port()).ok());
+  ASSERT_TRUE(listed.Handshake(0x00000000a1b2c3d4, 2).ok());
+  ASSERT_TRUE(stranger.Connect(driver.port()).ok());
+  ASSERT_TRUE(stranger.Handshake(0x0000feedfacecafe, 2).ok());  // not in the intent
+  ASSERT_TRUE(sink.WaitFor([&] { return !sink.connected.empty(); }));
+
+  for (SwitchId node : {0, 3, 0xcafe}) driver.RequestPortStats(node);
+  auto request = listed.ReceiveType<of::MultipartRequest>();
+  ASSERT_TRUE(request.ok()) << request.status();
+  of::PortStatsReply stats;
+  stats.ports.resize(2);
+  stats.ports[0].port_no = 1;
+  stats.ports[1].port_no = 2;
+  ASSERT_TRUE(listed.Send(of::Message{request->xid, of::MultipartReply{0, stats}}).ok());
+  ASSERT_TRUE(sink.WaitFor([&] { return !sink.counters.empty(); }));
+  // The stranger is asked nothing.
+  EXPECT_FALSE(stranger.ReceiveType<of::MultipartRequest>(milliseconds(500)).ok());
+  {
+    std::lock_guard<std::mutex> lock(sink.mu);
+    ASSERT_EQ(sink.connected.size(), 1u);
+    EXPECT_EQ(sink.connected[0].first, 3u);
+    ASSERT_EQ(sink.counters.size(), 1u);
+    EXPECT_EQ(sink.counters[0], (std::pair<Dpid, size_t>{3, 2}));
+  }
+  driver.Stop();
+}
+
 }  // namespace
 }  // namespace pulse::southbound::openflow

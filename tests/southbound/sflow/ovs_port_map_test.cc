@@ -32,8 +32,8 @@ TEST(IfIndexMapFromOvsdbTest, MapsIfindexToDatapathAndOpenFlowPort) {
   absl::StatusOr<IfIndexMap> map = IfIndexMapFromOvsdb(Results());
   ASSERT_TRUE(map.ok()) << map.status();
   ASSERT_EQ(map->size(), 2u);
-  EXPECT_EQ(map->at(41), (switches::PortKey{1, 1}));
-  EXPECT_EQ(map->at(42), (switches::PortKey{1, 2}));
+  EXPECT_EQ(map->at(41), (OvsPort{1, 1}));
+  EXPECT_EQ(map->at(42), (OvsPort{1, 2}));
   EXPECT_EQ(map->count(43), 0u);  // no ofport yet
   EXPECT_EQ(map->count(44), 0u);  // its bridge has no datapath yet
 }
@@ -57,6 +57,43 @@ TEST(IfIndexMapFromOvsdbTest, MalformedResultsAreAnError) {
       EXPECT_NE(map.status().message().find("ovsdb"), absl::string_view::npos);
     }
   }
+}
+
+}  // namespace
+}  // namespace pulse::southbound::sflow
+
+namespace pulse::southbound::sflow {
+namespace {
+
+// Bridges named by datapath ids that are neither 1..N nor in node order: the port map must name
+// them by the fabric node the OpenFlow datapath map gives, not by anything the id suggests.
+openflow::DatapathMap ArbitraryDatapaths() {
+  return openflow::DatapathMap({{3, 0x00000000a1b2c3d4}, {0, 0xfeedfacecafe0001}, {5, 0x2}});
+}
+
+TEST(ToFabricPortTest, BridgeDatapathIdBecomesItsFabricNode) {
+  const openflow::DatapathMap datapaths = ArbitraryDatapaths();
+  EXPECT_EQ(ToFabricPort(OvsPort{0x00000000a1b2c3d4, 7}, datapaths), (switches::PortKey{3, 7}));
+  EXPECT_EQ(ToFabricPort(OvsPort{0xfeedfacecafe0001, 1}, datapaths), (switches::PortKey{0, 1}));
+  EXPECT_EQ(ToFabricPort(OvsPort{0x2, 4}, datapaths), (switches::PortKey{5, 4}));
+  EXPECT_FALSE(ToFabricPort(OvsPort{0x3, 4}, datapaths).has_value());  // not in the intent
+}
+
+TEST(OvsSflowPortMapTest, UnknownSwitchesAndIfindexesAreCountedAndDropped) {
+  IfIndexMap ports;
+  ports[41] = OvsPort{0x00000000a1b2c3d4, 1};
+  ports[42] = OvsPort{0x00000000a1b2c3d4, 2};
+  ports[50] = OvsPort{0xdeadbeef, 1};  // a bridge on this host that the fabric does not list
+  std::unique_ptr<OvsSflowPortMap> map = OvsSflowPortMap::FromMap(ports, ArbitraryDatapaths());
+  EXPECT_EQ(map->Resolve(41), (switches::PortKey{3, 1}));
+  EXPECT_EQ(map->Resolve(42), (switches::PortKey{3, 2}));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(map->Resolve(50).has_value());
+  EXPECT_FALSE(map->Resolve(99).has_value());  // no OVS interface has it
+  const OvsSflowPortMapStats stats = map->stats();
+  EXPECT_EQ(stats.resolved, 2u);
+  EXPECT_EQ(stats.unknown_switch, 3u);
+  EXPECT_EQ(stats.unknown_ifindex, 1u);
+  EXPECT_FALSE(map->Refresh().ok());  // nothing to re-read
 }
 
 }  // namespace

@@ -20,7 +20,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "southbound/openflow/datapath_map.h"
+#include "southbound/ovsdb/ovsdb_client.h"
 #include "southbound/sflow/collector.h"
+#include "southbound/sflow/ovs_port_map.h"
 #include "southbound/sflow/telemetry_adapter.h"
 
 #include "controller/telemetry/telemetry.h"
@@ -189,6 +192,95 @@ TEST_F(SflowOvsTest, CollectsCounterAndFlowSamplesFromOvs) {
     EXPECT_GT(max_tx_bps, 0) << "port " << port;
     EXPECT_LT(max_tx_bps, 1e9) << "port " << port;  // 5 pings/s cannot be a gigabit
   }
+}
+
+// Runs `command` and returns its first output line ("" on failure).
+std::string ShellLine(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  if (pipe == nullptr) return "";
+  char buf[256] = {0};
+  std::string line = std::fgets(buf, sizeof buf, pipe) != nullptr ? buf : "";
+  ::pclose(pipe);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '"')) line.pop_back();
+  if (!line.empty() && line.front() == '"') line.erase(0, 1);
+  return line;
+}
+
+// The daemon's path for sFlow counters: the agent's ifIndex -> OVSDB (bridge datapath id, ofport)
+// -> the fabric node the OpenFlow datapath map gives that datapath id. The bridge carries an
+// arbitrary datapath id; its samples must come out keyed by the node the map names (7), and a
+// map that does not list the bridge must count and drop them.
+TEST_F(SflowOvsTest, CountersAreKeyedByTheFabricNodeOfTheBridge) {
+  constexpr uint64_t kDpid = 0x0000a1b2c3d4e5f6;
+  constexpr switches::SwitchId kNode = 7;
+  ASSERT_EQ(Shell(absl::StrCat("ovs-vsctl --timeout=10 set bridge ", kBridge,
+                               " other-config:datapath-id=0000a1b2c3d4e5f6")),
+            0);
+  bool dpid_set = false;
+  for (int i = 0; i < 50 && !dpid_set; ++i) {
+    dpid_set = ShellLine(absl::StrCat("ovs-vsctl get bridge ", kBridge, " datapath_id")) ==
+               "0000a1b2c3d4e5f6";
+    if (!dpid_set) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(dpid_set) << "Open vSwitch did not take the datapath id";
+  const uint32_t ofport_a =
+      static_cast<uint32_t>(std::atoi(ShellLine("ovs-vsctl get interface ptel-a0 ofport").c_str()));
+  ASSERT_GT(ofport_a, 0u);
+
+  auto ports = OvsSflowPortMap::Connect(ovsdb::kDefaultOvsdbEndpoint,
+                                        openflow::DatapathMap({{3, 0x1}, {kNode, kDpid}}));
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  EXPECT_EQ((*ports)->Resolve(IfIndex("ptel-a0")), (switches::PortKey{kNode, ofport_a}));
+  auto strangers =
+      OvsSflowPortMap::Connect(ovsdb::kDefaultOvsdbEndpoint, openflow::DatapathMap({{3, 0x1}}));
+  ASSERT_TRUE(strangers.ok()) << strangers.status();
+
+  asio::io_context io;
+  std::mutex mu;
+  controller::Telemetry telemetry;
+  size_t resolved_by_strangers = 0;
+  CollectorOptions options;
+  options.bind_address = "127.0.0.1";
+  options.port = 0;
+  int64_t now_ms = 0;
+  absl::StatusOr<std::unique_ptr<Collector>> collector =
+      Collector::Start(io, options, [&](const Datagram& d, const asio::ip::udp::endpoint&) {
+        std::lock_guard<std::mutex> lock(mu);
+        now_ms += 1000;
+        for (const controller::PortCounterSample& s : ToPortCounterSamples(
+                 d, [&](const Datagram&, uint32_t i) { return (*ports)->Resolve(i); }, now_ms)) {
+          (void)telemetry.Ingest(s);
+        }
+        resolved_by_strangers +=
+            ToPortCounterSamples(
+                d, [&](const Datagram&, uint32_t i) { return (*strangers)->Resolve(i); }, now_ms)
+                .size();
+      });
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  auto work = asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  const std::string sflow =
+      absl::StrCat("ovs-vsctl --timeout=10 -- --id=@s create sFlow agent=lo target=\\\"127.0.0.1:",
+                   (*collector)->port(), "\\\" header=128 sampling=64 polling=1 -- set bridge ",
+                   kBridge, " sflow=@s");
+  EXPECT_EQ(Shell(sflow), 0) << sflow;
+  const int ping_rc = Shell("ip netns exec ptel-a ping -c 10 -i 0.2 -W 1 10.77.0.2");
+  bool have_rates = false;
+  for (int i = 0; i < 50 && !have_rates; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard<std::mutex> lock(mu);
+    have_rates = telemetry.LatestRates({kNode, ofport_a}) != nullptr;
+  }
+  (*collector)->Stop();
+  work.reset();
+  io.stop();
+  loop.join();
+  EXPECT_EQ(ping_rc, 0);
+  EXPECT_TRUE(have_rates) << "no rates for fabric port (node 7, port " << ofport_a << ")";
+  EXPECT_EQ(telemetry.LatestRates({1, ofport_a}), nullptr);  // nothing under a positional id
+  EXPECT_EQ(resolved_by_strangers, 0u);
+  EXPECT_GT((*strangers)->stats().unknown_switch, 0u);
+  EXPECT_EQ((*strangers)->stats().resolved, 0u);
 }
 
 }  // namespace

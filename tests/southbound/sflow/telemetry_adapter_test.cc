@@ -26,7 +26,7 @@ Datagram CountersAt(uint64_t out_octets, uint32_t out_unicast, uint32_t out_broa
   return d;
 }
 
-// Agent 10.0.0.7 is switch 42; its ifIndex 5 is OpenFlow port 1; ifIndex 6 is not tracked.
+// Agent 10.0.0.7 is fabric node 42; its ifIndex 5 is port 1; ifIndex 6 is not tracked.
 std::optional<controller::PortKey> Resolve(const Datagram& d, uint32_t if_index) {
   if (d.AgentAddressString() != "10.0.0.7" || if_index != 5) return std::nullopt;
   return controller::PortKey{42, 1};

@@ -198,9 +198,9 @@ struct Pipeline {
     std::vector<controller::LosslessPortDelta> deltas;
     for (const SonicCounterSnapshot& s : gen.ReadAll()) {
       malformed += s.malformed_values;
-      const uint64_t dpid = fabric->node(*fabric->FindNode(s.switch_name)).datapath_id;
+      const NodeId node = *fabric->FindNode(s.switch_name);
       for (const controller::LosslessCounterSample& l :
-           ToTelemetrySamples(s, dpid, now_ms).lossless) {
+           ToTelemetrySamples(s, node, now_ms).lossless) {
         auto d = counters.Ingest(l);
         EXPECT_TRUE(d.ok()) << d.status();
         if (d.ok() && d->has_value()) deltas.push_back(**d);
