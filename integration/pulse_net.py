@@ -115,6 +115,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_sonic_redis(tmp, name):
+    """A redis-server standing in for one SONiC switch's databases: unix socket only (no TCP
+    port), no persistence, keyspace notifications on (the SONiC driver repairs edits from them).
+    Returns (process, socket path) once the socket exists; the caller terminates it."""
+    sock = os.path.join(tmp, f"{name}.sock")
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
+         "--dir", tmp, "--notify-keyspace-events", "KEA", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return proc, sock
+
+
 def export_fabric(intent_path, miswire=None):
     cmd = [binary("pulse-fabric"), "--fabric", intent_path]
     if miswire:

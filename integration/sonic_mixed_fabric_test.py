@@ -16,7 +16,6 @@ Run as root with /usr/bin/python3; label integration.
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +31,7 @@ def redis_cli(sock, db, *args):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pulse-sonic-")
-    sock = os.path.join(tmp, "redis.sock")
-    redis_port = pulse_net.free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--unixsocket", sock,
-         "--save", "", "--appendonly", "no", "--dir", tmp, "--notify-keyspace-events", "KEA",
-         "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis, sock = pulse_net.start_sonic_redis(tmp, "spine-1")
     intent = os.path.join(tmp, "mixed.yaml")
     with open(intent, "w") as f:
         f.write(f"""name: mixed

@@ -22,7 +22,6 @@ No Open vSwitch: needs only redis-server (runs without the machine's network loc
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,27 +35,14 @@ def redis_cli(sock, db, *args):
     return run(["redis-cli", "-s", sock, "-n", str(db), *args]).strip()
 
 
-def start_redis(tmp, name):
-    sock = os.path.join(tmp, f"{name}.sock")
-    proc = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", tmp, "--notify-keyspace-events", "KEA", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.05)
-    return proc, sock
-
-
 def link_rows(ctl):
     return {l["name"]: l for l in json.loads(ctl.pulsectl("--json", "links", "--top", "0"))["links"]}
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pulse-sonic-health-")
-    redis0, sock0 = start_redis(tmp, "leaf-0")
-    redis1, sock1 = start_redis(tmp, "leaf-1")
+    redis0, sock0 = pulse_net.start_sonic_redis(tmp, "leaf-0")
+    redis1, sock1 = pulse_net.start_sonic_redis(tmp, "leaf-1")
     intent = os.path.join(tmp, "fabric.yaml")
     with open(intent, "w") as f:
         f.write(f"""name: sonic-leaves
@@ -207,7 +193,7 @@ links:
             if l.startswith("sonic leaf-1 "))
         if pulse_net.seconds_until(down, 10, 0.2) is None:
             fail("leaf-1 not shown disconnected:\n" + ctl.pulsectl("health", "incidents"))
-        redis1, _ = start_redis(tmp, "leaf-1")
+        redis1, _ = pulse_net.start_sonic_redis(tmp, "leaf-1")
         back_in_sync = lambda: any(l.startswith("sonic leaf-1 ") and " connected " in l and
                                    "in-sync" in l
                                    for l in ctl.pulsectl("health", "incidents").splitlines())

@@ -17,7 +17,6 @@ No Open vSwitch: needs only redis-server.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,11 +49,7 @@ def thread_names(pid):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="pulse-thread-names-")
-    sock = os.path.join(tmp, "leaf-0.sock")
-    redis = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
-         "--dir", tmp, "--notify-keyspace-events", "KEA", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis, sock = pulse_net.start_sonic_redis(tmp, "leaf-0")
     intent = os.path.join(tmp, "fabric.yaml")
     with open(intent, "w") as f:
         f.write(f"""name: thread-names
