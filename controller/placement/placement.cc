@@ -31,6 +31,10 @@ constexpr int kExactBudgetMs = 50;
 // Coloured jobs up to this many demands that end above their bound next to other jobs are also
 // placed greedily around the others' load (the better of the two is kept).
 constexpr size_t kReplaceGreedilyMaxFlows = 20000;
+// Jobs up to this many demands get the per-flow path floor (PathFloor) before the stronger
+// searches, over pairs with up to this many up-down paths (ImproveByPotential's own limits).
+constexpr size_t kPathFloorMaxFlows = 4000;
+constexpr size_t kPathFloorMaxPaths = 64;
 
 std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
 
@@ -975,6 +979,42 @@ double AccessFloor(const Fabric& fabric, const std::vector<double>& background_b
   return floor;
 }
 
+// The utilisation no placement of an unsplittable job can avoid on account of one flow: the
+// flow needs some path, and each of its up-down paths crosses a channel at least this busy with
+// the other jobs' load and the flow's own rate. Its maximum over the job's demands is a lower
+// bound the search cannot beat, so improvement that would only run towards a lower target is
+// skipped: ImproveByPotential, ImproveExactly and the greedy re-placement change paths only
+// when they lower the job's maximum, which a job already at this floor cannot. (Searching for
+// the unreachable job-alone bound is what made a small job's PlaceJob grow with the number of
+// standing jobs.) Demands with more than `max_paths` paths are left out (the bound stays valid).
+double PathFloor(const Fabric& fabric, const LinkStatus& status,
+                 const std::vector<double>& background_bps, const std::vector<FlowDemand>& demands,
+                 size_t max_paths) {
+  std::map<std::pair<NodeId, NodeId>, double> worst_rate;  // the largest demand per pair
+  for (const FlowDemand& d : demands) {
+    double& rate = worst_rate[{d.src, d.dst}];
+    rate = std::max(rate, d.rate_bps);
+  }
+  double floor = 0;
+  for (const auto& [pair, rate] : worst_rate) {
+    auto paths = UpDownPaths(fabric, status, pair.first, pair.second, max_paths + 1);
+    if (!paths.ok() || paths->empty() || paths->size() > max_paths) continue;
+    double best = std::numeric_limits<double>::infinity();
+    for (const Path& p : *paths) {
+      double path_max = 0;
+      for (DirectedLinkId d : p.hops) {
+        const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+        const double load = background_bps[d] + rate;
+        path_max = std::max(path_max, cap <= 0 ? std::numeric_limits<double>::infinity()
+                                               : load / cap);  // as Loads::UtilWith
+      }
+      best = std::min(best, path_max);
+    }
+    floor = std::max(floor, best);
+  }
+  return floor;
+}
+
 }  // namespace
 
 absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
@@ -1086,16 +1126,24 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     return worst;
   };
   DirectedLinkId worst = busiest();
+  // Where the searches that only ever lower the job's maximum stop: stop_at, or the job's path
+  // floor when that is higher (then they cannot change anything below it).
+  double search_stop = stop_at;
   // Local improvement (also after colouring, which ignores the load of other jobs), unless the
   // job already meets its lower bound.
   if (worst >= 0 && loads.UtilWith(worst, 0) > stop_at + kEps) {
     ImproveLocally(*fabric_, link_status_, loads, job, stop_at);
     worst = busiest();
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
-      ImproveByPotential(*fabric_, link_status_, loads, job, stop_at);
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps &&
+        demands->size() <= kPathFloorMaxFlows) {
+      search_stop = std::max(
+          stop_at, PathFloor(*fabric_, link_status_, load_bps_, *demands, kPathFloorMaxPaths));
+    }
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > search_stop + kEps) {
+      ImproveByPotential(*fabric_, link_status_, loads, job, search_stop);
       worst = busiest();
     }
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > search_stop + kEps) {
       ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
       worst = busiest();
     }
@@ -1104,7 +1152,8 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   // job onto channels the others fill. When a coloured job ends above its bound with other jobs
   // present, place it again greedily around their load, improve that, and keep the better one.
   if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
-      demands->size() <= kReplaceGreedilyMaxFlows && loads.UtilWith(worst, 0) > stop_at + kEps) {
+      demands->size() <= kReplaceGreedilyMaxFlows &&
+      loads.UtilWith(worst, 0) > search_stop + kEps) {
     std::vector<double> alt_scratch = load_bps_;
     Loads alt_loads{*fabric_, alt_scratch};
     JobPlacement alt;
@@ -1132,7 +1181,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     }
     if (complete) {
       ImproveLocally(*fabric_, link_status_, alt_loads, alt, stop_at);
-      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, stop_at);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, search_stop);
       double alt_max = 0;
       for (const PlacedFlow& f : alt.flows) {
         for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
