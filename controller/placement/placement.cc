@@ -438,6 +438,34 @@ Placement::JobsByChannel& Placement::JobsOnChannels() {
   return index;
 }
 
+namespace {
+
+void AddJobFlows(ChannelFlows& flows, const JobPlacement& job) {
+  std::vector<const std::vector<DirectedLinkId>*> hops;
+  std::vector<double> rates;
+  hops.reserve(job.flows.size());
+  rates.reserve(job.flows.size());
+  for (const PlacedFlow& f : job.flows) {
+    hops.push_back(&f.path.hops);
+    rates.push_back(f.rate_bps);
+  }
+  flows.AddJob(job.spec.id, hops, rates);
+}
+
+}  // namespace
+
+ChannelFlows& Placement::FlowsOnChannels() {
+  if (channel_flows_->flows == nullptr) {
+    std::vector<double> capacity(fabric_->num_directed_links());
+    for (DirectedLinkId d = 0; d < fabric_->num_directed_links(); ++d) {
+      capacity[d] = static_cast<double>(fabric_->link(Fabric::LinkOf(d)).capacity_bps);
+    }
+    channel_flows_->flows = std::make_unique<ChannelFlows>(std::move(capacity));
+    for (const auto& [id, job] : jobs_) AddJobFlows(*channel_flows_->flows, job);
+  }
+  return *channel_flows_->flows;
+}
+
 std::vector<std::string> Placement::JobsCrossing(
     const absl::flat_hash_set<DirectedLinkId>& channels) const {
   std::vector<std::string> out;
@@ -480,6 +508,11 @@ void Placement::IndexJob(const JobPlacement& job, int delta) {
   absl::flat_hash_map<DirectedLinkId, int> hops_per_channel;
   for (const PlacedFlow& f : job.flows) {
     for (DirectedLinkId d : f.path.hops) hops_per_channel[d] += delta;
+  }
+  if (delta > 0) {
+    AddJobFlows(FlowsOnChannels(), job);
+  } else {
+    FlowsOnChannels().RemoveJob(job.spec.id);
   }
   JobsByChannel& index = JobsOnChannels();
   for (const auto& [d, count] : hops_per_channel) {
@@ -1559,6 +1592,7 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
     IndexPath(id, f.path, -1);
     f.path = (*paths)[best];
     IndexPath(id, f.path, +1);
+    FlowsOnChannels().SetFlowPath(id, i, f.path.hops);
     (void)Steer(job, f);  // no port: the flow falls back to a pin
     loads.Add(f.path, f.rate_bps);
     moved_jobs.push_back(id);
@@ -1628,6 +1662,7 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
   IndexPath(job_id, flow.path, -1);
   flow.path = new_path;
   IndexPath(job_id, flow.path, +1);
+  FlowsOnChannels().SetFlowPath(job_id, flow_index, flow.path.hops);
   (void)Steer(job, flow);  // no port: the flow falls back to a pin
   loads.Add(flow.path, flow.rate_bps);
   RefreshJobLoads(loads_before, {job_id});
