@@ -713,6 +713,10 @@ void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads
     for (DirectedLinkId d : job.flows[i].path.hops) on_link[d].push_back(i);
   }
   const size_t max_rounds = std::min<size_t>(4 * job.flows.size() + 16, 5000);
+  // The candidate paths per NIC pair, computed once: a round looks at every flow on the worst
+  // link and the same pairs come back round after round (next to standing jobs' load the
+  // colouring's first choice rarely fits, so this search runs on most placements).
+  std::map<std::pair<NodeId, NodeId>, absl::StatusOr<std::vector<Path>>> paths_of;
   for (size_t round = 0; round < max_rounds; ++round) {
     DirectedLinkId worst = -1;
     double worst_util = 0;
@@ -728,7 +732,14 @@ void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads
     bool moved = false;
     for (size_t i : on_link[worst]) {
       PlacedFlow& f = job.flows[i];
-      auto paths = UpDownPaths(fabric, status, f.src, f.dst);
+      auto cached = paths_of.find({f.src, f.dst});
+      if (cached == paths_of.end()) {
+        cached =
+            paths_of
+                .emplace(std::make_pair(f.src, f.dst), UpDownPaths(fabric, status, f.src, f.dst))
+                .first;
+      }
+      const absl::StatusOr<std::vector<Path>>& paths = cached->second;
       if (!paths.ok()) continue;
       loads.Remove(f.path, f.rate_bps);
       std::vector<const Path*> exclude = SiblingPaths(job, i);
