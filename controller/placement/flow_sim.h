@@ -97,6 +97,13 @@ struct BandwidthOptions {
   // Bound on the work: jobs with more connections than this are not simulated (the prediction
   // reports computed = false). The ECMP model simulates connections * ecmp_qps flows.
   size_t max_connections = 20000;
+  // PredictJobBandwidth on the state owner's Placement answers from its per-channel summaries
+  // of the placed flows (channel_flows.h): the same max-min rates, at a cost that follows the
+  // job's size instead of the flows on its channels. It gathers the listed flows instead when
+  // the summaries cannot answer exactly (a standing flow held below its rate at two different
+  // levels, a channel outside the job's carrying more than its capacity, a link down under a
+  // placed flow), and always when this is false.
+  bool use_channel_summaries = true;
 };
 
 struct BandwidthPrediction {
@@ -110,6 +117,8 @@ struct BandwidthPrediction {
   double ecmp_busbw_fraction = 0;       // mean over seeds of ideal / ecmp
   int ecmp_qps = 0;
   size_t rate_solves = 0;  // total over all runs (the cost)
+  // Answered from the channel summaries (BandwidthOptions::use_channel_summaries).
+  bool from_channel_summaries = false;
 };
 
 // Bandwidth of `connections` (one job of `pattern`) on `fabric` with links in `status`, next to

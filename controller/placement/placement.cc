@@ -31,6 +31,10 @@ constexpr int kExactBudgetMs = 50;
 // Coloured jobs up to this many demands that end above their bound next to other jobs are also
 // placed greedily around the others' load (the better of the two is kept).
 constexpr size_t kReplaceGreedilyMaxFlows = 20000;
+// Jobs up to this many demands get the per-flow path floor (PathFloor) before the stronger
+// searches, over pairs with up to this many up-down paths (ImproveByPotential's own limits).
+constexpr size_t kPathFloorMaxFlows = 4000;
+constexpr size_t kPathFloorMaxPaths = 64;
 
 std::string JobPrefix(const JobSpec& spec) { return absl::StrCat("job '", spec.id, "': "); }
 
@@ -437,6 +441,34 @@ Placement::JobsByChannel& Placement::JobsOnChannels() {
   return index;
 }
 
+namespace {
+
+void AddJobFlows(ChannelFlows& flows, const JobPlacement& job) {
+  std::vector<const std::vector<DirectedLinkId>*> hops;
+  std::vector<double> rates;
+  hops.reserve(job.flows.size());
+  rates.reserve(job.flows.size());
+  for (const PlacedFlow& f : job.flows) {
+    hops.push_back(&f.path.hops);
+    rates.push_back(f.rate_bps);
+  }
+  flows.AddJob(job.spec.id, hops, rates);
+}
+
+}  // namespace
+
+ChannelFlows& Placement::FlowsOnChannels() {
+  if (channel_flows_->flows == nullptr) {
+    std::vector<double> capacity(fabric_->num_directed_links());
+    for (DirectedLinkId d = 0; d < fabric_->num_directed_links(); ++d) {
+      capacity[d] = static_cast<double>(fabric_->link(Fabric::LinkOf(d)).capacity_bps);
+    }
+    channel_flows_->flows = std::make_unique<ChannelFlows>(std::move(capacity));
+    for (const auto& [id, job] : jobs_) AddJobFlows(*channel_flows_->flows, job);
+  }
+  return *channel_flows_->flows;
+}
+
 std::vector<std::string> Placement::JobsCrossing(
     const absl::flat_hash_set<DirectedLinkId>& channels) const {
   std::vector<std::string> out;
@@ -479,6 +511,11 @@ void Placement::IndexJob(const JobPlacement& job, int delta) {
   absl::flat_hash_map<DirectedLinkId, int> hops_per_channel;
   for (const PlacedFlow& f : job.flows) {
     for (DirectedLinkId d : f.path.hops) hops_per_channel[d] += delta;
+  }
+  if (delta > 0) {
+    AddJobFlows(FlowsOnChannels(), job);
+  } else {
+    FlowsOnChannels().RemoveJob(job.spec.id);
   }
   JobsByChannel& index = JobsOnChannels();
   for (const auto& [d, count] : hops_per_channel) {
@@ -679,6 +716,10 @@ void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads
     for (DirectedLinkId d : job.flows[i].path.hops) on_link[d].push_back(i);
   }
   const size_t max_rounds = std::min<size_t>(4 * job.flows.size() + 16, 5000);
+  // The candidate paths per NIC pair, computed once: a round looks at every flow on the worst
+  // link and the same pairs come back round after round (next to standing jobs' load the
+  // colouring's first choice rarely fits, so this search runs on most placements).
+  std::map<std::pair<NodeId, NodeId>, absl::StatusOr<std::vector<Path>>> paths_of;
   for (size_t round = 0; round < max_rounds; ++round) {
     DirectedLinkId worst = -1;
     double worst_util = 0;
@@ -694,7 +735,14 @@ void ImproveLocally(const Fabric& fabric, const LinkStatus& status, Loads& loads
     bool moved = false;
     for (size_t i : on_link[worst]) {
       PlacedFlow& f = job.flows[i];
-      auto paths = UpDownPaths(fabric, status, f.src, f.dst);
+      auto cached = paths_of.find({f.src, f.dst});
+      if (cached == paths_of.end()) {
+        cached =
+            paths_of
+                .emplace(std::make_pair(f.src, f.dst), UpDownPaths(fabric, status, f.src, f.dst))
+                .first;
+      }
+      const absl::StatusOr<std::vector<Path>>& paths = cached->second;
       if (!paths.ok()) continue;
       loads.Remove(f.path, f.rate_bps);
       std::vector<const Path*> exclude = SiblingPaths(job, i);
@@ -978,6 +1026,42 @@ double AccessFloor(const Fabric& fabric, const std::vector<double>& background_b
   return floor;
 }
 
+// The utilisation no placement of an unsplittable job can avoid on account of one flow: the
+// flow needs some path, and each of its up-down paths crosses a channel at least this busy with
+// the other jobs' load and the flow's own rate. Its maximum over the job's demands is a lower
+// bound the search cannot beat, so improvement that would only run towards a lower target is
+// skipped: ImproveByPotential, ImproveExactly and the greedy re-placement change paths only
+// when they lower the job's maximum, which a job already at this floor cannot. (Searching for
+// the unreachable job-alone bound is what made a small job's PlaceJob grow with the number of
+// standing jobs.) Demands with more than `max_paths` paths are left out (the bound stays valid).
+double PathFloor(const Fabric& fabric, const LinkStatus& status,
+                 const std::vector<double>& background_bps, const std::vector<FlowDemand>& demands,
+                 size_t max_paths) {
+  std::map<std::pair<NodeId, NodeId>, double> worst_rate;  // the largest demand per pair
+  for (const FlowDemand& d : demands) {
+    double& rate = worst_rate[{d.src, d.dst}];
+    rate = std::max(rate, d.rate_bps);
+  }
+  double floor = 0;
+  for (const auto& [pair, rate] : worst_rate) {
+    auto paths = UpDownPaths(fabric, status, pair.first, pair.second, max_paths + 1);
+    if (!paths.ok() || paths->empty() || paths->size() > max_paths) continue;
+    double best = std::numeric_limits<double>::infinity();
+    for (const Path& p : *paths) {
+      double path_max = 0;
+      for (DirectedLinkId d : p.hops) {
+        const double cap = static_cast<double>(fabric.link(Fabric::LinkOf(d)).capacity_bps);
+        const double load = background_bps[d] + rate;
+        path_max = std::max(path_max, cap <= 0 ? std::numeric_limits<double>::infinity()
+                                               : load / cap);  // as Loads::UtilWith
+      }
+      best = std::min(best, path_max);
+    }
+    floor = std::max(floor, best);
+  }
+  return floor;
+}
+
 }  // namespace
 
 absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
@@ -1089,16 +1173,24 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     return worst;
   };
   DirectedLinkId worst = busiest();
+  // Where the searches that only ever lower the job's maximum stop: stop_at, or the job's path
+  // floor when that is higher (then they cannot change anything below it).
+  double search_stop = stop_at;
   // Local improvement (also after colouring, which ignores the load of other jobs), unless the
   // job already meets its lower bound.
   if (worst >= 0 && loads.UtilWith(worst, 0) > stop_at + kEps) {
     ImproveLocally(*fabric_, link_status_, loads, job, stop_at);
     worst = busiest();
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
-      ImproveByPotential(*fabric_, link_status_, loads, job, stop_at);
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps &&
+        demands->size() <= kPathFloorMaxFlows) {
+      search_stop = std::max(
+          stop_at, PathFloor(*fabric_, link_status_, load_bps_, *demands, kPathFloorMaxPaths));
+    }
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > search_stop + kEps) {
+      ImproveByPotential(*fabric_, link_status_, loads, job, search_stop);
       worst = busiest();
     }
-    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > stop_at + kEps) {
+    if (spec.max_subflows == 1 && loads.UtilWith(worst, 0) > search_stop + kEps) {
       ImproveExactly(*fabric_, link_status_, loads, job, kExactMaxFlows, kExactBudgetMs);
       worst = busiest();
     }
@@ -1107,7 +1199,8 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
   // job onto channels the others fill. When a coloured job ends above its bound with other jobs
   // present, place it again greedily around their load, improve that, and keep the better one.
   if (job.exact_flows > 0 && !jobs_.empty() && spec.max_subflows == 1 && worst >= 0 &&
-      demands->size() <= kReplaceGreedilyMaxFlows && loads.UtilWith(worst, 0) > stop_at + kEps) {
+      demands->size() <= kReplaceGreedilyMaxFlows &&
+      loads.UtilWith(worst, 0) > search_stop + kEps) {
     std::vector<double> alt_scratch = load_bps_;
     Loads alt_loads{*fabric_, alt_scratch};
     JobPlacement alt;
@@ -1135,7 +1228,7 @@ absl::StatusOr<const JobPlacement*> Placement::PlaceJob(const JobSpec& spec) {
     }
     if (complete) {
       ImproveLocally(*fabric_, link_status_, alt_loads, alt, stop_at);
-      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, stop_at);
+      ImproveByPotential(*fabric_, link_status_, alt_loads, alt, search_stop);
       double alt_max = 0;
       for (const PlacedFlow& f : alt.flows) {
         for (DirectedLinkId d : f.path.hops) alt_max = std::max(alt_max, alt_loads.UtilWith(d, 0));
@@ -1513,6 +1606,7 @@ absl::StatusOr<LinkChangeResult> Placement::SetLinkUp(LinkId link, bool up) {
     IndexPath(id, f.path, -1);
     f.path = (*paths)[best];
     IndexPath(id, f.path, +1);
+    FlowsOnChannels().SetFlowPath(id, i, f.path.hops);
     (void)Steer(job, f);  // no port: the flow falls back to a pin
     loads.Add(f.path, f.rate_bps);
     moved_jobs.push_back(id);
@@ -1582,6 +1676,7 @@ absl::Status Placement::MoveFlow(const std::string& job_id, size_t flow_index,
   IndexPath(job_id, flow.path, -1);
   flow.path = new_path;
   IndexPath(job_id, flow.path, +1);
+  FlowsOnChannels().SetFlowPath(job_id, flow_index, flow.path.hops);
   (void)Steer(job, flow);  // no port: the flow falls back to a pin
   loads.Add(flow.path, flow.rate_bps);
   RefreshJobLoads(loads_before, {job_id});

@@ -30,6 +30,7 @@
 #include "controller/paths/ecmp_hash.h"
 #include "controller/paths/paths.h"
 #include "controller/paths/steering.h"
+#include "controller/placement/channel_flows.h"
 #include "controller/placement/collectives.h"
 #include "controller/placement/lossless_graph.h"
 #include "topology/fabric.h"
@@ -375,6 +376,9 @@ class Placement {
   // jobs-by-channel index when it is built (the state owner's Placement), else scans every job.
   std::vector<std::string> JobsCrossing(const absl::flat_hash_set<DirectedLinkId>& channels) const;
   const LinkStatus& link_status() const { return link_status_; }
+  // The placed flows by channel with sorted rates (channel_flows.h), kept by the Placement that
+  // changes jobs (the state owner); null in a copy that has changed none since it was made.
+  const ChannelFlows* channel_flows() const { return channel_flows_->flows.get(); }
 
   // Planned load on a directed channel in bits per second, and as a fraction of capacity.
   double LoadBps(DirectedLinkId link) const { return load_bps_[link]; }
@@ -420,6 +424,13 @@ class Placement {
   };
   FreshOnCopy<JobsByChannel> jobs_by_channel_;
   JobsByChannel& JobsOnChannels();
+  // The flow summaries for bandwidth predictions, built with the jobs-by-channel index and kept
+  // in step with it.
+  struct ChannelFlowsCache {
+    std::unique_ptr<ChannelFlows> flows;
+  };
+  FreshOnCopy<ChannelFlowsCache> channel_flows_;
+  ChannelFlows& FlowsOnChannels();
   void IndexPath(const std::string& job_id, const Path& path, int delta);
   void IndexJob(const JobPlacement& job, int delta);
   // Sets udp_src_port of a flow of a steered job, keeping its current port while it still

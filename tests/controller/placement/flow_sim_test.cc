@@ -191,5 +191,104 @@ TEST(PredictBandwidthTest, PublishedEcmpFiguresOnTheThousandNicFabric) {
   }
 }
 
+// The prediction from the channel summaries against the one from the listed flows, on random
+// workloads: line-rate and slower jobs of every pattern, split and not, crowded enough that
+// links run over capacity and jobs slow each other down, with removals, moved flows and a
+// failed link on the way. Every answer must be the same up to rounding; the summaries must
+// answer most of them (they give up only in the cases flow_sim.h names).
+TEST(PredictJobBandwidthTest, ChannelSummariesAnswerAsTheListedFlows) {
+  auto fabric = Build(placement_testing::LeafSpineFabric(4, 4, 4));
+  Placement placement(fabric);
+  std::mt19937 rng(15);
+  const CollectivePattern patterns[] = {CollectivePattern::kRing, CollectivePattern::kAllToAll,
+                                        CollectivePattern::kHalvingDoubling,
+                                        CollectivePattern::kExplicit};
+  size_t compared = 0, from_summaries = 0;
+  double worst = 0;
+  auto compare_all = [&](const std::string& when) {
+    for (const auto& [id, job] : placement.jobs()) {
+      BandwidthOptions listed_options;
+      listed_options.use_channel_summaries = false;
+      auto fast = PredictJobBandwidth(placement, id);
+      auto listed = PredictJobBandwidth(placement, id, listed_options);
+      ASSERT_EQ(fast.ok(), listed.ok()) << when << " " << id;
+      if (!fast.ok()) continue;
+      ASSERT_EQ(fast->computed, listed->computed) << when << " " << id;
+      ++compared;
+      from_summaries += fast->from_channel_summaries;
+      for (auto [a, b] : {std::pair{fast->ideal_seconds, listed->ideal_seconds},
+                          {fast->predicted_seconds, listed->predicted_seconds},
+                          {fast->ecmp_seconds, listed->ecmp_seconds},
+                          {fast->predicted_busbw_fraction, listed->predicted_busbw_fraction},
+                          {fast->ecmp_busbw_fraction, listed->ecmp_busbw_fraction}}) {
+        const double diff = std::abs(a - b) / std::max(1e-300, std::abs(b));
+        worst = std::max(worst, diff);
+        EXPECT_LE(diff, 1e-9) << when << " job " << id << ": " << a << " vs " << b;
+      }
+      EXPECT_EQ(fast->rate_solves, listed->rate_solves) << when << " " << id;
+    }
+  };
+  const auto& nics = fabric->nics();
+  // The first 20 jobs at 1-20 Gb/s load the fabric without overloading it, but still slow each
+  // other down under max-min sharing; the next 20, at up to line rate, push links over capacity.
+  size_t uncrowded_compared = 0, uncrowded_from_summaries = 0;
+  for (int j = 0; j < 40; ++j) {
+    const bool crowded = j >= 20;
+    const unsigned max_gbps = crowded ? 100 : 20;
+    if (j == 20) uncrowded_compared = compared, uncrowded_from_summaries = from_summaries;
+    JobSpec spec;
+    spec.id = "job-" + std::to_string(j);
+    spec.pattern = patterns[rng() % 4];
+    std::vector<size_t> order(nics.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t size =
+        spec.pattern == CollectivePattern::kHalvingDoubling ? (rng() % 2 ? 4 : 8) : 2 + rng() % 5;
+    for (size_t i = 0; i < size; ++i) spec.endpoints.push_back(fabric->node(nics[order[i]]).name);
+    if (spec.pattern == CollectivePattern::kExplicit) {
+      for (size_t i = 0; i + 1 < size; ++i) {
+        spec.explicit_flows.push_back(
+            {spec.endpoints[i], spec.endpoints[(i + 1 + rng() % (size - 1)) % size],
+             rng() % 3 == 0 ? 0.0 : static_cast<double>(1 + rng() % max_gbps) * 1e9});
+      }
+      spec.explicit_flows.erase(
+          std::remove_if(spec.explicit_flows.begin(), spec.explicit_flows.end(),
+                         [](const ExplicitFlow& f) { return f.src == f.dst; }),
+          spec.explicit_flows.end());
+      if (spec.explicit_flows.empty()) continue;
+    }
+    spec.rate_bps = !crowded         ? static_cast<double>(1 + rng() % max_gbps) * 1e9
+                    : rng() % 3 == 0 ? 0
+                                     : static_cast<double>(1 + rng() % max_gbps) * 1e9;
+    spec.max_subflows = 1 + static_cast<int>(rng() % 2);
+    ASSERT_TRUE(placement.PlaceJob(spec).ok()) << spec.id;
+    compare_all("after placing " + spec.id);
+    if (j % 7 == 6) {
+      ASSERT_TRUE(placement.RemoveJob("job-" + std::to_string(j - 3)).ok());
+      compare_all("after a removal");
+    }
+  }
+  // A flow moved by hand, then a link down (flows move off it) and up again.
+  const JobPlacement& first = placement.jobs().begin()->second;
+  const std::string first_id = placement.jobs().begin()->first;
+  auto paths =
+      UpDownPaths(*fabric, placement.link_status(), first.flows[0].src, first.flows[0].dst);
+  ASSERT_TRUE(paths.ok());
+  ASSERT_TRUE(placement.MoveFlow(first_id, 0, paths->back()).ok());
+  compare_all("after a move");
+  const topology::LinkId uplink = Fabric::LinkOf(first.flows[0].path.hops[1]);
+  ASSERT_TRUE(placement.SetLinkUp(uplink, false).ok());
+  compare_all("with a link down");
+  ASSERT_TRUE(placement.SetLinkUp(uplink, true).ok());
+  compare_all("with the link up again");
+  std::printf(
+      "compared %zu predictions (%zu before links ran over capacity), %zu from the summaries "
+      "(%zu before), largest relative difference %g\n",
+      compared, uncrowded_compared, from_summaries, uncrowded_from_summaries, worst);
+  EXPECT_GT(uncrowded_compared, 100u);
+  EXPECT_GE(uncrowded_from_summaries * 10, uncrowded_compared * 9);
+  EXPECT_LT(from_summaries, compared);  // the crowded fabric makes them give up
+}
+
 }  // namespace
 }  // namespace pulse::controller
