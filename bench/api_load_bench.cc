@@ -184,7 +184,12 @@ bool ParseArgs(int argc, char** argv, Options* options) {
     } else if (const char* v = value("--max_seconds")) {
       options->max_seconds = std::max(1.0, std::atof(v));
     } else {
-      std::fprintf(stderr, "unknown or incomplete argument '%s'\n", arg.c_str());
+      const bool help = arg == "--help" || arg == "-h";
+      if (!help) std::fprintf(stderr, "unknown or incomplete argument '%s'\n", arg.c_str());
+      std::fprintf(help ? stdout : stderr,
+                   "usage: %s [--daemon PATH] [--fabric INTENT] [--iterations N] [--seconds S] "
+                   "[--threads N] [--max_seconds S]\n",
+                   argv[0]);
       return false;
     }
   }
@@ -193,7 +198,11 @@ bool ParseArgs(int argc, char** argv, Options* options) {
 
 int Main(int argc, char** argv) {
   Options options;
-  if (!ParseArgs(argc, argv, &options)) return 2;
+  if (!ParseArgs(argc, argv, &options)) {
+    const bool help =
+        argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
+    return help ? 0 : 2;
+  }
   auto intent = pulse::topology::LoadIntentFile(options.fabric);
   if (!intent.ok()) Die(std::string(intent.status().message()));
   const pulse::topology::Fabric& fabric = intent->fabric;

@@ -33,6 +33,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_args.h"
 #include "controller/placement/exact_placement.h"
 #include "controller/placement/flow_sim.h"
 #include "controller/placement/lower_bound.h"
@@ -388,6 +389,11 @@ void ScaleCase(const char* name, bool halving_doubling) {
 }  // namespace pulse::controller
 
 int main(int argc, char** argv) {
+  if (auto exit_code = pulse::bench::CheckArgs(
+          argc, argv, {"--quick", "--contract", "--scale"}, 0,
+          "[--quick | --contract | --scale]   (default: scale, quality and contract cases)")) {
+    return *exit_code;
+  }
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const bool contract_only = argc > 1 && std::strcmp(argv[1], "--contract") == 0;
   if (argc > 1 && std::strcmp(argv[1], "--scale") == 0) {

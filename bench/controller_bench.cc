@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "controller/controller.h"
 #include "controller/fabric_sync/forwarding.h"
 #include "controller/paths/ecmp_groups.h"
@@ -82,6 +83,12 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code = pulse::bench::CheckArgs(
+          argc, argv, {"--quick", "--no-predict"}, 0,
+          "[--quick] [--no-predict]   (--quick: up to 1,000 standing jobs; --no-predict: no "
+          "bandwidth prediction)")) {
+    return *exit_code;
+  }
   bool quick = false, predict = true;
   for (int i = 1; i < argc; ++i) {
     quick |= std::strcmp(argv[i], "--quick") == 0;

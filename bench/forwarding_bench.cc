@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "controller/fabric_sync/forwarding.h"
 #include "controller/paths/ecmp_groups.h"
 #include "controller/placement/placement.h"
@@ -96,6 +97,10 @@ void Report(const char* name, int leaves, int spines, int servers, int runs, boo
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code =
+          pulse::bench::CheckArgs(argc, argv, {"--skip-512-mininet"}, 0, "[--skip-512-mininet]")) {
+    return *exit_code;
+  }
   bool skip_512_mininet = argc > 1 && std::strcmp(argv[1], "--skip-512-mininet") == 0;
   std::printf("forwarding tables, no jobs placed (pins add per placed flow hop)\n");
   Report("64x64x64", 64, 64, 64, 5, false);

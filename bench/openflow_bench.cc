@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "southbound/openflow/codec.h"
 
 using namespace pulse::openflow;
@@ -40,6 +41,10 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code =
+          pulse::bench::CheckArgs(argc, argv, {}, 1, "[ITERATIONS]   (default 1000000)")) {
+    return *exit_code;
+  }
   long iterations = argc > 1 ? std::atol(argv[1]) : 1000000;
   if (iterations <= 0) iterations = 1000000;
   constexpr uint32_t kDistinct = 1024;

@@ -19,6 +19,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_args.h"
 #include "southbound/openflow/openflow_driver.h"
 
 namespace {
@@ -123,6 +124,10 @@ std::pair<double, double> OvsOfctl(int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code = pulse::bench::CheckArgs(argc, argv, {}, -1,
+                                               "[N ...]   (N rules per batch, 1..1000000)")) {
+    return *exit_code;
+  }
   std::vector<int> sizes = {100, 1000, 10000};
   if (argc > 1) {
     sizes.clear();

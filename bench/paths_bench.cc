@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "controller/paths/ecmp_groups.h"
 #include "controller/paths/ecmp_hash.h"
 #include "controller/paths/path_cache.h"
@@ -77,6 +78,10 @@ double MaxUtil(const Fabric& f, const std::vector<double>& load_bps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code = pulse::bench::CheckArgs(
+          argc, argv, {}, 3, "[LEAVES SPINES SERVERS_PER_LEAF]   (default 512 64 64)")) {
+    return *exit_code;
+  }
   int leaves = 512, spines = 64, servers = 64;
   if (argc == 4) {
     leaves = std::atoi(argv[1]);

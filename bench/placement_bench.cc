@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bench/bench_args.h"
 #include "controller/paths/ecmp_groups.h"
 #include "controller/paths/ecmp_hash.h"
 #include "controller/paths/steering.h"
@@ -384,6 +385,10 @@ void DeadlockGateCase(const std::string& name, std::shared_ptr<const Fabric> fab
 }
 
 int Main(int argc, char** argv) {
+  if (auto exit_code = pulse::bench::CheckArgs(argc, argv, {"--quick", "--steered"}, 0,
+                                               "[--quick | --steered]")) {
+    return *exit_code;
+  }
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   std::mt19937_64 rng(42);
   if (argc > 1 && std::strcmp(argv[1], "--steered") == 0) {

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "controller/placement/node_advice.h"
 #include "controller/placement/placement.h"
 #include "topology/builders.h"
@@ -124,6 +125,10 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code =
+          pulse::bench::CheckArgs(argc, argv, {}, 2, "[EVENTS [SEED]]   (default 1000 17)")) {
+    return *exit_code;
+  }
   const int num_events = argc > 1 ? std::atoi(argv[1]) : 1000;
   const unsigned seed = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 17;
 

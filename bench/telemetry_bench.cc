@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "controller/telemetry/telemetry.h"
 #include "southbound/sflow/decoder.h"
 
@@ -100,6 +101,10 @@ void BenchSflowDecode(int64_t datagrams) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto exit_code =
+          pulse::bench::CheckArgs(argc, argv, {}, 1, "[SAMPLES]   (default 5000000)")) {
+    return *exit_code;
+  }
   const int64_t samples = argc > 1 ? std::atoll(argv[1]) : 5'000'000;
   if (samples <= 0) {
     std::fprintf(stderr, "usage: %s [samples > 0]\n", argv[0]);
