@@ -25,6 +25,34 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // finish with it: flows that end within a hair of each other cost one solve, not one each.
 constexpr double kFinishTolerance = 1e-3;
 
+// Channels by fill level, lowest first, kept lazily: an entry is a lower bound of its channel's
+// level and is refreshed when it reaches the top.
+using LevelEntry = std::pair<double, int>;
+using LevelHeap =
+    std::priority_queue<LevelEntry, std::vector<LevelEntry>, std::greater<LevelEntry>>;
+
+// The channel whose current level (`level_of(c)`, kInf for a channel with nothing left to fill)
+// is the lowest, as (level, channel); (kInf, -1) when none is left. Stale entries are pushed again
+// with their true level; an entry whose key is its level is exact, and no other can be lower.
+template <typename LevelOf>
+LevelEntry LowestCurrentLevel(LevelHeap& heap, const LevelOf& level_of) {
+  while (!heap.empty()) {
+    const auto [key, c] = heap.top();
+    const double l = level_of(c);
+    if (l == kInf) {
+      heap.pop();
+      continue;
+    }
+    if (std::abs(l - key) > 1e-12 * std::max(1.0, l)) {
+      heap.pop();
+      heap.emplace(l, c);
+      continue;
+    }
+    return {l, c};
+  }
+  return {kInf, -1};
+}
+
 }  // namespace
 
 std::vector<double> MaxMinFairRates(const std::vector<double>& capacity_bps,
@@ -66,8 +94,7 @@ std::vector<double> MaxMinFairRates(const std::vector<double>& capacity_bps,
   // never lowers another channel's share, so every entry is a lower bound of its channel's share
   // and an entry that reaches the top is refreshed (pushed again with the true share) unless it
   // is exact, in which case no other channel's share can be lower.
-  using Entry = std::pair<double, int>;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  LevelHeap heap;
   for (size_t c = 0; c < m; ++c) heap.emplace(left[c] / count[c], static_cast<int>(c));
   // Capped flows in order of cap.
   std::vector<int> capped;
@@ -95,24 +122,8 @@ std::vector<double> MaxMinFairRates(const std::vector<double>& capacity_bps,
     }
   };
   while (unfrozen > 0) {
-    double link_level = kInf;
-    int link = -1;
-    while (!heap.empty()) {
-      auto [key, c] = heap.top();
-      if (count[c] == 0) {
-        heap.pop();
-        continue;
-      }
-      const double share = left[c] / count[c];
-      if (std::abs(share - key) > 1e-12 * std::max(1.0, share)) {
-        heap.pop();
-        heap.emplace(share, c);
-        continue;
-      }
-      link_level = share;
-      link = c;
-      break;
-    }
+    const auto [link_level, link] =
+        LowestCurrentLevel(heap, [&](int c) { return count[c] == 0 ? kInf : left[c] / count[c]; });
     while (next_capped < capped.size() && frozen[capped[next_capped]]) ++next_capped;
     const double cap_level =
         next_capped < capped.size() ? flows[capped[next_capped]]->max_rate_bps : kInf;
@@ -405,8 +416,7 @@ class SummarizedBackground : public StageSolver {
               [&](int a, int b) { return active[a]->max_rate_bps < active[b]->max_rate_bps; });
     size_t next_capped = 0;
     double level = 0;
-    using Entry = std::pair<double, int>;
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+    LevelHeap heap;
     for (size_t c = 0; c < m; ++c) {
       const double l = FillLevel(c, level);
       if (l < kInf) heap.emplace(l, static_cast<int>(c));
@@ -422,24 +432,8 @@ class SummarizedBackground : public StageSolver {
       }
     };
     while (unfrozen > 0) {
-      double link_level = kInf;
-      int link = -1;
-      while (!heap.empty()) {
-        auto [key, c] = heap.top();
-        const double l = FillLevel(c, level);
-        if (l == kInf) {
-          heap.pop();
-          continue;
-        }
-        if (std::abs(l - key) > 1e-12 * std::max(1.0, l)) {
-          heap.pop();
-          heap.emplace(l, c);
-          continue;
-        }
-        link_level = l;
-        link = c;
-        break;
-      }
+      const auto [link_level, link] =
+          LowestCurrentLevel(heap, [&](int c) { return FillLevel(c, level); });
       while (next_capped < capped.size() && frozen[capped[next_capped]]) ++next_capped;
       const double cap_level =
           next_capped < capped.size() ? active[capped[next_capped]]->max_rate_bps : kInf;
