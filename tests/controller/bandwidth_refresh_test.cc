@@ -56,7 +56,9 @@ class BandwidthRefreshTest : public ::testing::Test {
     // Each barrier lets one more refresh batch run (a batch posts the next): enough of them
     // drain every batch these tests make.
     for (int i = 0; i < 8; ++i) controller_->Sync().get();
-    const JobPlacement* job = controller_->snapshot()->placement.FindJob(id);
+    // Held while `job` is read: a refresh may publish a newer snapshot and free this one.
+    const SnapshotPtr snapshot = controller_->snapshot();
+    const JobPlacement* job = snapshot->placement.FindJob(id);
     EXPECT_NE(job, nullptr) << id;
     if (job == nullptr || !job->bandwidth.computed) return -1;
     return job->bandwidth.predicted_busbw_fraction;
@@ -64,7 +66,8 @@ class BandwidthRefreshTest : public ::testing::Test {
 
   // The spine a one-flow job turns at.
   NodeId SpineOf(const std::string& id) {
-    const JobPlacement* job = controller_->snapshot()->placement.FindJob(id);
+    const SnapshotPtr snapshot = controller_->snapshot();  // keeps `job` alive
+    const JobPlacement* job = snapshot->placement.FindJob(id);
     return fabric_->Head(job->flows[0].path.hops[1]);
   }
 

@@ -410,7 +410,8 @@ TEST_F(RestoreTest, FollowerSeesTheLeadersRewriteAsNoChange) {
       ASSERT_TRUE((*first)->PlaceJob(Ring("job-" + std::to_string(i), kJobs[i], 20e9)).get().ok());
     }
     WriteBatch legacy;
-    for (const auto& [id, job] : (*first)->snapshot()->placement.jobs()) {
+    const SnapshotPtr snapshot = (*first)->snapshot();  // alive while iterated
+    for (const auto& [id, job] : snapshot->placement.jobs()) {
       legacy.Put(absl::StrCat("jobs/", id), LegacyJobBytes(job.spec));
       legacy.Put(absl::StrCat("placements/", id), LegacyPlacementBytes(*fabric_, job));
     }

@@ -69,7 +69,8 @@ TEST(ControllerTest, LinkDownMovesFlowsAndTellsObservers) {
   });
   ASSERT_TRUE(c.PlaceJob(Ring("a", {"server-0/gpu-0", "server-2/gpu-0"})).get().ok());
   // Take down the uplink the first flow uses.
-  const auto& flow = c.snapshot()->placement.FindJob("a")->flows[0];
+  const SnapshotPtr placed = c.snapshot();  // keeps `flow` alive
+  const auto& flow = placed->placement.FindJob("a")->flows[0];
   topology::LinkId uplink = topology::Fabric::LinkOf(flow.path.hops[1]);
   c.OnLinkStatus(uplink, false);
   c.OnLinkStatus(uplink, false);  // repeated report: ignored
@@ -340,7 +341,8 @@ TEST(ControllerTest, SteeringFollowsLearnedAddresses) {
     }
     EXPECT_TRUE(moved_event) << "no new address of the host changed a port";
     ports_before_restart.clear();
-    for (const PlacedFlow& f : ctl.snapshot()->placement.FindJob("steered")->flows) {
+    const SnapshotPtr snapshot = ctl.snapshot();  // alive while iterated
+    for (const PlacedFlow& f : snapshot->placement.FindJob("steered")->flows) {
       ports_before_restart.push_back(f.udp_src_port);
     }
   }

@@ -143,7 +143,8 @@ TEST_F(OracleRuntimeOvsTest, LearnsUndeclaredSwitchesAndPinsAWronglyDeclaredOne)
   // ports; the failed leaf's stay pinned.
   auto leaf_of = [&](NodeId nic) { return f.Peer(f.LinksOf(nic)[0], nic); };
   auto steered_as_expected = [&] {
-    const controller::JobPlacement* job = ctl->snapshot()->placement.FindJob("perm");
+    const controller::SnapshotPtr snapshot = ctl->snapshot();  // keeps `job` alive
+    const controller::JobPlacement* job = snapshot->placement.FindJob("perm");
     if (job == nullptr) return false;
     for (const controller::PlacedFlow& flow : job->flows) {
       const bool from_wrong = leaf_of(flow.src) == wrong_leaf;
@@ -156,7 +157,8 @@ TEST_F(OracleRuntimeOvsTest, LearnsUndeclaredSwitchesAndPinsAWronglyDeclaredOne)
   const double steer_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - place_start)
           .count();
-  const controller::JobPlacement* job = ctl->snapshot()->placement.FindJob("perm");
+  const controller::SnapshotPtr snapshot = ctl->snapshot();  // keeps `job` alive
+  const controller::JobPlacement* job = snapshot->placement.FindJob("perm");
   ASSERT_NE(job, nullptr);
   int steered = 0, pinned = 0;
   for (const controller::PlacedFlow& flow : job->flows) {

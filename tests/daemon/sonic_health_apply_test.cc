@@ -104,7 +104,8 @@ links:
   // "job#flow" of every flow whose path crosses `link`, from the controller's snapshot.
   std::vector<std::string> FlowsOn(topology::LinkId link) const {
     std::vector<std::string> out;
-    for (const auto& [id, job] : controller_->snapshot()->placement.jobs()) {
+    const controller::SnapshotPtr snapshot = controller_->snapshot();  // alive while iterated
+    for (const auto& [id, job] : snapshot->placement.jobs()) {
       for (size_t f = 0; f < job.flows.size(); ++f) {
         for (topology::DirectedLinkId d : job.flows[f].path.hops) {
           if (topology::Fabric::LinkOf(d) == link) {
@@ -118,7 +119,8 @@ links:
   }
   std::vector<std::vector<topology::DirectedLinkId>> Paths() const {
     std::vector<std::vector<topology::DirectedLinkId>> out;
-    for (const auto& [id, job] : controller_->snapshot()->placement.jobs()) {
+    const controller::SnapshotPtr snapshot = controller_->snapshot();  // alive while iterated
+    for (const auto& [id, job] : snapshot->placement.jobs()) {
       for (const auto& f : job.flows) out.push_back(f.path.hops);
     }
     return out;

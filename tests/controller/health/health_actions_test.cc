@@ -22,8 +22,8 @@ class HealthActionsTest : public ::testing::Test {
     job.traffic_class = 3;
     ASSERT_TRUE(controller_->PlaceJob(job).get().ok());
     // The leaf-0 uplink a flow crosses.
-    for (topology::DirectedLinkId d :
-         controller_->snapshot()->placement.FindJob("train")->flows[0].path.hops) {
+    const SnapshotPtr snapshot = controller_->snapshot();  // alive while iterated
+    for (topology::DirectedLinkId d : snapshot->placement.FindJob("train")->flows[0].path.hops) {
       const topology::Link& l = fabric_->link(Fabric::LinkOf(d));
       if (fabric_->node(l.a.node).is_switch() && fabric_->node(l.b.node).is_switch()) {
         uplink_ = Fabric::LinkOf(d);
@@ -34,7 +34,8 @@ class HealthActionsTest : public ::testing::Test {
   }
   int FlowsOn(topology::LinkId link) const {
     int n = 0;
-    for (const auto& [id, job] : controller_->snapshot()->placement.jobs()) {
+    const SnapshotPtr snapshot = controller_->snapshot();  // alive while iterated
+    for (const auto& [id, job] : snapshot->placement.jobs()) {
       for (const PlacedFlow& f : job.flows) {
         for (topology::DirectedLinkId d : f.path.hops) n += Fabric::LinkOf(d) == link;
       }

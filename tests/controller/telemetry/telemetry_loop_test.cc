@@ -71,7 +71,8 @@ class TelemetryLoopTest : public ::testing::Test {
 
   // The spine job `id`'s only flow turns at.
   NodeId SpineOf(const std::string& id) const {
-    const JobPlacement* job = controller_->snapshot()->placement.FindJob(id);
+    const SnapshotPtr snapshot = controller_->snapshot();  // keeps `job` alive
+    const JobPlacement* job = snapshot->placement.FindJob(id);
     if (job == nullptr) return topology::kNoNode;
     for (DirectedLinkId hop : job->flows[0].path.hops) {
       if (fabric_->node(fabric_->Head(hop)).role == SwitchRole::kSpine) return fabric_->Head(hop);
