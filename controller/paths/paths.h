@@ -33,11 +33,18 @@ class LinkStatus {
   LinkStatus() = default;
   explicit LinkStatus(const Fabric& fabric) : up_(fabric.links().size(), true) {}
   bool IsUp(LinkId link) const { return up_[link]; }
-  void SetUp(LinkId link, bool up) { up_[link] = up; }
+  void SetUp(LinkId link, bool up) {
+    if (up_[link] == up) return;
+    up_[link] = up;
+    down_count_ += up ? -1 : 1;
+  }
   size_t size() const { return up_.size(); }
+  // Links down now: lets a caller skip a walk over every link when none is (the usual case).
+  size_t down_count() const { return down_count_; }
 
  private:
   std::vector<bool> up_;
+  size_t down_count_ = 0;
 };
 
 // All shortest up-down paths from NIC `src` to NIC `dst` over links that are up, at most

@@ -32,10 +32,7 @@ void ChannelFlows::AddJob(const std::string& job_id,
       flows_.emplace_back();
     }
     flows_[h].rate_bps = rates_bps[i];
-    flows_[h].hops.clear();
-    for (DirectedLinkId d : *hops[i]) {
-      if (d >= 0 && static_cast<size_t>(d) < channels_.size()) flows_[h].hops.push_back(d);
-    }
+    SetHops(h, *hops[i]);
     Place(h);
     handles.push_back(h);
   }
@@ -58,11 +55,16 @@ void ChannelFlows::SetFlowPath(const std::string& job_id, size_t index,
   if (it == by_job_.end() || index >= it->second.size()) return;
   const FlowHandle h = it->second[index];
   Unplace(h);
-  flows_[h].hops.clear();
-  for (DirectedLinkId d : hops) {
-    if (d >= 0 && static_cast<size_t>(d) < channels_.size()) flows_[h].hops.push_back(d);
-  }
+  SetHops(h, hops);
   Place(h);
+}
+
+void ChannelFlows::SetHops(FlowHandle flow, const std::vector<DirectedLinkId>& hops) {
+  std::vector<DirectedLinkId>& kept = flows_[flow].hops;
+  kept.clear();
+  for (DirectedLinkId d : hops) {
+    if (d >= 0 && static_cast<size_t>(d) < channels_.size()) kept.push_back(d);
+  }
 }
 
 const std::vector<ChannelFlows::FlowHandle>* ChannelFlows::FlowsOf(

@@ -66,6 +66,8 @@ class ChannelFlows {
     std::vector<DirectedLinkId> hops;  // the channels it is listed on (valid ids only)
     double rate_bps = 0;
   };
+  // The flow's channels: `hops` without ids outside the fabric (a flow is listed only there).
+  void SetHops(FlowHandle flow, const std::vector<DirectedLinkId>& hops);
   void Place(FlowHandle flow);
   void Unplace(FlowHandle flow);
   void Recount(DirectedLinkId d, size_t from);

@@ -749,7 +749,7 @@ std::optional<absl::StatusOr<BandwidthPrediction>> PredictFromSummaries(
   if (own == nullptr || own->size() != job.flows.size()) return std::nullopt;
   // A standing flow over a link that is down gets nothing there: only the listed solve knows.
   const LinkStatus& status = placement.link_status();
-  for (LinkId l = 0; l < static_cast<LinkId>(status.size()); ++l) {
+  for (LinkId l = 0; status.down_count() > 0 && l < static_cast<LinkId>(status.size()); ++l) {
     if (status.IsUp(l)) continue;
     for (DirectedLinkId d : {2 * l, 2 * l + 1}) {
       if (static_cast<size_t>(d) < flows->num_channels() && flows->channel(d).entries.size() > 0) {

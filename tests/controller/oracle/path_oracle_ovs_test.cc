@@ -22,7 +22,6 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -36,12 +35,14 @@
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
 #include "tests/controller/path_test_fabrics.h"
+#include "tests/southbound/openflow/counters_sink.h"
 #include "tests/southbound/openflow/ovs_fabric.h"
 #include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::controller {
 namespace {
 
+using ::pulse::testing::CountersSink;
 using ::pulse::testing::EnsureOvs;
 using ::pulse::testing::OvsFabric;
 using ::pulse::testing::RunShell;
@@ -51,59 +52,30 @@ using switches::PortCounters;
 using switches::PortNo;
 using switches::ProbePacket;
 using switches::SwitchId;
-using switches::SwitchPort;
 
 constexpr uint8_t kMarker = 63;
 constexpr int kPacketsPerFlow = 20;
 
-class Sink : public switches::FabricEventSink {
+// Counters as the OpenFlow driver reports them, and probe sightings handed to the oracle's
+// transport.
+class Sink : public CountersSink {
  public:
   explicit Sink(DriverProbeTransport* transport) : transport_(transport) {}
-  void OnSwitchConnected(SwitchId sw, const std::vector<SwitchPort>&) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    connected_.insert(sw);
-  }
-  void OnSwitchLost(SwitchId) override {}
-  void OnPortStatus(SwitchId, PortNo, bool) override {}
-  void OnLinkObserved(SwitchId, PortNo, SwitchId, PortNo) override {}
-  void OnPortCounters(SwitchId sw, const std::vector<PortCounters>& counters) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& c : counters) rx_packets_[{sw, c.port}] = c.rx_packets;
-    ++counter_replies_;
-  }
   void OnProbeSeen(SwitchId sw, PortNo port, const ProbePacket& probe) override {
     transport_->OnProbeSeen(sw, port, probe);
-  }
-  size_t connected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return connected_.size();
   }
   // Fresh rx packet counters of every switch in `switches`.
   std::map<std::pair<SwitchId, PortNo>, uint64_t> Counters(OpenFlowDriver& driver,
                                                            const std::vector<SwitchId>& switches) {
-    size_t before;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      before = counter_replies_;
+    std::map<std::pair<SwitchId, PortNo>, uint64_t> rx_packets;
+    for (const auto& [sw, counters] : Poll(driver, switches)) {
+      for (const PortCounters& c : counters) rx_packets[{sw, c.port}] = c.rx_packets;
     }
-    for (SwitchId s : switches) driver.RequestPortStats(s);
-    for (int i = 0; i < 200; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (counter_replies_ >= before + switches.size()) return rx_packets_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "port counters did not come";
-    return {};
+    return rx_packets;
   }
 
  private:
   DriverProbeTransport* transport_;
-  std::mutex mu_;
-  std::set<SwitchId> connected_;
-  std::map<std::pair<SwitchId, PortNo>, uint64_t> rx_packets_;
-  size_t counter_replies_ = 0;
 };
 
 class PathOracleOvsTest : public ::testing::Test {

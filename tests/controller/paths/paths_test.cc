@@ -26,6 +26,22 @@ void ExpectAllValleyFree(const Fabric& f, const std::vector<Path>& paths, NodeId
   EXPECT_EQ(distinct.size(), paths.size()) << "duplicate paths";
 }
 
+// The count of links down follows every change, and a repeated report does not count twice.
+TEST(LinkStatusTest, CountsLinksDown) {
+  auto f = BuildLeafSpine(2, 2, 1).value();
+  LinkStatus status(f);
+  EXPECT_EQ(status.down_count(), 0u);
+  status.SetUp(0, false);
+  status.SetUp(0, false);
+  status.SetUp(1, false);
+  EXPECT_EQ(status.down_count(), 2u);
+  status.SetUp(0, true);
+  status.SetUp(0, true);
+  EXPECT_EQ(status.down_count(), 1u);
+  LinkStatus copy = status;
+  EXPECT_EQ(copy.down_count(), 1u);
+}
+
 TEST(UpDownPathsTest, SameLeafNicsHaveOnePathViaTheLeaf) {
   auto f = BuildLeafSpine(2, 4, 2).value();
   LinkStatus status(f);

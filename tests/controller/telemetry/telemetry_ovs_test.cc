@@ -17,8 +17,6 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -29,12 +27,14 @@
 #include "controller/telemetry/telemetry_loop.h"
 #include "gtest/gtest.h"
 #include "southbound/openflow/openflow_driver.h"
+#include "tests/southbound/openflow/counters_sink.h"
 #include "tests/southbound/openflow/ovs_fabric.h"
 #include "tests/southbound/openflow/ovs_shell.h"
 
 namespace pulse::controller {
 namespace {
 
+using ::pulse::testing::CountersSink;
 using ::pulse::testing::EnsureOvs;
 using ::pulse::testing::OvsFabric;
 using ::pulse::testing::RunShell;
@@ -43,7 +43,6 @@ using southbound::openflow::OpenFlowDriverOptions;
 using switches::PortCounters;
 using switches::PortNo;
 using switches::SwitchId;
-using switches::SwitchPort;
 using topology::DirectedLinkId;
 using topology::NodeId;
 using topology::SwitchRole;
@@ -53,50 +52,6 @@ constexpr int kFrameBytes = 1000;
 // Traffic Pulse did not send (the host's IPv6 neighbour discovery on the new interfaces) may add
 // a few small frames to a port; each channel's own load differs from any other's by 10 frames.
 constexpr double kNoiseBytes = 3000;
-
-// Records the last counters of each switch, as the driver reports them (keyed by fabric node).
-class CountersSink : public switches::FabricEventSink {
- public:
-  void OnSwitchConnected(SwitchId sw, const std::vector<SwitchPort>&) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    connected_.insert(sw);
-  }
-  void OnSwitchLost(SwitchId) override {}
-  void OnPortStatus(SwitchId, PortNo, bool) override {}
-  void OnLinkObserved(SwitchId, PortNo, SwitchId, PortNo) override {}
-  void OnPortCounters(SwitchId sw, const std::vector<PortCounters>& counters) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    replies_[sw] = counters;
-  }
-  size_t connected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return connected_.size();
-  }
-  // Asks every switch for its counters and waits for all replies.
-  std::map<SwitchId, std::vector<PortCounters>> Poll(OpenFlowDriver& driver,
-                                                     const std::vector<NodeId>& switches) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      replies_.clear();
-    }
-    for (NodeId sw : switches) driver.RequestPortStats(sw);
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (replies_.size() == switches.size()) return replies_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "port counters did not come from every switch";
-    std::lock_guard<std::mutex> lock(mu_);
-    return replies_;
-  }
-
- private:
-  std::mutex mu_;
-  std::set<SwitchId> connected_;
-  std::map<SwitchId, std::vector<PortCounters>> replies_;
-};
 
 class TelemetryOvsTest : public ::testing::Test {
  protected:
