@@ -187,42 +187,40 @@ def run_fabric(args, tables, fabric_path, work):
                 time.sleep(0.3)
             else:
                 raise RuntimeError(f"SONiC switches not in sync:\n{out}")
-            results = []
-            # (a) the export of every switch
-            export_entries, export_total = {}, 0
-            fails, skipped = [], set()
-            for n in names:
+            def validate(label, prefix, switches, entries_of):
+                """Every switch's entries checked; (label, switches, entries by table, total,
+                failures, tables skipped). entries_of(n) is None when it already failed."""
+                by_table, fails, skipped = {}, [], set()
+                for n in switches:
+                    entries = entries_of(n, fails)
+                    if entries is None:
+                        continue
+                    rc, errors, text, counts, sk = check(
+                        args.models, tables, entries, args.stub_port_speed, fab_dir,
+                        f"{prefix}-{n}")
+                    skipped |= sk
+                    for t, c in counts.items():
+                        by_table[t] = by_table.get(t, 0) + c
+                    if rc != 0:
+                        fails.append(f"{label} {n}: " + "\n".join(errors or [text]))
+                return (label, len(switches), by_table, sum(by_table.values()), fails, skipped)
+
+            def exported(n, fails):  # (a) the export of every switch
                 r = subprocess.run(ctl + ["qos", "export", "--format", "sonic", "--switch", n],
                                    capture_output=True, text=True)
                 if r.returncode != 0:
                     fails.append(f"{n}: {r.stderr.strip()}")
-                    continue
-                entries = conv.entries_from_config_db_json(json.loads(r.stdout))
-                rc, errors, text, counts, sk = check(
-                    args.models, tables, entries, args.stub_port_speed, fab_dir, "export-" + n)
-                skipped |= sk
-                export_total += sum(counts.values())
-                for t, c in counts.items():
-                    export_entries[t] = export_entries.get(t, 0) + c
-                if rc != 0:
-                    fails.append(f"export {n}: " + "\n".join(errors or [text]))
-            results.append(("export", len(names), export_entries, export_total, fails, skipped))
-            # (b) what the driver wrote
-            db_entries, db_total, fails = {}, 0, []
-            skipped = set()
-            for n in sonic_names:
+                    return None
+                return conv.entries_from_config_db_json(json.loads(r.stdout))
+
+            def written(n, fails):  # (b) what the driver wrote
                 entries = conv.dump_redis("unix:" + socks[n], 4)
                 with open(os.path.join(fab_dir, f"configdb-{n}.dump.json"), "w") as f:
                     json.dump(entries, f, indent=1, sort_keys=True)
-                rc, errors, text, counts, sk = check(
-                    args.models, tables, entries, args.stub_port_speed, fab_dir, "configdb-" + n)
-                skipped |= sk
-                db_total += sum(counts.values())
-                for t, c in counts.items():
-                    db_entries[t] = db_entries.get(t, 0) + c
-                if rc != 0:
-                    fails.append(f"CONFIG_DB {n}: " + "\n".join(errors or [text]))
-            results.append(("CONFIG_DB", len(sonic_names), db_entries, db_total, fails, skipped))
+                return entries
+
+            results = [validate("export", "export", names, exported),
+                       validate("CONFIG_DB", "configdb", sonic_names, written)]
             return results
         finally:
             daemon.terminate()
